@@ -1,0 +1,57 @@
+"""VLAP: sigmoidF1 and baseline losses for multilabel classification.
+
+The public API keeps the paper's names (``VLAP.split``, ``VLAP.createDataset``,
+``VLAP.train``, ``VLAP.evaluate``) and adds snake_case aliases that are the *same
+objects* (``VLAP.createDataset is VLAP.create_dataset``).
+
+Attributes are imported lazily, so ``import VLAP.torch`` (native PyTorch losses)
+never imports Keras or TensorFlow.
+"""
+
+import importlib
+
+__version__ = "0.1.0"
+
+# public name -> (module, attribute); attribute None means the module itself.
+_EXPORTS = {
+    # submodules
+    "ops": ("VLAP.ops", None),
+    "losses": ("VLAP.losses", None),
+    "metrics": ("VLAP.metrics", None),
+    "data": ("VLAP.data", None),
+    "datasets": ("VLAP.datasets", None),
+    "models": ("VLAP.models", None),
+    "training": ("VLAP.training", None),
+    "evaluation": ("VLAP.evaluation", None),
+    "plots": ("VLAP.plots", None),
+    "experiments": ("VLAP.experiments", None),
+    # data helpers (paper names are aliases: same objects)
+    "split": ("VLAP.data", "split"),
+    "binarize": ("VLAP.data", "binarize"),
+    "create_dataset": ("VLAP.data", "create_dataset"),
+    "createDataset": ("VLAP.data", "create_dataset"),
+    # training and evaluation
+    "train": ("VLAP.training", "train"),
+    "evaluate": ("VLAP.evaluation", "evaluate"),
+    # the losses most users want at top level
+    "sigmoid_f1": ("VLAP.losses", "sigmoid_f1"),
+    "sigmoidF1": ("VLAP.losses", "sigmoid_f1"),
+    "SigmoidF1": ("VLAP.losses", "SigmoidF1"),
+}
+
+__all__ = sorted(_EXPORTS) + ["__version__"]
+
+
+def __getattr__(name):
+    try:
+        module_name, attr = _EXPORTS[name]
+    except KeyError:
+        raise AttributeError(f"module 'VLAP' has no attribute {name!r}") from None
+    module = importlib.import_module(module_name)
+    value = module if attr is None else getattr(module, attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return __all__

@@ -1,0 +1,192 @@
+"""The one soft-confusion mechanism behind every VLAP loss and soft score.
+
+Every score goes through the same three steps (as torchmetrics' stat-scores do):
+
+1. *format*: ``S = sigmoid(beta * (u + eta))`` on the logit ``u`` (or the
+   probabilities as given when ``from_logits=False``);
+2. *update*: soft counts per label, summed over the batch, returned in the order
+   ``tp, fp, tn, fn``;
+3. *reduce*: the score's formula, then the average over labels.
+
+Only step 3 differs between F-beta, precision, recall, Jaccard and MCC, so the
+paper's claim that "any confusion-matrix metric has a smooth surrogate" is one
+function here, not one copy per metric.
+
+The functions take an array namespace ``xp`` as their first argument, so the
+exact same formulas serve the Keras losses (``xp`` wraps ``keras.ops``, see
+:mod:`VLAP.ops`) and the native PyTorch losses (``xp`` wraps ``torch``, see
+:mod:`VLAP.torch`). Nothing here imports a framework.
+
+Naming: sigmoidF1's slope and offset are ``beta`` and ``eta`` (the paper's
+names). F-beta's own beta is called ``f_beta``.
+
+Averages follow scikit-learn: ``"macro"`` is the per-label score, then the mean
+over labels; ``"micro"`` pools the counts of all labels first. (The paper calls
+these "micro" and "macro" the other way round.) ``None`` returns per-label scores.
+"""
+
+AVERAGES = ("macro", "micro", None)
+SCORES = ("fbeta", "precision", "recall", "jaccard", "mcc")
+DEFAULT_EPSILON = 1e-7
+
+
+def check_option(name, value, allowed):
+    """Raise a ValueError naming ``name`` when ``value`` is not in ``allowed``."""
+    if value not in allowed:
+        raise ValueError(
+            f"Invalid value for argument `{name}`. Expected one of {allowed}. "
+            f"Received: {name}={value!r}"
+        )
+
+
+def check_sigmoid_args(from_logits, beta, eta):
+    """Argument checks shared by every soft score (run in Python, before tracing)."""
+    if not isinstance(from_logits, bool):
+        raise TypeError(
+            f"`from_logits` must be a bool. Received: from_logits={from_logits!r}"
+        )
+    for name, value in (("beta", beta), ("eta", eta)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError(f"`{name}` must be a number. Received: {name}={value!r}")
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError(f"`{name}` must be finite. Received: {name}={value!r}")
+    if beta <= 0:
+        raise ValueError(
+            f"`beta` (the sigmoid's slope) must be > 0. Received: beta={beta!r}"
+        )
+    if not from_logits and (beta != 1.0 or eta != 0.0):
+        raise ValueError(
+            "`beta` and `eta` act on logits: with from_logits=False the predictions "
+            "are used as the soft indicator S directly. Pass logits with "
+            f"from_logits=True, or leave beta=1, eta=0. Received: beta={beta!r}, "
+            f"eta={eta!r}"
+        )
+
+
+def soft_indicator(xp, y_pred, *, from_logits=True, beta=1.0, eta=0.0):
+    """``S(u) = 1 / (1 + exp(-beta * (u + eta)))``: the smooth step of the paper."""
+    if not from_logits:
+        return y_pred
+    if beta == 1.0 and eta == 0.0:
+        return xp.sigmoid(y_pred)
+    return xp.sigmoid(beta * (y_pred + eta))
+
+
+def soft_confusion(xp, y_true, y_pred, *, from_logits=True, beta=1.0, eta=0.0,
+                   sample_weight=None):
+    """Soft ``tp, fp, tn, fn`` per label, summed over the batch (axis 0)."""
+    s = soft_indicator(xp, y_pred, from_logits=from_logits, beta=beta, eta=eta)
+    y = xp.cast_like(y_true, s)
+    if sample_weight is not None:
+        w = xp.reshape(xp.cast_like(sample_weight, s), (-1, 1))
+        s_w, not_s_w = s * w, (1.0 - s) * w
+    else:
+        s_w, not_s_w = s, 1.0 - s
+    tp = xp.sum(s_w * y, 0)
+    fp = xp.sum(s_w * (1.0 - y), 0)
+    tn = xp.sum(not_s_w * (1.0 - y), 0)
+    fn = xp.sum(not_s_w * y, 0)
+    return tp, fp, tn, fn
+
+
+def _fbeta(xp, tp, fp, tn, fn, *, f_beta, epsilon):
+    b2 = float(f_beta) ** 2
+    return (1.0 + b2) * tp / ((1.0 + b2) * tp + b2 * fn + fp + epsilon)
+
+
+def _precision(xp, tp, fp, tn, fn, *, f_beta, epsilon):
+    return tp / (tp + fp + epsilon)
+
+
+def _recall(xp, tp, fp, tn, fn, *, f_beta, epsilon):
+    return tp / (tp + fn + epsilon)
+
+
+def _jaccard(xp, tp, fp, tn, fn, *, f_beta, epsilon):
+    return tp / (tp + fp + fn + epsilon)
+
+
+def _mcc(xp, tp, fp, tn, fn, *, f_beta, epsilon):
+    # epsilon inside the root keeps the gradient finite when a margin is zero.
+    den = xp.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn) + epsilon)
+    return (tp * tn - fp * fn) / den
+
+
+_FORMULAS = {
+    "fbeta": _fbeta,
+    "precision": _precision,
+    "recall": _recall,
+    "jaccard": _jaccard,
+    "mcc": _mcc,
+}
+
+
+def soft_score(xp, score, y_true, y_pred, *, average="macro", from_logits=True,
+               beta=1.0, eta=0.0, f_beta=1.0, epsilon=DEFAULT_EPSILON,
+               sample_weight=None):
+    """A smooth confusion-matrix score: format, update, reduce.
+
+    ``score`` is one of :data:`SCORES`. Returns a scalar for ``"macro"`` and
+    ``"micro"``, per-label scores for ``average=None``.
+    """
+    counts = soft_confusion(xp, y_true, y_pred, from_logits=from_logits,
+                            beta=beta, eta=eta, sample_weight=sample_weight)
+    if average == "micro":
+        counts = tuple(xp.sum(c) for c in counts)
+    value = _FORMULAS[score](xp, *counts, f_beta=f_beta, epsilon=epsilon)
+    return xp.mean(value) if average == "macro" else value
+
+
+# --- element-wise baselines -------------------------------------------------
+# Each returns the loss per example (mean over labels), shape (batch,), as
+# keras.losses.binary_crossentropy does; the Loss classes then average the batch.
+
+
+def _log_probs(xp, y_pred, from_logits, epsilon):
+    """``log p`` and ``log(1 - p)``, stable for logits of any size."""
+    if from_logits:
+        return xp.log_sigmoid(y_pred), xp.log_sigmoid(-y_pred)
+    p = xp.clip(y_pred, epsilon, 1.0 - epsilon)
+    return xp.log(p), xp.log(1.0 - p)
+
+
+def binary_crossentropy(xp, y_true, y_pred, *, from_logits=True,
+                        epsilon=DEFAULT_EPSILON):
+    y = xp.cast_like(y_true, y_pred)
+    log_p, log_not_p = _log_probs(xp, y_pred, from_logits, epsilon)
+    return -xp.mean(y * log_p + (1.0 - y) * log_not_p, -1)
+
+
+def focal(xp, y_true, y_pred, *, alpha=0.25, gamma=2.0, from_logits=True,
+          epsilon=DEFAULT_EPSILON):
+    """Focal loss (Lin et al. 2017): ``-alpha_t (1 - p_t)^gamma log(p_t)``."""
+    y = xp.cast_like(y_true, y_pred)
+    p = xp.sigmoid(y_pred) if from_logits else xp.clip(y_pred, epsilon, 1.0 - epsilon)
+    log_p, log_not_p = _log_probs(xp, y_pred, from_logits, epsilon)
+    p_t = y * p + (1.0 - y) * (1.0 - p)
+    log_p_t = y * log_p + (1.0 - y) * log_not_p
+    loss = -xp.power(1.0 - p_t, gamma) * log_p_t
+    if alpha is not None:
+        loss = (y * alpha + (1.0 - y) * (1.0 - alpha)) * loss
+    return xp.mean(loss, -1)
+
+
+def asymmetric(xp, y_true, y_pred, *, gamma_neg=4.0, gamma_pos=1.0, clip=0.05,
+               from_logits=True, epsilon=1e-8):
+    """Asymmetric loss, ASL (Ridnik et al. 2021), with the probability margin.
+
+    Negatives use the shifted probability ``p_m = max(p - clip, 0)``, written as
+    ``1 - p_m = min(1 - p + clip, 1)``; logs are taken of values clamped at
+    ``epsilon`` as in the published implementation.
+    """
+    y = xp.cast_like(y_true, y_pred)
+    p = xp.sigmoid(y_pred) if from_logits else y_pred
+    not_p = 1.0 - p
+    if clip:
+        not_p = xp.minimum(not_p + clip, 1.0)  # = 1 - max(p - clip, 0)
+    log_pos = xp.log(xp.clip(p, epsilon, 1.0))
+    log_neg = xp.log(xp.clip(not_p, epsilon, 1.0))
+    # asymmetric focusing: (1 - p)^gamma_pos for positives, p_m^gamma_neg for negatives
+    focus = y * xp.power(1.0 - p, gamma_pos) * log_pos
+    focus = focus + (1.0 - y) * xp.power(1.0 - not_p, gamma_neg) * log_neg
+    return -xp.mean(focus, -1)
