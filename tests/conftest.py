@@ -1,0 +1,32 @@
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("VLAP_DATA_DIR", ROOT.parent / "shared" / "data"))
+
+
+@pytest.fixture
+def shared_data():
+    """Path to ../shared/data (or $VLAP_DATA_DIR); skips the test when absent."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"shared data folder not found at {SHARED_DATA} "
+                    "(set VLAP_DATA_DIR to run this test)")
+    return SHARED_DATA
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
+
+
+def random_multilabel(n=64, num_labels=7, seed=0, p=0.3):
+    """Random 0/1 labels (every label has a positive and a negative) and logits."""
+    r = np.random.default_rng(seed)
+    y = (r.random((n, num_labels)) < p).astype("float32")
+    y[0, :] = 1.0
+    y[1, :] = 0.0
+    logits = r.normal(0.0, 2.0, size=(n, num_labels)).astype("float32")
+    return y, logits
