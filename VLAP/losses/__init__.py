@@ -34,7 +34,8 @@ Example:
 import keras
 from keras import ops as _k
 
-from VLAP.ops import KERAS_OPS, core, prepare
+from VLAP.ops import core
+from VLAP.ops.soft import KERAS_OPS, prepare
 from VLAP.ops.core import AVERAGES, SCORES, check_option, check_sigmoid_args
 
 _PACKAGE = "VLAP"

@@ -1,145 +1,27 @@
-"""Smooth confusion-matrix scores in ``keras.ops`` (TensorFlow, PyTorch, JAX).
+"""Smooth confusion-matrix scores: one soft-confusion core for every loss and score.
 
-``soft_confusion`` is the only counting code in VLAP; every soft score and every
-F-measure loss is a thin wrapper over it (see :mod:`VLAP.ops.core`).
+* :mod:`VLAP.ops.core`: the formulas, framework-free (an array namespace is
+  passed in). Shared by the Keras losses and by :mod:`VLAP.torch`.
+* :mod:`VLAP.ops.soft`: the same on ``keras.ops`` (``soft_confusion``,
+  ``soft_fbeta``, ``soft_precision``, ``soft_recall``, ``soft_jaccard``,
+  ``soft_mcc``, ``soft_score``), exported here.
 
-Example:
->>> from VLAP import ops
->>> y_true = [[1, 0, 1], [0, 1, 0]]
->>> logits = [[2.0, -1.0, 0.5], [-0.5, 1.5, -2.0]]
->>> tp, fp, tn, fn = ops.soft_confusion(y_true, logits)
->>> [round(float(x), 4) for x in tp]
-[0.8808, 0.8176, 0.6225]
->>> round(float(ops.soft_fbeta(y_true, logits)), 4)
-0.7595
+The Keras functions are loaded lazily so that ``import VLAP.torch`` (which needs
+only :mod:`VLAP.ops.core`) never imports Keras or TensorFlow.
 """
 
-import keras
-from keras import ops as _k
+import importlib
 
-from VLAP.ops import core
-from VLAP.ops.core import AVERAGES, SCORES, check_option, check_sigmoid_args
-from VLAP.ops.validation import check_shapes, check_values
+_SOFT = ("soft_confusion", "soft_score", "soft_fbeta", "soft_precision",
+         "soft_recall", "soft_jaccard", "soft_mcc", "prepare", "KERAS_OPS")
+__all__ = list(_SOFT) + ["AVERAGES", "SCORES"]
 
-
-class _KerasNamespace:
-    """The handful of array functions :mod:`VLAP.ops.core` needs, on keras.ops."""
-
-    sigmoid = staticmethod(_k.sigmoid)
-    log_sigmoid = staticmethod(_k.log_sigmoid)
-    sum = staticmethod(_k.sum)
-    mean = staticmethod(_k.mean)
-    sqrt = staticmethod(_k.sqrt)
-    log = staticmethod(_k.log)
-    clip = staticmethod(_k.clip)
-    minimum = staticmethod(_k.minimum)
-    power = staticmethod(_k.power)
-    reshape = staticmethod(_k.reshape)
-
-    @staticmethod
-    def cast_like(x, ref):
-        return _k.cast(x, ref.dtype)
+from VLAP.ops.core import AVERAGES, SCORES  # noqa: E402  (framework-free)
 
 
-KERAS_OPS = _KerasNamespace()
-
-
-def _is_concrete(x):
-    """True for values we can inspect without breaking a traced graph."""
-    if not hasattr(x, "shape") or not hasattr(x, "dtype"):
-        return True  # lists, scalars
-    if type(x).__module__.startswith("numpy"):
-        return True
-    backend = keras.config.backend()
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        return tf.executing_eagerly() and not tf.is_symbolic_tensor(x)
-    if backend == "jax":
-        import jax
-
-        return not isinstance(x, jax.core.Tracer)
-    if backend == "torch":
-        import torch
-
-        return not torch.compiler.is_compiling()
-    return False
-
-
-def prepare(y_true, y_pred, *, from_logits=True, validate_args=True, dtype=None):
-    """Convert to tensors, check shapes (always) and values (when concrete)."""
-    if validate_args and _is_concrete(y_true) and _is_concrete(y_pred):
-        check_values(_k.convert_to_numpy(y_true), _k.convert_to_numpy(y_pred),
-                     from_logits=from_logits)
-    y_pred = _k.convert_to_tensor(y_pred, dtype=dtype)
-    if not keras.backend.is_float_dtype(y_pred.dtype):
-        y_pred = _k.cast(y_pred, keras.config.floatx())
-    y_true = _k.cast(_k.convert_to_tensor(y_true), y_pred.dtype)
-    check_shapes(tuple(y_true.shape), tuple(y_pred.shape))
-    return y_true, y_pred
-
-
-def soft_confusion(y_true, y_pred, *, from_logits=True, beta=1.0, eta=0.0,
-                   sample_weight=None, validate_args=True):
-    """Soft ``tp, fp, tn, fn`` per label from ``S(u) = sigmoid(beta * (u + eta))``.
-
-    Args:
-        y_true: array of shape ``(batch_size, num_labels)`` with 0/1 entries.
-        y_pred: array of the same shape; logits (default) or probabilities.
-        from_logits: bool. False means ``y_pred`` is used as ``S`` directly.
-        beta: float. Slope of the sigmoid (the paper's beta).
-        eta: float. Offset of the sigmoid (the paper's eta).
-        sample_weight: optional array of shape ``(batch_size,)`` weighting rows.
-        validate_args: bool. Check label values and NaN when inputs are concrete.
-
-    Returns:
-        Four tensors of shape ``(num_labels,)``: ``tp, fp, tn, fn``.
-    """
-    check_sigmoid_args(from_logits, beta, eta)
-    y_true, y_pred = prepare(y_true, y_pred, from_logits=from_logits,
-                             validate_args=validate_args)
-    return core.soft_confusion(KERAS_OPS, y_true, y_pred, from_logits=from_logits,
-                               beta=beta, eta=eta, sample_weight=sample_weight)
-
-
-def soft_score(score, y_true, y_pred, *, average="macro", from_logits=True,
-               beta=1.0, eta=0.0, f_beta=1.0, epsilon=core.DEFAULT_EPSILON,
-               sample_weight=None, validate_args=True):
-    """Any smooth confusion-matrix score: one of ``VLAP.ops.SCORES``."""
-    check_option("score", score, SCORES)
-    check_option("average", average, AVERAGES)
-    check_sigmoid_args(from_logits, beta, eta)
-    if score == "fbeta" and not f_beta > 0:
-        raise ValueError(f"`f_beta` must be > 0. Received: f_beta={f_beta!r}")
-    y_true, y_pred = prepare(y_true, y_pred, from_logits=from_logits,
-                             validate_args=validate_args)
-    return core.soft_score(KERAS_OPS, score, y_true, y_pred, average=average,
-                           from_logits=from_logits, beta=beta, eta=eta,
-                           f_beta=f_beta, epsilon=epsilon,
-                           sample_weight=sample_weight)
-
-
-def _score_function(score, doc):
-    def fn(y_true, y_pred, **kwargs):
-        return soft_score(score, y_true, y_pred, **kwargs)
-
-    fn.__name__ = fn.__qualname__ = f"soft_{score}"
-    fn.__doc__ = (
-        f"Smooth {doc}: ``soft_score({score!r}, y_true, y_pred, **kwargs)``.\n\n"
-        "Keyword arguments as :func:`soft_score` (``average``, ``from_logits``, "
-        "``beta``, ``eta``, ``f_beta`` for F-beta's own beta, ``epsilon``, "
-        "``sample_weight``)."
-    )
-    return fn
-
-
-soft_fbeta = _score_function("fbeta", "F-beta score (F1 at f_beta=1)")
-soft_precision = _score_function("precision", "precision")
-soft_recall = _score_function("recall", "recall")
-soft_jaccard = _score_function("jaccard", "Jaccard index (IoU)")
-soft_mcc = _score_function("mcc", "Matthews correlation coefficient")
-
-__all__ = [
-    "AVERAGES", "SCORES", "soft_confusion", "soft_score", "soft_fbeta",
-    "soft_precision", "soft_recall", "soft_jaccard", "soft_mcc", "prepare",
-]
+def __getattr__(name):
+    if name in _SOFT:
+        value = getattr(importlib.import_module("VLAP.ops.soft"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'VLAP.ops' has no attribute {name!r}")
