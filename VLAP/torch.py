@@ -67,10 +67,6 @@ class _Loss(torch.nn.Module):
     def __init__(self, reduction="mean", validate_args=True, **options):
         super().__init__()
         check_option("reduction", reduction, ("mean", "sum", "none"))
-        if self.reduction_kind == "batch" and reduction != "mean":
-            raise ValueError(
-                "Batch-level surrogates return one value per batch: `reduction` "
-                f"must be 'mean'. Received: reduction={reduction!r}")
         check_sigmoid_args(options.get("from_logits", True), options.get("beta", 1.0),
                            options.get("eta", 0.0))
         self.reduction = reduction

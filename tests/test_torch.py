@@ -1,0 +1,70 @@
+"""VLAP.torch: native PyTorch modules, without TensorFlow, same formulas."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import reference as ref  # noqa: E402
+import VLAP.torch as vt  # noqa: E402
+from conftest import random_multilabel  # noqa: E402
+
+
+def test_import_does_not_pull_tensorflow_or_keras():
+    code = ("import sys, VLAP.torch; "
+            "bad = [m for m in ('tensorflow', 'keras', 'jax') if m in sys.modules]; "
+            "assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_values_match_references():
+    y, u = random_multilabel(seed=21)
+    yt, ut = torch.tensor(y), torch.tensor(u)
+    assert float(vt.SigmoidF1(beta=4.0, eta=0.5)(ut, yt)) == pytest.approx(
+        ref.sigmoid_f1(y, u, 4.0, 0.5), abs=1e-5)
+    assert float(vt.BinaryCrossentropy()(ut, yt)) == pytest.approx(ref.bce(y, u).mean(), abs=1e-5)
+    assert float(vt.Focal()(ut, yt)) == pytest.approx(ref.focal(y, u).mean(), abs=1e-5)
+    assert float(vt.ASL()(ut, yt)) == pytest.approx(ref.asl(y, u).mean(), abs=1e-5)
+    np.testing.assert_allclose(vt.Focal(reduction="none")(ut, yt).numpy(), ref.focal(y, u), atol=1e-5)
+
+
+def test_trains_in_a_plain_torch_loop():
+    torch.manual_seed(0)
+    x = torch.randn(64, 6)
+    y = (x @ torch.randn(6, 4) > 0.3).float()
+    model = torch.nn.Linear(6, 4)
+    opt = torch.optim.Adam(model.parameters(), lr=0.05)
+    loss_fn = vt.SigmoidF1(beta=3.0)
+    first = None
+    for _ in range(30):
+        opt.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        opt.step()
+        first = float(loss) if first is None else first
+    assert float(loss) < first
+
+
+@pytest.mark.parametrize("module", [vt.SigmoidF1(), vt.UnboundedF1(), vt.BinaryCrossentropy(),
+                                    vt.Focal(), vt.ASL(), vt.SoftScoreLoss("mcc")])
+def test_finite_gradients_for_huge_logits(module):
+    u = torch.tensor([[1e4, -1e4], [-1e4, 1e4]], requires_grad=True)
+    y = torch.tensor([[0.0, 1.0], [1.0, 1.0]])
+    module(u, y).backward()
+    assert torch.isfinite(u.grad).all()
+
+
+def test_errors():
+    with pytest.raises(ValueError, match="same shape"):
+        vt.SigmoidF1()(torch.zeros(2, 3), torch.zeros(2, 4))
+    with pytest.raises(ValueError, match="0/1 indicator"):
+        vt.SigmoidF1()(torch.zeros(1, 2), torch.tensor([[0.3, 1.0]]))
+    with pytest.raises(ValueError, match="argument `reduction`"):
+        vt.Focal(reduction="avg")
+    with pytest.raises(ValueError, match="`beta`.*must be > 0"):
+        vt.SigmoidF1(beta=-1.0)
+    with pytest.raises(ValueError, match="argument `average`"):
+        vt.SigmoidF1(average="samples")
