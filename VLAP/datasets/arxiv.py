@@ -1,0 +1,270 @@
+"""arXiv loaders: the "arXiv Paper Abstracts" CSV and the Kaggle metadata snapshot (streamed)."""
+
+import ast
+import gzip
+import json
+import numbers
+from email.utils import parsedate_to_datetime
+from typing import NamedTuple
+
+import pandas as pd
+
+from VLAP.datasets._common import (
+    LoadReport,
+    TextData,
+    _check_labels,
+    _Errors,
+    _is_blank,
+    _resolve,
+)
+
+_CSV_DEFAULT = "arxiv/arxiv_abstracts_sample.csv"
+_CSV_DOWNLOAD = (
+    "Download the 'arXiv Paper Abstracts' CSV (columns titles, summaries, terms), "
+    "e.g. from Kaggle (spsayakpaul/arxiv-paper-abstracts)."
+)
+_SNAPSHOT_DOWNLOAD = (
+    "Download arxiv-metadata-oai-snapshot.json from Kaggle (Cornell-University/arxiv)."
+)
+_YEAR_FROM = ("update_date", "first_version")
+
+
+class ArxivRecord(NamedTuple):
+    """One paper of the metadata snapshot."""
+
+    id: str
+    title: str
+    abstract: str
+    categories: list
+    year: int
+
+
+def load_arxiv_csv(path=None, on_error="raise"):
+    """Load the "arXiv Paper Abstracts" CSV (columns `titles, summaries, terms`).
+
+    Args:
+        path: str, Path or None. The CSV file; None reads
+            `data_dir()/arxiv/arxiv_abstracts_sample.csv`.
+        on_error: str. `"raise"` (default): a malformed row (empty summary,
+            `terms` that is not a non-empty Python-literal list of strings) raises
+            DataFormatError naming the file and row. `"skip"`: such rows are
+            skipped and listed in `report.skipped`.
+
+    Returns:
+        TextData. `texts` are the summaries (abstracts), `labels` the term lists,
+        `titles` the titles, `ids` the 0-based data row numbers. Row numbers in
+        messages are 1-based data rows (header not counted).
+
+    Example:
+    ```python
+    texts, labels = VLAP.datasets.load_arxiv_csv()
+    ```
+    """
+    file = _resolve(path, _CSV_DEFAULT, "arXiv abstracts CSV", _CSV_DOWNLOAD)
+    report = LoadReport(source=str(file))
+    errors = _Errors(on_error, report)
+    try:
+        frame = pd.read_csv(file, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, UnicodeDecodeError) as err:
+        raise ValueError(f"{file}: not a readable CSV file ({err})") from None
+    missing = [c for c in ("titles", "summaries", "terms") if c not in frame.columns]
+    if missing:
+        raise ValueError(
+            f"{file}: missing column(s) {missing}; expected titles, summaries, terms. "
+            f"Found: {list(frame.columns)}"
+        )
+    report.n_read = len(frame)
+    texts, labels, ids, titles = [], [], [], []
+    for i, (title, summary, terms) in enumerate(
+        zip(frame["titles"], frame["summaries"], frame["terms"])
+    ):
+        row = i + 1
+        if _is_blank(summary):
+            errors(file, row, "empty text in column `summaries`")
+            continue
+        try:
+            parsed = ast.literal_eval(terms) if not _is_blank(terms) else None
+        except (ValueError, SyntaxError):
+            errors(file, row, f"`terms` is not a Python-literal list: {terms[:80]!r}")
+            continue
+        if parsed is None:
+            errors(file, row, "`terms` is empty or NaN")
+            continue
+        parsed = _check_labels(parsed, file, row, errors, "terms")
+        if parsed is None:
+            continue
+        texts.append(summary.strip())
+        labels.append(parsed)
+        ids.append(i)
+        titles.append(title.strip())
+    return TextData(texts=texts, labels=labels, ids=ids, titles=titles, report=report)
+
+
+def iter_arxiv_snapshot(path, years=None, category_prefixes=None, max_rows=None,
+                        on_error="raise", report=None, year_from="update_date"):
+    """Stream papers from the Kaggle arXiv metadata snapshot (JSON lines), filtered.
+
+    The file is read line by line (it is several GB; memory stays flat). When
+    `category_prefixes` is given, a line is first checked for the prefixes as raw
+    bytes and only candidate lines are parsed with `json.loads`.
+
+    Args:
+        path: str or Path. `arxiv-metadata-oai-snapshot.json` (or a `.gz` of it).
+        years: iterable of int or None. Keep papers whose year is in it.
+        category_prefixes: iterable of str or None. Keep papers with at least one
+            category starting with one of these (e.g. `["cs.", "stat.ML"]`).
+        max_rows: int or None. Stop after this many kept papers.
+        on_error: str. `"raise"` or `"skip"` (malformed JSON, missing or empty
+            `id`/`abstract`/`categories`, no usable year).
+        report: LoadReport or None. Filled with lines read and skipped records.
+        year_from: str. `"update_date"` (the `update_date` field, YYYY-MM-DD) or
+            `"first_version"` (`versions[0]["created"]`). Falls back to the other
+            field when the chosen one is absent.
+
+    Returns:
+        iterator of ArxivRecord. `(id, title, abstract, categories, year)`; categories is the
+        space-separated `categories` field split into a list.
+    """
+    if path is None:
+        raise TypeError(
+            f"`path` is required: the snapshot is not part of the shared data. {_SNAPSHOT_DOWNLOAD}"
+        )
+    file = _resolve(path, None, "arXiv metadata snapshot", _SNAPSHOT_DOWNLOAD)
+    report = report if report is not None else LoadReport()
+    report.source = str(file)
+    errors = _Errors(on_error, report)
+    prefixes = _check_prefixes(category_prefixes)
+    year_set = _check_years(years)
+    if max_rows is not None and (isinstance(max_rows, bool) or not isinstance(max_rows, numbers.Integral)
+                                 or max_rows < 1):
+        raise ValueError(f"`max_rows` must be a positive int or None. Received: max_rows={max_rows!r}")
+    if year_from not in _YEAR_FROM:
+        raise ValueError(
+            f"Invalid value for argument `year_from`. Expected one of {_YEAR_FROM}. "
+            f"Received: year_from={year_from!r}"
+        )
+    # Arguments are checked now; the generator below starts reading on first next().
+    return _stream(file, report, errors, prefixes, year_set, max_rows, year_from)
+
+
+def _stream(file, report, errors, prefixes, year_set, max_rows, year_from):
+    raw = [p.encode() for p in prefixes] if prefixes else None
+    single = raw[0] if raw and len(raw) == 1 else None
+    kept = 0
+    opener = gzip.open if file.suffix == ".gz" else open
+    with opener(file, "rb") as handle:
+        lineno = 0
+        for lineno, line in enumerate(handle, 1):
+            # Cheap pre-filter on raw bytes (false positives are fine: checked below).
+            if single is not None:
+                if single not in line:
+                    continue
+            elif raw is not None and not any(p in line for p in raw):
+                continue
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except ValueError as err:
+                errors(file, lineno, f"malformed JSON ({err})")
+                continue
+            if not isinstance(rec, dict):
+                errors(file, lineno, "a JSON line must be an object")
+                continue
+            cats = rec.get("categories")
+            if not isinstance(cats, str) or not cats.split():
+                errors(file, lineno, f"missing or empty `categories`: {cats!r}")
+                continue
+            cats = cats.split()
+            if prefixes and not any(c.startswith(p) for c in cats for p in prefixes):
+                continue
+            year = _year(rec, year_from)
+            if year is None:
+                errors(file, lineno, "no usable year in `update_date` or `versions`")
+                continue
+            if year_set is not None and year not in year_set:
+                continue
+            abstract, paper_id = rec.get("abstract"), rec.get("id")
+            if _is_blank(paper_id):
+                errors(file, lineno, "missing `id`")
+                continue
+            if not isinstance(abstract, str) or _is_blank(abstract):
+                errors(file, lineno, f"empty text in `abstract` (id {paper_id})")
+                continue
+            title = rec.get("title") or ""
+            yield ArxivRecord(str(paper_id), " ".join(str(title).split()), abstract.strip(), cats, year)
+            kept += 1
+            if max_rows is not None and kept >= max_rows:
+                break
+        report.n_read = lineno
+
+
+def load_arxiv_snapshot(path, years=None, category_prefixes=None, max_rows=None,
+                        on_error="raise", year_from="update_date"):
+    """Load the filtered papers of the Kaggle arXiv snapshot into memory.
+
+    Same arguments as `iter_arxiv_snapshot`. Only the kept papers are held in
+    memory, so filter before loading the multi-GB file.
+
+    Returns:
+        TextData. `texts` are the abstracts, `labels` the category lists, `ids` the
+        arXiv ids, `titles` the titles; `report` lists skipped lines.
+    """
+    report = LoadReport()
+    texts, labels, ids, titles = [], [], [], []
+    for rec in iter_arxiv_snapshot(path, years=years, category_prefixes=category_prefixes,
+                                   max_rows=max_rows, on_error=on_error, report=report,
+                                   year_from=year_from):
+        texts.append(rec.abstract)
+        labels.append(rec.categories)
+        ids.append(rec.id)
+        titles.append(rec.title)
+    return TextData(texts=texts, labels=labels, ids=ids, titles=titles, report=report)
+
+
+def _check_prefixes(prefixes):
+    if prefixes is None:
+        return None
+    if isinstance(prefixes, (str, bytes)):
+        raise TypeError(
+            "`category_prefixes` must be a list of str, e.g. ['cs.']. Received a single "
+            f"string: {prefixes!r}"
+        )
+    prefixes = tuple(prefixes)
+    if not prefixes or not all(isinstance(p, str) and p for p in prefixes):
+        raise ValueError(
+            f"`category_prefixes` must be a non-empty list of non-empty str. Received: {prefixes!r}"
+        )
+    return prefixes
+
+
+def _check_years(years):
+    if years is None:
+        return None
+    if isinstance(years, numbers.Integral):
+        raise TypeError(f"`years` must be an iterable of int, e.g. [{years}]. Received: years={years!r}")
+    years = set(years)
+    if not years or not all(isinstance(y, numbers.Integral) and not isinstance(y, bool) for y in years):
+        raise ValueError(f"`years` must be a non-empty iterable of int. Received: {sorted(years, key=str)!r}")
+    return {int(y) for y in years}
+
+
+def _year(rec, year_from):
+    order = ("update_date", "first_version") if year_from == "update_date" else (
+        "first_version", "update_date")
+    for source in order:
+        try:
+            if source == "update_date":
+                value = rec.get("update_date")
+                if isinstance(value, str) and len(value) >= 4 and value[:4].isdigit():
+                    return int(value[:4])
+            else:
+                versions = rec.get("versions")
+                if versions:
+                    return parsedate_to_datetime(versions[0]["created"]).year
+        except (KeyError, TypeError, ValueError, IndexError):
+            continue
+    return None
+
+
+__all__ = ["ArxivRecord", "load_arxiv_csv", "iter_arxiv_snapshot", "load_arxiv_snapshot"]

@@ -1,0 +1,103 @@
+"""MS-COCO: `instances_*.json` -> image paths + object-class label sets."""
+
+import json
+from pathlib import Path
+
+from VLAP.datasets._common import (
+    ImageData,
+    LoadReport,
+    _check_check_images,
+    _check_image,
+    _Errors,
+    _resolve,
+)
+
+_DOWNLOAD = "Download the COCO annotations (e.g. annotations_trainval2017.zip) from https://cocodataset.org."
+
+
+def load_coco(instances_json, images_dir=None, check_images=True, on_error="raise",
+              keep_unlabeled=False):
+    """Load a COCO `instances_*.json` as image paths with their object classes.
+
+    An image's label set is the set of category names of its annotations (crowd
+    annotations included), sorted.
+
+    Args:
+        instances_json: str or Path. E.g. `annotations/instances_val2017.json`.
+        images_dir: str, Path or None. Folder of the images; None infers
+            `<json folder>/../<split>` from the file name (`instances_val2017.json`
+            -> `val2017/`), the standard COCO layout.
+        check_images: bool or str. True: each image file must exist; `"verify"`:
+            also parse it with Pillow; False: no check.
+        on_error: str. `"raise"` (default) or `"skip"`, for annotations that
+            reference an unknown image or category, images without `file_name`,
+            missing or corrupt image files.
+        keep_unlabeled: bool. Images without any annotation are dropped by
+            default, and counted in `report.notes`; True keeps them with an empty
+            label list.
+
+    Returns:
+        ImageData. `paths`, `labels` (sorted category names), `ids` (COCO image
+        ids), `report`. Rows in messages are 0-based positions in the JSON
+        `images`/`annotations` arrays.
+    """
+    _check_check_images(check_images)
+    file = _resolve(instances_json, None, "COCO instances JSON", _DOWNLOAD)
+    try:
+        with open(file, encoding="utf-8") as handle:
+            doc = json.load(handle)
+    except ValueError as err:
+        raise ValueError(f"{file}: not valid JSON ({err})") from None
+    for key in ("images", "annotations", "categories"):
+        if not isinstance(doc.get(key) if isinstance(doc, dict) else None, list):
+            raise ValueError(f"{file}: expected a list under {key!r} (COCO instances format).")
+    if images_dir is None:
+        split = file.stem.split("_", 1)[1] if "_" in file.stem else file.stem
+        images_dir = file.parent.parent / split
+    images_dir = Path(images_dir)
+    if check_images and not images_dir.is_dir():
+        raise FileNotFoundError(
+            f"COCO images folder not found at {images_dir}; pass `images_dir` "
+            "(or check_images=False to skip image checks)."
+        )
+    report = LoadReport(source=str(file), n_read=len(doc["images"]))
+    errors = _Errors(on_error, report)
+    categories = {}
+    for i, cat in enumerate(doc["categories"]):
+        if not isinstance(cat, dict) or "id" not in cat or not cat.get("name"):
+            raise ValueError(f"{file}, categories[{i}]: needs 'id' and 'name'. Got {cat!r}")
+        categories[cat["id"]] = cat["name"]
+    images = {}
+    for i, img in enumerate(doc["images"]):
+        if not isinstance(img, dict) or "id" not in img or not img.get("file_name"):
+            errors(file, f"images[{i}]", f"image entry needs 'id' and 'file_name', got {img!r}")
+            continue
+        images[img["id"]] = img["file_name"]
+    labels = {image_id: set() for image_id in images}
+    for i, ann in enumerate(doc["annotations"]):
+        image_id = ann.get("image_id") if isinstance(ann, dict) else None
+        cat_id = ann.get("category_id") if isinstance(ann, dict) else None
+        if image_id not in labels:
+            errors(file, f"annotations[{i}]", f"unknown image_id {image_id!r}")
+            continue
+        if cat_id not in categories:
+            errors(file, f"annotations[{i}]", f"unknown category_id {cat_id!r}")
+            continue
+        labels[image_id].add(categories[cat_id])
+    paths, label_lists, ids = [], [], []
+    n_unlabeled = 0
+    for i, (image_id, name) in enumerate(images.items()):
+        if not labels[image_id] and not keep_unlabeled:
+            n_unlabeled += 1
+            continue
+        path = images_dir / name
+        if not _check_image(path, file, f"images[id={image_id}]", errors, check_images):
+            continue
+        paths.append(str(path))
+        label_lists.append(sorted(labels[image_id]))
+        ids.append(image_id)
+    if n_unlabeled:
+        report.notes.append(
+            f"{n_unlabeled} images without annotations dropped (keep_unlabeled=False)"
+        )
+    return ImageData(paths=paths, labels=label_lists, ids=ids, report=report)

@@ -1,0 +1,191 @@
+"""MULAN benchmarks (emotions, yeast, scene): ARFF features + XML label list."""
+
+import re
+import xml.etree.ElementTree as ET
+import numpy as np
+
+from VLAP.datasets._common import LoadReport, MatrixData, _Errors, _open_text, _resolve
+
+_DEFAULT = "mulan"
+_NAMES = ("emotions", "yeast", "scene")
+_DOWNLOAD = (
+    "Download the MULAN data set (<name>.arff and <name>.xml, optionally gzipped) from "
+    "https://mulan.sourceforge.net/datasets-mlc.html."
+)
+_ATTRIBUTE = re.compile(r"@attribute\s+('(?:[^'\\]|\\.)*'|\"[^\"]*\"|\S+)\s+(.+)$", re.IGNORECASE)
+
+
+def load_mulan(name, path=None, on_error="raise"):
+    """Load a MULAN multilabel data set as a feature matrix and a label matrix.
+
+    The ARFF file (dense or sparse rows; plain or `.gz`) holds the features and,
+    as `{0,1}` attributes named in the XML label list, the labels.
+
+    Args:
+        name: str. `"emotions"`, `"yeast"` or `"scene"` (any other name works too
+            when its files are present).
+        path: str, Path or None. Folder holding `<name>.arff[.gz]` and
+            `<name>.xml[.gz]`; None reads `data_dir()/mulan`.
+        on_error: str. `"raise"` (default) or `"skip"` for malformed data rows
+            (wrong number of values, missing `?` values, non-numeric features,
+            labels other than 0/1).
+
+    Returns:
+        MatrixData. `X` float32 (n_samples, n_features), `Y` float32 0/1
+        (n_samples, num_labels), `feature_names`, `label_names` (in ARFF column
+        order), `report`. Unpacks as `X, Y = data`.
+
+    Example:
+    ```python
+    X, Y = VLAP.datasets.load_mulan("emotions")
+    ```
+    """
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"`name` must be a data set name such as {_NAMES}. Received: name={name!r}")
+    folder = _resolve(path, _DEFAULT, "MULAN folder", _DOWNLOAD.replace("<name>", name))
+    arff = _find(folder, f"{name}.arff", "ARFF file")
+    xml = _find(folder, f"{name}.xml", "XML label list")
+    label_names = _read_label_xml(xml)
+    report = LoadReport(source=str(arff))
+    errors = _Errors(on_error, report)
+    attributes, rows, line_numbers = _read_arff(arff, errors, report)
+
+    names = [a for a, _ in attributes]
+    missing = [lab for lab in label_names if lab not in names]
+    if missing:
+        raise ValueError(f"{xml}: labels {missing} are not attributes of {arff}.")
+    label_set = set(label_names)
+    label_idx = [i for i, n in enumerate(names) if n in label_set]
+    feature_idx = [i for i, n in enumerate(names) if n not in label_set]
+    for i in feature_idx:
+        if attributes[i][1] != "numeric":
+            raise ValueError(f"{arff}: feature attribute {names[i]!r} is not numeric ({attributes[i][1]}).")
+    data = rows if rows.size else np.zeros((0, len(names)))
+    Y = data[:, label_idx]
+    bad = ~np.isin(Y, (0, 1)).all(axis=1)
+    for r in np.flatnonzero(bad):
+        errors(arff, int(line_numbers[r]), f"label values must be 0 or 1, got {Y[r].tolist()}")
+    data, Y = data[~bad], Y[~bad]
+    X = data[:, feature_idx].astype("float32")
+    return MatrixData(
+        X=X,
+        Y=Y.astype("float32"),
+        feature_names=[names[i] for i in feature_idx],
+        label_names=[names[i] for i in label_idx],
+        report=report,
+    )
+
+
+def _find(folder, stem, what):
+    for candidate in (folder / stem, folder / f"{stem}.gz"):
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError(f"MULAN {what} not found: {folder / stem}[.gz]. {_DOWNLOAD.replace('<name>', stem.split('.')[0])}")
+
+
+def _read_label_xml(xml):
+    with _open_text(xml) as handle:
+        try:
+            root = ET.fromstring(handle.read())
+        except ET.ParseError as err:
+            raise ValueError(f"{xml}: not a valid MULAN label XML ({err})") from None
+    labels = [el.attrib.get("name") for el in root.iter() if el.tag.split("}")[-1] == "label"]
+    if not labels or any(not lab for lab in labels):
+        raise ValueError(f"{xml}: expected <label name=...> elements; found {labels!r}")
+    return labels
+
+
+def _unquote(token):
+    token = token.strip()
+    if len(token) >= 2 and token[0] == token[-1] and token[0] in "'\"":
+        return token[1:-1].replace("\\'", "'")
+    return token
+
+
+def _read_arff(path, errors, report):
+    """Attributes [(name, "numeric" | "{...}")], a float64 matrix of the kept rows and
+    their line numbers in the file."""
+    attributes = []
+    rows = []
+    data_rows = []
+    in_data = False
+    with _open_text(path) as handle:
+        for lineno, line in enumerate(handle, 1):
+            line = line.strip()
+            if not line or line.startswith("%"):
+                continue
+            if not in_data:
+                lower = line.lower()
+                if lower.startswith("@attribute"):
+                    match = _ATTRIBUTE.match(line)
+                    if not match:
+                        raise ValueError(f"{path}, line {lineno}: malformed @attribute: {line[:80]!r}")
+                    kind = match.group(2).strip()
+                    kind = "numeric" if kind.lower() in ("numeric", "real", "integer") else kind
+                    attributes.append((_unquote(match.group(1)), kind))
+                elif lower.startswith("@data"):
+                    in_data = True
+                    width = len(attributes)
+                    if not width:
+                        raise ValueError(f"{path}: no @attribute before @data")
+                continue
+            report.n_read += 1
+            values = _parse_row(line, width)
+            if isinstance(values, str):
+                errors(path, lineno, values)
+                continue
+            rows.append(values)
+            data_rows.append(lineno)
+    if not in_data:
+        raise ValueError(f"{path}: no @data section; not an ARFF file?")
+    matrix = np.vstack(rows) if rows else np.zeros((0, len(attributes)))
+    return attributes, matrix, np.asarray(data_rows)
+
+
+def _parse_row(line, width):
+    """A float64 row, or an error message (str)."""
+    if line.startswith("{"):
+        if not line.endswith("}"):
+            return "sparse row without closing '}'"
+        row = np.zeros(width)
+        body = line[1:-1].strip()
+        if body:
+            for item in body.split(","):
+                parts = item.split()
+                if len(parts) != 2:
+                    return f"malformed sparse entry {item.strip()!r}"
+                try:
+                    index = int(parts[0])
+                except ValueError:
+                    return f"malformed sparse index {parts[0]!r}"
+                if not 0 <= index < width:
+                    return f"sparse index {index} out of range (0..{width - 1})"
+                value = _number(parts[1])
+                if isinstance(value, str):
+                    return value
+                row[index] = value
+        return row
+    parts = line.split(",")
+    if len(parts) != width:
+        return f"expected {width} values, found {len(parts)}"
+    try:
+        return np.array(parts, dtype=float)
+    except ValueError:
+        for p in parts:
+            value = _number(p)
+            if isinstance(value, str):
+                return value
+        return "unparsable row"
+
+
+def _number(text):
+    text = _unquote(text)
+    if text == "?":
+        return "missing value '?'"
+    try:
+        return float(text)
+    except ValueError:
+        return f"non-numeric value {text!r}"
+
+
+__all__ = ["load_mulan"]

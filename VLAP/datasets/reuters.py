@@ -1,0 +1,110 @@
+"""Reuters-21578, ModApte split (90 topics), from gzipped JSON lines."""
+
+import json
+
+from VLAP.datasets._common import (
+    LoadReport,
+    TextData,
+    _check_labels,
+    _Errors,
+    _open_text,
+    _resolve,
+)
+
+_DEFAULT = "reuters21578/reuters21578_modapte90.jsonl.gz"
+_DOWNLOAD = (
+    "Convert Reuters-21578 (ModApte split, 90 topics; e.g. nltk's 'reuters' corpus or "
+    "the UCI distribution) to JSON lines with fields id, split, labels, title, text."
+)
+_EMPTY = ("keep", "raise")
+
+
+def load_reuters(path=None, on_error="raise", empty_text="keep"):
+    """Load Reuters-21578 ModApte with its official train/test split.
+
+    Each document's text is its title and body joined by a blank line.
+
+    Args:
+        path: str, Path or None. The `.jsonl` or `.jsonl.gz` file; None reads
+            `data_dir()/reuters21578/reuters21578_modapte90.jsonl.gz`.
+        on_error: str. `"raise"` (default) or `"skip"`, for malformed lines
+            (bad JSON, `split` not train/test, missing or empty `labels`, and
+            empty texts when `empty_text="raise"`).
+        empty_text: str. `"keep"` (default): documents with neither title nor
+            body are part of the official split (61 in the ModApte-90 file), so
+            they are kept (as empty strings) and counted in `report.notes`;
+            `"raise"`: treat them as malformed (then `on_error` decides).
+
+    Returns:
+        ReutersData. `train` and `test` (each a TextData with `texts`, `labels`,
+        `ids`, `titles`) and the shared `report`. Unpacks as `train, test = data`.
+
+    Example:
+    ```python
+    train, test = VLAP.datasets.load_reuters()
+    ```
+    """
+    if empty_text not in _EMPTY:
+        raise ValueError(
+            f"Invalid value for argument `empty_text`. Expected one of {_EMPTY}. "
+            f"Received: empty_text={empty_text!r}"
+        )
+    file = _resolve(path, _DEFAULT, "Reuters-21578 JSON lines", _DOWNLOAD)
+    report = LoadReport(source=str(file))
+    errors = _Errors(on_error, report)
+    parts = {"train": TextData([], [], [], [], report), "test": TextData([], [], [], [], report)}
+    n_empty = 0
+    with _open_text(file) as handle:
+        for lineno, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            report.n_read += 1
+            try:
+                rec = json.loads(line)
+            except ValueError as err:
+                errors(file, lineno, f"malformed JSON ({err})")
+                continue
+            if not isinstance(rec, dict):
+                errors(file, lineno, "a JSON line must be an object")
+                continue
+            split = rec.get("split")
+            if split not in parts:
+                errors(file, lineno, f"`split` must be 'train' or 'test', got {split!r}")
+                continue
+            labels = _check_labels(rec.get("labels"), file, lineno, errors, "labels")
+            if labels is None:
+                continue
+            title = rec.get("title") or ""
+            body = rec.get("text") or ""
+            if not isinstance(title, str) or not isinstance(body, str):
+                errors(file, lineno, "`title` and `text` must be strings")
+                continue
+            text = "\n\n".join(p for p in (title.strip(), body.strip()) if p)
+            if not text:
+                if empty_text == "raise":
+                    errors(file, lineno, f"empty text (id {rec.get('id')!r})")
+                    continue
+                n_empty += 1
+            part = parts[split]
+            part.texts.append(text)
+            part.labels.append(labels)
+            part.ids.append(rec.get("id"))
+            part.titles.append(title.strip())
+    if n_empty:
+        report.notes.append(f"{n_empty} documents with empty title and body kept (empty_text='keep')")
+    return ReutersData(parts["train"], parts["test"], report)
+
+
+class ReutersData:
+    """The ModApte train and test parts. Unpacks as `train, test = data`."""
+
+    def __init__(self, train, test, report):
+        self.train = train
+        self.test = test
+        self.report = report
+
+    def __iter__(self):
+        return iter((self.train, self.test))
+
+    def __repr__(self):
+        return f"ReutersData(train={len(self.train)} docs, test={len(self.test)} docs)"

@@ -1,0 +1,96 @@
+"""Pascal VOC: `Annotations/*.xml` -> image paths + object-class label sets."""
+
+import xml.etree.ElementTree as ET
+
+from VLAP.datasets._common import (
+    ImageData,
+    LoadReport,
+    _check_check_images,
+    _check_image,
+    _Errors,
+    _resolve,
+)
+
+_DOWNLOAD = (
+    "Download Pascal VOC (e.g. VOCtrainval_11-May-2012.tar) from "
+    "http://host.robots.ox.ac.uk/pascal/VOC/ and pass the VOC2012 folder."
+)
+
+
+def load_voc(root_or_annotations_dir, image_set=None, check_images=True, on_error="raise",
+             include_difficult=True):
+    """Load Pascal VOC annotations as image paths with their object classes.
+
+    Args:
+        root_or_annotations_dir: str or Path. The `VOC20xx` folder (holding
+            `Annotations/` and `JPEGImages/`) or the `Annotations/` folder itself.
+        image_set: str or None. Read only the ids of
+            `ImageSets/Main/<image_set>.txt` (e.g. `"train"`, `"val"`,
+            `"trainval"`); None reads every XML file (sorted by name).
+        check_images: bool or str. True: each `JPEGImages/<filename>` must exist;
+            `"verify"`: also parse it with Pillow; False: no check.
+        on_error: str. `"raise"` (default) or `"skip"` for malformed XML, files
+            without objects, missing or corrupt images.
+        include_difficult: bool. Count objects marked `<difficult>1</difficult>`.
+
+    Returns:
+        ImageData. `paths`, `labels` (sorted class names), `ids` (file stems),
+        `report`. Rows in messages are annotation file names.
+    """
+    _check_check_images(check_images)
+    given = _resolve(root_or_annotations_dir, None, "Pascal VOC folder", _DOWNLOAD)
+    if (given / "Annotations").is_dir():
+        root, annotations = given, given / "Annotations"
+    else:
+        root, annotations = given.parent, given
+    images_dir = root / "JPEGImages"
+    if image_set is not None:
+        listing = root / "ImageSets" / "Main" / f"{image_set}.txt"
+        if not listing.is_file():
+            raise FileNotFoundError(f"VOC image set list not found at {listing}. {_DOWNLOAD}")
+        stems = [line.split()[0] for line in listing.read_text().splitlines() if line.strip()]
+        files = [annotations / f"{stem}.xml" for stem in stems]
+    else:
+        files = sorted(annotations.glob("*.xml"))
+        if not files:
+            raise FileNotFoundError(f"no VOC annotation files (*.xml) in {annotations}. {_DOWNLOAD}")
+    report = LoadReport(source=str(annotations), n_read=len(files))
+    errors = _Errors(on_error, report)
+    paths, labels, ids = [], [], []
+    for xml in files:
+        if not xml.is_file():
+            errors(xml, xml.name, "annotation file missing")
+            continue
+        try:
+            tree = ET.parse(xml)
+        except ET.ParseError as err:
+            errors(xml, xml.name, f"malformed XML ({err})")
+            continue
+        node = tree.getroot()
+        filename = (node.findtext("filename") or f"{xml.stem}.jpg").strip()
+        names = set()
+        for obj in node.iter("object"):
+            name = (obj.findtext("name") or "").strip()
+            if not name:
+                names = None
+                break
+            difficult = (obj.findtext("difficult") or "0").strip() == "1"
+            if difficult and not include_difficult:
+                continue
+            names.add(name)
+        if names is None:
+            errors(xml, xml.name, "an <object> without <name>")
+            continue
+        if not names:
+            errors(xml, xml.name, "no (non-difficult) objects")
+            continue
+        path = images_dir / filename
+        if not _check_image(path, xml, xml.name, errors, check_images):
+            continue
+        paths.append(str(path))
+        labels.append(sorted(names))
+        ids.append(xml.stem)
+    return ImageData(paths=paths, labels=labels, ids=ids, report=report)
+
+
+__all__ = ["load_voc"]
