@@ -412,7 +412,7 @@ def _token_dataset(tf, X, labels, n, pad_values):
         ds = tf.data.Dataset.from_tensor_slices(bounds).map(rows)
     else:
         ds = tf.data.Dataset.from_tensor_slices((bounds, labels)).map(lambda b, t: (rows(b), t))
-    pads = {k: tf.constant(pads[k], dtype=flat[k].dtype) for k in X}
+    pads = {k: tf.constant(np.asarray(pads[k]).astype(flat[k].dtype)) for k in X}
     return ds, pads, lengths
 
 
