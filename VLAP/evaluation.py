@@ -362,7 +362,8 @@ def evaluate_predictions(y_true, scores, threshold=0.5, label_names=None,
     Thresholded scores (F1, precision, recall, Hamming loss, subset accuracy,
     Jaccard, label counts) use `scores > threshold`; mAP and AUROC use the scores
     themselves. Everything scikit-learn has is computed by scikit-learn, with
-    `zero_division=0`. Labels with no positive or no negative example in `y_true`
+    `zero_division=0` (so, as in scikit-learn, an example with no true and no
+    predicted label scores 0 in the `*_samples` averages). Labels with no positive or no negative example in `y_true`
     are left out of `average_precision_macro` and `roc_auc_macro` (with a
     warning saying how many); the value is NaN when no label is left.
 
@@ -522,6 +523,17 @@ def _predict_batch(model, x):
     return model.predict(x)
 
 
+def _batches(data):
+    """Iterate ``data``; a tf.data.Dataset yields NumPy off the TensorFlow backend."""
+    if (type(data).__module__.startswith("tensorflow")
+            and hasattr(data, "as_numpy_iterator")):
+        import keras
+
+        if keras.config.backend() != "tensorflow":
+            return data.as_numpy_iterator()
+    return iter(data)
+
+
 def _is_xy_pair(data):
     return isinstance(data, (tuple, list)) and len(data) in (2, 3)
 
@@ -563,7 +575,7 @@ def predict_scores(model, data, from_logits=True):
         )
     else:
         ys, outs = [], []
-        for batch in data:
+        for batch in _batches(data):
             if not _is_xy_pair(batch):
                 raise ValueError(
                     "Each batch of `data` must be (x, y) or (x, y, sample_weight): "
