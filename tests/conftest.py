@@ -30,3 +30,12 @@ def random_multilabel(n=64, num_labels=7, seed=0, p=0.3):
     y[1, :] = 0.0
     logits = r.normal(0.0, 2.0, size=(n, num_labels)).astype("float32")
     return y, logits
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """A run in which nothing passed (all skipped or deselected) must not look green."""
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None or exitstatus != 0:
+        return
+    if not reporter.stats.get("passed") and not session.config.getoption("collectonly"):
+        session.exitstatus = 5  # pytest.ExitCode.NO_TESTS_COLLECTED
