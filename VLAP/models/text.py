@@ -72,6 +72,12 @@ class TextClassifier(keras.Model):
         sequence_length: int or None. Longer inputs are truncated to this many
             tokens (and to the backbone's `max_sequence_length`).
         freeze_backbone: bool. If True, only the head is trained.
+        activation: str or None. Replaces the feed-forward activation of the
+            backbone's transformer layers when not None. `text_classifier`
+            sets `"gelu"` (exact) for Hugging Face BERT checkpoints whose
+            config says `hidden_act="gelu"`: keras-hub's `BertBackbone`
+            always uses the tanh approximation, which moves the outputs by
+            about 1e-3. Kept in the config, so it survives saving.
         name: str or None. The model name.
 
     Call arguments:
@@ -92,6 +98,7 @@ class TextClassifier(keras.Model):
         dropout=0.1,
         sequence_length=512,
         freeze_backbone=False,
+        activation=None,
         name=None,
         **kwargs,
     ):
@@ -113,9 +120,12 @@ class TextClassifier(keras.Model):
         self.dropout = float(dropout)
         self.sequence_length = None if sequence_length is None else int(sequence_length)
         self.freeze_backbone = bool(freeze_backbone)
+        self.activation = activation
 
         # === Layers ===
         self.backbone = backbone
+        if activation is not None:
+            _set_feedforward_activation(backbone, activation)
         self.backbone.trainable = not self.freeze_backbone
         self.head_dense = keras.layers.Dense(self.head_units, activation="relu", name="pre_classifier")
         self.head_dropout = keras.layers.Dropout(self.dropout, name="head_dropout")
@@ -193,6 +203,7 @@ class TextClassifier(keras.Model):
             "dropout": self.dropout,
             "sequence_length": self.sequence_length,
             "freeze_backbone": self.freeze_backbone,
+            "activation": self.activation,
         }
 
     @classmethod
@@ -201,6 +212,24 @@ class TextClassifier(keras.Model):
         if isinstance(config.get("backbone"), dict):
             config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
         return cls(**config)
+
+
+def _set_feedforward_activation(backbone, activation):
+    """Set the feed-forward activation of every keras-hub TransformerEncoder."""
+    from keras_hub.layers import TransformerEncoder
+
+    fn = keras.activations.get(activation)
+    encoders = [layer for layer in backbone.layers if isinstance(layer, TransformerEncoder)]
+    if not encoders:
+        raise ValueError(
+            "`activation` needs a backbone made of keras-hub TransformerEncoder "
+            f"layers; {backbone.name!r} has none. Received: activation={activation!r}"
+        )
+    for layer in encoders:
+        layer.activation = fn
+        dense = getattr(layer, "_feedforward_intermediate_dense", None)
+        if dense is not None:
+            dense.activation = fn
 
 
 def _check_positive_int(name, value):
@@ -227,6 +256,10 @@ def find_minilm():
     if not all((folder / f).is_file() for f in needed):
         return None
     return str(folder)
+
+
+def _has_safetensors():
+    return importlib.util.find_spec("safetensors") is not None
 
 
 def _read_json(path):
@@ -281,7 +314,7 @@ def _check_checkpoint_folder(folder):
             f"weights as model.safetensors (or sharded model-*.safetensors with "
             f"model.safetensors.index.json).{hint}"
         )
-    if importlib.util.find_spec("safetensors") is None:
+    if not _has_safetensors():
         raise ImportError(
             "Loading a Hugging Face checkpoint folder needs the `safetensors` "
             "package: `pip install safetensors`."
@@ -336,9 +369,54 @@ def _resolve_checkpoint(checkpoint):
     return "preset", checkpoint
 
 
+def _safetensor_keys(folder):
+    folder = Path(folder)
+    index = folder / "model.safetensors.index.json"
+    if index.is_file():
+        return list(_read_json(index)["weight_map"])
+    import safetensors
+
+    with safetensors.safe_open(str(folder / "model.safetensors"), framework="np") as f:
+        return list(f.keys())
+
+
+def _load_bare_distilbert(folder):
+    """Load a DistilBERT folder whose weight names lack the `distilbert.` prefix.
+
+    `transformers.DistilBertModel.save_pretrained` (and `AutoModel`) writes
+    such folders; keras-hub's converter only knows the prefixed names that
+    the task models (and the Hugging Face Hub) use.
+    """
+    from keras_hub.src.utils.transformers import convert_distilbert
+    from keras_hub.src.utils.transformers.safetensor_utils import SafetensorLoader
+
+    class _StripPrefix(SafetensorLoader):
+        def get_tensor(self, hf_weight_key):
+            return super().get_tensor(hf_weight_key.removeprefix("distilbert."))
+
+    hf_config = _read_json(Path(folder) / "config.json")
+    backbone = convert_distilbert.backbone_cls(**convert_distilbert.convert_backbone_config(hf_config))
+    with _StripPrefix(str(folder)) as loader:
+        convert_distilbert.convert_weights(backbone, loader, hf_config)
+    return backbone
+
+
 def _load_backbone(checkpoint):
+    """Return (backbone, activation override or None)."""
     kind, value = _resolve_checkpoint(checkpoint)
-    return _keras_hub().models.Backbone.from_preset(value)
+    architecture = _check_checkpoint_folder(value)[1] if kind == "folder" else None
+    if architecture == "distil_bert" and not any(
+        k.startswith("distilbert.") for k in _safetensor_keys(value)
+    ):
+        return _load_bare_distilbert(value), None
+    backbone = _keras_hub().models.Backbone.from_preset(value)
+    activation = None
+    if architecture == "bert":
+        # keras-hub's BertBackbone hard-codes the tanh-approximate GELU;
+        # Hugging Face's "gelu" is the exact (erf) one.
+        if _read_json(Path(value) / "config.json").get("hidden_act", "gelu") == "gelu":
+            activation = "gelu"
+    return backbone, activation
 
 
 def _backbone_from_config(config, sequence_length):
@@ -423,10 +501,13 @@ def text_classifier(
             f"initialised backbone), not both. Received: checkpoint={checkpoint!r}, "
             f"config={config!r}"
         )
+    activation = None
     if config is not None:
         backbone = _backbone_from_config(config, sequence_length)
     else:
-        backbone = _load_backbone(DEFAULT_TEXT_CHECKPOINT if checkpoint is None else checkpoint)
+        backbone, activation = _load_backbone(
+            DEFAULT_TEXT_CHECKPOINT if checkpoint is None else checkpoint
+        )
     return TextClassifier(
         num_labels,
         backbone,
@@ -434,6 +515,7 @@ def text_classifier(
         dropout=dropout,
         sequence_length=sequence_length,
         freeze_backbone=freeze_backbone,
+        activation=activation,
     )
 
 
