@@ -349,7 +349,7 @@ def _micro_ranking_scores(y_true, scores):
         warnings.warn(
             "`y_true` has no positive or no negative entry at all: "
             "average_precision_micro and roc_auc_micro are NaN.",
-            UserWarning, stacklevel=4,
+            UserWarning, stacklevel=3,
         )
         return np.nan, np.nan
     return average_precision_score(y, s), roc_auc_score(y, s)
