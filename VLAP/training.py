@@ -381,7 +381,7 @@ def train(model, train_ds, val_ds, num_classes=None, loss="sigmoidF1", *, epochs
         stream, steps = _epoch_stream(train_ds, initial_epoch)
         history = model.fit(stream, validation_data=val_ds, epochs=epochs,
                             steps_per_epoch=steps, initial_epoch=initial_epoch,
-                            callbacks=cbs, verbose=verbose)
+                            callbacks=cbs, verbose=verbose, shuffle=False)
     else:
         cbs[0].set_model(model)
         cbs[0].on_train_begin()
