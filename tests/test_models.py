@@ -226,6 +226,47 @@ def test_text_loads_hf_folder_and_matches_transformers(tiny_hf_distilbert, tmp_p
     assert _np(model(pre(["the cat", "a dog poster"]))).shape == (2, 2)
 
 
+@pytest.fixture(scope="module")
+def tiny_hf_bert(tmp_path_factory):
+    """A randomly initialised BERT (exact GELU, as MiniLM) saved by transformers."""
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    folder = tmp_path_factory.mktemp("tiny_bert")
+    torch.manual_seed(0)
+    config = transformers.BertConfig(
+        vocab_size=len(VOCAB), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+        intermediate_size=32, max_position_embeddings=32, hidden_act="gelu",
+        initializer_range=0.5,  # large activations: tanh-approximate GELU would be off by ~5e-4
+    )
+    model = transformers.BertModel(config).eval()
+    model.save_pretrained(str(folder), safe_serialization=True)
+    (folder / "vocab.txt").write_text("\n".join(VOCAB) + "\n")
+    return folder, model
+
+
+def test_text_loads_hf_bert_folder_with_exact_gelu(tiny_hf_bert, tmp_path):
+    import torch
+
+    folder, hf_model = tiny_hf_bert
+    model = text_classifier(2, checkpoint=str(folder), head_units=4)
+    assert type(model.backbone).__name__ == "BertBackbone" and model.activation == "gelu"
+    batch = _batch(seq_len=6, hf=True, pad=2)
+    batch = {k: np.minimum(v, len(VOCAB) - 1) for k, v in batch.items()}
+    batch["token_type_ids"] = np.zeros_like(batch["input_ids"])
+    with torch.no_grad():
+        ref = hf_model(**{k: torch.tensor(v, dtype=torch.long) for k, v in batch.items()})
+    path = str(tmp_path / "bert.keras")
+    model.save(path)
+    attended = batch["attention_mask"].astype(bool)
+    for m in (model, keras.saving.load_model(path)):  # exact GELU survives saving
+        ours = m.backbone(m.standardize_inputs(batch))
+        assert np.abs(_np(ours["sequence_output"]) - ref.last_hidden_state.numpy())[attended].max() < 1e-4
+        assert np.abs(_np(ours["pooled_output"]) - ref.pooler_output.numpy()).max() < 1e-4
+    pre = text_preprocessor(checkpoint=str(folder), sequence_length=6)
+    assert type(pre).__name__ == "BertTextClassifierPreprocessor"
+    assert _np(model(pre(["the cat", "a dog poster"]))).shape == (2, 2)
+
+
 def _copy_folder(src, dst, skip=()):
     dst.mkdir()
     for f in src.iterdir():

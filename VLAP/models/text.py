@@ -410,13 +410,24 @@ def _load_backbone(checkpoint):
     ):
         return _load_bare_distilbert(value), None
     backbone = _keras_hub().models.Backbone.from_preset(value)
-    activation = None
-    if architecture == "bert":
-        # keras-hub's BertBackbone hard-codes the tanh-approximate GELU;
-        # Hugging Face's "gelu" is the exact (erf) one.
-        if _read_json(Path(value) / "config.json").get("hidden_act", "gelu") == "gelu":
-            activation = "gelu"
-    return backbone, activation
+    return backbone, _hf_bert_activation(value) if kind in ("folder", "handle") else None
+
+
+def _hf_bert_activation(preset):
+    """"gelu" for a Hugging Face BERT checkpoint with exact GELU, else None.
+
+    keras-hub's BertBackbone hard-codes the tanh-approximate GELU; Hugging
+    Face's `hidden_act="gelu"` is the exact (erf) one.
+    """
+    from keras_hub.src.utils.preset_utils import load_json  # cached after from_preset
+
+    try:
+        config = load_json(preset, "config.json")
+    except Exception:  # a handle whose config cannot be read again: keep keras-hub's
+        return None
+    if config.get("model_type") == "bert" and config.get("hidden_act", "gelu") == "gelu":
+        return "gelu"
+    return None
 
 
 def _backbone_from_config(config, sequence_length):
