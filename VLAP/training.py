@@ -293,7 +293,8 @@ def train(model, train_ds, val_ds, num_classes=None, loss="sigmoidF1", *, epochs
         return _legacy.train(model, train_ds, val_ds, num_classes, loss=loss,
                              epochs=epochs, learning_rate=learning_rate,
                              loss_kwargs=loss_kwargs, threshold=threshold, seed=seed,
-                             verbose=verbose)
+                             verbose=verbose, patience=patience,
+                             restore_best=restore_best, callbacks=callbacks)
     if not isinstance(model, keras.Model):
         raise TypeError(f"`model` must be a keras.Model. Received: {type(model).__name__}")
     _check_positive_int("epochs", epochs)
