@@ -290,6 +290,14 @@ def train(model, train_ds, val_ds, num_classes=None, loss="sigmoidF1", *, epochs
     if _is_legacy_model(model):
         from VLAP import _legacy
 
+        unsupported = {k: v for k, v in dict(run_dir=run_dir, resume=resume,
+                                               tensorboard=tensorboard,
+                                               strategy=strategy).items() if v}
+        if unsupported:
+            raise ValueError(
+                "The legacy tf-keras path (transformers 4.x TF models) supports no "
+                f"{sorted(unsupported)}; use a VLAP.models Keras 3 model for those.")
+
         return _legacy.train(model, train_ds, val_ds, num_classes, loss=loss,
                              epochs=epochs, learning_rate=learning_rate,
                              loss_kwargs=loss_kwargs, threshold=threshold, seed=seed,
