@@ -1,0 +1,160 @@
+"""The ``vlap`` command (also ``python -m VLAP``).
+
+Thin: parse the arguments, merge the config (:func:`VLAP.experiments.load_config`),
+run it (:func:`VLAP.experiments.run_experiment`, which calls the public
+``VLAP.train`` and ``VLAP.evaluation``), print the table. Library code never
+imports this module.
+
+Commands::
+
+    vlap demo                       # offline: generated data, all five losses
+    vlap reproduce <experiment>     # a named config in experiments/ (vlap list)
+    vlap run <config.toml>          # your own config
+    vlap list                       # the named configs
+
+Options shared by demo/reproduce/run (they win over the config file):
+``--data-dir``, ``--out``, ``--seeds``, ``--losses``, ``--epochs``, ``--smoke``,
+``--grid``, ``--compare-paper``, ``--set key=value``.
+"""
+
+import argparse
+import sys
+import time
+import tomllib
+
+
+def _int_list(text):
+    try:
+        return [int(x) for x in text.replace(",", " ").split()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected integers separated by commas, e.g. 0,1,2. Received: {text!r}") from None
+
+
+def _name_list(text):
+    return [x for x in text.replace(",", " ").split() if x]
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1. Received: {text!r}")
+    return value
+
+
+def _parse_set(items):
+    """``key=value`` pairs; values are read as TOML (numbers, lists, true/false) or strings."""
+    out = {}
+    for item in items or ():
+        if "=" not in item:
+            raise ValueError(f"--set expects key=value. Received: {item!r}")
+        key, _, text = item.partition("=")
+        try:
+            value = tomllib.loads(f"v = {text}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = text
+        out[key.strip()] = value
+    return out
+
+
+def _add_common(p):
+    g = p.add_argument_group("overrides (win over the config file)")
+    g.add_argument("--data-dir", help="root of the data (default: $VLAP_DATA_DIR or "
+                   "../shared/data beside the project)")
+    g.add_argument("--out", default="runs",
+                   help="parent folder of the new run directory (default: ./runs)")
+    g.add_argument("--seeds", type=_int_list, help="seeds, e.g. 0,1,2")
+    g.add_argument("--losses", type=_name_list,
+                   help="losses, e.g. sigmoidF1,bce,focal,asl,unboundedF1")
+    g.add_argument("--epochs", type=_positive_int, help="maximum epochs per model")
+    g.add_argument("--set", action="append", metavar="KEY=VALUE", default=[],
+                   help="set any config key, e.g. --set dataset.min_count=5 "
+                        "--set loss_kwargs.sigmoid_f1.beta=10 (repeatable)")
+    r = p.add_argument_group("what to run and write")
+    r.add_argument("--smoke", action="store_true",
+                   help="tiny version (few rows, 1-2 epochs, one seed) to check that it runs")
+    r.add_argument("--grid", action="store_true",
+                   help="also search sigmoidF1's beta x eta (paper: beta in [1, 30], "
+                        "eta in [0, 2]) on the validation split")
+    r.add_argument("--compare-paper", action="store_true",
+                   help="add a table with the paper's published numbers beside ours")
+    r.add_argument("--no-plots", action="store_true", help="do not draw the PNG figures")
+    r.add_argument("-q", "--quiet", action="store_true", help="only print the results")
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="vlap", description="sigmoidF1 and baseline losses: demo and paper reproduction.")
+    sub = parser.add_subparsers(dest="command", metavar="{demo,reproduce,run,list}")
+    demo = sub.add_parser("demo", help="offline demo on generated data (no download)")
+    _add_common(demo)
+    rep = sub.add_parser("reproduce", help="run a named config from experiments/")
+    rep.add_argument("experiment", help="config name, e.g. mulan_yeast (see `vlap list`)")
+    _add_common(rep)
+    run = sub.add_parser("run", help="run your own TOML config")
+    run.add_argument("config", help="path to a .toml config")
+    _add_common(run)
+    sub.add_parser("list", help="list the named configs")
+    return parser
+
+
+def _overrides(args):
+    out = _parse_set(args.set)
+    for key in ("seeds", "losses", "epochs"):
+        value = getattr(args, key)
+        if value is not None:
+            out[key] = value
+    if args.data_dir:
+        out["data_dir"] = args.data_dir
+    return out
+
+
+def main(argv=None):
+    """Entry point of ``vlap``; returns the exit status (0 ok, 2 usage/config error)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    from VLAP import experiments as ex
+
+    if args.command == "list":
+        for name in ex.available_configs():
+            print(name)
+        return 0
+    try:
+        source = {"demo": lambda: ex.DEMO_CONFIG, "reproduce": lambda: args.experiment,
+                  "run": lambda: args.config}[args.command]()
+        if args.command == "run" and not str(source).endswith(".toml"):
+            from pathlib import Path
+
+            if not Path(source).is_file():
+                raise FileNotFoundError(f"Config file not found: {source!r}")
+        cfg = ex.load_config(source, overrides=_overrides(args), smoke=args.smoke)
+    except (ValueError, TypeError, FileNotFoundError) as err:
+        print(f"vlap: error: {err}", file=sys.stderr)
+        return 2
+    log = (lambda *a, **k: None) if args.quiet else (
+        lambda msg: print(msg, file=sys.stderr, flush=True))
+    t0 = time.time()
+    try:
+        run_dir = ex.run_experiment(cfg, out=args.out, grid=args.grid or None,
+                                    compare_paper=args.compare_paper or None,
+                                    plots=False if args.no_plots else None, log=log)
+    except FileNotFoundError as err:
+        print(f"vlap: error: {err}", file=sys.stderr)
+        return 2
+    rows = ex.read_results(run_dir / "results.csv")
+    print(ex.console_table(rows, cfg))
+    if args.compare_paper:
+        print("\n" + "\n".join(ex.paper_comparison(rows, cfg)))
+    print(f"\nwrote {run_dir} in {time.time() - t0:.0f}s "
+          "(results.csv, results.md, config.toml, versions.json, *.png)")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
