@@ -4,6 +4,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
 from PIL import Image
@@ -239,3 +240,27 @@ def test_chain_feeds_keras_model_other_backend(backend):
                          text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     assert f"BACKEND {backend} LOSS" in out.stdout
+
+
+def test_shuffle_order_depends_on_seed_alone():
+    """The same create_dataset(seed=...) call gives the same order whatever
+    TensorFlow's global seed is, and leaves the global random sequence alone."""
+    import tensorflow as tf
+
+    x = np.arange(20, dtype="float32")[:, None]
+    y = np.zeros((20, 2), "float32")
+
+    def order():
+        ds = create_dataset(x, y, batch_size=20, seed=3)
+        return [np.asarray(b[0]).ravel().tolist() for b in ds]
+
+    first = order()
+    tf.random.set_seed(99)
+    assert order() == first
+    keras.utils.set_random_seed(1)
+    assert order() == first
+    tf.random.set_seed(7)
+    a = float(tf.random.uniform(()))
+    tf.random.set_seed(7)
+    order()
+    assert float(tf.random.uniform(())) == a

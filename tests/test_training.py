@@ -22,7 +22,6 @@ def _data(n=96, features=6, labels=4, seed=0):
 
 
 def _datasets(seed=0):
-    keras.utils.set_random_seed(seed)  # TODO(data): create_dataset order should not need this
     x, y = _data()
     train = VLAP.createDataset(x[:64], y[:64], batch_size=16, seed=seed)
     val = VLAP.createDataset(x[64:], y[64:], batch_size=16, is_training=False)

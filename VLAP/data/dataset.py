@@ -4,6 +4,7 @@ Keras 3 accepts ``tf.data.Dataset`` in ``model.fit`` on the TensorFlow, JAX and
 PyTorch backends, so the same pipeline serves all three.
 """
 
+import contextlib
 import numbers
 from collections.abc import Mapping
 
@@ -156,69 +157,112 @@ def create_dataset(
     shuffle = is_training if shuffle is None else bool(shuffle)
     augment = is_training if augment is None else bool(augment)
 
-    n = _num_examples(X)
-    if n == 0:
-        raise ValueError("`X` is empty: create_dataset needs at least one example.")
-    labels = None
-    if y is not None:
-        labels = _check_indicator_matrix(y, "y")
-        if len(labels) != n:
-            raise ValueError(
-                f"`X` and `y` must have the same number of examples. Received: "
-                f"{n} examples in X and {len(labels)} rows in y."
-            )
+    # The shuffle and augmentation orders depend on `seed` alone: tf.data would
+    # otherwise mix in TensorFlow's global seed as it stands when the dataset is
+    # built, so the same call gave different orders before and after a
+    # tf.random.set_seed (e.g. by VLAP.train(seed=...)).
+    with _seed_scope(seed):
+        n = _num_examples(X)
+        if n == 0:
+            raise ValueError("`X` is empty: create_dataset needs at least one example.")
+        labels = None
+        if y is not None:
+            labels = _check_indicator_matrix(y, "y")
+            if len(labels) != n:
+                raise ValueError(
+                    f"`X` and `y` must have the same number of examples. Received: "
+                    f"{n} examples in X and {len(labels)} rows in y."
+                )
 
-    if is_image:
+        if is_image:
+            if preprocessor is not None:
+                raise ValueError("`preprocessor` is for raw text; it cannot be used with is_image=True.")
+            scaling = _resolve_scaling(scale)
+            size = _check_image_size(image_size)
+            paths = _check_strings(X, "X", what="image file path")
+            ds = _image_dataset(tf, paths, labels, size, seed, shuffle, cache, augment, scaling)
+            return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
+
+        if scale is not None:
+            raise ValueError(f"`scale` applies to images only (is_image=True). Received: scale={scale!r}")
+        if isinstance(X, Mapping) or hasattr(X, "keys") and callable(X.keys) and not isinstance(X, pd.DataFrame):
+            if preprocessor is not None:
+                raise ValueError("`preprocessor` is for raw strings; X is already a dict of token arrays.")
+            ds, pads, lengths = _token_dataset(tf, dict(X), labels, n, pad_values)
+            ds = _cache(ds, cache)
+            if shuffle:
+                ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
+            num_labels = None if labels is None else labels.shape[1]
+            ds = _pad_batches(tf, ds, pads, num_labels, lengths, batch_size, drop_remainder,
+                              bucket_by_length)
+            if pad_to_multiple_of:
+                ds = ds.map(_pad_to_multiple(tf, pad_to_multiple_of, pads),
+                            num_parallel_calls=tf.data.AUTOTUNE)
+            return ds.prefetch(tf.data.AUTOTUNE)
+
         if preprocessor is not None:
-            raise ValueError("`preprocessor` is for raw text; it cannot be used with is_image=True.")
-        scaling = _resolve_scaling(scale)
-        size = _check_image_size(image_size)
-        paths = _check_strings(X, "X", what="image file path")
-        ds = _image_dataset(tf, paths, labels, size, seed, shuffle, cache, augment, scaling)
+            if bucket_by_length:
+                raise ValueError("`bucket_by_length` needs token arrays; it is not supported with `preprocessor`.")
+            texts = _check_strings(X, "X", what="text")
+            ds = tf.data.Dataset.from_tensor_slices(texts if labels is None else (texts, labels))
+            ds = _cache(ds, cache)
+            if shuffle:
+                ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
+            ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+            apply = _apply_preprocessor(tf, preprocessor, pad_to_multiple_of)
+            if labels is None:
+                ds = ds.map(apply, num_parallel_calls=tf.data.AUTOTUNE)
+            else:
+                ds = ds.map(lambda x, t: (apply(x), t), num_parallel_calls=tf.data.AUTOTUNE)
+            return ds.prefetch(tf.data.AUTOTUNE)
+
+        features = _check_feature_matrix(X)
+        ds = tf.data.Dataset.from_tensor_slices(features if labels is None else (features, labels))
+        ds = _cache(ds, cache)
+        if shuffle:
+            ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
         return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
-
-    if scale is not None:
-        raise ValueError(f"`scale` applies to images only (is_image=True). Received: scale={scale!r}")
-    if isinstance(X, Mapping) or hasattr(X, "keys") and callable(X.keys) and not isinstance(X, pd.DataFrame):
-        if preprocessor is not None:
-            raise ValueError("`preprocessor` is for raw strings; X is already a dict of token arrays.")
-        ds, pads, lengths = _token_dataset(tf, dict(X), labels, n, pad_values)
-        ds = _cache(ds, cache)
-        if shuffle:
-            ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
-        num_labels = None if labels is None else labels.shape[1]
-        ds = _pad_batches(tf, ds, pads, num_labels, lengths, batch_size, drop_remainder,
-                          bucket_by_length)
-        if pad_to_multiple_of:
-            ds = ds.map(_pad_to_multiple(tf, pad_to_multiple_of, pads),
-                        num_parallel_calls=tf.data.AUTOTUNE)
-        return ds.prefetch(tf.data.AUTOTUNE)
-
-    if preprocessor is not None:
-        if bucket_by_length:
-            raise ValueError("`bucket_by_length` needs token arrays; it is not supported with `preprocessor`.")
-        texts = _check_strings(X, "X", what="text")
-        ds = tf.data.Dataset.from_tensor_slices(texts if labels is None else (texts, labels))
-        ds = _cache(ds, cache)
-        if shuffle:
-            ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
-        ds = ds.batch(batch_size, drop_remainder=drop_remainder)
-        apply = _apply_preprocessor(tf, preprocessor, pad_to_multiple_of)
-        if labels is None:
-            ds = ds.map(apply, num_parallel_calls=tf.data.AUTOTUNE)
-        else:
-            ds = ds.map(lambda x, t: (apply(x), t), num_parallel_calls=tf.data.AUTOTUNE)
-        return ds.prefetch(tf.data.AUTOTUNE)
-
-    features = _check_feature_matrix(X)
-    ds = tf.data.Dataset.from_tensor_slices(features if labels is None else (features, labels))
-    ds = _cache(ds, cache)
-    if shuffle:
-        ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
-    return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
 
 
 # --------------------------------------------------------------------------- checks
+
+
+@contextlib.contextmanager
+def _seed_scope(seed):
+    """Pin TensorFlow's global (eager) seed while random tf.data ops are built.
+
+    tf.data derives an op's seeds from ``(global seed, op seed)`` at construction.
+    With ``seed`` given we pin the global part to a constant, then restore the
+    previous global seed and its op-seed sequence untouched. This uses
+    TensorFlow's eager-context seed accessors (not public API); if they are
+    missing, the order falls back to depending on the global seed too.
+    """
+    if seed is None:
+        yield
+        return
+    try:
+        from tensorflow.python.eager import context
+    except ImportError:  # pragma: no cover
+        yield
+        return
+    ctx = context.context()
+    if not hasattr(ctx, "_seed"):  # pragma: no cover
+        yield
+        return
+    missing = object()
+    old_seed, old_rng = ctx._seed, getattr(ctx, "_rng", missing)
+    context.set_global_seed(_PINNED_GLOBAL_SEED)
+    try:
+        yield
+    finally:
+        ctx._seed = old_seed
+        if old_rng is missing:
+            del ctx._rng  # it did not exist before the first tf.random.set_seed
+        else:
+            ctx._rng = old_rng
+
+
+_PINNED_GLOBAL_SEED = 20221103  # any constant: only its being fixed matters
 
 
 def _num_examples(X):
