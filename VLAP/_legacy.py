@@ -26,6 +26,8 @@ This module imports neither tf-keras nor transformers at import time.
 
 import math
 
+from VLAP._checks import check_positive_int, check_threshold
+
 MONITOR = "val_f1_macro"
 
 _INSTALL_HINT = ('The paper\'s original flow (transformers 4.x TF models on tf-keras) '
@@ -53,19 +55,6 @@ def _resolve_learning_rate(learning_rate):
     return float(learning_rate)
 
 
-def _check_int(name, value, *, allow_none=False):
-    if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"`{name}` must be an integer >= 1. Received: {name}={value!r}")
-
-
-def _check_threshold(threshold):
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) \
-            or not 0.0 < float(threshold) < 1.0:
-        raise ValueError("`threshold` must be a probability strictly between 0 and 1. "
-                         f"Received: threshold={threshold!r}")
-    return float(threshold)
 
 
 def _check_num_classes(model, num_classes):
@@ -74,7 +63,7 @@ def _check_num_classes(model, num_classes):
     num_labels = getattr(config, "num_labels", None)
     if num_classes is None:
         return num_labels
-    _check_int("num_classes", num_classes)
+    check_positive_int("num_classes", num_classes)
     if num_labels is not None and num_labels != num_classes:
         raise ValueError(
             f"`num_classes`={num_classes} but the model has {num_labels} output labels "
@@ -186,9 +175,9 @@ def train(model, train_ds, val_ds, num_classes=None, *, loss="sigmoidF1", epochs
 
     from VLAP import losses as _losses
 
-    _check_int("epochs", epochs)
-    _check_int("patience", patience, allow_none=True)
-    threshold = _check_threshold(threshold)
+    check_positive_int("epochs", epochs)
+    check_positive_int("patience", patience, allow_none=True)
+    threshold = check_threshold(threshold)
     num_labels = _check_num_classes(model, num_classes)
     if loss_kwargs and not isinstance(loss, str):
         raise ValueError("`loss_kwargs` only applies when `loss` is a name. "

@@ -43,6 +43,7 @@ from pathlib import Path
 import keras
 
 from VLAP import losses as _losses
+from VLAP._checks import check_positive_int
 from VLAP import metrics as _metrics
 
 MONITOR = "val_f1_macro"
@@ -81,12 +82,6 @@ def _resolve_learning_rate(learning_rate, model):
         raise ValueError("`learning_rate` must be a positive number or 'auto'. "
                          f"Received: learning_rate={learning_rate!r}")
     return float(learning_rate)
-
-
-def _check_positive_int(name, value, allow_zero=False):
-    if isinstance(value, bool) or not isinstance(value, int) or value < (0 if allow_zero else 1):
-        raise ValueError(f"`{name}` must be an integer >= {0 if allow_zero else 1}. "
-                         f"Received: {name}={value!r}")
 
 
 def _is_legacy_model(model):
@@ -305,11 +300,11 @@ def train(model, train_ds, val_ds, num_classes=None, loss="sigmoidF1", *, epochs
                              restore_best=restore_best, callbacks=callbacks)
     if not isinstance(model, keras.Model):
         raise TypeError(f"`model` must be a keras.Model. Received: {type(model).__name__}")
-    _check_positive_int("epochs", epochs)
+    check_positive_int("epochs", epochs)
     if patience is not None:
-        _check_positive_int("patience", patience)
+        check_positive_int("patience", patience)
     if num_classes is not None:
-        _check_positive_int("num_classes", num_classes)
+        check_positive_int("num_classes", num_classes)
         out = model.outputs[0].shape[-1] if getattr(model, "outputs", None) else None
         if out is not None and out != num_classes:
             raise ValueError(f"`num_classes`={num_classes} but the model outputs {out} "

@@ -137,7 +137,7 @@ def test_argument_errors(tmp_path):
         VLAP.train(_model(), train_ds, val_ds, 5, run_dir=tmp_path / "a")
     with pytest.raises(ValueError, match="Unknown loss 'softF1'"):
         VLAP.train(_model(), train_ds, val_ds, loss="softF1", run_dir=tmp_path / "b")
-    with pytest.raises(ValueError, match="`epochs` must be an integer >= 1"):
+    with pytest.raises(ValueError, match="`epochs` must be a positive integer"):
         VLAP.train(_model(), train_ds, val_ds, epochs=0, run_dir=tmp_path / "c")
     with pytest.raises(ValueError, match="`learning_rate` must be a positive number"):
         VLAP.train(_model(), train_ds, val_ds, learning_rate=-1, run_dir=tmp_path / "d")

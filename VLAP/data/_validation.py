@@ -5,22 +5,8 @@ import numbers
 import numpy as np
 
 
-def _check_option(name, value, allowed):
-    if value not in allowed:
-        raise ValueError(
-            f"Invalid value for argument `{name}`. Expected one of {tuple(allowed)}. "
-            f"Received: {name}={value!r}"
-        )
-
-
-def _check_positive_int(name, value, allow_none=False):
-    if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(
-            f"`{name}` must be a positive integer{' or None' if allow_none else ''}. "
-            f"Received: {name}={value!r}"
-        )
+from VLAP._checks import check_option as _check_option  # noqa: F401,E402
+from VLAP._checks import check_positive_int as _check_positive_int  # noqa: F401,E402
 
 
 def _is_missing(value):

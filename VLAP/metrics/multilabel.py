@@ -23,7 +23,7 @@ import math
 import keras
 from keras import ops
 
-from VLAP.ops.core import check_option
+from VLAP._checks import check_option, check_threshold
 
 AVERAGES = ("macro", "micro", "weighted", None)
 
@@ -31,20 +31,6 @@ _register = keras.saving.register_keras_serializable(package="VLAP")
 
 
 # --- argument checks (Python, before any tracing) ----------------------------
-
-
-def _check_threshold(threshold):
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
-        raise TypeError(
-            "`threshold` must be a float in (0, 1). "
-            f"Received: threshold={threshold!r}"
-        )
-    if not 0.0 < float(threshold) < 1.0:
-        raise ValueError(
-            "`threshold` must be a probability strictly between 0 and 1. "
-            f"Received: threshold={threshold!r}"
-        )
-    return float(threshold)
 
 
 def _check_from_logits(from_logits):
@@ -110,7 +96,7 @@ class _MultilabelStatScores(keras.metrics.Metric):
     def __init__(self, average="macro", threshold=0.5, from_logits=True,
                  num_labels=None, name=None, dtype=None):
         check_option("average", average, AVERAGES)
-        threshold = _check_threshold(threshold)
+        threshold = check_threshold(threshold)
         from_logits = _check_from_logits(from_logits)
         num_labels = _check_num_labels(num_labels)
         if name is None:
@@ -297,7 +283,7 @@ class _LabelCountMetric(keras.metrics.Metric):
     _direction_ = None  # "up" / "down" for early stopping; None when neither
 
     def __init__(self, threshold=0.5, from_logits=True, name=None, dtype=None):
-        threshold = _check_threshold(threshold)
+        threshold = check_threshold(threshold)
         from_logits = _check_from_logits(from_logits)
         super().__init__(name=name or self._default_name, dtype=dtype)
         if self._direction_ is not None:

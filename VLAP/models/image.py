@@ -8,6 +8,8 @@ applied inside the model (`ImagePreprocessing`), so callers never rescale.
 
 import keras
 
+from VLAP._checks import check_dropout, check_option, check_positive_int
+
 from VLAP.models.presets import IMAGE_BACKBONES
 from VLAP.models.presets import PREPROCESSING_MODES
 
@@ -16,17 +18,6 @@ _IMAGENET_MEAN_RGB = (0.485, 0.456, 0.406)
 _IMAGENET_STD_RGB = (0.229, 0.224, 0.225)
 
 
-def _check_option(name, value, allowed):
-    if value not in allowed:
-        raise ValueError(
-            f"Invalid value for argument `{name}`. Expected one of "
-            f"{list(allowed)}. Received: {name}={value!r}"
-        )
-
-
-def _check_positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"`{name}` must be a positive int. Received: {name}={value!r}")
 
 
 @keras.saving.register_keras_serializable(package="VLAP")
@@ -50,7 +41,7 @@ class ImagePreprocessing(keras.layers.Layer):
     """
 
     def __init__(self, mode="none", **kwargs):
-        _check_option("mode", mode, PREPROCESSING_MODES)
+        check_option("mode", mode, PREPROCESSING_MODES)
         super().__init__(**kwargs)
         self.mode = mode
 
@@ -121,12 +112,11 @@ class ImageClassifier(keras.Model):
         name=None,
         **kwargs,
     ):
-        _check_positive_int("num_labels", num_labels)
-        _check_positive_int("image_size", image_size)
-        _check_positive_int("head_units", head_units)
-        _check_option("preprocessing", preprocessing, PREPROCESSING_MODES)
-        if not 0.0 <= float(dropout) < 1.0:
-            raise ValueError(f"`dropout` must be in [0, 1). Received: dropout={dropout!r}")
+        check_positive_int("num_labels", num_labels)
+        check_positive_int("image_size", image_size)
+        check_positive_int("head_units", head_units)
+        check_option("preprocessing", preprocessing, PREPROCESSING_MODES)
+        check_dropout(dropout)
         if not isinstance(backbone, keras.layers.Layer):
             raise TypeError(
                 "`backbone` must be a Keras model or layer. Received: "
@@ -282,7 +272,7 @@ def image_classifier(
     >>> tuple(model.predict(x, verbose=0).shape)
     (2, 4)
     """
-    _check_positive_int("image_size", image_size)
+    check_positive_int("image_size", image_size)
     if isinstance(backbone, str):
         if backbone not in IMAGE_BACKBONES:
             raise ValueError(

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import keras
 
+from VLAP._checks import check_dropout, check_option, check_positive_int
+
 from VLAP.models.presets import DEFAULT_TEXT_CHECKPOINT
 from VLAP.models.presets import TEXT_ARCHITECTURES
 
@@ -40,13 +42,6 @@ def _keras_hub():
 
     return keras_hub
 
-
-def _check_option(name, value, allowed):
-    if value not in allowed:
-        raise ValueError(
-            f"Invalid value for argument `{name}`. Expected one of "
-            f"{list(allowed)}. Received: {name}={value!r}"
-        )
 
 
 @keras.saving.register_keras_serializable(package="VLAP")
@@ -102,12 +97,11 @@ class TextClassifier(keras.Model):
         name=None,
         **kwargs,
     ):
-        _check_positive_int("num_labels", num_labels)
-        _check_positive_int("head_units", head_units)
+        check_positive_int("num_labels", num_labels)
+        check_positive_int("head_units", head_units)
         if sequence_length is not None:
-            _check_positive_int("sequence_length", sequence_length)
-        if not 0.0 <= float(dropout) < 1.0:
-            raise ValueError(f"`dropout` must be in [0, 1). Received: dropout={dropout!r}")
+            check_positive_int("sequence_length", sequence_length)
+        check_dropout(dropout)
         if not isinstance(backbone, keras.layers.Layer):
             raise TypeError(
                 "`backbone` must be a Keras layer (a keras-hub text Backbone). "
@@ -231,10 +225,6 @@ def _set_feedforward_activation(backbone, activation):
         if dense is not None:
             dense.activation = fn
 
-
-def _check_positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"`{name}` must be a positive int. Received: {name}={value!r}")
 
 
 def find_minilm():
@@ -435,7 +425,7 @@ def _backbone_from_config(config, sequence_length):
         raise TypeError(f"`config` must be a dict of backbone kwargs. Received: config={config!r}")
     config = dict(config)
     architecture = config.pop("architecture", "distil_bert")
-    _check_option("config['architecture']", architecture, TEXT_ARCHITECTURES)
+    check_option("config['architecture']", architecture, TEXT_ARCHITECTURES)
     if sequence_length is not None:
         config.setdefault("max_sequence_length", sequence_length)
     cls = getattr(_keras_hub().models, TEXT_ARCHITECTURES[architecture]["backbone"])
@@ -572,7 +562,7 @@ def text_preprocessor(
             f"checkpoint={checkpoint!r}, vocabulary=<{type(vocabulary).__name__}>"
         )
     if vocabulary is not None:
-        _check_option("architecture", architecture, TEXT_ARCHITECTURES)
+        check_option("architecture", architecture, TEXT_ARCHITECTURES)
         spec = TEXT_ARCHITECTURES[architecture]
         tokenizer = getattr(kh.models, spec["tokenizer"])(vocabulary=vocabulary, lowercase=lowercase)
         return getattr(kh.models, spec["preprocessor"])(tokenizer, sequence_length=sequence_length)

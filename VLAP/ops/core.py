@@ -25,18 +25,11 @@ over labels; ``"micro"`` pools the counts of all labels first. (The paper calls
 these "micro" and "macro" the other way round.) ``None`` returns per-label scores.
 """
 
+from VLAP._checks import check_option  # noqa: F401  (re-exported for the losses)
+
 AVERAGES = ("macro", "micro", None)
 SCORES = ("fbeta", "precision", "recall", "jaccard", "mcc")
 DEFAULT_EPSILON = 1e-7
-
-
-def check_option(name, value, allowed):
-    """Raise a ValueError naming ``name`` when ``value`` is not in ``allowed``."""
-    if value not in allowed:
-        raise ValueError(
-            f"Invalid value for argument `{name}`. Expected one of {allowed}. "
-            f"Received: {name}={value!r}"
-        )
 
 
 def check_sigmoid_args(from_logits, beta, eta):
