@@ -1,0 +1,192 @@
+"""Config loading, run expansion, results writing (VLAP.experiments); no training here."""
+
+import json
+import tomllib
+
+import numpy as np
+import pytest
+
+from VLAP import experiments as ex
+from VLAP.evaluation import METRIC_NAMES
+
+NAMED = ("arxiv", "posters", "reuters", "mulan_yeast", "mulan_emotions", "mulan_scene")
+
+_TOML = """
+name = "mine"
+seeds = [0, 1, 2]
+losses = ["sigmoidF1", "bce"]
+epochs = 20
+patience = 4
+
+[dataset]
+kind = "mulan"
+mulan_name = "yeast"
+min_count = 3
+
+[smoke]
+epochs = 2
+seeds = [7]
+max_rows = 50
+"""
+
+
+def _write(tmp_path, text, name="cfg.toml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_precedence_defaults_file_smoke_overrides(tmp_path):
+    path = _write(tmp_path, _TOML)
+    cfg = ex.load_config(path)
+    assert cfg["epochs"] == 20 and cfg["seeds"] == [0, 1, 2]  # file beats defaults
+    assert cfg["batch_size"] == ex.DEFAULTS["batch_size"]  # default kept
+    assert cfg["losses"] == ["sigmoid_f1", "binary_crossentropy"]  # canonical names
+    assert cfg["datasets"][0]["min_count"] == 3 and cfg["datasets"][0]["r"] == 44
+    smoke = ex.load_config(path, smoke=True)
+    assert smoke["epochs"] == 2 and smoke["seeds"] == [7]  # [smoke] beats the file
+    assert smoke["datasets"][0]["max_rows"] == 50
+    over = ex.load_config(path, smoke=True, overrides={
+        "epochs": 5, "seeds": [3, 4], "losses": ["focal"], "dataset.min_count": 9,
+        "loss_kwargs.sigmoid_f1.beta": 10.0, "data_dir": "/somewhere"})
+    assert over["epochs"] == 5 and over["seeds"] == [3, 4]  # overrides beat smoke
+    assert over["losses"] == ["focal"]
+    assert over["datasets"][0]["min_count"] == 9
+    assert over["loss_kwargs"] == {"sigmoid_f1": {"beta": 10.0}}
+    assert over["data_dir"] == "/somewhere"
+
+
+def test_expand_runs_is_datasets_x_losses_x_seeds():
+    cfg = ex.load_config({
+        "datasets": [{"kind": "synthetic", "name": "a"}, {"kind": "synthetic", "name": "b"}],
+        "losses": ["sigmoidF1", "asl", "bce"], "seeds": [0, 1],
+        "loss_kwargs": {"sigmoidF1": {"beta": 5.0}}})
+    runs = ex.expand_runs(cfg)
+    assert len(runs) == 2 * 3 * 2
+    assert [(r["dataset"], r["loss"], r["seed"]) for r in runs[:3]] == [
+        ("a", "sigmoid_f1", 0), ("a", "sigmoid_f1", 1), ("a", "asymmetric", 0)]
+    assert runs[0]["loss_kwargs"] == {"beta": 5.0} and runs[2]["loss_kwargs"] == {}
+
+
+@pytest.mark.parametrize("text,match", [
+    ('losses = ["sigmoidF1", "hinge"]', "Unknown loss 'hinge'"),
+    ('[loss_kwargs.nope]\nbeta = 1.0', "Unknown loss 'nope'"),
+    ('epochs = 0', "`epochs` must be an integer >= 1"),
+    ('seeds = []', "`seeds` must be a non-empty list"),
+    ('threshold = 2.0', "`threshold` must be a probability"),
+    ('learning_rate = -1.0', "`learning_rate` must be a positive number"),
+    ('epoch = 3', r"unknown key\(s\) \['epoch'\]"),
+    ('[model]\nkind = "transformer"', "unknown model kind 'transformer'"),
+    ('[grid]\nbeta = [0.0]', "`grid.beta` values must be > 0"),
+])
+def test_bad_values_are_named(tmp_path, text, match):
+    path = _write(tmp_path, text + '\n\n[[datasets]]\nkind = "synthetic"\n')
+    with pytest.raises(ex.ConfigError, match=match) as info:
+        ex.load_config(path)
+    assert str(path) in str(info.value)  # the message names the file
+
+
+def test_bad_dataset_is_named(tmp_path):
+    path = _write(tmp_path, '[dataset]\nkind = "imagenet"\n')
+    with pytest.raises(ValueError, match=r"unknown dataset kind 'imagenet'.*mulan"):
+        ex.load_config(path)
+    path = _write(tmp_path, '[dataset]\nkind = "mulan"\n', "b.toml")
+    with pytest.raises(ValueError, match="mulan_name"):
+        ex.load_config(path)
+    path = _write(tmp_path, '[dataset]\nkind = "synthetic"\nsplt = [0.5, 0.5]\n', "c.toml")
+    with pytest.raises(ValueError, match=r"unknown key\(s\) in dataset #0: \['splt'\]"):
+        ex.load_config(path)
+    with pytest.raises(ValueError, match="no dataset"):
+        ex.load_config({"seeds": [0]})
+
+
+def test_missing_and_invalid_files(tmp_path):
+    with pytest.raises(FileNotFoundError, match="Config file not found"):
+        ex.load_config(tmp_path / "absent.toml")
+    with pytest.raises(ValueError, match="Unknown experiment 'no_such_thing'"):
+        ex.load_config("no_such_thing")
+    path = _write(tmp_path, "seeds = [0,\n")
+    with pytest.raises(ValueError, match="invalid TOML"):
+        ex.load_config(path)
+
+
+def test_override_of_unknown_key_is_an_error():
+    with pytest.raises(ValueError, match="override 'epoch'"):
+        ex.load_config(ex.DEMO_CONFIG, overrides={"epoch": 3})
+
+
+@pytest.mark.parametrize("name", NAMED)
+def test_named_configs_load_and_have_a_smoke_variant(name):
+    assert name in ex.available_configs()
+    cfg = ex.load_config(name)
+    assert len(cfg["seeds"]) >= 3
+    assert set(cfg["losses"]) == set(ex.PAPER_LOSSES)
+    assert cfg["threshold"] == 0.5 and cfg["tuned_bce"]
+    smoke = ex.load_config(name, smoke=True)
+    assert smoke["epochs"] <= 2 and len(smoke["seeds"]) == 1
+    assert smoke["datasets"][0]["max_rows"] <= 300
+
+
+def test_dump_toml_round_trips():
+    cfg = ex.load_config("posters", smoke=True)
+    text = ex.dump_toml(ex._config_for_toml(cfg))
+    back = tomllib.loads(text)
+    assert back["seeds"] == cfg["seeds"] and back["losses"] == cfg["losses"]
+    assert back["datasets"] == cfg["datasets"]
+    assert back["grid"] == cfg["grid"] and back["loss_kwargs"] == cfg["loss_kwargs"]
+
+
+def test_new_run_dir_never_reuses_a_folder(tmp_path):
+    dirs = {ex.new_run_dir(tmp_path, "x") for _ in range(5)}
+    assert len(dirs) == 5 and all(d.is_dir() for d in dirs)
+
+
+def _fake_rows():
+    rows = []
+    for loss, variant, f1, count in (("sigmoid_f1", "", 0.5, 3.0),
+                                     ("binary_crossentropy", "", 0.4, 1.5),
+                                     ("binary_crossentropy", "tuned", 0.45, 4.0)):
+        for seed in (0, 1):
+            for metric in METRIC_NAMES:
+                value = {"f1_macro": f1 + 0.01 * seed, "mean_predicted_labels": count,
+                         "mean_true_labels": 2.0,
+                         "label_count_mae": abs(count - 2.0)}.get(metric, 0.3)
+                rows.append({"dataset": "d", "loss": loss, "variant": variant,
+                             "loss_kwargs": json.dumps({}), "seed": seed, "metric": metric,
+                             "value": value})
+    return rows
+
+
+def test_markdown_bold_best_and_verdict():
+    cfg = ex.load_config({"datasets": [{"kind": "synthetic", "name": "d", "paper": "arXiv2020"}],
+                          "seeds": [0, 1]})
+    text = ex.markdown_tables(_fake_rows(), cfg, compare_paper=True)
+    assert "| sigmoidF1 | **0.505 ± 0.007** |" in text
+    assert "BCE + tuned thresholds" in text
+    bce = next(line for line in text.splitlines() if line.startswith("| BCE |"))
+    assert "**0.500 ± 0.000**" in bce  # label-count MAE: lowest is best
+    assert "**1.500 ± 0.000**" in bce  # mean #pred: closest to the true 2.0 is best
+    assert "sigmoidF1 beats BCE on macro-F1 at 0.5: 0.505 vs 0.405" in text
+    assert "microF1" in text and "0.106 / 0.106 / 0.093 / 0.096" in text  # paper numbers
+    console = ex.console_table(_fake_rows(), cfg)
+    assert "BCE + tuned thresholds" in console and "mAP" in console
+
+
+def test_write_csv_fixed_columns(tmp_path):
+    meta = {"backend": "tensorflow", "keras": "3", "VLAP": "0.1.0"}
+    res = ex.RunResult("d", "focal", 3, {}, "", {}, 2, 1.0,
+                       {"": _summary()}, {}, None)
+    rows = ex.result_rows([res], ex.load_config(ex.DEMO_CONFIG), "run", meta)
+    ex.write_csv(tmp_path / "r.csv", rows)
+    header = (tmp_path / "r.csv").read_text().splitlines()[0]
+    assert header == ",".join(ex.RESULT_COLUMNS)
+    back = ex.read_results(tmp_path / "r.csv")
+    assert len(back) == len(METRIC_NAMES) and back[0]["seed"] == 3
+
+
+def _summary():
+    from VLAP.evaluation import evaluate_predictions
+
+    y = np.array([[1, 0, 1], [0, 1, 0], [1, 1, 0]])
+    s = np.array([[0.9, 0.2, 0.4], [0.6, 0.7, 0.1], [0.8, 0.3, 0.2]])
+    return evaluate_predictions(y, s)
