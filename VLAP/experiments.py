@@ -1101,8 +1101,6 @@ def run_experiment(cfg, out="runs", data_dir=None, grid=None, compare_paper=None
     Returns:
         Path. The run directory.
     """
-    import keras
-
     from VLAP import plots as vplots
 
     cfg = copy.deepcopy(cfg)
@@ -1119,6 +1117,16 @@ def run_experiment(cfg, out="runs", data_dir=None, grid=None, compare_paper=None
     (run_dir / "config.toml").write_text(dump_toml(_config_for_toml(cfg)))
     meta = versions()
     (run_dir / "versions.json").write_text(json.dumps(meta, indent=2, default=str))
+    try:
+        return _run_into(cfg, run_dir, meta, vplots, log)
+    except BaseException as err:  # keep the folder, but say why it is incomplete
+        (run_dir / "error.txt").write_text(f"{type(err).__name__}: {err}\n")
+        raise
+
+
+def _run_into(cfg, run_dir, meta, vplots, log):
+    import keras
+
     run_id = run_dir.name
     results, notes, grid_rows = [], [], []
     t_start = time.time()

@@ -111,6 +111,8 @@ def test_bad_dataset_in_config_and_missing_data(tmp_path, capsys):
     assert code == 2
     err = capsys.readouterr().err
     assert err.startswith("vlap: error:") and "yeast" in err
+    (run_dir,) = _run_dirs(tmp_path / "o")  # the folder says why it is incomplete
+    assert "FileNotFoundError" in (run_dir / "error.txt").read_text()
 
 
 def test_bad_flag_values_are_usage_errors(capsys):
