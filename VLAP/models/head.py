@@ -1,0 +1,91 @@
+"""What the text and image classifiers share: the paper's head and the task base."""
+
+import keras
+
+from VLAP._checks import check_dropout, check_positive_int
+
+
+@keras.saving.register_keras_serializable(package="VLAP")
+class MultilabelHead(keras.layers.Layer):
+    """The paper's head: ``Dense(units, relu) -> Dropout(dropout) -> Dense(num_labels)``.
+
+    Outputs one logit per label (no sigmoid: VLAP's losses take logits).
+
+    Args:
+        num_labels: int. Number of labels.
+        units: int. Width of the hidden dense layer (1024 in the paper).
+        dropout: float. Dropout rate between the two dense layers.
+    """
+
+    def __init__(self, num_labels, units=1024, dropout=0.1, **kwargs):
+        check_positive_int("num_labels", num_labels)
+        check_positive_int("head_units", units)
+        check_dropout(dropout)
+        super().__init__(**kwargs)
+        self.num_labels = int(num_labels)
+        self.units = int(units)
+        self.dropout = float(dropout)
+        self.hidden = keras.layers.Dense(self.units, activation="relu", name="pre_classifier")
+        self.drop = keras.layers.Dropout(self.dropout, name="head_dropout")
+        self.classifier = keras.layers.Dense(self.num_labels, name="classifier")
+
+    def build(self, input_shape):
+        self.hidden.build(input_shape)
+        self.classifier.build((None, self.units))
+        self.built = True
+
+    def call(self, x, training=False):
+        return self.classifier(self.drop(self.hidden(x), training=training))
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], self.num_labels)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"num_labels": self.num_labels, "units": self.units,
+                       "dropout": self.dropout})
+        return config
+
+
+class BackboneTask(keras.Model):
+    """Base of the classifiers: a backbone, then :class:`MultilabelHead`.
+
+    Like keras-hub's ``Task``: the backbone is serialized inside the config, and
+    ``get_config`` does not chain to ``keras.Model.get_config``. Subclasses add
+    their own arguments with ``_task_config``.
+    """
+
+    def _init_task(self, num_labels, backbone, head_units, dropout, freeze_backbone,
+                   feature_dim):
+        self.num_labels = int(num_labels)
+        self.head_units = int(head_units)
+        self.dropout = float(dropout)
+        self.freeze_backbone = bool(freeze_backbone)
+        self.backbone = backbone
+        self.backbone.trainable = not self.freeze_backbone
+        self.head = MultilabelHead(num_labels, head_units, dropout, name="head")
+        # Build the head now so every variable exists before any call (weights can
+        # then be loaded right after `from_config`).
+        self.head.build((None, int(feature_dim)))
+
+    def _task_config(self):
+        return {}
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "num_labels": self.num_labels,
+            "backbone": keras.saving.serialize_keras_object(self.backbone),
+            "head_units": self.head_units,
+            "dropout": self.dropout,
+            "freeze_backbone": self.freeze_backbone,
+            **self._task_config(),
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if isinstance(config.get("backbone"), dict):
+            config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
+        return cls(**config)
