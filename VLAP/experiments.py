@@ -183,10 +183,12 @@ class ConfigError(ValueError):
 
 def experiments_dirs():
     """Folders searched for named configs: ``./experiments`` then the project's."""
-    here = Path.cwd() / "experiments"
-    project = Path(__file__).resolve().parents[1] / "experiments"
-    return [d for i, d in enumerate((here, project)) if d.is_dir()
-            and d.resolve() not in [e.resolve() for e in (here, project)[:i]]]
+    dirs = []
+    for folder in (Path.cwd() / "experiments",
+                   Path(__file__).resolve().parents[1] / "experiments"):
+        if folder.is_dir() and folder.resolve() not in [d.resolve() for d in dirs]:
+            dirs.append(folder)
+    return dirs
 
 
 def available_configs():
