@@ -29,6 +29,7 @@ from VLAP.ops.validation import check_shapes, check_values
 class _TorchNamespace:
     sigmoid = staticmethod(torch.sigmoid)
     log_sigmoid = staticmethod(F.logsigmoid)
+    softplus = staticmethod(F.softplus)
     sum = staticmethod(torch.sum)
     mean = staticmethod(torch.mean)
     sqrt = staticmethod(torch.sqrt)

@@ -146,6 +146,9 @@ def _log_probs(xp, y_pred, from_logits, epsilon):
 def binary_crossentropy(xp, y_true, y_pred, *, from_logits=True,
                         epsilon=DEFAULT_EPSILON):
     y = xp.cast_like(y_true, y_pred)
+    if from_logits:
+        # -[y log s(u) + (1 - y) log s(-u)] = softplus(u) - u y: one transcendental
+        return xp.mean(xp.softplus(y_pred) - y_pred * y, -1)
     log_p, log_not_p = _log_probs(xp, y_pred, from_logits, epsilon)
     return -xp.mean(y * log_p + (1.0 - y) * log_not_p, -1)
 

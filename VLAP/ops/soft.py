@@ -27,6 +27,7 @@ class _KerasNamespace:
 
     sigmoid = staticmethod(_k.sigmoid)
     log_sigmoid = staticmethod(_k.log_sigmoid)
+    softplus = staticmethod(_k.softplus)
     sum = staticmethod(_k.sum)
     mean = staticmethod(_k.mean)
     sqrt = staticmethod(_k.sqrt)
