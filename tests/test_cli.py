@@ -146,7 +146,7 @@ def test_library_never_imports_the_cli():
 
 @pytest.mark.data
 @pytest.mark.parametrize("name", [
-    pytest.param(n, marks=[pytest.mark.slow] if n in ("reuters", "arxiv", "posters") else [])
+    pytest.param(n, marks=[] if n == "mulan_emotions" else [pytest.mark.slow])
     for n in NAMED])
 def test_reproduce_smoke_on_shared_data(tmp_path, shared_data, name, capsys):
     argv = ["reproduce", name, "--smoke", "--data-dir", str(shared_data), "--out", str(tmp_path),
