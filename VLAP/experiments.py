@@ -111,7 +111,8 @@ FEATURES = ("tfidf", "minilm")
 
 _TOP_KEYS = {
     "name", "description", "paper_table", "seeds", "losses", "tuned_bce", "epochs",
-    "patience", "batch_size", "learning_rate", "threshold", "data_dir", "loss_kwargs",
+    "patience", "monitor", "batch_size", "learning_rate", "threshold", "data_dir",
+    "loss_kwargs",
     "model", "dataset", "datasets", "grid", "smoke", "plots", "compare_paper",
 }
 _DATASET_KEYS = {
@@ -131,6 +132,7 @@ DEFAULTS = {
     "tuned_bce": True,
     "epochs": 30,
     "patience": 5,
+    "monitor": "val_f1_macro",
     "batch_size": 64,
     "learning_rate": "auto",
     "threshold": 0.5,
@@ -351,6 +353,9 @@ def validate_config(cfg, origin="<config>"):
                f"`{key}` must be an integer >= 1. Received: {key}={cfg[key]!r}")
     _check(cfg["patience"] in (None, False) or (_is_int(cfg["patience"]) and cfg["patience"] >= 1),
            origin, f"`patience` must be an integer >= 1 or false. Received: {cfg['patience']!r}")
+    _check(isinstance(cfg["monitor"], str) and cfg["monitor"].startswith("val_"), origin,
+           "`monitor` must name a validation log such as 'val_f1_macro' or 'val_loss'. "
+           f"Received: {cfg['monitor']!r}")
     lr = cfg["learning_rate"]
     _check(lr == "auto" or (isinstance(lr, (int, float)) and not isinstance(lr, bool) and lr > 0),
            origin, f"`learning_rate` must be a positive number or 'auto'. Received: {lr!r}")
@@ -746,7 +751,8 @@ def train_and_evaluate(prep, cfg, loss, seed, loss_kwargs=None, variant="",
         model, history = train(model, train_ds, val_ds, prep.num_labels, loss=loss,
                                epochs=cfg["epochs"], learning_rate=cfg["learning_rate"],
                                loss_kwargs=loss_kwargs or None, threshold=cfg["threshold"],
-                               patience=patience, seed=int(seed), run_dir=run_dir, verbose=0)
+                               patience=patience, monitor=cfg["monitor"], seed=int(seed),
+                               run_dir=run_dir, verbose=0)
         seconds = time.time() - t0
         y_val, s_val = _scores(model, prep.x_val, prep.y_val)
         y_test, s_test = _scores(model, prep.x_test, prep.y_test)
@@ -851,9 +857,9 @@ def _git_commit():
 
 def versions():
     """Library versions, backend, and the git commit of the VLAP checkout (if any)."""
-    from VLAP.training import _versions
+    from VLAP.training import library_versions
 
-    out = _versions()
+    out = library_versions()
     out["git_commit"], out["git_dirty"] = _git_commit()
     return out
 

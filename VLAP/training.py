@@ -46,10 +46,11 @@ from VLAP import losses as _losses
 from VLAP._checks import check_positive_int
 from VLAP import metrics as _metrics
 
-MONITOR = "val_f1_macro"
+MONITOR = "val_f1_macro"  # the default early-stopping / best-model criterion
 
 
-def _versions():
+def library_versions():
+    """Versions of Python, Keras (and its backend) and the libraries a run used."""
     import numpy
 
     out = {"python": platform.python_version(), "platform": platform.platform(),
@@ -100,8 +101,11 @@ class _RunState(keras.callbacks.Callback):
     uninterrupted one.
     """
 
-    def __init__(self, run_dir, patience, state, restore_best):
+    def __init__(self, run_dir, patience, state, restore_best, monitor=MONITOR):
         super().__init__()
+        self.monitor = monitor
+        # losses are minimised, scores maximised
+        self.sign = -1.0 if monitor.endswith("loss") else 1.0
         self.run_dir = Path(run_dir)
         self.patience = patience
         self.state = state
@@ -116,13 +120,14 @@ class _RunState(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
-        if MONITOR not in logs:
-            raise KeyError(f"`{MONITOR}` is missing from the epoch logs ({sorted(logs)}); "
+        if self.monitor not in logs:
+            raise KeyError(f"`{self.monitor}` is missing from the epoch logs ({sorted(logs)}); "
                            "train() needs validation data.")
-        score = float(logs[MONITOR])
+        score = float(logs[self.monitor])
         ckpt = self.run_dir / "checkpoints"
         ckpt.mkdir(parents=True, exist_ok=True)
-        improved = self.state.get("best") is None or score > self.state["best"]
+        best = self.state.get("best")
+        improved = best is None or self.sign * score > self.sign * best
         if improved:
             self.state.update(best=score, best_epoch=epoch, wait=0)
             _atomic_save(self.model, ckpt / "best.keras")
@@ -233,7 +238,8 @@ def _history_rows(path):
 def train(model, train_ds, val_ds, num_classes=None, loss="sigmoidF1", *, epochs=10,
           learning_rate="auto", loss_kwargs=None, threshold=0.5, patience=3,
           restore_best=True, seed=None, run_dir=None, resume=False, verbose="auto",
-          tensorboard=False, strategy=None, callbacks=None, deterministic=None):
+          tensorboard=False, strategy=None, callbacks=None, deterministic=None,
+          monitor=MONITOR):
     """Train a multilabel model; returns ``(model, history)``.
 
     Args:
@@ -266,6 +272,12 @@ def train(model, train_ds, val_ds, num_classes=None, loss="sigmoidF1", *, epochs
         callbacks: list of extra Keras callbacks.
         deterministic: bool or None. TensorFlow op determinism (default: on when
             ``seed`` is given).
+        monitor: str. The validation log that early stopping and the best
+            checkpoint follow: ``"val_f1_macro"`` (default; F1 at ``threshold``),
+            ``"val_f1_micro"``, or ``"val_loss"`` (minimised; any name ending in
+            "loss" is). Macro-F1 at a fixed threshold can stop a loss that has not
+            yet pushed any probability over the threshold (focal, early on); the
+            loss does not.
 
     Returns:
         ``(model, history)``: the trained model and a ``keras.callbacks.History``
@@ -343,13 +355,17 @@ def train(model, train_ds, val_ds, num_classes=None, loss="sigmoidF1", *, epochs
 
         tf.config.experimental.enable_op_determinism()
 
+    if not isinstance(monitor, str) or not monitor.startswith("val_"):
+        raise ValueError("`monitor` must name a validation log such as 'val_f1_macro' "
+                         f"or 'val_loss'. Received: monitor={monitor!r}")
     config = {"loss": loss_obj.name, "loss_config": loss_obj.get_config(),
+              "monitor": monitor,
               "epochs": epochs, "learning_rate": lr, "threshold": threshold,
               "patience": patience, "restore_best": restore_best, "seed": seed,
               "num_classes": num_classes, "model": type(model).__name__}
     if not resume:
         _write_json(run_dir / "config.json", config)
-        _write_json(run_dir / "versions.json", _versions())
+        _write_json(run_dir / "versions.json", library_versions())
 
     initial_epoch = 0
     if resume:
@@ -373,7 +389,7 @@ def train(model, train_ds, val_ds, num_classes=None, loss="sigmoidF1", *, epochs
             model.compile(optimizer=keras.optimizers.Adam(lr), loss=loss_obj,
                           metrics=_metrics.training_metrics(threshold=threshold))
 
-    cbs = [_RunState(run_dir, patience, state, restore_best),
+    cbs = [_RunState(run_dir, patience, state, restore_best, monitor),
            keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=resume)]
     if tensorboard:
         cbs.append(keras.callbacks.TensorBoard(str(run_dir / "tensorboard")))

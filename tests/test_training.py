@@ -187,3 +187,16 @@ def test_scale_out_on_two_logical_cpu_devices(tmp_path, backend):
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                           text=True, timeout=600)
     assert proc.returncode == 0 and "SCALE-OUT-OK" in proc.stdout, proc.stderr[-4000:]
+
+
+def test_monitor_val_loss_keeps_the_lowest_loss_epoch(tmp_path):
+    train_ds, val_ds = _datasets()
+    model, history = VLAP.train(_model(), train_ds, val_ds, loss="focal", epochs=6,
+                                learning_rate=0.05, patience=2, seed=0, verbose=0,
+                                monitor="val_loss", run_dir=tmp_path / "m")
+    state = json.loads((tmp_path / "m" / "state.json").read_text())
+    assert state["best"] == pytest.approx(min(history.history["val_loss"]))
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert config["monitor"] == "val_loss"
+    with pytest.raises(ValueError, match="`monitor` must name a validation log"):
+        VLAP.train(_model(), train_ds, val_ds, monitor="f1_macro", run_dir=tmp_path / "x")
