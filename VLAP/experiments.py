@@ -39,7 +39,6 @@ import numbers
 import os
 import re
 import subprocess
-import sys
 import time
 import tomllib
 import warnings

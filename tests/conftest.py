@@ -1,4 +1,7 @@
+import importlib.util
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +33,40 @@ def random_multilabel(n=64, num_labels=7, seed=0, p=0.3):
     y[1, :] = 0.0
     logits = r.normal(0.0, 2.0, size=(n, num_labels)).astype("float32")
     return y, logits
+
+
+def backend_env(backend, **extra):
+    """Environment for a subprocess on one Keras backend: CPU only, quiet logs."""
+    return dict(os.environ, KERAS_BACKEND=backend, CUDA_VISIBLE_DEVICES="",
+                JAX_PLATFORMS="cpu", TF_CPP_MIN_LOG_LEVEL="3", **extra)
+
+
+def run_on_backend(backend, args, timeout=600, **extra_env):
+    """Run ``python *args`` with KERAS_BACKEND=backend; returns the CompletedProcess."""
+    return subprocess.run([sys.executable, *args], cwd=ROOT, env=backend_env(backend, **extra_env),
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def backend_runs_for(request, test_name, make_args):
+    """Start, in the background, one subprocess per backend that ``test_name`` (in the
+    requesting module) is parametrized with, so they overlap the module's other tests.
+    Yields ``{backend: Popen}``; backends that are not installed are left out."""
+    wanted = {item.callspec.params["backend"] for item in request.session.items
+              if getattr(item, "originalname", "") == test_name
+              and item.module is request.module}
+    procs = {}
+    for backend in sorted(wanted):
+        if importlib.util.find_spec(backend) is not None:
+            procs[backend] = subprocess.Popen(
+                [sys.executable, *make_args(backend)], cwd=ROOT, env=backend_env(backend),
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        yield procs
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.kill()
+            proc.communicate()
 
 
 def pytest_sessionfinish(session, exitstatus):

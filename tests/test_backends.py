@@ -3,25 +3,20 @@ PyTorch and JAX (each in a subprocess with KERAS_BACKEND set) and in VLAP.torch;
 a tiny model trains with each loss on each backend and reloads."""
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import random_multilabel
+from conftest import random_multilabel, run_on_backend
 
 HERE = Path(__file__).parent
 BACKENDS = ["tensorflow", "torch", "jax"]
 
 
 def _run_worker(backend):
-    env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3",
-               CUDA_VISIBLE_DEVICES="", JAX_PLATFORMS="cpu")
-    proc = subprocess.run([sys.executable, str(HERE / "_backend_worker.py")], env=env,
-                          capture_output=True, text=True, timeout=600)
+    proc = run_on_backend(backend, [str(HERE / "_backend_worker.py")])
     assert proc.returncode == 0, f"{backend} worker failed:\n{proc.stderr[-4000:]}"
     line = [l for l in proc.stdout.splitlines() if l.startswith("VLAP-RESULT ")][-1]
     return json.loads(line[len("VLAP-RESULT "):])

@@ -1,6 +1,3 @@
-import os
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -9,7 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from VLAP.data import binarize, create_dataset, split
+from conftest import run_on_backend
+from VLAP.data import create_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -235,9 +233,7 @@ def test_chain_feeds_keras_model_tensorflow():
 @pytest.mark.parametrize("backend", ["torch", "jax"])
 def test_chain_feeds_keras_model_other_backend(backend):
     pytest.importorskip(backend)
-    env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
-    out = subprocess.run([sys.executable, "-c", _CHAIN], cwd=ROOT, env=env, capture_output=True,
-                         text=True, timeout=300)
+    out = run_on_backend(backend, ["-c", _CHAIN], timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     assert f"BACKEND {backend} LOSS" in out.stdout
 

@@ -1,16 +1,12 @@
 """Tests for VLAP.metrics: stateful thresholded multilabel metrics."""
 
-import importlib.util
-import os
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
-from conftest import random_multilabel
+from conftest import backend_runs_for, random_multilabel
 from sklearn.metrics import f1_score, precision_score, recall_score
 
 import VLAP
@@ -226,7 +222,7 @@ def test_in_compiled_training_equals_sklearn_and_reloads(tmp_path):
 _BACKEND_SCRIPT = textwrap.dedent("""
     import numpy as np, keras, sys
     sys.path.insert(0, "tests")
-    from conftest import random_multilabel
+    from conftest import backend_runs_for, random_multilabel
     from sklearn.metrics import f1_score, recall_score
     from VLAP.metrics import MultilabelF1, MultilabelRecall, MeanPredictedLabels
     assert keras.config.backend() == sys.argv[1], keras.config.backend()
@@ -260,22 +256,8 @@ _BACKENDS = ("torch", "jax")
 @pytest.fixture(scope="module", autouse=True)
 def backend_runs(request):
     """Start the torch/jax subprocesses first, so they overlap the other tests."""
-    wanted = {item.callspec.params["backend"] for item in request.session.items
-              if getattr(item, "originalname", "") == "test_other_backends_in_subprocess"}
-    procs = {}
-    for backend in sorted(wanted):
-        if importlib.util.find_spec(backend) is None:
-            continue
-        env = dict(os.environ, KERAS_BACKEND=backend, CUDA_VISIBLE_DEVICES="",
-                   JAX_PLATFORMS="cpu", TF_CPP_MIN_LOG_LEVEL="3")
-        procs[backend] = subprocess.Popen(
-            [sys.executable, "-c", _BACKEND_SCRIPT, backend], cwd=ROOT, env=env,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    yield procs
-    for proc in procs.values():
-        if proc.poll() is None:
-            proc.kill()
-        proc.communicate()
+    yield from backend_runs_for(request, "test_other_backends_in_subprocess",
+                                lambda backend: ["-c", _BACKEND_SCRIPT, backend])
 
 
 @pytest.mark.parametrize("backend", _BACKENDS)

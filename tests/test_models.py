@@ -1,16 +1,15 @@
 """Tests for VLAP.models: tiny configs only, nothing is downloaded."""
 
 import doctest
-import importlib.util
 import json
 import os
-import subprocess
-import sys
 import textwrap
 
 import keras
 import numpy as np
 import pytest
+
+from conftest import backend_runs_for
 
 import VLAP.models
 from VLAP.models import ImageClassifier
@@ -479,36 +478,8 @@ _BACKENDS = ("torch", "jax")
 @pytest.fixture(scope="module", autouse=True)
 def backend_runs(request):
     """Start the torch/jax subprocesses first, so they overlap the other tests."""
-    wanted = {
-        item.callspec.params["backend"]
-        for item in request.session.items
-        if getattr(item, "originalname", "") == "test_other_backends_forward_and_train_step"
-        and item.module is sys.modules[__name__]
-    }
-    procs = {}
-    for backend in sorted(wanted):
-        if importlib.util.find_spec(backend) is None:
-            continue
-        env = dict(
-            os.environ,
-            KERAS_BACKEND=backend,
-            CUDA_VISIBLE_DEVICES="",
-            JAX_PLATFORMS="cpu",
-            TF_CPP_MIN_LOG_LEVEL="3",
-        )
-        procs[backend] = subprocess.Popen(
-            [sys.executable, "-c", _BACKEND_SCRIPT.format(backend=backend)],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-    yield procs
-    for proc in procs.values():
-        if proc.poll() is None:
-            proc.kill()
-        proc.communicate()
+    yield from backend_runs_for(request, "test_other_backends_forward_and_train_step",
+                                lambda backend: ["-c", _BACKEND_SCRIPT.format(backend=backend)])
 
 
 @pytest.mark.parametrize("backend", _BACKENDS)

@@ -1,9 +1,6 @@
 """VLAP.train: run directory, determinism, resume, early stopping, errors, scale-out."""
 
 import json
-import os
-import subprocess
-import sys
 import textwrap
 
 import keras
@@ -11,6 +8,7 @@ import numpy as np
 import pytest
 
 import VLAP
+from conftest import run_on_backend
 
 
 def _data(n=96, features=6, labels=4, seed=0):
@@ -182,10 +180,8 @@ def test_scale_out_on_two_logical_cpu_devices(tmp_path, backend):
         assert np.isfinite(history.history["loss"]).all()
         print("SCALE-OUT-OK", history.history["val_f1_macro"])
     """)
-    env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3",
-               XLA_FLAGS="--xla_force_host_platform_device_count=2", JAX_PLATFORMS="cpu")
-    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                          text=True, timeout=600)
+    proc = run_on_backend(backend, ["-c", code],
+                          XLA_FLAGS="--xla_force_host_platform_device_count=2")
     assert proc.returncode == 0 and "SCALE-OUT-OK" in proc.stdout, proc.stderr[-4000:]
 
 

@@ -1,6 +1,5 @@
 """Argument and array checks shared by ``split``, ``binarize`` and ``create_dataset``."""
 
-import numbers
 
 import numpy as np
 
