@@ -1,6 +1,7 @@
 """Paths, result containers and error reporting shared by the dataset loaders."""
 
 import gzip
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -173,6 +174,19 @@ def _open_text(path):
     if path.suffix == ".gz":
         return gzip.open(path, "rt", encoding="utf-8")
     return open(path, encoding="utf-8")
+
+
+def _json_object(line, file, row, errors):
+    """One JSON-lines record as a dict, or None after reporting why it is not one."""
+    try:
+        rec = json.loads(line)
+    except ValueError as err:
+        errors(file, row, f"malformed JSON ({err})")
+        return None
+    if not isinstance(rec, dict):
+        errors(file, row, "a JSON line must be an object")
+        return None
+    return rec
 
 
 def _is_blank(value):

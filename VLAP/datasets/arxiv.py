@@ -2,7 +2,6 @@
 
 import ast
 import gzip
-import json
 import numbers
 from email.utils import parsedate_to_datetime
 from typing import NamedTuple
@@ -15,6 +14,7 @@ from VLAP.datasets._common import (
     _check_labels,
     _Errors,
     _is_blank,
+    _json_object,
     _resolve,
 )
 
@@ -163,13 +163,8 @@ def _stream(file, report, errors, prefixes, year_set, max_rows, year_from):
                 continue
             if not line.strip():
                 continue
-            try:
-                rec = json.loads(line)
-            except ValueError as err:
-                errors(file, lineno, f"malformed JSON ({err})")
-                continue
-            if not isinstance(rec, dict):
-                errors(file, lineno, "a JSON line must be an object")
+            rec = _json_object(line, file, lineno, errors)
+            if rec is None:
                 continue
             cats = rec.get("categories")
             if not isinstance(cats, str) or not cats.split():

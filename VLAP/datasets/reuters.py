@@ -1,12 +1,12 @@
 """Reuters-21578, ModApte split (90 topics), from gzipped JSON lines."""
 
-import json
 
 from VLAP.datasets._common import (
     LoadReport,
     TextData,
     _check_labels,
     _Errors,
+    _json_object,
     _open_text,
     _resolve,
 )
@@ -59,13 +59,8 @@ def load_reuters(path=None, on_error="raise", empty_text="keep"):
             if not line.strip():
                 continue
             report.n_read += 1
-            try:
-                rec = json.loads(line)
-            except ValueError as err:
-                errors(file, lineno, f"malformed JSON ({err})")
-                continue
-            if not isinstance(rec, dict):
-                errors(file, lineno, "a JSON line must be an object")
+            rec = _json_object(line, file, lineno, errors)
+            if rec is None:
                 continue
             split = rec.get("split")
             if split not in parts:
