@@ -35,8 +35,8 @@ import keras
 from keras import ops as _k
 
 from VLAP.ops import core
-from VLAP.ops.soft import KERAS_OPS, prepare
-from VLAP.ops.core import AVERAGES, SCORES, check_option, check_sigmoid_args
+from VLAP.ops.soft import KERAS_OPS, prepare, soft_score
+from VLAP.ops.core import AVERAGES, check_option, check_sigmoid_args
 
 _PACKAGE = "VLAP"
 
@@ -55,12 +55,6 @@ def _check_number(name, value, *, low=None, low_inclusive=True, high=None,
     if bad_low or (high is not None and value > high) or value != value:
         rng = f"{'[' if low_inclusive else '('}{low}, {high if high is not None else 'inf'}]"
         raise ValueError(f"`{name}` must be in {rng}. Received: {name}={value!r}")
-
-
-def _check_batch_args(average, from_logits, beta, eta, epsilon):
-    check_option("average", average, ("macro", "micro"))
-    check_sigmoid_args(from_logits, beta, eta)
-    _check_number("epsilon", epsilon, low=0.0)
 
 
 # --------------------------------------------------------------------------
@@ -90,17 +84,15 @@ def soft_score_loss(score, y_true, y_pred, *, average="macro", from_logits=True,
     Returns:
         A scalar tensor. For MCC the loss is ``1 - MCC``, in ``[0, 2]``.
     """
-    check_option("score", score, SCORES)
-    _check_batch_args(average, from_logits, beta, eta, epsilon)
+    # A loss needs a scalar: no per-label average (None), unlike the soft scores.
+    check_option("average", average, ("macro", "micro"))
+    _check_number("epsilon", epsilon, low=0.0)
     if score == "fbeta":
         _check_number("f_beta", f_beta, low=0.0, low_inclusive=False)
-    y_true, y_pred = prepare(y_true, y_pred, from_logits=from_logits,
-                             validate_args=validate_args)
-    value = core.soft_score(KERAS_OPS, score, y_true, y_pred, average=average,
-                            from_logits=from_logits, beta=beta, eta=eta,
-                            f_beta=f_beta, epsilon=epsilon,
-                            sample_weight=sample_weight)
-    return 1.0 - value
+    return 1.0 - soft_score(score, y_true, y_pred, average=average,
+                            from_logits=from_logits, beta=beta, eta=eta, f_beta=f_beta,
+                            epsilon=epsilon, sample_weight=sample_weight,
+                            validate_args=validate_args)
 
 
 def sigmoid_f1(y_true, y_pred, *, beta=1.0, eta=0.0, average="macro",
