@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 from VLAP.ops import core
 from VLAP.ops.core import check_option, check_sigmoid_args
-from VLAP.ops.validation import check_shapes, check_values
+from VLAP._validation import check_shapes, check_values
 
 
 class _TorchNamespace:

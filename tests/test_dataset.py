@@ -165,7 +165,7 @@ def test_corrupt_image_fails_at_iteration(tmp_path, image_files):
         ({"input_ids": [[1, 2]]}, [1], {}, ValueError, r"y.shape=\(1,\)"),
         ({"input_ids": [[1, 2]]}, [[2]], {}, ValueError, "only 0 and 1"),
         ({"input_ids": [[1, 2]]}, [[np.nan]], {}, ValueError, "NaN"),
-        ({"input_ids": [[1, 2]]}, [["a"]], {}, ValueError, "binarize"),
+        ({"input_ids": [[1, 2]]}, [["a"]], {}, TypeError, "binarize"),
         ([], np.zeros((0, 2)), {}, ValueError, "`X` is empty"),
         ({}, [[1]], {}, ValueError, "empty dict"),
         (["a", ""], [[1], [0]], {"preprocessor": str.upper}, ValueError, "row 1 is an empty text"),

@@ -148,7 +148,7 @@ def test_num_classes_mismatch_is_a_clear_error(hf, tokenizer, arxiv):
 
 
 def test_missing_tf_keras_says_how_to_install(hf, monkeypatch):
-    from VLAP import _legacy
+    from VLAP.training import _legacy
 
     monkeypatch.setitem(sys.modules, "tf_keras", None)  # import tf_keras -> ImportError
     with pytest.raises(ImportError, match=r'pip install "VLAP\[legacy\]"'):

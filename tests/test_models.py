@@ -19,7 +19,7 @@ from VLAP.models import find_minilm
 from VLAP.models import image_classifier
 from VLAP.models import text_classifier
 from VLAP.models import text_preprocessor
-from VLAP.models import text as text_module
+from VLAP.models.text import classifier as text_module
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = dict(
@@ -440,7 +440,7 @@ def test_image_errors(tmp_path):
 # --------------------------------------------------------------------- docs, backends
 
 
-@pytest.mark.parametrize("module", [text_module, VLAP.models.image])
+@pytest.mark.parametrize("module", [text_module, VLAP.models.image.classifier])
 def test_docstring_examples(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.failed == 0

@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 from sklearn.preprocessing import MultiLabelBinarizer
 
-from VLAP.data._validation import _check_positive_int, _is_missing
+from VLAP._validation import check_positive_int as _check_positive_int
+from VLAP._validation import is_missing as _is_missing
 
 
 def binarize(y_train, y_val=None, y_test=None, min_count=None, top_n=None, return_report=False):

@@ -11,12 +11,10 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from VLAP.data._validation import (
-    _check_indicator_matrix,
-    _check_option,
-    _check_positive_int,
-    _is_missing,
-)
+from VLAP._validation import check_indicator_matrix as _check_indicator_matrix
+from VLAP._validation import check_option as _check_option
+from VLAP._validation import check_positive_int as _check_positive_int
+from VLAP._validation import is_missing as _is_missing
 
 #: Mask keys used to find the real length of pre-padded token arrays.
 _MASK_KEYS = ("attention_mask", "padding_mask")

@@ -8,7 +8,7 @@ import pandas as pd
 from sklearn.preprocessing import MultiLabelBinarizer
 from sklearn.utils import check_consistent_length
 
-from VLAP.data._validation import _is_missing
+from VLAP._validation import is_missing as _is_missing
 
 
 def split(X, y, fractions=(0.6, 0.2, 0.2), r=44, stratify=False, group_duplicates=False):

@@ -23,7 +23,7 @@ import math
 import keras
 from keras import ops
 
-from VLAP._checks import check_option, check_threshold
+from VLAP._validation import check_option, check_threshold
 
 AVERAGES = ("macro", "micro", "weighted", None)
 

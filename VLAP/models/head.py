@@ -2,7 +2,7 @@
 
 import keras
 
-from VLAP._checks import check_dropout, check_positive_int
+from VLAP._validation import check_dropout, check_positive_int
 
 
 @keras.saving.register_keras_serializable(package="VLAP")

@@ -25,7 +25,7 @@ over labels; ``"micro"`` pools the counts of all labels first. (The paper calls
 these "micro" and "macro" the other way round.) ``None`` returns per-label scores.
 """
 
-from VLAP._checks import check_option  # noqa: F401  (re-exported for the losses)
+from VLAP._validation import check_option  # noqa: F401  (re-exported for the losses)
 
 AVERAGES = ("macro", "micro", None)
 SCORES = ("fbeta", "precision", "recall", "jaccard", "mcc")
@@ -65,21 +65,39 @@ def soft_indicator(xp, y_pred, *, from_logits=True, beta=1.0, eta=0.0):
     return xp.sigmoid(beta * (y_pred + eta))
 
 
+def confusion_counts(xp, y_true, p, *, sample_weight=None):
+    """The one counting step: ``tp, fp, tn, fn`` per label, summed over axis 0.
+
+    ``p`` is the formatted prediction: a soft indicator in [0, 1] (the smooth
+    step ``S``) for the losses and soft scores, or a hard 0/1 prediction for the
+    thresholded metrics (:func:`hard_indicator`). ``sample_weight`` weights rows
+    (shape ``(batch,)``) or entries (shape ``(batch, num_labels)``).
+    """
+    y = xp.cast_like(y_true, p)
+    if sample_weight is not None:
+        w = xp.cast_like(sample_weight, p)
+        if len(w.shape) < 2:
+            w = xp.reshape(w, (-1, 1))
+        p_w, not_p_w = p * w, (1.0 - p) * w
+    else:
+        p_w, not_p_w = p, 1.0 - p
+    tp = xp.sum(p_w * y, 0)
+    fp = xp.sum(p_w * (1.0 - y), 0)
+    tn = xp.sum(not_p_w * (1.0 - y), 0)
+    fn = xp.sum(not_p_w * y, 0)
+    return tp, fp, tn, fn
+
+
+def hard_indicator(xp, y_score, cut_point):
+    """Format for the thresholded metrics: 1 where ``y_score > cut_point``, else 0."""
+    return xp.cast_like(y_score > cut_point, y_score)
+
+
 def soft_confusion(xp, y_true, y_pred, *, from_logits=True, beta=1.0, eta=0.0,
                    sample_weight=None):
     """Soft ``tp, fp, tn, fn`` per label, summed over the batch (axis 0)."""
     s = soft_indicator(xp, y_pred, from_logits=from_logits, beta=beta, eta=eta)
-    y = xp.cast_like(y_true, s)
-    if sample_weight is not None:
-        w = xp.reshape(xp.cast_like(sample_weight, s), (-1, 1))
-        s_w, not_s_w = s * w, (1.0 - s) * w
-    else:
-        s_w, not_s_w = s, 1.0 - s
-    tp = xp.sum(s_w * y, 0)
-    fp = xp.sum(s_w * (1.0 - y), 0)
-    tn = xp.sum(not_s_w * (1.0 - y), 0)
-    fn = xp.sum(not_s_w * y, 0)
-    return tp, fp, tn, fn
+    return confusion_counts(xp, y_true, s, sample_weight=sample_weight)
 
 
 def _fbeta(xp, tp, fp, tn, fn, *, f_beta, epsilon):
@@ -114,6 +132,21 @@ _FORMULAS = {
 }
 
 
+def reduce_score(xp, score, tp, fp, tn, fn, *, average="macro", f_beta=1.0,
+                 epsilon=DEFAULT_EPSILON):
+    """The reduce step: a score's formula on per-label counts, then the average.
+
+    ``"micro"`` pools the counts over labels first, ``"macro"`` averages the
+    per-label scores, ``None`` returns them. Counts summed across batches or
+    replicas before this step give the score of the pooled examples.
+    """
+    counts = (tp, fp, tn, fn)
+    if average == "micro":
+        counts = tuple(xp.sum(c) for c in counts)
+    value = _FORMULAS[score](xp, *counts, f_beta=f_beta, epsilon=epsilon)
+    return xp.mean(value) if average == "macro" else value
+
+
 def soft_score(xp, score, y_true, y_pred, *, average="macro", from_logits=True,
                beta=1.0, eta=0.0, f_beta=1.0, epsilon=DEFAULT_EPSILON,
                sample_weight=None):
@@ -124,10 +157,8 @@ def soft_score(xp, score, y_true, y_pred, *, average="macro", from_logits=True,
     """
     counts = soft_confusion(xp, y_true, y_pred, from_logits=from_logits,
                             beta=beta, eta=eta, sample_weight=sample_weight)
-    if average == "micro":
-        counts = tuple(xp.sum(c) for c in counts)
-    value = _FORMULAS[score](xp, *counts, f_beta=f_beta, epsilon=epsilon)
-    return xp.mean(value) if average == "macro" else value
+    return reduce_score(xp, score, *counts, average=average, f_beta=f_beta,
+                        epsilon=epsilon)
 
 
 # --- element-wise baselines -------------------------------------------------

@@ -19,7 +19,7 @@ from keras import ops as _k
 
 from VLAP.ops import core
 from VLAP.ops.core import AVERAGES, SCORES, check_option, check_sigmoid_args
-from VLAP.ops.validation import check_shapes, check_values
+from VLAP._validation import check_shapes, check_values
 
 
 class _KerasNamespace:

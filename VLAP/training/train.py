@@ -43,7 +43,7 @@ from pathlib import Path
 import keras
 
 from VLAP import losses as _losses
-from VLAP._checks import check_positive_int
+from VLAP._validation import check_positive_int
 from VLAP import metrics as _metrics
 
 MONITOR = "val_f1_macro"  # the default early-stopping / best-model criterion
@@ -295,7 +295,7 @@ def train(model, train_ds, val_ds, num_classes=None, loss="sigmoidF1", *, epochs
     ['val_f1_macro', 'val_f1_micro']
     """
     if _is_legacy_model(model):
-        from VLAP import _legacy
+        from VLAP.training import _legacy
 
         unsupported = {k: v for k, v in dict(run_dir=run_dir, resume=resume,
                                                tensorboard=tensorboard,

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import keras
 
-from VLAP._checks import check_option, check_positive_int
+from VLAP._validation import check_option, check_positive_int
 from VLAP.models.head import BackboneTask
 
 from VLAP.models.presets import DEFAULT_TEXT_CHECKPOINT

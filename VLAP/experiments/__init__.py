@@ -186,7 +186,7 @@ def experiments_dirs():
     """Folders searched for named configs: ``./experiments`` then the project's."""
     dirs = []
     for folder in (Path.cwd() / "experiments",
-                   Path(__file__).resolve().parents[1] / "experiments"):
+                   Path(__file__).resolve().parents[2] / "experiments"):
         if folder.is_dir() and folder.resolve() not in [d.resolve() for d in dirs]:
             dirs.append(folder)
     return dirs
@@ -841,7 +841,7 @@ def dump_toml(cfg):
 
 
 def _git_commit():
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
                                 text=True, timeout=10)

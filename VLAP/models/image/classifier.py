@@ -8,7 +8,7 @@ applied inside the model (`ImagePreprocessing`), so callers never rescale.
 
 import keras
 
-from VLAP._checks import check_option, check_positive_int
+from VLAP._validation import check_option, check_positive_int
 from VLAP.models.head import BackboneTask
 
 from VLAP.models.presets import IMAGE_BACKBONES

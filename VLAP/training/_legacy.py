@@ -26,7 +26,7 @@ This module imports neither tf-keras nor transformers at import time.
 
 import math
 
-from VLAP._checks import check_positive_int, check_threshold
+from VLAP._validation import check_positive_int, check_threshold
 
 MONITOR = "val_f1_macro"
 

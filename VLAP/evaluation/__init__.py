@@ -1,0 +1,27 @@
+"""Evaluate multilabel predictions: thresholds, scores, one report.
+
+* :mod:`VLAP.evaluation.predict`: run a model over data (``predict_scores``);
+* :mod:`VLAP.evaluation.thresholds`: fixed, per-label, tuned or top-k cuts;
+* :mod:`VLAP.evaluation.report`: ``evaluate_predictions`` (a pure function on
+  arrays) and ``evaluate`` (``VLAP.evaluate``: predict, then report).
+
+Naming follows scikit-learn (``"macro"``: the mean of per-label scores;
+``"micro"``: pooled counts).
+"""
+
+from VLAP.evaluation.predict import predict_scores
+from VLAP.evaluation.report import (
+    METRIC_NAMES,
+    NAMING_NOTE,
+    PAPER_NAMING,
+    PER_LABEL_COLUMNS,
+    evaluate,
+    evaluate_predictions,
+)
+from VLAP.evaluation.thresholds import DEFAULT_THRESHOLD, tune_thresholds
+
+__all__ = [
+    "DEFAULT_THRESHOLD", "METRIC_NAMES", "NAMING_NOTE", "PAPER_NAMING",
+    "PER_LABEL_COLUMNS", "evaluate", "evaluate_predictions", "predict_scores",
+    "tune_thresholds",
+]
