@@ -93,6 +93,8 @@ def test_expand_runs_is_datasets_x_losses_x_seeds():
     ('[model]\nhidden = [64, 0]', "`model.hidden` must be a positive integer"),
     ('[model]\ndropout = 1.0', r"`model.dropout` must be in \[0, 1\)"),
     ('[model]\nwidht = 1.0', r"unknown key\(s\) in \[model\]: \['widht'\]"),
+    ('[model]\nkind = "image"\nbackbone = "resnet"', r"`model.backbone`.*'small_cnn'"),
+    ('[model]\nkind = "image"', "dataset 'synthetic' .* needs kind = 'mlp' in \\[model\\]"),
     ('[grid]\nbeta = [0.0]', r"`grid.beta` must be in \(0"),
     ('[grid]\neta = []', "`grid.eta` must be a non-empty list"),
     ('[grid]\nenabled = 1', "`grid.enabled` must be a bool"),
@@ -124,6 +126,7 @@ def test_bad_values_are_named(tmp_path, text, match):
     ('kind = "arxiv"\nfeatures = "bert"', r"`dataset.features`.*'tfidf', 'minilm'"),
     ('kind = "arxiv"\npaper = "imagenet"', r"`dataset.paper`.*'arXiv2020'"),
     ('kind = "arxiv"\npath = 3', "`dataset.path` must be a string"),
+    ('kind = "posters"', "dataset 'posters' .* needs kind = 'image' in \\[model\\]"),
 ])
 def test_bad_dataset_is_named(tmp_path, table, match):
     path = _write(tmp_path, f"[dataset]\n{table}\n")
@@ -176,6 +179,9 @@ def test_missing_and_invalid_files(tmp_path):
         ex.load_config("no_such_thing")
     path = _write(tmp_path, "seeds = [0,\n")
     with pytest.raises(ValueError, match="invalid TOML"):
+        ex.load_config(path)
+    path.write_text('name = "x"\n', encoding="utf-16")
+    with pytest.raises(ex.ConfigError, match=f"{path}: not UTF-8 text"):
         ex.load_config(path)
 
 

@@ -108,6 +108,8 @@ def read_toml(path):
             return tomllib.load(f)
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path}: invalid TOML: {err}") from None
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not UTF-8 text, as TOML must be ({err})") from None
 
 
 def load_config(source, overrides=None, smoke=False):

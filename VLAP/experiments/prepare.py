@@ -72,7 +72,8 @@ def _split_and_binarize(name, X, labels, d, notes, test=None):
             X, labels, fractions=tuple(d["split"]), r=d["r"],
             group_duplicates=bool(d.get("group_duplicates", False)))
         notes.append(f"split {d['split']} with r={d['r']}"
-                     + (" (duplicate inputs kept in one part)" if d.get("group_duplicates") else ""))
+                     + (" (duplicate inputs kept in one part)"
+                        if d.get("group_duplicates") else ""))
     else:
         val_fraction = float(d.get("val_fraction", 0.2))
         x_tr, x_va, l_tr, l_va = split(X, labels, fractions=(1 - val_fraction, val_fraction),

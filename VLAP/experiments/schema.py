@@ -30,6 +30,8 @@ from VLAP.experiments.paper import PAPER_RESULTS
 DATASET_KINDS = ("synthetic", "mulan", "reuters", "arxiv", "posters")
 MODEL_KINDS = ("mlp", "image")
 FEATURES = ("tfidf", "minilm")
+#: Dataset kinds whose inputs are images (they need ``[model] kind = "image"``).
+IMAGE_DATASET_KINDS = ("posters",)
 
 #: The keys each table accepts: top level, ``[dataset]``, ``[model]``, ``[grid]``, ``[smoke]``.
 TOP_KEYS = {
@@ -188,7 +190,8 @@ def _validate_losses(cfg, checks):
 
 
 def _validate_model(model, checks):
-    checks.require(isinstance(model, dict), "model", f"`model` must be a table. Received: {model!r}")
+    checks.require(isinstance(model, dict), "model",
+                   f"`model` must be a table. Received: {model!r}")
     checks.keys(model, MODEL_KEYS, "model", "[model]")
     checks("model.kind", check_option, "model.kind", model.get("kind"), MODEL_KINDS)
     hidden = model.get("hidden", [])
@@ -204,7 +207,11 @@ def _validate_model(model, checks):
     if "width" in model:
         checks("model.width", check_number, "model.width", model["width"], low=0,
                low_inclusive=False)
-    checks.text(model, "backbone", "model.backbone", "model.backbone")
+    if "backbone" in model:
+        from VLAP.models.presets import IMAGE_BACKBONES
+
+        checks("model.backbone", check_option, "model.backbone", model["backbone"],
+               sorted(IMAGE_BACKBONES))
 
 
 _POSITIVE_INT_KEYS = ("max_features", "sequence_length", "image_size", "n_samples",
@@ -301,6 +308,12 @@ def validate_config(cfg, origin="<config>", overrides=None):
     dup = sorted({n for n in names if names.count(n) > 1})
     checks.require(not dup, "datasets", f"two datasets named {dup[0]!r}" if dup else "")
     cfg["datasets"] = out
+    kind = cfg["model"]["kind"]
+    for d in out:  # the image model reads pixels, the MLP feature vectors
+        needed = "image" if d["kind"] in IMAGE_DATASET_KINDS else "mlp"
+        checks.require(kind == needed, "model.kind",
+                       f"dataset {d['name']!r} (kind {d['kind']!r}) needs kind = {needed!r} "
+                       f"in [model]. Received: model.kind={kind!r}")
     grid = cfg["grid"]
     checks.require(isinstance(grid, dict), "grid", f"`grid` must be a table. Received: {grid!r}")
     checks.keys(grid, GRID_KEYS, "grid", "[grid]")
@@ -314,6 +327,7 @@ def validate_config(cfg, origin="<config>", overrides=None):
         for v in values:
             checks(f"grid.{key}", check_number, f"grid.{key}", v, low=low, low_inclusive=False)
     smoke = cfg["smoke"]
-    checks.require(isinstance(smoke, dict), "smoke", f"`smoke` must be a table. Received: {smoke!r}")
+    checks.require(isinstance(smoke, dict), "smoke",
+                   f"`smoke` must be a table. Received: {smoke!r}")
     checks.keys(smoke, SMOKE_KEYS, "smoke", "[smoke]")
     return cfg
