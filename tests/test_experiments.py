@@ -164,6 +164,12 @@ def test_a_bad_override_names_the_override_not_the_file(tmp_path, overrides, nam
     assert str(path) not in str(info.value)
 
 
+def test_loss_options_under_two_names_of_one_loss_are_merged(tmp_path):
+    path = _write(tmp_path, _TOML + "\n[loss_kwargs.sigmoid_f1]\nbeta = 10.0\neta = 1.0\n")
+    cfg = ex.load_config(path, overrides={"loss_kwargs.sigmoidF1.beta": 5.0})
+    assert cfg["loss_kwargs"] == {"sigmoid_f1": {"beta": 5.0, "eta": 1.0}}
+
+
 def test_an_override_can_fix_the_file_and_the_file_is_named_for_its_own_errors(tmp_path):
     path = _write(tmp_path, _TOML.replace("epochs = 20", "epochs = 0"))
     assert ex.load_config(path, overrides={"epochs": 4})["epochs"] == 4

@@ -19,6 +19,7 @@ import numbers
 from VLAP._validation import (
     check_bool,
     check_dropout,
+    check_integer,
     check_number,
     check_option,
     check_positive_int,
@@ -114,9 +115,11 @@ class _Checks:
             self.overrides[".".join(parts)] = f"override {key}={value!r}"
 
     def where(self, key):
-        for okey, label in self.overrides.items():
-            if okey == key or okey.startswith(key + ".") or key.startswith(okey + "."):
-                return label
+        """The override that set ``key`` (a dotted path, or a list of paths), else the file."""
+        for k in [key] if isinstance(key, str) else key:
+            for okey, label in self.overrides.items():
+                if okey == k or okey.startswith(k + ".") or k.startswith(okey + "."):
+                    return label
         return self.origin
 
     def fail(self, key, message):
@@ -145,18 +148,8 @@ class _Checks:
                          f"`{label}` must be a string. Received: {label}={table[name]!r}")
 
 
-def _check_int(name, value, low=None, high=None):
-    """An integer in ``[low, high)`` (either bound may be None)."""
-    if not _is_int(value):
-        raise TypeError(f"`{name}` must be an integer. Received: {name}={value!r}")
-    if (low is not None and value < low) or (high is not None and value >= high):
-        raise ValueError(f"`{name}` must be an integer in [{low}, {high}). "
-                         f"Received: {name}={value!r}")
-    return int(value)
-
-
 def _check_seed(name, value):
-    return _check_int(name, value, 0, 2**32)
+    return check_integer(name, value, low=0, high=2**32)  # what NumPy's seeding accepts
 
 
 def _validate_losses(cfg, checks):
@@ -178,14 +171,16 @@ def _validate_losses(cfg, checks):
     options = cfg.get("loss_kwargs") or {}
     checks.require(isinstance(options, dict), "loss_kwargs",
                    f"`loss_kwargs` must be a table of tables. Received: {options!r}")
-    kwargs = {}
+    kwargs, written = {}, {}
     for name, opts in options.items():
         key = f"loss_kwargs.{name}"
         c = checks(key, canonical_name, name)
         checks.require(isinstance(opts, dict), key,
                        f"`loss_kwargs.{name}` must be a table. Received: {opts!r}")
-        checks(key, get, c, **opts)  # the loss's own checks: option names and ranges
-        kwargs[c] = dict(opts)
+        kwargs.setdefault(c, {}).update(opts)  # sigmoidF1 and sigmoid_f1: one loss
+        written.setdefault(c, []).append(key)
+    for c, opts in kwargs.items():
+        checks(written[c], get, c, **opts)  # the loss's own option checks
     cfg["loss_kwargs"] = kwargs
 
 
@@ -246,7 +241,7 @@ def _validate_dataset(d, i, n, checks):
         if key in d:
             checks(f"datasets.{key}", check_positive_int, f"{where}.{key}", d[key])
     if d.get("max_rows") is not None:
-        checks("datasets.max_rows", _check_int, f"{where}.max_rows", d["max_rows"], 20)
+        checks("datasets.max_rows", check_integer, f"{where}.max_rows", d["max_rows"], low=20)
     if "val_fraction" in d:
         checks("datasets.val_fraction", check_number, f"{where}.val_fraction",
                d["val_fraction"], low=0, low_inclusive=False, high=1, high_inclusive=False)
