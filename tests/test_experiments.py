@@ -88,7 +88,7 @@ def test_expand_runs_is_datasets_x_losses_x_seeds():
     ('tuned_bce = "yes"', "`tuned_bce` must be a bool"),
     ('monitor = "loss"', "`monitor` must name a validation log"),
     ('name = ""', "`name` must not be empty"),
-    ('epoch = 3', r"unknown key\(s\) \['epoch'\]"),
+    ('epoch = 3', r"unknown key\(s\) \['epoch'\] \(did you mean 'epochs'\?\)"),
     ('[model]\nkind = "transformer"', r"`model.kind`.*\['mlp', 'image'\].*'transformer'"),
     ('[model]\nhidden = [64, 0]', "`model.hidden` must be a positive integer"),
     ('[model]\ndropout = 1.0', r"`model.dropout` must be in \[0, 1\)"),
@@ -99,7 +99,7 @@ def test_expand_runs_is_datasets_x_losses_x_seeds():
     ('[grid]\neta = []', "`grid.eta` must be a non-empty list"),
     ('[grid]\nenabled = 1', "`grid.enabled` must be a bool"),
     ('[grid]\nbetas = [1.0]', r"unknown key\(s\) in \[grid\]"),
-    ('[smoke]\nepoch = 1', r"unknown key\(s\) in \[smoke\]: \['epoch'\]"),
+    ('[smoke]\nepoch = 1', r"in \[smoke\]: \['epoch'\] \(did you mean 'epochs'\?\)"),
 ])
 def test_bad_values_are_named(tmp_path, text, match):
     path = _write(tmp_path, text + '\n\n[[datasets]]\nkind = "synthetic"\n')
@@ -192,7 +192,7 @@ def test_missing_and_invalid_files(tmp_path):
 
 
 def test_override_of_unknown_key_is_an_error():
-    with pytest.raises(ValueError, match="override 'epoch'"):
+    with pytest.raises(ValueError, match=r"override 'epoch'.*did you mean 'epochs'"):
         ex.load_config(ex.DEMO_CONFIG, overrides={"epoch": 3})
 
 

@@ -24,6 +24,7 @@ from VLAP.experiments.schema import (
     PROVENANCE_KEYS,
     TOP_KEYS,
     ConfigError,
+    did_you_mean,
     validate_config,
 )
 
@@ -150,7 +151,8 @@ def load_config(source, overrides=None, smoke=False):
         raw.pop(key, None)
     unknown = sorted(set(raw) - TOP_KEYS)
     if unknown:
-        raise ConfigError(f"{origin}: unknown key(s) {unknown}. Known keys: {sorted(TOP_KEYS)}")
+        raise ConfigError(f"{origin}: unknown key(s) {unknown}"
+                          f"{did_you_mean(unknown[0], TOP_KEYS)}. Known keys: {sorted(TOP_KEYS)}")
     if "dataset" in raw:
         if "datasets" in raw:
             raise ConfigError(f"{origin}: give either [dataset] or [[datasets]], not both.")
@@ -180,7 +182,8 @@ def load_config(source, overrides=None, smoke=False):
 def _set_dotted(cfg, key, value):
     parts = key.split(".")
     if parts[0] not in TOP_KEYS:
-        raise ConfigError(f"override {key!r}: unknown key {parts[0]!r}. "
+        raise ConfigError(f"override {key!r}: unknown key {parts[0]!r}"
+                          f"{did_you_mean(parts[0], TOP_KEYS)}. "
                           f"Known keys: {sorted(TOP_KEYS)}")
     if parts[0] in ("dataset", "datasets"):
         # dataset.<key>=value applies to every dataset of the config

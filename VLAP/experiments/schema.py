@@ -14,6 +14,7 @@ VLAP.experiments.schema.ConfigError: my.toml: `threshold` must be a probability 
 """
 
 import copy
+import difflib
 import numbers
 
 from VLAP._validation import (
@@ -94,6 +95,17 @@ class ConfigError(ValueError):
     """A config that cannot be run: the message names the key and the value."""
 
 
+def did_you_mean(name, known):
+    """``" (did you mean 'x'?)"`` for the known name closest to ``name``, else ``""``.
+
+    Example:
+    >>> did_you_mean("epoch", TOP_KEYS)
+    " (did you mean 'epochs'?)"
+    """
+    close = difflib.get_close_matches(str(name), sorted(known), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 def _is_int(x):
     return isinstance(x, numbers.Integral) and not isinstance(x, bool)
 
@@ -139,8 +151,8 @@ class _Checks:
     def keys(self, table, known, key, label):
         unknown = sorted(set(table) - set(known))
         if unknown:
-            self.fail(f"{key}.{unknown[0]}", f"unknown key(s) in {label}: {unknown}. "
-                      f"Known: {sorted(known)}")
+            self.fail(f"{key}.{unknown[0]}", f"unknown key(s) in {label}: {unknown}"
+                      f"{did_you_mean(unknown[0], known)}. Known: {sorted(known)}")
 
     def text(self, table, name, key, label):
         if name in table:
