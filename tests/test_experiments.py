@@ -271,3 +271,14 @@ def _summary():
     y = np.array([[1, 0, 1], [0, 1, 0], [1, 1, 0]])
     s = np.array([[0.9, 0.2, 0.4], [0.6, 0.7, 0.1], [0.8, 0.3, 0.2]])
     return evaluate_predictions(y, s)
+
+
+def test_a_written_config_loads_back_to_the_same_run(tmp_path):
+    cfg = ex.load_config(ex.DEMO_CONFIG, smoke=True, overrides={"threshold": 0.4})
+    path = _write(tmp_path, config.dump_toml(cfg), "config.toml")
+    back = ex.load_config(path)
+    assert {k: v for k, v in back.items() if k != "source"} == {
+        **{k: v for k, v in cfg.items() if k != "source"}, "smoke_mode": False}
+    # config.toml files of older runs also held the provenance keys: accepted, ignored
+    old = _write(tmp_path, 'smoke_mode = true\nsource = "x.toml"\n' + path.read_text(), "old.toml")
+    assert ex.load_config(old)["seeds"] == cfg["seeds"]
