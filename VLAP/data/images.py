@@ -209,12 +209,25 @@ def load_images(paths, image_size):
     """
     if isinstance(paths, (str, bytes, os.PathLike)):
         raise TypeError(f"`paths` must be a sequence of file paths, not a single path: {paths!r}")
-    height, width = check_image_size(image_size)
-    paths = list(paths)
-    out = np.empty((len(paths), height, width, 3), dtype=np.uint8)
-    for i, path in enumerate(paths):
-        out[i] = decode_image(path, (height, width))
+    size = check_image_size(image_size)
+    paths = [os.fsdecode(p) for p in paths]
+    out = np.empty((len(paths), *size, 3), dtype=np.uint8)
+    # PIL releases the GIL while it decodes and resizes, so threads overlap.
+    for i, image in enumerate(_decoder_pool().map(lambda p: decode_image(p, size), paths)):
+        out[i] = image
     return out
+
+
+_POOL = []
+
+
+def _decoder_pool():
+    if not _POOL:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _POOL.append(ThreadPoolExecutor(max_workers=2 * (os.cpu_count() or 1),
+                                        thread_name_prefix="VLAP-decode"))
+    return _POOL[0]
 
 
 def _is_empty(path):
@@ -226,12 +239,16 @@ def _is_empty(path):
 
 # -------------------------------------------------------------------------- tf.data
 
+# Paths per numpy_function call: amortises the call and lets the threads overlap.
+_DECODE_CHUNK = 16
+
 
 def image_dataset(tf, paths, labels, size, *, seed, shuffle, cache, augment, scaling):
     """Unbatched `tf.data.Dataset` of float32 images `(h, w, 3)` (and labels).
 
-    Decoding goes through `decode_image` (a `tf.numpy_function`), so a damaged
-    file stops iteration with an error naming it. With `cache`, the decoded
+    Decoding goes through `load_images` (a `tf.numpy_function` on chunks of
+    `_DECODE_CHUNK` paths, decoded on threads), so a damaged file stops
+    iteration with an error naming it. With `cache`, the decoded
     images are cached and then shuffled over the **whole** set each epoch
     (the buffer holds references to the cached images, not copies, for an
     in-memory cache; a file cache is read back into the buffer).
@@ -240,18 +257,16 @@ def image_dataset(tf, paths, labels, size, *, seed, shuffle, cache, augment, sca
     ds = tf.data.Dataset.from_tensor_slices(paths if labels is None else (paths, labels))
     has_labels = labels is not None
 
-    def decode(path):
-        return decode_image(os.fsdecode(path), size)
-
-    def load(path):
-        image = tf.numpy_function(decode, [path], tf.uint8, stateful=False)
-        image.set_shape((*size, 3))
-        return tf.cast(image, tf.float32)
+    def load(chunk):  # a chunk of paths -> (k, h, w, 3) float32, decoded on threads
+        images = tf.numpy_function(lambda p: load_images(p, size), [chunk], tf.uint8,
+                                   stateful=False)
+        images.set_shape((None, *size, 3))
+        return tf.cast(images, tf.float32)
 
     if shuffle and not cache:
         ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)  # cheap: paths only
-    ds = ds.map((lambda p, t: (load(p), t)) if has_labels else load,
-                num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    ds = ds.batch(_DECODE_CHUNK).map((lambda p, t: (load(p), t)) if has_labels else load,
+                                     num_parallel_calls=tf.data.AUTOTUNE).unbatch()
     if cache:
         ds = ds.cache() if cache is True else ds.cache(cache)
         if shuffle:
