@@ -1,12 +1,13 @@
 """Image decoding cost: VLAP's one PIL decoder inside tf.data vs TensorFlow's own decoder.
 
 create_dataset(is_image=True) decodes through `VLAP.data.images.load_images` (PIL,
-bilinear resize, chunks of 16 files decoded on threads) called with `tf.numpy_function`, so a damaged file raises an error
-naming it and a file decodes to the same pixels as `VLAP.data.load_images`. Before,
-the pipeline used `tf.io.decode_image` + `tf.image.resize` (graph ops, errors without
-a file name). This script times one pass over N small JPEGs (the shared movie posters,
-longest side 128 px, when `$VLAP_DATA_DIR/posters` exists; otherwise synthetic JPEGs
-of that size) with:
+bilinear resize; chunks of 16 files decoded on a thread pool) called with
+`tf.numpy_function`, so a damaged file raises an error naming it and a file decodes
+to the same pixels as `VLAP.data.load_images`. Before, the pipeline used
+`tf.io.decode_image` + `tf.image.resize` (graph ops, errors without a file name).
+This script times one pass over N small JPEGs (the shared movie posters, longest
+side 128 px, when `$VLAP_DATA_DIR/posters` exists; otherwise synthetic JPEGs of
+that size) with:
 
 (a) tf.io: read_file -> decode_image -> resize (the previous pipeline), batch 32;
 (b) VLAP: create_dataset(is_image=True, is_training=False), batch 32;
