@@ -1,7 +1,9 @@
 """``create_dataset``: a batched ``tf.data.Dataset`` for text, image or feature inputs.
 
 Keras 3 accepts ``tf.data.Dataset`` in ``model.fit`` on the TensorFlow, JAX and
-PyTorch backends, so the same pipeline serves all three.
+PyTorch backends, so the same pipeline serves all three. This module checks the
+arguments and dispatches; the token pipelines are in ``VLAP.data.tokens`` and the
+image pipeline (decoder, pixel scalings) in ``VLAP.data.images``.
 """
 
 import contextlib
