@@ -117,23 +117,44 @@ def test_images_decoded_resized_in_0_255(image_files):
     assert x.min() >= 0 and x.max() <= 255 and x.max() > 1
 
 
-@pytest.mark.parametrize("scale,low,high", [("unit", 0, 1), ("symmetric", -1, 1), ("mobilenet_v2", -1, 1),
-                                            ("efficientnet_b0", 0, 255)])
+@pytest.mark.parametrize("scale,low,high", [("unit", 0, 1), ("symmetric", -1, 1), ("tf", -1, 1), ("raw", 0, 255)])
 def test_image_scaling(image_files, scale, low, high):
     ds = create_dataset(image_files, np.eye(4), is_image=True, is_training=False, image_size=8, scale=scale)
     x = next(iter(ds))[0].numpy()
     assert x.min() >= low - 1e-5 and x.max() <= high + 1e-5
 
 
-def test_resnet50_scaling_matches_keras_applications(image_files):
+@pytest.mark.parametrize("backbone", ["mobilenet_v2", "resnet50", "efficientnet_b0", "small_cnn"])
+def test_backbone_name_as_scale_is_refused(image_files, backbone):
+    """A backbone name in `scale` used to pre-scale the pixels that VLAP's
+    image_classifier(backbone) scales again; it is refused, naming the fix."""
+    with pytest.raises(ValueError, match=r"scale pixels inside the model.*leave `scale=None`"):
+        create_dataset(image_files, np.eye(4), is_image=True, scale=backbone)
+
+
+def test_caffe_scaling_matches_keras_applications(image_files):
     import keras
 
     raw = next(iter(create_dataset(image_files, np.eye(4), is_image=True, is_training=False,
                                    image_size=8)))[0].numpy()
     ours = next(iter(create_dataset(image_files, np.eye(4), is_image=True, is_training=False,
-                                    image_size=8, scale="resnet50")))[0].numpy()
+                                    image_size=8, scale="caffe")))[0].numpy()
     expected = keras.applications.resnet50.preprocess_input(raw.copy())
     np.testing.assert_allclose(ours, np.asarray(expected), atol=1e-3)
+
+
+@pytest.mark.parametrize("mode", ["raw", "unit", "symmetric", "caffe", "torch"])
+def test_pipeline_and_model_share_one_scaling(image_files, mode):
+    """create_dataset(scale=mode) and the in-model ImagePreprocessing(mode) give
+    the same pixels: one formula, one set of constants."""
+    from VLAP.models import ImagePreprocessing
+
+    raw = next(iter(create_dataset(image_files, np.eye(4), is_image=True, is_training=False,
+                                   image_size=8)))[0].numpy()
+    piped = next(iter(create_dataset(image_files, np.eye(4), is_image=True, is_training=False,
+                                     image_size=8, scale=mode)))[0].numpy()
+    in_model = keras.ops.convert_to_numpy(ImagePreprocessing(mode)(raw))
+    np.testing.assert_allclose(piped, in_model, rtol=1e-6, atol=1e-6)
 
 
 def test_augmentation_is_seeded_and_cache_works(image_files, tmp_path):
@@ -143,16 +164,110 @@ def test_augmentation_is_seeded_and_cache_works(image_files, tmp_path):
 
     np.testing.assert_array_equal(first(7), first(7))
     assert first(7, cache=True).shape == (4, 12, 12, 3)
+    assert first(7, cache=str(tmp_path / "cache")).shape == (4, 12, 12, 3)
 
 
-def test_corrupt_image_fails_at_iteration(tmp_path, image_files):
+@pytest.mark.parametrize("cache", [True, "file"])
+def test_cached_images_shuffle_over_the_whole_set(tmp_path, cache):
+    """With cache=True the cached, decoded images are shuffled over the whole set
+    (not a 1,024 window): the first batch can hold the last examples, each epoch
+    is a permutation, epochs differ, and the order is seeded."""
+    from PIL import Image
+
+    n = 2500  # well over the old 1,024-element window
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    paths = []
+    for i in range(n):
+        path = folder / f"{i}.png"
+        Image.new("RGB", (1, 1), (i % 256, i // 256, 0)).save(path)
+        paths.append(str(path))
+    y = np.zeros((n, 1))
+    cache = True if cache is True else str(tmp_path / "cache")
+
+    def epochs(seed):
+        ds = create_dataset(paths, y, is_image=True, batch_size=64, image_size=1, seed=seed,
+                            cache=cache, augment=False)
+        out = []
+        for _ in range(2):
+            x = np.concatenate([b[0].numpy() for b in ds])
+            out.append((x[:, 0, 0, 0] + 256 * x[:, 0, 0, 1]).astype(int))
+        return out
+
+    first, second = epochs(seed=5)
+    assert sorted(first) == list(range(n)) and sorted(second) == list(range(n))
+    # a 1,024 window can put nothing past index 1,024 + 63 in the first batch
+    assert first[:64].max() >= 1200 and second[:64].max() >= 1200
+    assert not np.array_equal(first, second)
+    assert np.array_equal(epochs(seed=5)[0], first)
+
+
+# --------------------------------------------------------------- decoding
+
+
+def _damaged_files(folder, image_files):
+    good = Path(image_files[0]).read_bytes()
+    files = {
+        "truncated.jpg": good[: len(good) // 2],
+        "empty.jpg": b"",
+        "text.jpg": b"this is not an image\n",
+    }
+    out = {}
+    for name, data in files.items():
+        path = folder / name
+        path.write_bytes(data)
+        out[name] = str(path)
+    return out
+
+
+def test_damaged_images_name_the_file_in_load_images(tmp_path, image_files):
+    from VLAP.data import ImageDecodeError, load_images
+
+    for name, path in _damaged_files(tmp_path, image_files).items():
+        with pytest.raises(ImageDecodeError, match=f"{name}.*" + ("empty" if name == "empty.jpg" else "")):
+            load_images([image_files[1], path], 8)
+    with pytest.raises(ImageDecodeError, match="missing.png"):
+        load_images([str(tmp_path / "missing.png")], 8)
+
+
+def test_damaged_images_name_the_file_inside_tf_data(tmp_path, image_files):
     import tensorflow as tf
 
-    bad = tmp_path / "bad.jpg"
-    bad.write_bytes(b"not an image")
-    ds = create_dataset([str(bad)], [[1.0]], is_image=True, is_training=False)
-    with pytest.raises(tf.errors.InvalidArgumentError):
-        next(iter(ds))
+    for name, path in _damaged_files(tmp_path, image_files).items():
+        ds = create_dataset(image_files + [path], np.ones((5, 1)), is_image=True, is_training=False,
+                            batch_size=8, image_size=8)
+        with pytest.raises(tf.errors.OpError, match=f"Cannot decode image file .*{name}"):
+            list(ds)
+
+
+def test_load_images_matches_the_pipeline(image_files):
+    """One decoder: load_images and create_dataset give the same pixels."""
+    from VLAP.data import load_images
+
+    arrays = load_images(image_files, (12, 10))
+    assert arrays.shape == (4, 12, 10, 3) and arrays.dtype == np.uint8
+    piped = next(iter(create_dataset(image_files, np.eye(4), is_image=True, is_training=False,
+                                     batch_size=4, image_size=(12, 10))))[0].numpy()
+    np.testing.assert_array_equal(piped, arrays.astype("float32"))
+    with pytest.raises(TypeError, match="sequence of file paths"):
+        load_images(image_files[0], 8)
+    with pytest.raises(TypeError, match="image_size"):
+        load_images(image_files, 2.5)
+
+
+def test_booleans_are_keyword_only():
+    tokens = {"input_ids": [[1, 2], [3]]}
+    with pytest.raises(TypeError, match="positional"):
+        create_dataset(tokens, [[1], [0]], False)  # was is_image, positionally
+    # the paper's README call still works
+    ds = VLAP_create(dict(tokens), np.array([[1], [0]]).astype(float), is_image=False)
+    assert next(iter(ds))[1].shape == (2, 1)
+
+
+def VLAP_create(*args, **kwargs):
+    import VLAP
+
+    return VLAP.createDataset(*args, **kwargs)
 
 
 # ----------------------------------------------------------------- validation
@@ -172,6 +287,7 @@ def test_corrupt_image_fails_at_iteration(tmp_path, image_files):
         (["a", "b"], [[1], [0]], {}, ValueError, "preprocessor="),
         ({"input_ids": [[1, 2]]}, [[1]], {"batch_size": 0}, ValueError, "batch_size"),
         (["a.jpg"], [[1]], {"is_image": True, "scale": "nope"}, ValueError, "`scale`"),
+        (["a.jpg"], [[1]], {"is_image": True, "scale": 3}, TypeError, "`scale`"),
         ({"input_ids": [[1, 2]]}, [[1]], {"seed": 1.5}, TypeError, "seed"),
         ({"input_ids": [[1, 2], [3]], "attention_mask": [[1, 1], [1, 1, 1]]}, [[1], [0]], {}, ValueError,
          "disagree on the length of row 1"),

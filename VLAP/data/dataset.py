@@ -1,7 +1,9 @@
 """``create_dataset``: a batched ``tf.data.Dataset`` for text, image or feature inputs.
 
 Keras 3 accepts ``tf.data.Dataset`` in ``model.fit`` on the TensorFlow, JAX and
-PyTorch backends, so the same pipeline serves all three.
+PyTorch backends, so the same pipeline serves all three. This module checks the
+arguments and dispatches; the token pipelines are in ``VLAP.data.tokens`` and the
+image pipeline (decoder, pixel scalings) in ``VLAP.data.images``.
 """
 
 import contextlib
@@ -12,50 +14,16 @@ import numpy as np
 import pandas as pd
 
 from VLAP._validation import check_indicator_matrix as _check_indicator_matrix
-from VLAP._validation import check_option as _check_option
 from VLAP._validation import check_positive_int as _check_positive_int
 from VLAP._validation import is_missing as _is_missing
-
-#: Mask keys used to find the real length of pre-padded token arrays.
-_MASK_KEYS = ("attention_mask", "padding_mask")
-
-#: Pixel scalings. Values of `scale` that name a backbone map to one of these.
-_SCALINGS = ("raw", "unit", "symmetric", "caffe", "torch")
-_BACKBONE_SCALING = {
-    # keras.applications models whose preprocess_input is "tf" mode: [-1, 1].
-    "mobilenet": "symmetric",
-    "mobilenet_v2": "symmetric",
-    "inception_v3": "symmetric",
-    "inception_resnet_v2": "symmetric",
-    "xception": "symmetric",
-    "nasnet": "symmetric",
-    # "caffe" mode: RGB->BGR and ImageNet mean subtraction, no scaling.
-    "resnet50": "caffe",
-    "resnet101": "caffe",
-    "resnet152": "caffe",
-    "vgg16": "caffe",
-    "vgg19": "caffe",
-    # "torch" mode: [0, 1] then ImageNet mean/std.
-    "densenet121": "torch",
-    "densenet169": "torch",
-    "densenet201": "torch",
-    # Models that rescale inside the network: feed raw [0, 255] pixels.
-    "mobilenet_v3_small": "raw",
-    "mobilenet_v3_large": "raw",
-    "convnext_tiny": "raw",
-    "convnext_small": "raw",
-    "convnext_base": "raw",
-    **{f"efficientnet_b{i}": "raw" for i in range(8)},
-    **{f"efficientnet_v2_{s}": "raw" for s in ("b0", "b1", "b2", "b3", "s", "m", "l")},
-}
-_CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
-_TORCH_MEAN = (0.485, 0.456, 0.406)
-_TORCH_STD = (0.229, 0.224, 0.225)
+from VLAP.data.images import BACKBONE_SCALINGS, check_image_size, image_dataset, resolve_scaling
+from VLAP.data.tokens import apply_preprocessor, pad_batches, pad_to_multiple, token_dataset
 
 
 def create_dataset(
     X,
     y,
+    *,
     is_image=False,
     is_training=True,
     batch_size=32,
@@ -67,7 +35,6 @@ def create_dataset(
     scale=None,
     preprocessor=None,
     drop_remainder=False,
-    *,
     bucket_by_length=False,
     pad_to_multiple_of=None,
     pad_values=None,
@@ -81,6 +48,8 @@ def create_dataset(
     row. On the arXiv sample this is what makes training several times faster
     than the paper's pipeline (see BENCHMARKS.md).
 
+    Every argument after `y` is keyword-only.
+
     Args:
         X: the inputs, one of:
             - dict of token arrays (e.g. Hugging Face tokenizer output with
@@ -90,7 +59,9 @@ def create_dataset(
             - sequence of raw strings, with `preprocessor=` (a callable that maps
               a batch of `tf.string` to a dict of token tensors, such as a
               keras-hub preprocessor).
-            - sequence of image file paths (JPEG or PNG) with `is_image=True`.
+            - sequence of image file paths (JPEG, PNG, ...) with `is_image=True`,
+              decoded by `VLAP.data.images.decode_image` (a damaged file stops
+              iteration with an error naming it).
             - 2-D numeric array of features (e.g. MULAN data).
         y: 0/1 matrix of shape (n_samples, num_labels) (numpy, pandas or lists),
             e.g. from `VLAP.binarize`; cast to float32. None gives a dataset of
@@ -102,14 +73,18 @@ def create_dataset(
         seed: int or None. Seed of the shuffle and of the augmentation.
         shuffle: bool or None. Shuffle every epoch; None means `is_training`.
         cache: bool or str. Cache decoded images (or token rows) in memory
-            (True) or in a file at this path (str).
+            (True) or in a file at this path (str). With `shuffle`, the cached
+            elements are still shuffled over the whole set every epoch (for a
+            file cache the shuffle buffer holds the decoded set in memory).
         augment: bool or None. Images only: random horizontal flip and random
             crop (87.5% of each side, resized back); None means `is_training`.
-        scale: None, str. Pixel range of images: None (float32 in [0, 255]),
-            `"unit"` ([0, 1]), `"symmetric"` ([-1, 1]), `"caffe"` (BGR, ImageNet
-            mean subtracted), `"torch"` (ImageNet mean/std), or a backbone name
-            that picks one of these (`"mobilenet_v2"` -> symmetric,
-            `"resnet50"` -> caffe, `"efficientnet_b0"` -> [0, 255], ...).
+        scale: None or str. Images only. None (default): float32 RGB in
+            [0, 255], what VLAP's image classifiers take (they scale inside
+            the model). A mode of `VLAP.data.images.PIXEL_SCALINGS`
+            (`"unit"`, `"symmetric"`, `"caffe"`, `"torch"`) is for a model of
+            your own that does not scale its inputs. A backbone name is
+            refused: it would scale twice in front of
+            `image_classifier(backbone=...)`.
         preprocessor: callable or None. Applied inside `Dataset.map` to each
             batch of raw strings.
         drop_remainder: bool. Drop the last incomplete batch.
@@ -176,9 +151,10 @@ def create_dataset(
             if preprocessor is not None:
                 raise ValueError("`preprocessor` is for raw text; it cannot be used with is_image=True.")
             scaling = _resolve_scaling(scale)
-            size = _check_image_size(image_size)
+            size = check_image_size(image_size)
             paths = _check_strings(X, "X", what="image file path")
-            ds = _image_dataset(tf, paths, labels, size, seed, shuffle, cache, augment, scaling)
+            ds = image_dataset(tf, paths, labels, size, seed=seed, shuffle=shuffle, cache=cache,
+                               augment=augment, scaling=scaling)
             return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
 
         if scale is not None:
@@ -186,15 +162,15 @@ def create_dataset(
         if isinstance(X, Mapping) or hasattr(X, "keys") and callable(X.keys) and not isinstance(X, pd.DataFrame):
             if preprocessor is not None:
                 raise ValueError("`preprocessor` is for raw strings; X is already a dict of token arrays.")
-            ds, pads, lengths = _token_dataset(tf, dict(X), labels, n, pad_values)
+            ds, pads, lengths = token_dataset(tf, dict(X), labels, n, pad_values)
             ds = _cache(ds, cache)
             if shuffle:
                 ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
             num_labels = None if labels is None else labels.shape[1]
-            ds = _pad_batches(tf, ds, pads, num_labels, lengths, batch_size, drop_remainder,
+            ds = pad_batches(tf, ds, pads, num_labels, lengths, batch_size, drop_remainder,
                               bucket_by_length)
             if pad_to_multiple_of:
-                ds = ds.map(_pad_to_multiple(tf, pad_to_multiple_of, pads),
+                ds = ds.map(pad_to_multiple(tf, pad_to_multiple_of, pads),
                             num_parallel_calls=tf.data.AUTOTUNE)
             return ds.prefetch(tf.data.AUTOTUNE)
 
@@ -207,7 +183,7 @@ def create_dataset(
             if shuffle:
                 ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
             ds = ds.batch(batch_size, drop_remainder=drop_remainder)
-            apply = _apply_preprocessor(tf, preprocessor, pad_to_multiple_of)
+            apply = apply_preprocessor(tf, preprocessor, pad_to_multiple_of)
             if labels is None:
                 ds = ds.map(apply, num_parallel_calls=tf.data.AUTOTUNE)
             else:
@@ -314,29 +290,19 @@ def _check_feature_matrix(X):
     return arr.astype("float32")
 
 
-def _check_image_size(image_size):
-    if isinstance(image_size, numbers.Integral) and not isinstance(image_size, bool):
-        size = (int(image_size), int(image_size))
-    elif isinstance(image_size, (tuple, list)) and len(image_size) == 2:
-        size = tuple(int(s) for s in image_size)
-    else:
-        raise TypeError(f"`image_size` must be an int or (height, width). Received: image_size={image_size!r}")
-    if min(size) < 1:
-        raise ValueError(f"`image_size` must be positive. Received: image_size={image_size!r}")
-    return size
-
-
 def _resolve_scaling(scale):
     if scale is None:
         return "raw"
-    if not isinstance(scale, str):
-        raise TypeError(f"`scale` must be None or a str. Received: scale={scale!r}")
-    key = scale.lower()
-    if key in _SCALINGS:
-        return key
-    if key in _BACKBONE_SCALING:
-        return _BACKBONE_SCALING[key]
-    _check_option("scale", scale, (None, *_SCALINGS[1:], *sorted(_BACKBONE_SCALING)))
+    if isinstance(scale, str) and scale.lower() in BACKBONE_SCALINGS:
+        mode = BACKBONE_SCALINGS[scale.lower()]
+        raise ValueError(
+            f"`scale` names a backbone. VLAP's image classifiers "
+            "(`VLAP.models.image_classifier`) scale pixels inside the model, so feed them raw "
+            "[0, 255] pixels: leave `scale=None` (scaling here too would scale twice). For a "
+            f"model of your own that expects {scale}'s inputs, pass scale={mode!r}. "
+            f"Received: scale={scale!r}"
+        )
+    return resolve_scaling(scale, "scale")
 
 
 def _cache(ds, cache):
@@ -345,267 +311,3 @@ def _cache(ds, cache):
     if isinstance(cache, str):
         return ds.cache(cache)
     return ds
-
-
-# ----------------------------------------------------------------------------- text
-
-
-def _token_dataset(tf, X, labels, n, pad_values):
-    """Rows cut to their real length -> a dataset of variable-length examples."""
-    mask_key = next((k for k in _MASK_KEYS if k in X), None)
-    arrays, ragged = {}, {}
-    for key, value in X.items():
-        if isinstance(value, tf.RaggedTensor):
-            value = value.to_list()
-        elif isinstance(value, tf.Tensor):
-            value = value.numpy()
-        elif hasattr(value, "detach"):  # torch tensor
-            value = value.detach().cpu().numpy()
-        try:
-            arr = np.asarray(value)
-        except ValueError:  # inhomogeneous lists
-            arr = None
-        if arr is not None and arr.dtype != object and arr.ndim == 2:
-            arrays[key] = arr
-        elif arr is not None and arr.ndim != 2 and arr.dtype != object and len(arr):
-            raise ValueError(
-                f"`X[{key!r}]` must hold one sequence per example (2-D or a list of lists). "
-                f"Received shape {arr.shape}."
-            )
-        else:
-            ragged[key] = [np.asarray(row) for row in value]
-    for key, arr in arrays.items():
-        if arr.dtype.kind not in "biu":
-            raise ValueError(f"`X[{key!r}]` must hold integer token ids or mask values. Received dtype {arr.dtype}.")
-
-    if ragged:
-        lengths = np.array([len(r) for r in next(iter(ragged.values()))], dtype=np.int64)
-        for key, rows in ragged.items():
-            got = np.array([len(r) for r in rows])
-            if not np.array_equal(got, lengths):
-                row = int(np.flatnonzero(got != lengths)[0])
-                raise ValueError(
-                    f"Token arrays in `X` disagree on the length of row {row}: "
-                    f"{key!r} has {got[row]}, {next(iter(ragged))!r} has {lengths[row]}."
-                )
-        if arrays:
-            raise ValueError(
-                "`X` mixes ragged (list of lists) and padded 2-D token arrays: "
-                f"ragged {sorted(ragged)}, padded {sorted(arrays)}. Pass one layout."
-            )
-        inferred_pad = {}
-    else:
-        widths = {k: a.shape[1] for k, a in arrays.items()}
-        if len(set(widths.values())) != 1:
-            raise ValueError(f"Padded token arrays in `X` must have the same width. Received: {widths}")
-        width = next(iter(widths.values()))
-        if mask_key is not None:
-            real = arrays[mask_key] != 0
-            # Real length = last real position + 1 (also right for left padding).
-            any_real = real.any(axis=1)
-            lengths = np.where(any_real, width - np.argmax(real[:, ::-1], axis=1), 0).astype(np.int64)
-            inferred_pad = {}
-            pad_pos = ~real
-            if pad_pos.any():
-                for key, arr in arrays.items():
-                    inferred_pad[key] = arr[pad_pos][0].item()
-        else:
-            lengths = np.full(n, width, dtype=np.int64)
-            inferred_pad = {}
-    if (lengths == 0).any():
-        row = int(np.flatnonzero(lengths == 0)[0])
-        raise ValueError(
-            f"Row {row} of `X` has no tokens ({int((lengths == 0).sum())} empty rows). "
-            "Remove empty texts before tokenizing."
-        )
-
-    pads = {k: 0 for k in X}
-    pads.update(inferred_pad)
-    if pad_values is not None:
-        if not isinstance(pad_values, Mapping) or set(pad_values) - set(X):
-            raise ValueError(
-                f"`pad_values` must be a dict whose keys are keys of X {sorted(X)}. Received: {pad_values!r}"
-            )
-        pads.update(pad_values)
-
-    flat = {}
-    keep = None
-    if arrays:
-        if mask_key is not None:
-            keep = _keep_positions(arrays[mask_key] != 0, lengths)
-        else:
-            keep = np.ones(next(iter(arrays.values())).shape, dtype=bool)
-        lengths = keep.sum(axis=1).astype(np.int64)
-    for key in X:
-        if key in arrays:
-            values = arrays[key][keep]
-        else:
-            values = np.concatenate(ragged[key]) if ragged[key] else np.zeros(0, np.int32)
-        flat[key] = _token_dtype(values)
-    # Elements are (start, length) into the flat token values; the map slices them out.
-    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-    bounds = np.stack([starts, lengths.astype(np.int64)], axis=1)
-    values = {key: tf.constant(v) for key, v in flat.items()}
-
-    def rows(bound):
-        return {key: v[bound[0]:bound[0] + bound[1]] for key, v in values.items()}
-
-    if labels is None:
-        ds = tf.data.Dataset.from_tensor_slices(bounds).map(rows)
-    else:
-        ds = tf.data.Dataset.from_tensor_slices((bounds, labels)).map(lambda b, t: (rows(b), t))
-    pads = {k: tf.constant(np.asarray(pads[k]).astype(flat[k].dtype)) for k in X}
-    return ds, pads, lengths
-
-
-def _keep_positions(real, last):
-    """Boolean (n, width): for each row, the span from its first to its last real
-    position (`last` is one past it). Right padding keeps a prefix, left padding a
-    suffix; pad positions inside the span, if any, are kept as they are."""
-    first = np.argmax(real, axis=1)
-    cols = np.arange(real.shape[1])[None, :]
-    return (cols >= first[:, None]) & (cols < last[:, None])
-
-
-def _token_dtype(values):
-    values = np.asarray(values)
-    if values.dtype == bool:
-        return values
-    if values.dtype.kind in "biu":
-        return values.astype(np.int32)
-    raise ValueError(f"Token arrays must hold integers or booleans. Received dtype {values.dtype}.")
-
-
-def _pad_batches(tf, ds, pad_values, num_labels, lengths, batch_size, drop_remainder,
-                 bucket_by_length):
-    feature_shapes = {k: [None] for k in pad_values}
-    if num_labels is None:
-        shapes, values = feature_shapes, pad_values
-    else:
-        shapes = (feature_shapes, [num_labels])
-        values = (pad_values, tf.constant(0.0, tf.float32))
-    if bucket_by_length:
-        first_key = next(iter(pad_values))
-        boundaries = sorted(set(int(b) for b in np.quantile(lengths, np.linspace(0, 1, 10)[1:-1]) + 1))
-        length_fn = (lambda x: tf.shape(x[first_key])[0]) if num_labels is None else (
-            lambda x, t: tf.shape(x[first_key])[0])
-        out = ds.bucket_by_sequence_length(
-            length_fn,
-            bucket_boundaries=boundaries,
-            bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
-            padded_shapes=shapes,
-            padding_values=values,
-            drop_remainder=drop_remainder,
-        )
-    else:
-        out = ds.padded_batch(batch_size, padded_shapes=shapes, padding_values=values,
-                              drop_remainder=drop_remainder)
-    return out
-
-
-def _pad_to_multiple(tf, multiple, pad_values):
-    def pad(features):
-        length = tf.shape(next(iter(features.values())))[1]
-        target = (length + multiple - 1) // multiple * multiple
-        return {
-            k: tf.pad(v, [[0, 0], [0, target - length]], constant_values=pad_values[k])
-            if k in pad_values else v
-            for k, v in features.items()
-        }
-
-    def fn(*element):
-        if len(element) == 1:
-            return pad(element[0])
-        return (pad(element[0]), *element[1:])
-
-    return fn
-
-
-def _trim_to_longest(tf, features):
-    """Trim rank-2 tensors of a batch to the longest real sequence (mask-based)."""
-    mask_key = next((k for k in _MASK_KEYS if k in features), None)
-    if mask_key is None:
-        return features
-    real = tf.reduce_any(tf.cast(features[mask_key], tf.bool), axis=0)
-    width = tf.shape(real)[0]
-    last = tf.where(tf.reduce_any(real), width - tf.argmax(tf.reverse(tf.cast(real, tf.int32), [0]),
-                                                           output_type=tf.int32), 0)
-    seq_dim = features[mask_key].shape[1]
-    return {
-        k: v[:, :last] if (v.shape.rank == 2 and v.shape[1] == seq_dim) else v
-        for k, v in features.items()
-    }
-
-
-def _apply_preprocessor(tf, preprocessor, pad_to_multiple_of):
-    def apply(texts):
-        out = preprocessor(texts)
-        if isinstance(out, tuple):  # (x, y, sample_weight) layouts: keep x
-            out = out[0]
-        if isinstance(out, Mapping):
-            out = _trim_to_longest(tf, dict(out))
-            if pad_to_multiple_of:
-                out = _pad_to_multiple(tf, pad_to_multiple_of, {k: tf.zeros((), v.dtype) for k, v in out.items()})(out)
-        return out
-
-    return apply
-
-
-# ---------------------------------------------------------------------------- images
-
-
-def _image_dataset(tf, paths, labels, size, seed, shuffle, cache, augment, scaling):
-    n = len(paths)
-    ds = tf.data.Dataset.from_tensor_slices(paths if labels is None else (paths, labels))
-    has_labels = labels is not None
-
-    def load(path):
-        data = tf.io.read_file(path)
-        image = tf.io.decode_image(data, channels=3, expand_animations=False)
-        image = tf.image.resize(tf.cast(image, tf.float32), size)
-        return tf.clip_by_value(image, 0.0, 255.0)
-
-    if shuffle and not cache:
-        ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)  # cheap: paths only
-    ds = ds.map((lambda p, t: (load(p), t)) if has_labels else load,
-                num_parallel_calls=tf.data.AUTOTUNE)
-    if cache:
-        ds = _cache(ds, cache)
-        if shuffle:
-            ds = ds.shuffle(min(n, 1024), seed=seed, reshuffle_each_iteration=True)
-
-    if augment:
-        crop = (max(1, int(round(size[0] * 0.875))), max(1, int(round(size[1] * 0.875))))
-        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(4)
-        seeds = seeds.map(lambda s: tf.reshape(s, (2, 2)))
-
-        def aug(image, s):
-            image = tf.image.stateless_random_flip_left_right(image, seed=s[0])
-            image = tf.image.stateless_random_crop(image, (*crop, 3), seed=s[1])
-            return tf.image.resize(image, size)
-
-        ds = tf.data.Dataset.zip((ds, seeds))
-        if has_labels:
-            ds = ds.map(lambda el, s: (aug(el[0], s), el[1]), num_parallel_calls=tf.data.AUTOTUNE)
-        else:
-            ds = ds.map(aug, num_parallel_calls=tf.data.AUTOTUNE)
-
-    if scaling != "raw":
-        def rescale(image):
-            return _scale_pixels(tf, image, scaling)
-
-        ds = ds.map((lambda x, t: (rescale(x), t)) if has_labels else rescale,
-                    num_parallel_calls=tf.data.AUTOTUNE)
-    return ds
-
-
-def _scale_pixels(tf, image, scaling):
-    if scaling == "unit":
-        return image / 255.0
-    if scaling == "symmetric":
-        return image / 127.5 - 1.0
-    if scaling == "caffe":
-        return image[..., ::-1] - tf.constant(_CAFFE_MEAN_BGR, tf.float32)
-    if scaling == "torch":
-        return (image / 255.0 - tf.constant(_TORCH_MEAN)) / tf.constant(_TORCH_STD)
-    return image

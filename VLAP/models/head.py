@@ -9,12 +9,24 @@ from VLAP._validation import check_dropout, check_positive_int
 class MultilabelHead(keras.layers.Layer):
     """The paper's head: ``Dense(units, relu) -> Dropout(dropout) -> Dense(num_labels)``.
 
-    Outputs one logit per label (no sigmoid: VLAP's losses take logits).
+    Outputs one logit per label (no sigmoid: VLAP's losses take logits), in
+    the layer's compute dtype: the classifiers build it with
+    `dtype=backbone.dtype_policy`, so under `"mixed_bfloat16"` its variables
+    stay float32 and its logits are bfloat16.
 
     Args:
         num_labels: int. Number of labels.
         units: int. Width of the hidden dense layer (1024 in the paper).
         dropout: float. Dropout rate between the two dense layers.
+        **kwargs: Base layer arguments (`name`, `dtype`, ...).
+
+    Example:
+    >>> head = MultilabelHead(3, units=8, dtype="mixed_bfloat16")
+    >>> logits = head(keras.ops.ones((2, 4)))
+    >>> tuple(logits.shape), keras.backend.standardize_dtype(logits.dtype)
+    ((2, 3), 'bfloat16')
+    >>> head.classifier.kernel.dtype
+    'float32'
     """
 
     def __init__(self, num_labels, units=1024, dropout=0.1, **kwargs):
@@ -25,9 +37,11 @@ class MultilabelHead(keras.layers.Layer):
         self.num_labels = int(num_labels)
         self.units = int(units)
         self.dropout = float(dropout)
-        self.hidden = keras.layers.Dense(self.units, activation="relu", name="pre_classifier")
-        self.drop = keras.layers.Dropout(self.dropout, name="head_dropout")
-        self.classifier = keras.layers.Dense(self.num_labels, name="classifier")
+        policy = self.dtype_policy
+        self.hidden = keras.layers.Dense(self.units, activation="relu", dtype=policy,
+                                         name="pre_classifier")
+        self.drop = keras.layers.Dropout(self.dropout, dtype=policy, name="head_dropout")
+        self.classifier = keras.layers.Dense(self.num_labels, dtype=policy, name="classifier")
 
     def build(self, input_shape):
         self.hidden.build(input_shape)
@@ -52,18 +66,27 @@ class BackboneTask(keras.Model):
 
     Like keras-hub's ``Task``: the backbone is serialized inside the config, and
     ``get_config`` does not chain to ``keras.Model.get_config``. Subclasses add
-    their own arguments with ``_task_config``.
+    their own arguments with ``_task_config``. The head (and the image
+    preprocessing) take the dtype policy given as ``dtype=``, by default the
+    backbone's, as keras-hub's task heads take ``dtype=backbone.dtype_policy``.
     """
 
     def _init_task(self, num_labels, backbone, head_units, dropout, freeze_backbone,
-                   feature_dim):
+                   feature_dim, dtype=None):
         self.num_labels = int(num_labels)
         self.head_units = int(head_units)
         self.dropout = float(dropout)
         self.freeze_backbone = bool(freeze_backbone)
         self.backbone = backbone
         self.backbone.trainable = not self.freeze_backbone
-        self.head = MultilabelHead(num_labels, head_units, dropout, name="head")
+        # The head follows the backbone's dtype policy, as keras-hub's task heads do:
+        # under "mixed_bfloat16" it computes (and returns logits) in bfloat16.
+        # `dtype` (kept in the config) wins, so a functional backbone, whose own
+        # config does not record its policy, reloads with the same head.
+        self.head_dtype_policy = (backbone.dtype_policy if dtype is None
+                                  else keras.dtype_policies.get(dtype))
+        self.head = MultilabelHead(num_labels, head_units, dropout,
+                                   dtype=self.head_dtype_policy, name="head")
         # Build the head now so every variable exists before any call (weights can
         # then be loaded right after `from_config`).
         self.head.build((None, int(feature_dim)))
@@ -80,6 +103,7 @@ class BackboneTask(keras.Model):
             "head_units": self.head_units,
             "dropout": self.dropout,
             "freeze_backbone": self.freeze_backbone,
+            "dtype": keras.dtype_policies.serialize(self.head_dtype_policy),
             **self._task_config(),
         }
 

