@@ -277,3 +277,23 @@ def test_extract_features_errors(tmp_path):
         extract_features(np.zeros((2, 8, 8)), weights=None)
     with pytest.raises(ValueError, match="backbone"):
         extract_features(np.zeros((1, 8, 8, 3)), backbone="resnet", weights=None)
+
+
+@needs_reference
+@pytest.mark.data
+@pytest.mark.slow
+def test_posters_pretrained_smoke_run(tmp_path, shared_data):
+    """The config's [smoke] (48 posters) end to end: features, 5 losses, tuned BCE, grid."""
+    import pandas as pd
+
+    from VLAP import cli
+
+    argv = ["reproduce", "posters_pretrained", "--smoke", "--grid", "--no-plots", "-q",
+            "--data-dir", str(shared_data), "--out", str(tmp_path)]
+    assert cli.main(argv) == 0
+    (results,) = tmp_path.glob("*/results.csv")
+    rows = pd.read_csv(results)
+    assert set(rows["dataset"]) == {"posters_pretrained"}
+    assert rows["loss"].nunique() == 5 and set(rows["variant"].fillna("")) >= {"", "grid"}
+    (notes,) = tmp_path.glob("*/notes.txt")
+    assert "efficientnet_lite0 features (1280 dims" in notes.read_text()

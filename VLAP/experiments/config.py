@@ -26,7 +26,8 @@ from VLAP.losses import PAPER_LOSSES, canonical_name
 
 DATASET_KINDS = ("synthetic", "mulan", "reuters", "arxiv", "posters")
 MODEL_KINDS = ("mlp", "image")
-FEATURES = ("tfidf", "minilm")
+IMAGE_FEATURES = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")
+FEATURES = ("tfidf", "minilm") + IMAGE_FEATURES
 
 _TOP_KEYS = {
     "name", "description", "paper_table", "seeds", "losses", "tuned_bce", "epochs",

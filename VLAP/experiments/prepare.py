@@ -3,7 +3,9 @@
 :func:`prepare_dataset` turns one validated ``[dataset]`` table of a config into
 a :class:`Prepared` (arrays per split, label names, notes for ``notes.txt``).
 Features: standardised tabular features (MULAN, synthetic), TF-IDF or frozen
-MiniLM embeddings (Reuters, arXiv) and decoded, resized images (posters).
+MiniLM embeddings (Reuters, arXiv) and decoded, resized images (posters), or
+the posters' frozen ImageNet EfficientNet-Lite features (``features =
+"efficientnet_lite0"``, extracted once and cached by ``extract_features``).
 """
 
 import time
@@ -14,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from VLAP.data.split import take_rows
+from VLAP.experiments.config import IMAGE_FEATURES
 from VLAP.experiments.config import ConfigError
 
 
@@ -175,6 +178,19 @@ def _load_images(paths, size):
     return out
 
 
+def _image_features(paths, d, notes):
+    from VLAP.models.image.efficientnet_lite import cache_dir
+    from VLAP.models.image.features import extract_features
+
+    size = int(d.get("image_size", 224))
+    t0 = time.time()
+    x = extract_features(paths, d["features"], image_size=size, cache=cache_dir() / "features")
+    notes.append(f"frozen ImageNet {d['features']} features ({x.shape[1]} dims, pooled) of the "
+                 f"images stretched to {size}x{size}, extracted once and cached under "
+                 f"{cache_dir() / 'features'} ({time.time() - t0:.0f}s here)")
+    return x
+
+
 def prepare_dataset(d, data_dir=None):
     """Load, cut, split and featurize one dataset table of a config.
 
@@ -239,6 +255,9 @@ def prepare_dataset(d, data_dir=None):
         data = vds.load_posters(path or root / "posters")
         notes.append(str(data.report))
         idx = _subsample(len(data.paths), max_rows)
+        if d.get("features") in IMAGE_FEATURES:  # frozen ImageNet features, not pixels
+            x = _image_features(take_rows(list(data.paths), idx), d, notes)
+            return _split_and_binarize(d["name"], x, take_rows(list(data.labels), idx), d, notes)
         prep = _split_and_binarize(d["name"], take_rows(list(data.paths), idx),
                                    take_rows(list(data.labels), idx), d, notes)
         size = int(d.get("image_size", 64))
