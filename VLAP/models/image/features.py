@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from VLAP._validation import check_positive_int
+from VLAP._validation import check_option, check_positive_int
 from VLAP.models.image.efficientnet_lite import VARIANTS, image_backbone
 
 
@@ -86,9 +86,7 @@ def extract_features(paths_or_images, backbone="efficientnet_lite0", *, image_si
     >>> extract_features(x, image_size=32, weights=None).shape
     (2, 1280)
     """
-    if backbone not in VARIANTS:
-        raise ValueError(f"Invalid value for argument `backbone`. Expected one of "
-                         f"{list(VARIANTS)}. Received: backbone={backbone!r}")
+    check_option("backbone", backbone, list(VARIANTS))
     image_size = check_positive_int("image_size", image_size)
     batch_size = check_positive_int("batch_size", batch_size)
     if isinstance(paths_or_images, np.ndarray):
