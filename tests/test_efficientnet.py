@@ -13,7 +13,6 @@ import tempfile
 import keras
 import numpy as np
 import pytest
-
 from conftest import backend_runs_for
 
 from VLAP.models.image import efficientnet_lite as effnet
@@ -45,8 +44,8 @@ def _random_pixels(n=2, size=224, seed=_INPUT_SEED):
 
 
 def _sample_photos():
-    from sklearn.datasets import load_sample_image
     import tensorflow as tf
+    from sklearn.datasets import load_sample_image
 
     photos = [load_sample_image(f"{n}.jpg") for n in ("china", "flower")]
     return tf.image.resize(np.stack(photos).astype("float32"), (224, 224)).numpy()
@@ -140,7 +139,7 @@ def test_other_backends_match_reference(backend, backend_runs, reference, outdir
     proc = backend_runs[backend]
     stdout, stderr = proc.communicate(timeout=600)
     assert proc.returncode == 0 and "OK" in stdout, stderr[-3000:]
-    pixels, (ref_features, ref_logits) = reference
+    _, (ref_features, ref_logits) = reference
     with np.load(f"{outdir}/{backend}.npz") as out:
         _assert_matches(out["features"], out["logits"], ref_features[:2], ref_logits[:2], backend)
 
@@ -259,7 +258,7 @@ def test_extract_features_caches_by_inputs(tmp_path):
         p = tmp_path / f"{i}.jpg"
         Image.fromarray(rng.integers(0, 255, (40, 28, 3), dtype=np.uint8)).save(p)
         paths.append(str(p))
-    kw = dict(image_size=32, batch_size=2, weights=None, cache=tmp_path / "cache")
+    kw = {"image_size": 32, "batch_size": 2, "weights": None, "cache": tmp_path / "cache"}
     keras.utils.set_random_seed(0)
     first = extract_features(paths, **kw)
     assert first.shape == (3, 1280) and first.dtype == np.float32

@@ -53,7 +53,7 @@ _STAGES = (
     (1, 3, 1, 6, 192, 320),
 )
 NUM_FEATURES = 1280
-_BN = dict(momentum=0.99, epsilon=1e-3)  # torch momentum 0.01 is Keras' 0.99
+_BN = {"momentum": 0.99, "epsilon": 1e-3}  # torch momentum 0.01 is Keras' 0.99
 _DROP_CONNECT_RATE = 0.2
 
 
@@ -79,7 +79,7 @@ def _block_table(name):
         fixed = i in (0, len(_STAGES) - 1)  # Lite keeps the first and last stage as is
         f_in = 32 if i == 0 else _round_filters(f_in, width)
         f_out = _round_filters(f_out, width)
-        repeats = repeats if fixed else int(math.ceil(depth * repeats))
+        repeats = repeats if fixed else math.ceil(depth * repeats)
         for r in range(repeats):
             blocks.append((kernel, stride if r == 0 else 1, expand,
                            f_in if r == 0 else f_out, f_out))
@@ -107,7 +107,7 @@ def _bn_relu6(x, name, activation=True):
 
 
 def _build(name, image_size, include_top):
-    width, depth, _, dropout, _ = VARIANTS[name]
+    dropout = VARIANTS[name][3]
     inputs = keras.Input((image_size, image_size, 3), name="pixels")
     x = keras.layers.Rescaling(1.0 / 128.0, offset=-127.0 / 128.0, name="scaling")(inputs)
     x = _bn_relu6(_conv(x, 32, 3, 2, "conv_stem"), "bn0")

@@ -46,8 +46,7 @@ def _batches_from_paths(paths, image_size, batch_size):
 
     ds = tf.data.Dataset.from_tensor_slices(list(paths))
     ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size)
-    for batch in ds.prefetch(2).as_numpy_iterator():
-        yield batch
+    yield from ds.prefetch(2).as_numpy_iterator()
 
 
 def _batches_from_array(images, image_size, batch_size):
