@@ -3,7 +3,9 @@
 :func:`prepare_dataset` turns one validated ``[dataset]`` table of a config into
 a :class:`Prepared` (arrays per split, label names, notes for ``notes.txt``).
 Features: standardised tabular features (MULAN, synthetic), TF-IDF or frozen
-MiniLM embeddings (Reuters, arXiv) and decoded, resized images (posters).
+MiniLM embeddings (Reuters, arXiv) and decoded, resized images (posters), or
+the posters' frozen ImageNet EfficientNet-Lite features (``features =
+"efficientnet_lite0"``, extracted once and cached by ``extract_features``).
 """
 
 import time
@@ -13,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from VLAP.experiments.schema import ConfigError
+from VLAP.experiments.schema import IMAGE_FEATURES, ConfigError
 
 
 class DataError(ValueError):
@@ -169,16 +171,6 @@ def _minilm(prep, d):
         "is trained per loss (the paper fine-tuned DistilBERT end to end)")
 
 
-def _load_images(paths, size):
-    from PIL import Image
-
-    out = np.zeros((len(paths), size, size, 3), dtype=np.uint8)
-    for i, p in enumerate(paths):
-        with Image.open(p) as im:
-            out[i] = np.asarray(im.convert("RGB").resize((size, size), Image.BILINEAR))
-    return out
-
-
 #: Where each dataset kind is read from, relative to the data root.
 DEFAULT_PATHS = {
     "mulan": "mulan",
@@ -223,6 +215,19 @@ def check_data(d, data_dir=None):
         "VLAP_DATA_DIR environment variable (data/README.md says where to get each dataset).")
 
 
+def _image_features(paths, d, notes):
+    from VLAP.models.image.efficientnet_lite import cache_dir
+    from VLAP.models.image.features import extract_features
+
+    size = int(d.get("image_size", 224))
+    t0 = time.time()
+    x = extract_features(paths, d["features"], image_size=size, cache=cache_dir() / "features")
+    notes.append(f"frozen ImageNet {d['features']} features ({x.shape[1]} dims, pooled) of the "
+                 f"images stretched to {size}x{size}, extracted once and cached under "
+                 f"{cache_dir() / 'features'} ({time.time() - t0:.0f}s here)")
+    return x
+
+
 def prepare_dataset(d, data_dir=None):
     """Load, cut, split and featurize one dataset table of a config.
 
@@ -236,6 +241,7 @@ def prepare_dataset(d, data_dir=None):
         :class:`Prepared`.
     """
     from VLAP import datasets as vds
+    from VLAP.data.images import load_images
     from VLAP.data.split import take_rows
 
     kind, notes = d["kind"], []
@@ -286,12 +292,15 @@ def prepare_dataset(d, data_dir=None):
         data = vds.load_posters(path)
         notes.append(str(data.report))
         idx = _subsample(len(data.paths), max_rows)
+        if d.get("features") in IMAGE_FEATURES:  # frozen ImageNet features, not pixels
+            x = _image_features(take_rows(list(data.paths), idx), d, notes)
+            return _split_and_binarize(d["name"], x, take_rows(list(data.labels), idx), d, notes)
         prep = _split_and_binarize(d["name"], take_rows(list(data.paths), idx),
                                    take_rows(list(data.labels), idx), d, notes)
         size = int(d.get("image_size", 64))
         t0 = time.time()
         prep.x_train, prep.x_val, prep.x_test = (
-            _load_images(p, size) for p in (prep.x_train, prep.x_val, prep.x_test))
+            load_images(p, size) for p in (prep.x_train, prep.x_val, prep.x_test))
         notes.append(f"images decoded once and resized to {size}x{size} "
                      f"({time.time() - t0:.0f}s)")
         return prep

@@ -31,7 +31,9 @@ from VLAP.experiments.paper import PAPER_RESULTS
 #: Values of a dataset table's ``kind``, a model table's ``kind`` and ``features``.
 DATASET_KINDS = ("synthetic", "mulan", "reuters", "arxiv", "posters")
 MODEL_KINDS = ("mlp", "image")
-FEATURES = ("tfidf", "minilm")
+#: frozen ImageNet features for image datasets (VLAP.models.extract_features)
+IMAGE_FEATURES = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")
+FEATURES = ("tfidf", "minilm") + IMAGE_FEATURES
 #: Dataset kinds whose inputs are images (they need ``[model] kind = "image"``).
 IMAGE_DATASET_KINDS = ("posters",)
 
@@ -317,10 +319,12 @@ def validate_config(cfg, origin="<config>", overrides=None):
     cfg["datasets"] = out
     kind = cfg["model"]["kind"]
     for d in out:  # the image model reads pixels, the MLP feature vectors
-        needed = "image" if d["kind"] in IMAGE_DATASET_KINDS else "mlp"
+        pixels = d["kind"] in IMAGE_DATASET_KINDS and d.get("features") not in IMAGE_FEATURES
+        needed = "image" if pixels else "mlp"
+        what = "pixels" if pixels else "feature vectors"
         checks.require(kind == needed, "model.kind",
-                       f"dataset {d['name']!r} (kind {d['kind']!r}) needs kind = {needed!r} "
-                       f"in [model]. Received: model.kind={kind!r}")
+                       f"dataset {d['name']!r} (kind {d['kind']!r}, {what}) needs kind = "
+                       f"{needed!r} in [model]. Received: model.kind={kind!r}")
     grid = cfg["grid"]
     checks.require(isinstance(grid, dict), "grid", f"`grid` must be a table. Received: {grid!r}")
     checks.keys(grid, GRID_KEYS, "grid", "[grid]")

@@ -17,6 +17,8 @@ from VLAP.models.head import MultilabelHead
 from VLAP.models.image import ImageClassifier
 from VLAP.models.image import ImagePreprocessing
 from VLAP.models.image import image_classifier
+from VLAP.models.image.efficientnet_lite import image_backbone
+from VLAP.models.image.features import extract_features
 from VLAP.models.presets import IMAGE_BACKBONES
 from VLAP.models.presets import TEXT_ARCHITECTURES
 from VLAP.models.presets import register_image_backbone
@@ -33,6 +35,8 @@ __all__ = [
     "TEXT_ARCHITECTURES",
     "TextClassifier",
     "find_minilm",
+    "extract_features",
+    "image_backbone",
     "image_classifier",
     "register_image_backbone",
     "text_classifier",

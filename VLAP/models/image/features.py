@@ -1,0 +1,128 @@
+"""Frozen ImageNet features: run a pretrained backbone once, cache the result.
+
+The paper's image protocol trains only a small head on top of a frozen
+ImageNet CNN. Running the backbone on every epoch would repeat the same
+computation, so `extract_features` runs it once over the images and keeps the
+(N, 1280) float32 matrix in an `.npz` file keyed by the image list and the
+backbone; a second call with the same inputs reads the file back.
+
+Resizing: images are decoded to RGB and **stretched** to `image_size` x
+`image_size` with bilinear interpolation by VLAP's one image decoder
+(`VLAP.data.load_images`, the same code `create_dataset` runs), the aspect ratio
+not kept. That is what the paper's pipeline (and VLAP's `create_dataset`) does,
+and what Keras' MobileNetV2 examples do; the shared posters (about 86 x 128,
+portrait) are therefore upsampled by 1.75 vertically and about 2.6
+horizontally. Padding to a square would keep the shapes but spend a third of the
+input on a constant border; a centre crop would cut titles and faces.
+"""
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from VLAP._validation import check_option, check_positive_int
+from VLAP.models.image.efficientnet_lite import VARIANTS, image_backbone
+
+
+def _cache_key(inputs, backbone, image_size, weights):
+    # "pil": the decoder that made the pixels (a change of decoder must not reuse a cache)
+    h = hashlib.sha256(json.dumps([backbone, image_size, str(weights), "pil"]).encode())
+    if isinstance(inputs, np.ndarray):
+        h.update(str(inputs.shape).encode())
+        h.update(np.ascontiguousarray(inputs).tobytes())
+    else:
+        for p in inputs:  # the list, in order, and each file's size
+            h.update(f"{os.path.abspath(p)}\0{os.path.getsize(p)}\n".encode())
+    return h.hexdigest()[:20]
+
+
+def _batches_from_paths(paths, image_size, batch_size):
+    from VLAP.data.images import load_images
+
+    paths = list(paths)
+    for start in range(0, len(paths), batch_size):
+        yield load_images(paths[start:start + batch_size], image_size).astype("float32")
+
+
+def _batches_from_array(images, image_size, batch_size):
+    import tensorflow as tf
+
+    for start in range(0, len(images), batch_size):
+        batch = images[start:start + batch_size].astype("float32")
+        if batch.shape[1:3] != (image_size, image_size):
+            batch = tf.image.resize(batch, (image_size, image_size)).numpy()
+        yield batch
+
+
+def extract_features(paths_or_images, backbone="efficientnet_lite0", *, image_size=224,
+                     batch_size=64, cache=None, weights="imagenet", verbose=False):
+    """Pooled features of a frozen ImageNet backbone for a list of images.
+
+    Args:
+        paths_or_images: a list of image file paths (JPEG/PNG/...; decoded to RGB),
+            or an array of shape (N, H, W, 3) with pixel values in [0, 255].
+        backbone: str. An EfficientNet-Lite variant (see `VARIANTS`).
+        image_size: int. Images are stretched to `image_size` x `image_size`
+            (bilinear, aspect ratio not kept; see the module docstring).
+        batch_size: int. Images per forward pass.
+        cache: None or a folder. When given, the features are stored there as
+            `<backbone>-<image_size>-<key>.npz`, the key hashing the file list (paths
+            in order and file sizes) or the array, the backbone, size and weights;
+            a later call with the same key loads the file instead of recomputing.
+        weights: passed to `image_backbone` (`"imagenet"`, None, or a `.pth` path).
+        verbose: bool. Print progress every 20 batches.
+
+    Returns:
+        float32 array of shape (N, 1280), in the order of `paths_or_images`.
+
+    Example:
+    >>> x = np.zeros((2, 32, 32, 3), "float32")
+    >>> extract_features(x, image_size=32, weights=None).shape
+    (2, 1280)
+    """
+    check_option("backbone", backbone, list(VARIANTS))
+    image_size = check_positive_int("image_size", image_size)
+    batch_size = check_positive_int("batch_size", batch_size)
+    if isinstance(paths_or_images, np.ndarray):
+        images = paths_or_images
+        if images.ndim != 4 or images.shape[-1] != 3:
+            raise ValueError("`paths_or_images` as an array must have shape (N, H, W, 3). "
+                             f"Received: shape={images.shape}")
+        n = len(images)
+    else:
+        images = [os.fspath(p) for p in paths_or_images]
+        missing = [p for p in images if not os.path.isfile(p)]
+        if missing:
+            raise FileNotFoundError(f"{len(missing)} image file(s) in `paths_or_images` not "
+                                    f"found, e.g. {missing[0]!r}")
+        n = len(images)
+    if n == 0:
+        raise ValueError("`paths_or_images` is empty.")
+
+    target = None
+    if cache is not None:
+        key = _cache_key(images, backbone, image_size, weights)
+        target = Path(cache) / f"{backbone}-{image_size}-{key}.npz"
+        if target.exists():
+            with np.load(target) as data:
+                return data["features"]
+
+    model = image_backbone(backbone, weights=weights, include_top=False, image_size=image_size)
+    batches = (_batches_from_array if isinstance(images, np.ndarray) else _batches_from_paths)(
+        images, image_size, batch_size)
+    out = []
+    for i, batch in enumerate(batches):
+        out.append(np.asarray(model.predict_on_batch(batch), dtype="float32"))
+        if verbose and (i + 1) % 20 == 0:
+            print(f"extract_features: {min((i + 1) * batch_size, n)}/{n} images", flush=True)
+    features = np.concatenate(out)
+
+    if target is not None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(f".{os.getpid()}.tmp.npz")
+        np.savez(tmp, features=features)
+        os.replace(tmp, target)
+    return features
