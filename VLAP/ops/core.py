@@ -89,8 +89,22 @@ def confusion_counts(xp, y_true, p, *, sample_weight=None):
 
 
 def hard_indicator(xp, y_score, cut_point):
-    """Format for the thresholded metrics: 1 where ``y_score > cut_point``, else 0."""
+    """Format for the thresholded metrics: 1 where ``y_score > cut_point``, else 0.
+
+    ``cut_point`` is a scalar or one cut per label (broadcast over rows).
+    """
     return xp.cast_like(y_score > cut_point, y_score)
+
+
+def example_counts(xp, y_true, p):
+    """Per-example counts, summed over labels (axis -1): ``tp, predicted, true``.
+
+    The update step of the example-based metrics (the ``samples`` averages,
+    subset accuracy and the label-count metrics): ``fp = predicted - tp`` and
+    ``fn = true - tp`` follow.
+    """
+    y = xp.cast_like(y_true, p)
+    return xp.sum(p * y, -1), xp.sum(p, -1), xp.sum(y, -1)
 
 
 def soft_confusion(xp, y_true, y_pred, *, from_logits=True, beta=1.0, eta=0.0,
@@ -137,14 +151,25 @@ def reduce_score(xp, score, tp, fp, tn, fn, *, average="macro", f_beta=1.0,
     """The reduce step: a score's formula on per-label counts, then the average.
 
     ``"micro"`` pools the counts over labels first, ``"macro"`` averages the
-    per-label scores, ``None`` returns them. Counts summed across batches or
-    replicas before this step give the score of the pooled examples.
+    per-label scores, ``"weighted"`` weights them by support (``tp + fn``),
+    ``None`` returns them. Counts summed across batches or replicas before this
+    step give the score of the pooled examples.
+
+    ``epsilon`` is added to every denominator. With *hard* counts (whole numbers,
+    or sums of sample weights) an ``epsilon`` far below their resolution, such
+    as the dtype's smallest normal number, leaves every non-zero denominator
+    unchanged and turns 0/0 into 0: scikit-learn's ``zero_division=0``.
     """
     counts = (tp, fp, tn, fn)
     if average == "micro":
         counts = tuple(xp.sum(c) for c in counts)
     value = _FORMULAS[score](xp, *counts, f_beta=f_beta, epsilon=epsilon)
-    return xp.mean(value) if average == "macro" else value
+    if average == "macro":
+        return xp.mean(value)
+    if average == "weighted":
+        support = tp + fn
+        return xp.sum(value * support) / (xp.sum(support) + epsilon)
+    return value
 
 
 def soft_score(xp, score, y_true, y_pred, *, average="macro", from_logits=True,

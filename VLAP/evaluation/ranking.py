@@ -1,0 +1,361 @@
+"""Ranking metrics from sorted scores, exact as scikit-learn, near the cost of a sort.
+
+Scores in [0, 1] are packed with their label into one unsigned integer *key*
+(``float bits << 1 | y``: the bits of a non-negative float sort as the float
+does), so one NumPy sort of the keys orders the scores and carries the labels
+along. A run of equal scores (a *group*) holds its negatives first, then its
+positives, and everything the metrics need follows from each positive's group:
+its start, the first positive in it and its end, found by binary search only for
+positives whose neighbour has the same score.
+
+* :func:`label_ranking_scores`: per-label average precision and ROC AUC, one
+  sort per label, in label chunks (bounded memory). Ties exactly as
+  scikit-learn: AP is its step-wise precision at distinct thresholds
+  (``average_precision_score``), AUC the trapezoid over distinct thresholds
+  (``roc_auc_score``), that is, a tied positive-negative pair counts one half.
+* :func:`micro_ranking_scores`: the same on all entries pooled (``average="micro"``),
+  from one in-place sort of the keys (no flattened copy of the scores).
+* :class:`ExampleRankingSums`: per-example ranking metrics, streamable (row
+  chunks): precision@k, recall@k, nDCG@k, label ranking average precision,
+  coverage error and ranking loss.
+* :func:`binned_ranking_scores`: AP and AUC from per-label score histograms
+  (fixed bins), with a bound on their distance to the exact values.
+
+Ties in the ``@k`` metrics are averaged over the orderings of the tied labels
+(as scikit-learn's ``ndcg_score`` does by default): a group of ``g`` tied labels
+of which ``m`` fit in the top ``k`` counts ``m / g`` of each of its positives.
+
+Example:
+>>> import numpy as np
+>>> from VLAP.evaluation.ranking import label_ranking_scores
+>>> y = np.array([[1, 0], [0, 1], [1, 1], [0, 0]], dtype=np.uint8)
+>>> s = np.array([[0.9, 0.2], [0.4, 0.2], [0.4, 0.7], [0.1, 0.3]])
+>>> ap, auc = label_ranking_scores(y, s)
+>>> [round(float(v), 4) for v in ap], [round(float(v), 4) for v in auc]
+([0.8333, 0.75], [0.875, 0.625])
+"""
+
+import numpy as np
+
+CHUNK_ELEMENTS = 1 << 22
+DEFAULT_KS = (1, 3, 5)
+
+
+# --- keys -------------------------------------------------------------------
+
+
+def key_dtype(score_dtype):
+    """The unsigned key type for scores of ``score_dtype`` (float32 or float64)."""
+    return np.uint32 if np.dtype(score_dtype) == np.float32 else np.uint64
+
+
+def pack_keys(scores, y, out=None):
+    """``bits(score) << 1 | y``: sorts by score, then negatives before positives.
+
+    ``scores`` are float32 or float64 in [0, 1] (``-0.0`` packs as ``0.0``:
+    its sign bit is shifted out); ``y`` is 0/1 of the same shape.
+    """
+    kd = key_dtype(scores.dtype)
+    bits = scores.view(kd) if scores.dtype.itemsize == kd().itemsize else \
+        scores.astype(np.float64).view(np.uint64)
+    out = np.left_shift(bits, kd(1), out=out)
+    return np.bitwise_or(out, y.astype(kd, copy=False), out=out)
+
+
+# --- exact sums over the positives of a sorted key array -------------------------
+
+
+def _positive_sums(keys, lo, hi, positives_before, total_positives):
+    """Sums over the positives in ``keys[lo:hi]`` of a sorted 1-D key array.
+
+    Returns ``(precision_sum, auc2_sum, n_positives)`` where each positive
+    adds the precision at its group's threshold (for AP) and twice its AUC
+    credit (negatives strictly below its group, plus half those in its group).
+    """
+    local = np.flatnonzero(keys[lo:hi] & 1)
+    if not len(local):
+        return 0.0, 0, 0
+    i = local + lo
+    k = keys[i]
+    n = len(keys)
+    tied = np.zeros(len(i), dtype=bool)
+    has_prev = i > 0
+    tied[has_prev] = (keys[i[has_prev] - 1] >> 1) == (k[has_prev] >> 1)
+    has_next = i < n - 1
+    tied[has_next] |= keys[i[has_next] + 1] == k[has_next]
+    start, first_pos = i.copy(), i.copy()
+    if tied.any():
+        kt = k[tied]
+        start[tied] = np.searchsorted(keys, kt - 1, "left")  # = score << 1 | 0
+        first_pos[tied] = np.searchsorted(keys, kt, "left")
+    rank = positives_before + np.arange(len(i), dtype=np.int64)
+    pos_below = rank - (i - first_pos)  # positives with a strictly lower score
+    neg_below = start - pos_below
+    neg_in_group = first_pos - start
+    precision = (total_positives - pos_below) / (n - start)
+    return float(precision.sum()), int((2 * neg_below + neg_in_group).sum()), len(i)
+
+
+def _from_sums(precision_sum, auc2_sum, positives, n):
+    negatives = n - positives
+    if positives == 0 or negatives == 0:
+        return np.nan, np.nan
+    return precision_sum / positives, auc2_sum / (2.0 * positives * negatives)
+
+
+def sorted_label_scores(keys_by_label):
+    """AP and AUC per row of ``keys_by_label`` (one label per row, sorted in place).
+
+    Sorts each row (a label's keys over all examples) in place, in chunks.
+    Labels without a positive or without a negative get NaN.
+    """
+    num_labels, n = keys_by_label.shape
+    ap, auc = np.full(num_labels, np.nan), np.full(num_labels, np.nan)
+    step = max(1, CHUNK_ELEMENTS // max(1, n))
+    for j0 in range(0, num_labels, step):
+        block = keys_by_label[j0:j0 + step]
+        block.sort(axis=1)
+        totals = np.count_nonzero(block & 1, axis=1)
+        for j, row in enumerate(block):
+            if 0 < totals[j] < n:
+                p_sum, a_sum, pos = _positive_sums(row, 0, n, 0, int(totals[j]))
+                ap[j0 + j], auc[j0 + j] = _from_sums(p_sum, a_sum, pos, n)
+    return ap, auc
+
+
+def transposed_keys(blocks, num_labels):
+    """One ``(num_labels, n)`` key matrix from ``(y, scores)`` row blocks."""
+    n = sum(len(y) for y, _ in blocks)
+    kd = np.uint32 if all(s.dtype == np.float32 for _, s in blocks) else np.uint64
+    keys = np.empty((num_labels, n), dtype=kd)
+    step = max(1, CHUNK_ELEMENTS // max(1, n))
+    r0 = 0
+    for y, s in blocks:
+        if kd is np.uint64:
+            s = s.astype(np.float64, copy=False)
+        r1 = r0 + len(y)
+        for j0 in range(0, num_labels, step):  # label chunks: cache-friendly transpose
+            cols = slice(j0, j0 + step)
+            pack_keys(s[:, cols].T, y[:, cols].T, out=keys[cols, r0:r1])
+        r0 = r1
+    return keys
+
+
+def label_ranking_scores(y_true, scores):
+    """Per-label average precision and ROC AUC, exact as scikit-learn.
+
+    Args:
+        y_true: 0/1 array of shape ``(n, num_labels)``.
+        scores: float32 or float64 array of the same shape, in [0, 1].
+
+    Returns:
+        ``(ap, auc)``: two float64 arrays of shape ``(num_labels,)``; NaN for a
+        label without a positive or without a negative.
+    """
+    keys = transposed_keys([(y_true, scores)], y_true.shape[1])
+    return sorted_label_scores(keys)
+
+
+def sorted_micro_scores(keys):
+    """Micro AP and AUC of a key array, sorted here in place (any shape)."""
+    flat = keys.reshape(-1)
+    flat.sort()
+    n = len(flat)
+    total = 0
+    for lo in range(0, n, CHUNK_ELEMENTS):  # count positives, bounded memory
+        total += int(np.count_nonzero(flat[lo:lo + CHUNK_ELEMENTS] & 1))
+    p_sum, a_sum, seen = 0.0, 0, 0
+    for lo in range(0, n, CHUNK_ELEMENTS):
+        ps, a2, pos = _positive_sums(flat, lo, min(lo + CHUNK_ELEMENTS, n), seen, total)
+        p_sum, a_sum, seen = p_sum + ps, a_sum + a2, seen + pos
+    return _from_sums(p_sum, a_sum, total, n)
+
+
+def micro_ranking_scores(y_true, scores):
+    """Average precision and ROC AUC of all entries pooled (``average="micro"``).
+
+    Returns NaN for both when ``y_true`` has no positive or no negative entry.
+    """
+    return sorted_micro_scores(pack_keys(scores, y_true))
+
+
+# --- per-example ranking metrics ----------------------------------------------
+
+
+def _discount_cumsum(num_labels, k):
+    """``C[r]``: the sum of the first ``r`` nDCG discounts ``1 / log2(rank + 1)``."""
+    disc = 1.0 / np.log2(np.arange(num_labels) + 2.0)
+    disc[k:] = 0.0
+    return np.concatenate([[0.0], np.cumsum(disc)])
+
+
+class ExampleRankingSums:
+    """Sums over examples of the per-example ranking metrics; exact and streamable.
+
+    ``update`` sorts each example's keys (row chunks), finds every label's group
+    of tied scores, and adds per example: precision@k, recall@k and nDCG@k for
+    each ``k`` in ``ks``, label ranking average precision, coverage error and
+    ranking loss, with scikit-learn's conventions (LRAP 1 and ranking loss 0 for
+    an example with no or only positive labels; coverage 0 without positives;
+    recall@k and nDCG@k 0 without positives).
+
+    Args:
+        num_labels: int. Number of labels.
+        ks: tuple of int. The cut-offs of the ``@k`` metrics.
+    """
+
+    def __init__(self, num_labels, ks=DEFAULT_KS):
+        self.num_labels, self.ks = int(num_labels), tuple(int(k) for k in ks)
+        self._disc = {k: _discount_cumsum(self.num_labels, k) for k in self.ks}
+        self.reset()
+
+    def names(self):
+        """The metric names, in report order."""
+        return ([f"precision_at_{k}" for k in self.ks] + [f"recall_at_{k}" for k in self.ks]
+                + [f"ndcg_at_{k}" for k in self.ks]
+                + ["label_ranking_average_precision", "coverage_error", "label_ranking_loss"])
+
+    def reset(self):
+        self.n_samples = 0
+        self.sums = dict.fromkeys(self.names(), 0.0)
+
+    def update(self, y_true, scores):
+        for r0 in range(0, len(y_true), max(1, CHUNK_ELEMENTS // self.num_labels)):
+            rows = slice(r0, r0 + max(1, CHUNK_ELEMENTS // self.num_labels))
+            self._update_chunk(y_true[rows], scores[rows])
+
+    def _update_chunk(self, y_true, scores):
+        keys = pack_keys(scores, y_true)
+        keys.sort(axis=1)
+        n, num_labels = keys.shape
+        idx = np.arange(num_labels, dtype=np.int32)
+        new = np.empty(keys.shape, dtype=bool)  # a group starts here
+        new[:, 0] = True
+        np.not_equal(keys[:, 1:] >> 1, keys[:, :-1] >> 1, out=new[:, 1:])
+        start = np.where(new, idx, 0)
+        np.maximum.accumulate(start, axis=1, out=start)
+        end = np.where(np.concatenate([new[:, 1:], np.ones((n, 1), bool)], 1), idx,
+                       num_labels)
+        end = np.minimum.accumulate(end[:, ::-1], axis=1)[:, ::-1]  # inclusive
+        y = (keys & 1).astype(np.int32)
+        del keys, new
+        cpos = np.cumsum(y, axis=1, dtype=np.int32)
+        positives = cpos[:, -1].astype(np.int64)
+        negatives = num_labels - positives
+        is_pos = y.astype(bool)
+        r, c = np.nonzero(is_pos)
+        s_p, e_p = start[r, c], end[r, c]
+        pos_below = cpos[r, s_p] - y[r, s_p]
+        size = (e_p - s_p + 1).astype(np.float64)
+
+        def per_row(values):
+            return np.bincount(r, weights=values, minlength=n)
+
+        sums = self.sums
+        # label ranking average precision
+        lrap = per_row((positives[r] - pos_below) / (num_labels - s_p))
+        lrap = np.where((positives == 0) | (negatives == 0), 1.0,
+                        lrap / np.maximum(positives, 1))
+        sums["label_ranking_average_precision"] += float(lrap.sum())
+        # coverage error: labels scored >= the lowest-scored positive
+        lowest = np.where(is_pos, start, num_labels).min(axis=1)
+        sums["coverage_error"] += float(np.where(positives > 0, num_labels - lowest, 0).sum())
+        # ranking loss: (positive, negative) pairs with the positive not above
+        neg_r, neg_c = np.nonzero(~is_pos)
+        bad = np.bincount(neg_r, weights=cpos[neg_r, end[neg_r, neg_c]], minlength=n)
+        pairs = positives * negatives
+        sums["label_ranking_loss"] += float(np.divide(
+            bad, pairs, out=np.zeros(n), where=pairs > 0).sum())
+        # @k: a group occupies the top ranks num_labels - 1 - end .. num_labels - 1 - start
+        top_a = (num_labels - 1 - e_p).astype(np.int64)
+        top_b = (num_labels - 1 - s_p).astype(np.int64)
+        for k in self.ks:
+            inside = np.clip(np.minimum(top_b, k - 1) - top_a + 1, 0, None) / size
+            hits = per_row(inside)
+            sums[f"precision_at_{k}"] += float(hits.sum()) / k
+            sums[f"recall_at_{k}"] += float(np.divide(
+                hits, positives, out=np.zeros(n), where=positives > 0).sum())
+            disc = self._disc[k]
+            gain = (disc[np.minimum(top_b + 1, k)] - disc[np.minimum(top_a, k)]) / size
+            ideal = disc[np.minimum(positives, k)]
+            sums[f"ndcg_at_{k}"] += float(np.divide(
+                per_row(gain), ideal, out=np.zeros(n), where=ideal > 0).sum())
+        self.n_samples += n
+
+    def merge(self, other):
+        for name in self.sums:
+            self.sums[name] += other.sums[name]
+        self.n_samples += other.n_samples
+        return self
+
+    def metrics(self):
+        """The means over examples, as a dict of floats."""
+        if not self.n_samples:
+            return {}
+        return {name: value / self.n_samples for name, value in self.sums.items()}
+
+
+# --- binned (fixed thresholds) ---------------------------------------------------
+
+
+def bin_counts(y_true, scores, num_bins):
+    """Per-label histograms ``(positives, all)`` of shape ``(num_labels, num_bins)``.
+
+    Bin ``b`` holds the scores in ``[b / num_bins, (b + 1) / num_bins)`` (the last
+    bin includes 1).
+    """
+    n, num_labels = y_true.shape
+    b = np.minimum((scores * float(num_bins)).astype(np.int64), num_bins - 1)
+    b += np.arange(num_labels, dtype=np.int64) * num_bins
+    size = num_labels * num_bins
+    total = np.bincount(b.ravel(), minlength=size)
+    pos = np.bincount(b.ravel(), weights=y_true.ravel(), minlength=size)
+    return (pos.astype(np.int64).reshape(num_labels, num_bins),
+            total.reshape(num_labels, num_bins))
+
+
+def binned_ranking_scores(pos, total):
+    """AP, AUC and their error bounds from histograms (last axis: bins, ascending).
+
+    The scores of one bin are treated as tied (scikit-learn's tie rules). The
+    bounds hold for any scores that fall into these bins:
+
+    * AUC: a positive-negative pair in the same bin counts 1/2 instead of 0 or 1,
+      so ``|AUC_binned - AUC| <= sum_b pos_b neg_b / (2 P N)``;
+    * AP: each positive's precision at its exact threshold lies between the
+      extremes that any order inside its bin allows, ``(a + j) / (c + j + t)``
+      for ``j`` in 1..pos_b, ``t`` in 0..neg_b (``a``, ``c``: positives and
+      entries in higher bins); the bound sums, over positives, the largest
+      distance between those extremes and the binned precision, over ``P``.
+
+    Returns:
+        ``(ap, auc, ap_bound, auc_bound)``, each of the histograms' leading shape;
+        NaN where a label has no positive or no negative.
+    """
+    pos = np.asarray(pos, dtype=np.float64)
+    total = np.asarray(total, dtype=np.float64)
+    neg = total - pos
+    P, N = pos.sum(-1), neg.sum(-1)
+    # entries in strictly higher bins (descending thresholds)
+    pos_above = np.flip(np.cumsum(np.flip(pos, -1), -1), -1) - pos
+    all_above = np.flip(np.cumsum(np.flip(total, -1), -1), -1) - total
+    neg_below = np.cumsum(neg, -1) - neg
+    with np.errstate(divide="ignore", invalid="ignore"):
+        prec = np.where(total > 0, (pos_above + pos) / (all_above + total), 0.0)
+        ap = (pos * prec).sum(-1) / P
+        auc = (pos * (neg_below + neg / 2.0)).sum(-1) / (P * N)
+        a, c = pos_above, all_above
+        ends = [(a + j) / (c + j) for j in (1.0, pos)]
+        lows = [(a + j) / (c + j + neg) for j in (1.0, pos)]
+        hi, lo = np.maximum(*ends), np.minimum(*lows)
+        dev = np.where(pos > 0, np.maximum(hi - prec, prec - lo), 0.0)
+        ap_bound = (pos * dev).sum(-1) / P
+        auc_bound = (pos * neg).sum(-1) / (2.0 * P * N)
+    undefined = (P == 0) | (N == 0)
+    return tuple(np.where(undefined, np.nan, v) for v in (ap, auc, ap_bound, auc_bound))
+
+
+__all__ = [
+    "DEFAULT_KS", "ExampleRankingSums", "bin_counts", "binned_ranking_scores",
+    "label_ranking_scores", "micro_ranking_scores", "pack_keys",
+]
