@@ -47,6 +47,20 @@ def row_chunks(n_rows, num_labels, chunk_elements=CHUNK_ELEMENTS):
     return [slice(i, min(i + step, n_rows)) for i in range(0, n_rows, step)]
 
 
+def exact_cut(threshold, dtype):
+    """The cut in ``dtype`` that float ``scores > cut`` agrees with ``> threshold``.
+
+    For float32 scores, the largest float32 not above the (float64) threshold:
+    ``s > threshold`` holds exactly when ``s > cut``, so the comparison needs
+    no float64 copy of the scores.
+    """
+    t = np.asarray(threshold, dtype=np.float64)
+    if np.dtype(dtype) != np.float32:
+        return t
+    cut = t.astype(np.float32)
+    return np.where(cut > t, np.nextafter(cut, np.float32(-np.inf)), cut)
+
+
 def top_k_indicator(scores, k):
     """0/1 matrix with exactly ``k`` ones per row: the highest scores.
 
@@ -54,8 +68,8 @@ def top_k_indicator(scores, k):
     sort of the negated scores does.
     """
     idx = np.argsort(-scores, axis=1, kind="stable")[:, :k]
-    y_pred = np.zeros(scores.shape, dtype=np.float32)
-    np.put_along_axis(y_pred, idx, 1.0, axis=1)
+    y_pred = np.zeros(scores.shape, dtype=np.uint8)
+    np.put_along_axis(y_pred, idx, 1, axis=1)
     return y_pred
 
 
@@ -96,20 +110,18 @@ class ThresholdedCounts:
                 ``scores > threshold``. Ignored when ``top_k`` is given.
             top_k: int or None. Predict the ``k`` highest scores per example.
         """
+        if top_k is None:
+            cut = exact_cut(threshold, scores.dtype)
         for rows in row_chunks(len(y_true), self.num_labels):
-            s = scores[rows]
-            y = y_true[rows].astype(np.float32)
+            y = np.asarray(y_true[rows], dtype=np.uint8)
             if top_k is not None:
-                p = top_k_indicator(s, top_k)
+                p = top_k_indicator(scores[rows], top_k)
             else:
-                # a float64 cut compares float32 scores exactly (no rounding of
-                # the threshold to float32)
-                cut = np.asarray(threshold, dtype=np.float64)
-                p = core.hard_indicator(NUMPY_OPS, s, cut).astype(np.float32, copy=False)
+                p = core.hard_indicator(NUMPY_OPS, scores[rows], cut, like=y)
             self._add(y, p)
 
     def _add(self, y, p):
-        # Sums of 0/1 float32 values are exact while below 2**24 per chunk.
+        # uint8 0/1 arrays: NumPy sums small integer types in 64-bit integers.
         counts = core.confusion_counts(NUMPY_OPS, y, p)
         for name, value in zip(("tp", "fp", "tn", "fn"), counts):
             setattr(self, name, getattr(self, name) + value.astype(np.int64))
@@ -178,4 +190,4 @@ class ThresholdedCounts:
         return values
 
 
-__all__ = ["AVERAGES", "ThresholdedCounts", "row_chunks", "top_k_indicator"]
+__all__ = ["AVERAGES", "ThresholdedCounts", "exact_cut", "row_chunks", "top_k_indicator"]

@@ -188,7 +188,7 @@ class MultilabelEvaluator:
         if self.ranking_bins is None:
             keys = transposed_keys(self._blocks, self.num_labels)
             ap, auc = sorted_label_scores(keys)
-            micro = sorted_micro_scores(keys)
+            micro = sorted_micro_scores(keys, int(self._counts.tp.sum() + self._counts.fn.sum()))
             del keys
             return ap, auc, micro, {}
         ap, auc, ap_b, auc_b = binned_ranking_scores(self._pos_hist, self._all_hist)

@@ -73,27 +73,31 @@ def confusion_counts(xp, y_true, p, *, sample_weight=None):
     thresholded metrics (:func:`hard_indicator`). ``sample_weight`` weights rows
     (shape ``(batch,)``) or entries (shape ``(batch, num_labels)``).
     """
+    # ``1 - x`` (an int literal) keeps the dtype of ``p``: float for the soft
+    # counts, a small integer type for exact hard counts on NumPy.
     y = xp.cast_like(y_true, p)
     if sample_weight is not None:
         w = xp.cast_like(sample_weight, p)
         if len(w.shape) < 2:
             w = xp.reshape(w, (-1, 1))
-        p_w, not_p_w = p * w, (1.0 - p) * w
+        p_w, not_p_w = p * w, (1 - p) * w
     else:
-        p_w, not_p_w = p, 1.0 - p
+        p_w, not_p_w = p, 1 - p
+    not_y = 1 - y
     tp = xp.sum(p_w * y, 0)
-    fp = xp.sum(p_w * (1.0 - y), 0)
-    tn = xp.sum(not_p_w * (1.0 - y), 0)
+    fp = xp.sum(p_w * not_y, 0)
+    tn = xp.sum(not_p_w * not_y, 0)
     fn = xp.sum(not_p_w * y, 0)
     return tp, fp, tn, fn
 
 
-def hard_indicator(xp, y_score, cut_point):
+def hard_indicator(xp, y_score, cut_point, like=None):
     """Format for the thresholded metrics: 1 where ``y_score > cut_point``, else 0.
 
-    ``cut_point`` is a scalar or one cut per label (broadcast over rows).
+    ``cut_point`` is a scalar or one cut per label (broadcast over rows). The
+    result has the dtype of ``like`` (default: of ``y_score``).
     """
-    return xp.cast_like(y_score > cut_point, y_score)
+    return xp.cast_like(y_score > cut_point, y_score if like is None else like)
 
 
 def example_counts(xp, y_true, p):
