@@ -27,6 +27,7 @@ from sklearn.metrics import (
 
 import VLAP
 from VLAP.evaluation import MultilabelEvaluator, evaluate_predictions
+from VLAP.evaluation import binned
 from VLAP.evaluation import counts as counts_module
 from VLAP.evaluation import ranking
 from VLAP.evaluation.counts import ThresholdedCounts, exact_cut
@@ -238,16 +239,16 @@ def test_streaming_batches_equal_one_call(data, n_batches, seed):
 def test_binned_ap_auc_within_their_error_bound(data, bins):
     y, s = data
     s = np.random.default_rng(len(y)).random(s.shape)  # continuous: binning matters
-    pos, total = ranking.bin_counts(y, s, bins)
-    ap_b, auc_b, ap_bound, auc_bound = ranking.binned_ranking_scores(pos, total)
+    pos, total = binned.bin_counts(y, s, bins)
+    ap_b, auc_b, ap_bound, auc_bound = binned.binned_ranking_scores(pos, total)
     for j in range(y.shape[1]):
         if not _defined(y[:, j]):
             assert np.isnan(ap_b[j]) and np.isnan(ap_bound[j])
             continue
         # the binned values are exact for the binned scores ...
-        binned = np.minimum(np.floor(s[:, j] * bins), bins - 1)
-        assert abs(ap_b[j] - average_precision_score(y[:, j], binned)) <= TOL
-        assert abs(auc_b[j] - roc_auc_score(y[:, j], binned)) <= TOL
+        coarse = np.minimum(np.floor(s[:, j] * bins), bins - 1)
+        assert abs(ap_b[j] - average_precision_score(y[:, j], coarse)) <= TOL
+        assert abs(auc_b[j] - roc_auc_score(y[:, j], coarse)) <= TOL
         # ... and within the bound of the exact ones
         assert abs(ap_b[j] - average_precision_score(y[:, j], s[:, j])) <= ap_bound[j] + TOL
         assert abs(auc_b[j] - roc_auc_score(y[:, j], s[:, j])) <= auc_bound[j] + TOL

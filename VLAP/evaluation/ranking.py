@@ -18,8 +18,8 @@ positives whose neighbour has the same score.
 * :class:`ExampleRankingSums`: per-example ranking metrics, streamable (row
   chunks): precision@k, recall@k, nDCG@k, label ranking average precision,
   coverage error and ranking loss.
-* :func:`binned_ranking_scores`: AP and AUC from per-label score histograms
-  (fixed bins), with a bound on their distance to the exact values.
+
+The binned (fixed thresholds) AP and AUC are in :mod:`VLAP.evaluation.binned`.
 
 Ties in the ``@k`` metrics are averaged over the orderings of the tied labels
 (as scikit-learn's ``ndcg_score`` does by default): a group of ``g`` tied labels
@@ -350,67 +350,7 @@ class ExampleRankingSums:
         return {name: value / self.n_samples for name, value in self.sums.items()}
 
 
-# --- binned (fixed thresholds) ---------------------------------------------------
-
-
-def bin_counts(y_true, scores, num_bins):
-    """Per-label histograms ``(positives, all)`` of shape ``(num_labels, num_bins)``.
-
-    Bin ``b`` holds the scores in ``[b / num_bins, (b + 1) / num_bins)`` (the last
-    bin includes 1).
-    """
-    n, num_labels = y_true.shape
-    b = np.minimum((scores * float(num_bins)).astype(np.int64), num_bins - 1)
-    b += np.arange(num_labels, dtype=np.int64) * num_bins
-    size = num_labels * num_bins
-    total = np.bincount(b.ravel(), minlength=size)
-    pos = np.bincount(b.ravel(), weights=y_true.ravel(), minlength=size)
-    return (pos.astype(np.int64).reshape(num_labels, num_bins),
-            total.reshape(num_labels, num_bins))
-
-
-def binned_ranking_scores(pos, total):
-    """AP, AUC and their error bounds from histograms (last axis: bins, ascending).
-
-    The scores of one bin are treated as tied (scikit-learn's tie rules). The
-    bounds hold for any scores that fall into these bins:
-
-    * AUC: a positive-negative pair in the same bin counts 1/2 instead of 0 or 1,
-      so ``|AUC_binned - AUC| <= sum_b pos_b neg_b / (2 P N)``;
-    * AP: each positive's precision at its exact threshold lies between the
-      extremes that any order inside its bin allows, ``(a + j) / (c + j + t)``
-      for ``j`` in 1..pos_b, ``t`` in 0..neg_b (``a``, ``c``: positives and
-      entries in higher bins); the bound sums, over positives, the largest
-      distance between those extremes and the binned precision, over ``P``.
-
-    Returns:
-        ``(ap, auc, ap_bound, auc_bound)``, each of the histograms' leading shape;
-        NaN where a label has no positive or no negative.
-    """
-    pos = np.asarray(pos, dtype=np.float64)
-    total = np.asarray(total, dtype=np.float64)
-    neg = total - pos
-    P, N = pos.sum(-1), neg.sum(-1)
-    # entries in strictly higher bins (descending thresholds)
-    pos_above = np.flip(np.cumsum(np.flip(pos, -1), -1), -1) - pos
-    all_above = np.flip(np.cumsum(np.flip(total, -1), -1), -1) - total
-    neg_below = np.cumsum(neg, -1) - neg
-    with np.errstate(divide="ignore", invalid="ignore"):
-        prec = np.where(total > 0, (pos_above + pos) / (all_above + total), 0.0)
-        ap = (pos * prec).sum(-1) / P
-        auc = (pos * (neg_below + neg / 2.0)).sum(-1) / (P * N)
-        a, c = pos_above, all_above
-        ends = [(a + j) / (c + j) for j in (1.0, pos)]
-        lows = [(a + j) / (c + j + neg) for j in (1.0, pos)]
-        hi, lo = np.maximum(*ends), np.minimum(*lows)
-        dev = np.where(pos > 0, np.maximum(hi - prec, prec - lo), 0.0)
-        ap_bound = (pos * dev).sum(-1) / P
-        auc_bound = (pos * neg).sum(-1) / (2.0 * P * N)
-    undefined = (P == 0) | (N == 0)
-    return tuple(np.where(undefined, np.nan, v) for v in (ap, auc, ap_bound, auc_bound))
-
-
 __all__ = [
-    "DEFAULT_KS", "ExampleRankingSums", "bin_counts", "binned_ranking_scores",
-    "label_ranking_scores", "micro_ranking_scores", "pack_keys",
+    "DEFAULT_KS", "ExampleRankingSums", "label_ranking_scores", "micro_ranking_scores",
+    "pack_keys", "sorted_label_scores", "sorted_micro_scores", "transposed_keys",
 ]

@@ -41,12 +41,11 @@ import pandas as pd
 
 from VLAP._validation import check_positive_int
 from VLAP.evaluation._arrays import check_label_names, check_labels, check_probabilities
+from VLAP.evaluation.binned import bin_counts, binned_ranking_scores
 from VLAP.evaluation.counts import ThresholdedCounts
 from VLAP.evaluation.ranking import (
     DEFAULT_KS,
     ExampleRankingSums,
-    bin_counts,
-    binned_ranking_scores,
     sorted_label_scores,
     sorted_micro_scores,
     transposed_keys,

@@ -13,9 +13,12 @@ paper's claim that "any confusion-matrix metric has a smooth surrogate" is one
 function here, not one copy per metric.
 
 The functions take an array namespace ``xp`` as their first argument, so the
-exact same formulas serve the Keras losses (``xp`` wraps ``keras.ops``, see
-:mod:`VLAP.ops`) and the native PyTorch losses (``xp`` wraps ``torch``, see
-:mod:`VLAP.torch`). Nothing here imports a framework.
+exact same formulas serve the Keras losses and metrics (``xp`` wraps
+``keras.ops``, see :mod:`VLAP.ops`), the native PyTorch losses (``xp`` wraps
+``torch``, see :mod:`VLAP.torch`) and the exact thresholded counts of
+:mod:`VLAP.evaluation` (``xp`` wraps NumPy, see :mod:`VLAP.ops.numpy_ops`):
+soft counts use the smooth step as the prediction, hard counts the 0/1
+:func:`hard_indicator`. Nothing here imports a framework.
 
 Naming: sigmoidF1's slope and offset are ``beta`` and ``eta`` (the paper's
 names). F-beta's own beta is called ``f_beta``.
