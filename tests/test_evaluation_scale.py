@@ -197,8 +197,13 @@ def test_float32_scores_are_not_upcast():
     y = r.random((64, 5)) < 0.3
     s = r.random((64, 5), dtype=np.float32)
     ev = MultilabelEvaluator(5)
-    ev.update(y, s)
-    assert ev._blocks[0][1] is s or ev._blocks[0][1].base is s
+    buffer = s.copy()
+    ev.update(y, buffer)
+    buffer[:] = 0.0  # a data loader reusing its batch buffer changes nothing
+    assert ev._blocks[0][1].dtype == np.float32
+    np.testing.assert_allclose(ev.result()["value"], evaluate_predictions(y, s)["value"])
+    with pytest.raises(ValueError, match="tune_thresholds"):
+        MultilabelEvaluator(5, threshold="tuned").update(y, s)
     df32 = evaluate_predictions(y, s)
     df64 = evaluate_predictions(y, s.astype(np.float64))
     np.testing.assert_allclose(df32["value"], df64["value"], atol=1e-12)

@@ -134,6 +134,12 @@ class MultilabelEvaluator:
                              f"Received: top_k={self.top_k!r}")
         self._thresholds = None
         if self.top_k is None:
+            if isinstance(self.threshold, str):
+                raise ValueError(
+                    "`threshold` must be a probability or one per label here; tune "
+                    "them first (VLAP.evaluation.tune_thresholds on validation data) "
+                    f"or use evaluate(..., threshold='tuned'). Received: "
+                    f"threshold={self.threshold!r}")
             t = np.asarray(self.threshold, dtype=np.float64)
             if t.shape not in ((), (num_labels,)):
                 raise ValueError(
@@ -171,7 +177,9 @@ class MultilabelEvaluator:
         self._counts.update(y, s, threshold=self._thresholds, top_k=self.top_k)
         self._ranking.update(y, s)
         if self.ranking_bins is None:
-            self._blocks.append((y, s))
+            # kept until result(): copy what may be a view of a reused batch buffer
+            self._blocks.append((y, s) if not validate_args else
+                                (np.array(y, copy=True), np.array(s, copy=True)))
         else:
             pos, total = bin_counts(y, s, self.ranking_bins)
             if self._pos_hist is None:
