@@ -47,9 +47,14 @@ def old_evaluate(y_true, scores, threshold=0.5):
     """The implementation this replaces (its metric computations, unchanged)."""
     import warnings
 
-    from sklearn.metrics import (accuracy_score, average_precision_score, hamming_loss,
-                                 jaccard_score, precision_recall_fscore_support,
-                                 roc_auc_score)
+    from sklearn.metrics import (
+        accuracy_score,
+        average_precision_score,
+        hamming_loss,
+        jaccard_score,
+        precision_recall_fscore_support,
+        roc_auc_score,
+    )
 
     y_true = y_true.astype(np.int64)
     scores = scores.astype(np.float64)

@@ -26,10 +26,8 @@ from sklearn.metrics import (
 )
 
 import VLAP
-from VLAP.evaluation import MultilabelEvaluator, evaluate_predictions
-from VLAP.evaluation import binned
+from VLAP.evaluation import MultilabelEvaluator, binned, evaluate_predictions, ranking
 from VLAP.evaluation import counts as counts_module
-from VLAP.evaluation import ranking
 from VLAP.evaluation.counts import ThresholdedCounts, exact_cut
 from VLAP.ops import core
 from VLAP.ops.numpy_ops import NUMPY_OPS

@@ -3,8 +3,11 @@
 import numpy as np
 import pandas as pd
 
-from VLAP._validation import check_indicator_matrix, check_scores as _check_scores
-from VLAP._validation import to_numpy  # noqa: F401
+from VLAP._validation import (
+    check_indicator_matrix,
+    to_numpy,
+)
+from VLAP._validation import check_scores as _check_scores
 
 
 def check_indicator(y, name):

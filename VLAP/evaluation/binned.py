@@ -25,7 +25,7 @@ def bin_counts(y_true, scores, num_bins):
     Bin ``b`` holds the scores in ``[b / num_bins, (b + 1) / num_bins)`` (the last
     bin includes 1).
     """
-    n, num_labels = y_true.shape
+    num_labels = y_true.shape[1]
     b = np.minimum((scores * float(num_bins)).astype(np.int64), num_bins - 1)
     b += np.arange(num_labels, dtype=np.int64) * num_bins
     size = num_labels * num_bins

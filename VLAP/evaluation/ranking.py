@@ -21,9 +21,19 @@ positives whose neighbour has the same score.
 
 The binned (fixed thresholds) AP and AUC are in :mod:`VLAP.evaluation.binned`.
 
-Ties in the ``@k`` metrics are averaged over the orderings of the tied labels
-(as scikit-learn's ``ndcg_score`` does by default): a group of ``g`` tied labels
-of which ``m`` fit in the top ``k`` counts ``m / g`` of each of its positives.
+Against scikit-learn (tested to 1e-9, ties included):
+
+* ``average_precision_*``, ``roc_auc_*``, ``label_ranking_average_precision``
+  (``label_ranking_average_precision_score``), ``coverage_error`` and
+  ``label_ranking_loss`` equal scikit-learn's, whatever the ties;
+* ``ndcg_at_k`` equals ``ndcg_score(y_true, scores, k=k)`` (its default
+  ``ignore_ties=False``: tied labels share their average gain);
+* ``precision_at_k`` and ``recall_at_k`` have no scikit-learn counterpart. Ties
+  are averaged the same way: a group of ``g`` tied labels of which ``m`` fit
+  in the top ``k`` counts ``m / g`` of each of its positives, where
+  implementations that take ``argsort(-scores)[:, :k]`` (LibMultiLabel, the
+  ``top_k`` threshold strategy) break ties by position. Without ties both agree.
+  recall@k and nDCG@k are 0 for an example without positives.
 
 Example:
 >>> import numpy as np

@@ -44,7 +44,7 @@ from VLAP.evaluation.streaming import (
     check_ks,
     metric_names,
 )
-from VLAP.evaluation.thresholds import DEFAULT_THRESHOLD, resolve_thresholds  # noqa: F401
+from VLAP.evaluation.thresholds import DEFAULT_THRESHOLD, resolve_thresholds
 
 PAPER_NAMING = {
     "paper_macroF1": "f1_macro",
@@ -235,6 +235,11 @@ def evaluate(model, data, threshold=0.5, label_names=None, per_label=False,
 
 
 __all__ = [
-    "evaluate", "evaluate_predictions", "MultilabelEvaluator",
-    "METRIC_NAMES", "PER_LABEL_COLUMNS", "PAPER_NAMING", "NAMING_NOTE",
+    "METRIC_NAMES",
+    "NAMING_NOTE",
+    "PAPER_NAMING",
+    "PER_LABEL_COLUMNS",
+    "MultilabelEvaluator",
+    "evaluate",
+    "evaluate_predictions",
 ]

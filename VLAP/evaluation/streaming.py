@@ -284,4 +284,4 @@ class MultilabelEvaluator:
         return summary, table
 
 
-__all__ = ["MultilabelEvaluator", "PER_LABEL_COLUMNS", "metric_names"]
+__all__ = ["PER_LABEL_COLUMNS", "MultilabelEvaluator", "metric_names"]
