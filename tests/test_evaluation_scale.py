@@ -338,3 +338,22 @@ def test_tiny_epsilon_is_zero_division_zero():
         got = core.reduce_score(NUMPY_OPS, "precision", t, f, n, n, average=None,
                                 epsilon=tiny)
         assert got == (t / (t + f) if t + f else 0.0)
+
+
+def test_one_counting_path_for_losses_metrics_and_report(monkeypatch):
+    """Soft (losses) and hard (Keras metrics, the report) counts all come from
+    ops.core.confusion_counts: patching it changes every one of them."""
+    calls = []
+    original = core.confusion_counts
+
+    def spy(xp, y_true, p, **kwargs):
+        calls.append(type(xp).__name__)
+        return original(xp, y_true, p, **kwargs)
+
+    monkeypatch.setattr(core, "confusion_counts", spy)
+    y = np.array([[1, 0, 1], [0, 1, 0]], dtype=np.float32)
+    logits = np.array([[2.0, -1.0, -0.5], [0.5, 1.5, -2.0]], dtype=np.float32)
+    VLAP.losses.sigmoid_f1(y, logits)
+    VLAP.metrics.MultilabelF1().update_state(y, logits)
+    evaluate_predictions(y, 1.0 / (1.0 + np.exp(-logits)))
+    assert calls == ["_KerasNamespace", "_KerasNamespace", "_NumpyNamespace"]
