@@ -38,6 +38,10 @@ EXPECTED_NAMES = [
     "roc_auc_macro", "roc_auc_micro",
     "label_count_mae", "label_count_accuracy",
     "mean_predicted_labels", "mean_true_labels",
+    "precision_at_1", "precision_at_3", "precision_at_5",
+    "recall_at_1", "recall_at_3", "recall_at_5",
+    "ndcg_at_1", "ndcg_at_3", "ndcg_at_5",
+    "label_ranking_average_precision", "coverage_error", "label_ranking_loss",
 ]
 
 
@@ -92,7 +96,8 @@ def test_row_names_and_layout():
     assert df.attrs["threshold"] == 0.5
     assert df.attrs["threshold_strategy"] == "fixed"
     assert "scikit-learn's names" in df.attrs["naming_note"]
-    assert PAPER_NAMING == {"paper_macroF1": "f1_micro", "paper_microF1": "f1_macro",
+    # the paper's tables were made by sklearn f1_score(average="macro") for macroF1
+    assert PAPER_NAMING == {"paper_macroF1": "f1_macro", "paper_microF1": "f1_micro",
                             "paper_weightedF1": "f1_weighted"}
     assert df.attrs["paper_naming"] == PAPER_NAMING
     assert (df.attrs["n_samples"], df.attrs["num_labels"]) == (30, 4)

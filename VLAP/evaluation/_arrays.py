@@ -3,8 +3,11 @@
 import numpy as np
 import pandas as pd
 
-from VLAP._validation import check_indicator_matrix, check_scores as _check_scores
-from VLAP._validation import to_numpy  # noqa: F401
+from VLAP._validation import (
+    check_indicator_matrix,
+    to_numpy,
+)
+from VLAP._validation import check_scores as _check_scores
 
 
 def check_indicator(y, name):
@@ -12,12 +15,30 @@ def check_indicator(y, name):
     return check_indicator_matrix(y, name, dtype=np.int64, min_labels=2)
 
 
+def check_labels(y, name, min_labels=2):
+    """``y`` as a uint8 0/1 matrix (1 byte per entry; a bool input is not copied)."""
+    return check_indicator_matrix(y, name, dtype=bool, min_labels=min_labels).view(np.uint8)
+
+
 def check_scores(scores, name, shape, y_name):
     """``scores`` as float64 probabilities of the given shape, or raise."""
     return _check_scores(scores, name, shape=shape, like=y_name)
 
 
-def _check_label_names(label_names, num_labels):
+def check_probabilities(scores, name, shape, y_name):
+    """``scores`` as probabilities of the given shape, float32 kept (not up-cast).
+
+    float32 and float64 arrays are used as they are; any other type becomes
+    float64 (float16 becomes float32).
+    """
+    arr = np.asarray(to_numpy(scores))
+    dtype = {np.dtype(np.float32): np.float32, np.dtype(np.float16): np.float32}.get(
+        arr.dtype, np.float64)
+    return _check_scores(arr, name, shape=shape, like=y_name, dtype=dtype)
+
+
+def check_label_names(label_names, num_labels):
+    """A pandas Index of one unique name per label (a RangeIndex for None)."""
     if label_names is None:
         return pd.RangeIndex(num_labels, name="label")
     if isinstance(label_names, (str, bytes)):
@@ -37,5 +58,3 @@ def _check_label_names(label_names, num_labels):
             f"`label_names` must be unique. Received duplicates: {dupes!r}"
         )
     return pd.Index(names, name="label")
-
-

@@ -52,6 +52,59 @@ def _is_xy_pair(data):
     return isinstance(data, (tuple, list)) and len(data) in (2, 3)
 
 
+def _check_outputs(outputs, y_true):
+    if outputs.shape != y_true.shape:
+        raise ValueError(
+            "The model's outputs must have the shape of the labels. Received: "
+            f"outputs.shape={outputs.shape}, y.shape={y_true.shape}"
+        )
+
+
+def iter_scores(model, data, from_logits=True):
+    """Run the model over `data` batch by batch; yield `(y_true, probabilities)`.
+
+    Arguments as :func:`predict_scores`, which concatenates what this yields. A
+    tuple `(X, y)` is predicted in one call and yields once. Probabilities are
+    float64: a float32 sigmoid rounds every logit above about 17 to 1.0, which
+    would turn distinct scores into ties for the ranking metrics.
+    """
+    if not hasattr(model, "predict"):
+        raise TypeError(
+            f"`model` must have a `predict` method. Received: model={model!r}"
+        )
+    if not isinstance(from_logits, bool):
+        raise TypeError(
+            f"`from_logits` must be a bool. Received: from_logits={from_logits!r}"
+        )
+
+    def finish(y, outputs):
+        y = np.asarray(to_numpy(y))
+        _check_outputs(outputs, y)
+        return y, (expit(outputs) if from_logits else outputs)
+
+    if _is_xy_pair(data):
+        yield finish(data[1], _output_array(_predict_array(model, data[0])))
+        return
+    if isinstance(data, (dict, str, bytes, np.ndarray)) or not hasattr(data, "__iter__"):
+        raise TypeError(
+            "`data` must be a tf.data.Dataset (or iterable of batches) yielding "
+            "(x, y), or a tuple (X, y). Received: "
+            f"data of type {type(data).__name__}"
+        )
+    empty = True
+    for batch in _batches(data):
+        if not _is_xy_pair(batch):
+            raise ValueError(
+                "Each batch of `data` must be (x, y) or (x, y, sample_weight): "
+                "evaluation needs the labels. Received: a batch of type "
+                f"{type(batch).__name__}"
+            )
+        empty = False
+        yield finish(batch[1], _output_array(_predict_batch(model, batch[0])))
+    if empty:
+        raise ValueError("`data` yielded no batches.")
+
+
 def predict_scores(model, data, from_logits=True):
     """Run the model once over `data`; return `(y_true, probabilities)`.
 
@@ -68,45 +121,14 @@ def predict_scores(model, data, from_logits=True):
     Returns:
         tuple `(y_true, probabilities)` of float64 NumPy arrays of shape
         `(n_samples, num_labels)`.
+
+    See Also:
+        :func:`iter_scores` (one batch at a time), :func:`VLAP.evaluate`.
     """
-    if not hasattr(model, "predict"):
-        raise TypeError(
-            f"`model` must have a `predict` method. Received: model={model!r}"
-        )
-    if not isinstance(from_logits, bool):
-        raise TypeError(
-            f"`from_logits` must be a bool. Received: from_logits={from_logits!r}"
-        )
-    if _is_xy_pair(data):
-        x, y = data[0], data[1]
-        y_true = np.asarray(to_numpy(y))
-        outputs = _output_array(_predict_array(model, x))
-    elif isinstance(data, (dict, str, bytes, np.ndarray)) or not hasattr(data, "__iter__"):
-        raise TypeError(
-            "`data` must be a tf.data.Dataset (or iterable of batches) yielding "
-            "(x, y), or a tuple (X, y). Received: "
-            f"data of type {type(data).__name__}"
-        )
-    else:
-        ys, outs = [], []
-        for batch in _batches(data):
-            if not _is_xy_pair(batch):
-                raise ValueError(
-                    "Each batch of `data` must be (x, y) or (x, y, sample_weight): "
-                    "evaluation needs the labels. Received: a batch of type "
-                    f"{type(batch).__name__}"
-                )
-            ys.append(np.asarray(to_numpy(batch[1])))
-            outs.append(_output_array(_predict_batch(model, batch[0])))
-        if not ys:
-            raise ValueError("`data` yielded no batches.")
-        y_true, outputs = np.concatenate(ys), np.concatenate(outs)
-    if outputs.shape != y_true.shape:
-        raise ValueError(
-            "The model's outputs must have the shape of the labels. Received: "
-            f"outputs.shape={outputs.shape}, y.shape={y_true.shape}"
-        )
-    probabilities = expit(outputs) if from_logits else outputs
+    ys, probs = zip(*iter_scores(model, data, from_logits=from_logits))
+    y_true = ys[0] if len(ys) == 1 else np.concatenate(ys)
+    probabilities = probs[0] if len(probs) == 1 else np.concatenate(probs)
     return y_true.astype(np.float64), probabilities
 
 
+__all__ = ["iter_scores", "predict_scores"]

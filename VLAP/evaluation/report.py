@@ -1,18 +1,21 @@
-"""Evaluate a multilabel model with scikit-learn's metrics, as one table.
+"""Evaluate a multilabel model: every score, as one table.
 
 Three layers:
 
 - :func:`predict_scores` runs the model once over the data and returns
   ``(y_true, probabilities)`` as NumPy arrays;
 - :func:`evaluate_predictions` is a pure function on those arrays: it picks the
-  thresholds (fixed, per label, tuned on validation data, or top-k), then computes
-  every score with scikit-learn;
-- :func:`evaluate` chains the two (``VLAP.evaluate``).
+  thresholds (fixed, per label, tuned on validation data, or top-k), then
+  computes every score in one counting pass and one sort per label
+  (:mod:`VLAP.evaluation.counts`, :mod:`VLAP.evaluation.ranking`), equal to
+  scikit-learn's values;
+- :func:`evaluate` chains the two (``VLAP.evaluate``), streaming the batches
+  through a :class:`~VLAP.evaluation.streaming.MultilabelEvaluator`.
 
 Naming follows scikit-learn: ``"macro"`` is the mean of the per-label scores and
-``"micro"`` pools the counts of all labels. The paper (and its code) use the two
-words the other way round; :data:`PAPER_NAMING` maps the paper's names to ours,
-and every returned table repeats the note in ``df.attrs["naming_note"]``.
+``"micro"`` pools the counts of all labels. :data:`PAPER_NAMING` maps the
+column names of the paper's tables to ours, and every returned table repeats
+:data:`NAMING_NOTE` in ``df.attrs["naming_note"]``.
 
 mAP and AUROC are computed on the *scores*, not on thresholded labels (the
 paper's code passed thresholded labels, which turns both into a different
@@ -26,88 +29,68 @@ Example:
 >>> round(float(df.loc["f1_macro", "value"]), 4), round(float(df.loc["f1_micro", "value"]), 4)
 (0.4889, 0.6667)
 >>> VLAP.evaluation.PAPER_NAMING["paper_macroF1"]
-'f1_micro'
+'f1_macro'
 """
 
 import warnings
 
-import numpy as np
-import pandas as pd
-from sklearn.metrics import (
-    accuracy_score,
-    average_precision_score,
-    hamming_loss,
-    jaccard_score,
-    precision_recall_fscore_support,
-    roc_auc_score,
+from VLAP._validation import check_bool
+from VLAP.evaluation._arrays import check_label_names, check_labels, check_probabilities
+from VLAP.evaluation.predict import iter_scores, predict_scores
+from VLAP.evaluation.ranking import DEFAULT_KS
+from VLAP.evaluation.streaming import (
+    PER_LABEL_COLUMNS,
+    MultilabelEvaluator,
+    check_ks,
+    metric_names,
 )
-
-
-from VLAP.evaluation._arrays import _check_label_names, check_indicator, check_scores
-from VLAP.evaluation.predict import predict_scores
-from VLAP.evaluation.thresholds import DEFAULT_THRESHOLD, _top_k, resolve_thresholds  # noqa: F401
+from VLAP.evaluation.thresholds import DEFAULT_THRESHOLD, resolve_thresholds
 
 PAPER_NAMING = {
-    "paper_macroF1": "f1_micro",
-    "paper_microF1": "f1_macro",
+    "paper_macroF1": "f1_macro",
+    "paper_microF1": "f1_micro",
     "paper_weightedF1": "f1_weighted",
 }
 NAMING_NOTE = (
-    "The paper calls the pooled (micro) score 'macro' and the per-label mean "
-    "(macro) score 'micro'; VLAP uses scikit-learn's names."
+    "The paper's text defines macro and micro the other way round, but its "
+    "published columns carry scikit-learn's meaning (they were made by its "
+    "computeMetrics, which calls scikit-learn with average='macro' for macroF1); "
+    "VLAP uses scikit-learn's names."
 )
-_AVERAGES = ("micro", "macro", "weighted", "samples")
-METRIC_NAMES = (
-    tuple(f"{score}_{avg}" for score in ("f1", "precision", "recall") for avg in _AVERAGES)
-    + (
-        "hamming_loss", "subset_accuracy", "jaccard_samples", "jaccard_macro",
-        "average_precision_macro", "average_precision_micro",
-        "roc_auc_macro", "roc_auc_micro",
-        "label_count_mae", "label_count_accuracy",
-        "mean_predicted_labels", "mean_true_labels",
-    )
-)
-PER_LABEL_COLUMNS = ("support", "predicted", "precision", "recall", "f1",
-                     "average_precision", "roc_auc", "threshold")
+#: The report's rows with the default cut-offs ``ks=(1, 3, 5)``: the thresholded
+#: scores, mAP/AUROC and label counts first (their historical order), then the
+#: ranking metrics (precision@k, recall@k, nDCG@k, LRAP, coverage, ranking loss).
+METRIC_NAMES = metric_names(DEFAULT_KS)
 
 
-# --- scores -----------------------------------------------------------------
-
-
-def _per_label_ranking_scores(y_true, scores, valid):
-    """Average precision and ROC AUC per label; NaN where a label is excluded."""
-    num_labels = y_true.shape[1]
-    ap = np.full(num_labels, np.nan)
-    auc = np.full(num_labels, np.nan)
-    for j in np.flatnonzero(valid):
-        ap[j] = average_precision_score(y_true[:, j], scores[:, j])
-        auc[j] = roc_auc_score(y_true[:, j], scores[:, j])
-    return ap, auc
-
-
-def _micro_ranking_scores(y_true, scores):
-    y, s = y_true.ravel(), scores.ravel()
-    if y.min() == y.max():
-        warnings.warn(
-            "`y_true` has no positive or no negative entry at all: "
-            "average_precision_micro and roc_auc_micro are NaN.",
-            UserWarning, stacklevel=3,
-        )
-        return np.nan, np.nan
-    return average_precision_score(y, s), roc_auc_score(y, s)
+def _finish(summary, table=None):
+    for df in (summary, table):
+        if df is not None:
+            df.attrs.update({"naming_note": NAMING_NOTE, "paper_naming": dict(PAPER_NAMING)})
+    return summary if table is None else (summary, table)
 
 
 def evaluate_predictions(y_true, scores, threshold=0.5, label_names=None,
-                         per_label=False, y_val=None, scores_val=None, top_k=None):
+                         per_label=False, y_val=None, scores_val=None, top_k=None,
+                         ks=DEFAULT_KS, ranking_bins=None):
     """All multilabel scores of probability predictions, as a pandas table.
 
     Thresholded scores (F1, precision, recall, Hamming loss, subset accuracy,
-    Jaccard, label counts) use `scores > threshold`; mAP and AUROC use the scores
-    themselves. Everything scikit-learn has is computed by scikit-learn, with
-    `zero_division=0` (so, as in scikit-learn, an example with no true and no
-    predicted label scores 0 in the `*_samples` averages). Labels with no positive or no negative example in `y_true`
-    are left out of `average_precision_macro` and `roc_auc_macro` (with a
-    warning saying how many); the value is NaN when no label is left.
+    Jaccard, label counts) use `scores > threshold` and come from one counting
+    pass; mAP and AUROC use the scores themselves (one sort per label, one of
+    all entries for the micro average); the ranking metrics (precision@k,
+    recall@k, nDCG@k, label ranking average precision, coverage error, ranking
+    loss) one sort per example. Every value equals scikit-learn's where it has
+    the metric (tested to 1e-9), with `zero_division=0` (so, as in
+    scikit-learn, an example with no true and no predicted label scores 0 in
+    the `*_samples` averages). Labels with no positive or no negative example
+    in `y_true` are left out of `average_precision_macro` and `roc_auc_macro`
+    (with a warning saying how many); the value is NaN when no label is left.
+    Ties in the `@k` metrics are averaged over their orderings (scikit-learn's
+    `ndcg_score` default); see :mod:`VLAP.evaluation.ranking`.
+
+    Memory: about the score matrix again (sort keys) plus one byte per label
+    entry; float32 scores stay float32.
 
     Args:
         y_true: array of shape `(n_samples, num_labels)`. 0/1 true labels.
@@ -124,6 +107,10 @@ def evaluate_predictions(y_true, scores, threshold=0.5, label_names=None,
             `threshold="tuned"`.
         top_k: int or None. Predict the `k` highest scores of every example
             instead of thresholding (then leave `threshold` at its default).
+        ks: sequence of int. Cut-offs of precision@k, recall@k and nDCG@k
+            (default `(1, 3, 5)`; other values change the row names).
+        ranking_bins: int or None. `None` (default): exact mAP/AUROC. An int:
+            binned (see :class:`MultilabelEvaluator`).
 
     Returns:
         pandas.DataFrame indexed by metric name (:data:`METRIC_NAMES`) with one
@@ -152,93 +139,35 @@ def evaluate_predictions(y_true, scores, threshold=0.5, label_names=None,
     See Also:
         :func:`evaluate` (predicts first), :data:`PAPER_NAMING`.
     """
-    y_true = check_indicator(y_true, "y_true")
-    scores = check_scores(scores, "scores", y_true.shape, "y_true")
-    n_samples, num_labels = y_true.shape
-    index = _check_label_names(label_names, num_labels)
-    if not isinstance(per_label, bool):
-        raise TypeError(f"`per_label` must be a bool. Received: per_label={per_label!r}")
+    y = check_labels(y_true, "y_true")
+    s = check_probabilities(scores, "scores", y.shape, "y_true")
+    num_labels = y.shape[1]
+    check_label_names(label_names, num_labels)
+    check_bool("per_label", per_label)
     strategy, thresholds = resolve_thresholds(threshold, top_k, num_labels,
                                                y_val, scores_val)
-    if strategy == "top_k":
-        y_pred = _top_k(scores, int(top_k))
-    else:
-        y_pred = (scores > thresholds[None, :]).astype(np.int64)
-
-    values = {}
-    for avg in _AVERAGES:
-        p, r, f, _ = precision_recall_fscore_support(y_true, y_pred, average=avg,
-                                                     zero_division=0)
-        values[f"f1_{avg}"], values[f"precision_{avg}"] = f, p
-        values[f"recall_{avg}"] = r
-    values["hamming_loss"] = hamming_loss(y_true, y_pred)
-    values["subset_accuracy"] = accuracy_score(y_true, y_pred)
-    values["jaccard_samples"] = jaccard_score(y_true, y_pred, average="samples",
-                                              zero_division=0)
-    values["jaccard_macro"] = jaccard_score(y_true, y_pred, average="macro",
-                                            zero_division=0)
-
-    positives = y_true.sum(0)
-    valid = (positives > 0) & (positives < n_samples)
-    excluded = [index[j] for j in np.flatnonzero(~valid)]
-    if excluded:
-        warnings.warn(
-            f"{len(excluded)} of {num_labels} labels have no positive or no negative "
-            "example in `y_true` and are excluded from average_precision_macro and "
-            f"roc_auc_macro{' (both NaN: no label left)' if not valid.any() else ''}"
-            f": {excluded[:10]!r}{' ...' if len(excluded) > 10 else ''}",
-            UserWarning, stacklevel=2,
-        )
-    ap, auc = _per_label_ranking_scores(y_true, scores, valid)
-    values["average_precision_macro"] = float(np.mean(ap[valid])) if valid.any() else np.nan
-    ap_micro, auc_micro = _micro_ranking_scores(y_true, scores)
-    values["average_precision_micro"] = ap_micro
-    values["roc_auc_macro"] = float(np.mean(auc[valid])) if valid.any() else np.nan
-    values["roc_auc_micro"] = auc_micro
-
-    pred_count, true_count = y_pred.sum(1), y_true.sum(1)
-    values["label_count_mae"] = np.mean(np.abs(pred_count - true_count))
-    values["label_count_accuracy"] = np.mean(pred_count == true_count)
-    values["mean_predicted_labels"] = np.mean(pred_count)
-    values["mean_true_labels"] = np.mean(true_count)
-
-    summary = pd.DataFrame(
-        {"value": [float(values[name]) for name in METRIC_NAMES]},
-        index=pd.Index(METRIC_NAMES, name="metric"),
-    )
-    summary.attrs.update({
-        "threshold_strategy": strategy,
-        "threshold": (None if thresholds is None else float(thresholds[0])
-                      if strategy == "fixed" else thresholds.tolist()),
-        "top_k": None if top_k is None else int(top_k),
-        "n_samples": int(n_samples),
-        "num_labels": int(num_labels),
-        "excluded_labels": excluded,
-        "naming_note": NAMING_NOTE,
-        "paper_naming": dict(PAPER_NAMING),
-    })
-    if not per_label:
-        return summary
-
-    p, r, f, support = precision_recall_fscore_support(y_true, y_pred, average=None,
-                                                       zero_division=0)
-    table = pd.DataFrame({
-        "support": support.astype(np.int64),
-        "predicted": y_pred.sum(0).astype(np.int64),
-        "precision": p, "recall": r, "f1": f,
-        "average_precision": ap, "roc_auc": auc,
-        "threshold": np.full(num_labels, np.nan) if thresholds is None else thresholds,
-    }, index=index, columns=list(PER_LABEL_COLUMNS))
-    table.attrs.update(summary.attrs)
-    return summary, table
+    evaluator = MultilabelEvaluator(
+        num_labels, threshold=DEFAULT_THRESHOLD if thresholds is None else thresholds,
+        top_k=top_k, ks=ks, ranking_bins=ranking_bins, label_names=label_names)
+    evaluator.threshold_strategy = strategy
+    evaluator.update(y, s, validate_args=False)
+    if per_label:
+        return _finish(*evaluator.result(per_label=True))
+    return _finish(evaluator.result())
 
 
 def evaluate(model, data, threshold=0.5, label_names=None, per_label=False,
-             val_data=None, top_k=None, from_logits=True):
-    """Evaluate a multilabel model: every scikit-learn score, as a pandas table.
+             val_data=None, top_k=None, from_logits=True, ks=DEFAULT_KS,
+             ranking_bins=None):
+    """Evaluate a multilabel model: every score, as a pandas table.
 
-    Predicts once with :func:`predict_scores`, then calls
-    :func:`evaluate_predictions` (see there for the metrics and the table).
+    Predicts batch by batch and streams the batches through a
+    :class:`MultilabelEvaluator`, so the thresholded metrics and the ranking
+    metrics per example never need every score in memory. mAP and AUROC do in
+    the default exact mode (the evaluator keeps the scores, then sorts them);
+    `ranking_bins=B` computes them from fixed bins in bounded memory instead.
+    The values equal :func:`evaluate_predictions` on :func:`predict_scores`'s
+    output.
 
     Args:
         model: keras.Model or any object with `.predict`. Outputs logits (or
@@ -254,12 +183,13 @@ def evaluate(model, data, threshold=0.5, label_names=None, per_label=False,
             `threshold="tuned"`.
         top_k: int or None. Predict the `k` highest scores per example.
         from_logits: bool. `True` (default) when the model outputs logits.
+        ks: sequence of int. Cut-offs of precision@k, recall@k and nDCG@k.
+        ranking_bins: int or None. `None`: exact mAP/AUROC; an int: binned.
 
     Returns:
         pandas.DataFrame indexed by metric name with a `"value"` column, or
-        `(summary, per_label_df)` with `per_label=True`. The paper swaps
-        "micro" and "macro": see `df.attrs["naming_note"]` and
-        :data:`PAPER_NAMING`.
+        `(summary, per_label_df)` with `per_label=True`. See
+        `df.attrs["naming_note"]` and :data:`PAPER_NAMING` for the paper's names.
 
     Example:
     >>> import numpy as np, keras, VLAP
@@ -271,13 +201,14 @@ def evaluate(model, data, threshold=0.5, label_names=None, per_label=False,
     >>> df.attrs["threshold"], 0.0 <= float(df.loc["f1_macro", "value"]) <= 1.0
     (0.5, True)
     """
+    check_bool("per_label", per_label)
+    ks = check_ks(ks)
     tuned = isinstance(threshold, str) and threshold == "tuned" and top_k is None
     if tuned and val_data is None:
         raise ValueError(
             "threshold='tuned' chooses per-label thresholds on validation data: "
             "pass `val_data` (a dataset or a tuple (X, y)). Received: val_data=None"
         )
-    y_true, scores = predict_scores(model, data, from_logits=from_logits)
     y_val = scores_val = None
     if val_data is not None and tuned:
         y_val, scores_val = predict_scores(model, val_data, from_logits=from_logits)
@@ -286,12 +217,29 @@ def evaluate(model, data, threshold=0.5, label_names=None, per_label=False,
             "`val_data` is only used with threshold='tuned'; it is ignored.",
             UserWarning, stacklevel=2,
         )
-    return evaluate_predictions(y_true, scores, threshold=threshold,
-                                label_names=label_names, per_label=per_label,
-                                y_val=y_val, scores_val=scores_val, top_k=top_k)
+    evaluator = None
+    for y, s in iter_scores(model, data, from_logits=from_logits):
+        if evaluator is None:
+            y = check_labels(y, "y_true")
+            strategy, thresholds = resolve_thresholds(threshold, top_k, y.shape[1],
+                                                       y_val, scores_val)
+            evaluator = MultilabelEvaluator(
+                y.shape[1], top_k=top_k, ks=ks, ranking_bins=ranking_bins,
+                threshold=DEFAULT_THRESHOLD if thresholds is None else thresholds,
+                label_names=label_names)
+            evaluator.threshold_strategy = strategy
+        evaluator.update(y, s)
+    if per_label:
+        return _finish(*evaluator.result(per_label=True))
+    return _finish(evaluator.result())
 
 
 __all__ = [
-    "evaluate", "evaluate_predictions",
-    "METRIC_NAMES", "PER_LABEL_COLUMNS", "PAPER_NAMING", "NAMING_NOTE",
+    "METRIC_NAMES",
+    "NAMING_NOTE",
+    "PAPER_NAMING",
+    "PER_LABEL_COLUMNS",
+    "MultilabelEvaluator",
+    "evaluate",
+    "evaluate_predictions",
 ]

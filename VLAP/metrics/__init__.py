@@ -106,6 +106,13 @@ def training_metrics(threshold=0.5, from_logits=True, num_labels=None):
 
 
 __all__ = [
-    "AVERAGES", "NAMES", "MultilabelF1", "MultilabelPrecision", "MultilabelRecall",
-    "MeanPredictedLabels", "LabelCountMAE", "get", "training_metrics",
+    "AVERAGES",
+    "NAMES",
+    "LabelCountMAE",
+    "MeanPredictedLabels",
+    "MultilabelF1",
+    "MultilabelPrecision",
+    "MultilabelRecall",
+    "get",
+    "training_metrics",
 ]

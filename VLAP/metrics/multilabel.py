@@ -6,6 +6,12 @@ totals in ``result()``, as ``keras.metrics.FBetaScore`` and torchmetrics'
 stat-scores do. They never average per-batch scores, so after an epoch they
 equal scikit-learn's score on the concatenated batches.
 
+The counting is VLAP's one counting path, on ``keras.ops``: format with
+:func:`VLAP.ops.core.hard_indicator`, update with
+:func:`VLAP.ops.core.confusion_counts` (per label) or
+:func:`VLAP.ops.core.example_counts` (per example), reduce with
+:func:`VLAP.ops.core.reduce_score`, as the losses and ``VLAP.evaluate`` do.
+
 A prediction is positive when its probability is strictly above ``threshold``:
 ``sigmoid(logit) > threshold``, computed on logits as
 ``logit > log(threshold / (1 - threshold))`` (``from_logits=True``, the default,
@@ -21,9 +27,12 @@ scikit-learn's ``zero_division=0``.
 import math
 
 import keras
+import numpy as np
 from keras import ops
 
 from VLAP._validation import check_option, check_threshold
+from VLAP.ops import core
+from VLAP.ops.soft import KERAS_OPS
 
 AVERAGES = ("macro", "micro", "weighted", None)
 
@@ -88,10 +97,12 @@ def _row_weights(sample_weight, dtype):
 class _MultilabelStatScores(keras.metrics.Metric):
     """Base: hard ``tp, fp, fn`` and support per label, accumulated over batches.
 
-    Subclasses set ``_score`` and implement ``_formula(tp, fp, fn)``.
+    Subclasses set ``_score`` (the name) and ``_core_score`` (the formula in
+    :func:`VLAP.ops.core.reduce_score`).
     """
 
     _score = None
+    _core_score = None
 
     def __init__(self, average="macro", threshold=0.5, from_logits=True,
                  num_labels=None, name=None, dtype=None):
@@ -141,31 +152,25 @@ class _MultilabelStatScores(keras.metrics.Metric):
                 f"{self.true_positives.shape[0]} labels. Received: "
                 f"y_pred.shape={tuple(y_pred.shape)}"
             )
-        cut = _cut_point(self.threshold, self.from_logits)
-        pred = ops.cast(ops.greater(y_pred, cut), self.dtype)
         y = ops.cast(y_true, self.dtype)
+        pred = core.hard_indicator(KERAS_OPS, y_pred,
+                                   _cut_point(self.threshold, self.from_logits), like=y)
         w = _row_weights(sample_weight, self.dtype)
-        if w is not None:
-            pred_w, y_w = pred * w, y * w
-        else:
-            pred_w, y_w = pred, y
-        self.true_positives.assign_add(ops.sum(pred_w * y, axis=0))
-        self.false_positives.assign_add(ops.sum(pred_w * (1.0 - y), axis=0))
-        self.false_negatives.assign_add(ops.sum(y_w * (1.0 - pred), axis=0))
+        tp, fp, _, fn = core.confusion_counts(KERAS_OPS, y, pred, sample_weight=w)
+        self.true_positives.assign_add(tp)
+        self.false_positives.assign_add(fp)
+        self.false_negatives.assign_add(fn)
 
     def result(self):
         if not self._built:
             return ops.convert_to_tensor(0.0, dtype=self.dtype)
-        tp, fp, fn = self.true_positives, self.false_positives, self.false_negatives
-        if self.average == "micro":
-            return self._formula(ops.sum(tp), ops.sum(fp), ops.sum(fn))
-        per_label = self._formula(tp, fp, fn)
-        if self.average == "macro":
-            return ops.mean(per_label)
-        if self.average == "weighted":
-            support = tp + fn
-            return ops.divide_no_nan(ops.sum(per_label * support), ops.sum(support))
-        return per_label
+        tp, fp, fn = (ops.convert_to_tensor(v) for v in
+                      (self.true_positives, self.false_positives, self.false_negatives))
+        # the dtype's smallest normal number: 0/0 gives 0 (zero_division=0) and
+        # leaves every non-zero count unchanged (see core.reduce_score)
+        epsilon = float(np.finfo(keras.backend.standardize_dtype(self.dtype)).tiny)
+        return core.reduce_score(KERAS_OPS, self._core_score, tp, fp, ops.zeros_like(tp),
+                                 fn, average=self.average, epsilon=epsilon)
 
     def reset_state(self):
         for v in self.variables:
@@ -226,9 +231,7 @@ class MultilabelF1(_MultilabelStatScores):
     """
 
     _score = "f1"
-
-    def _formula(self, tp, fp, fn):
-        return ops.divide_no_nan(2.0 * tp, 2.0 * tp + fp + fn)
+    _core_score = "fbeta"
 
 
 @_register
@@ -247,9 +250,7 @@ class MultilabelPrecision(_MultilabelStatScores):
     """
 
     _score = "precision"
-
-    def _formula(self, tp, fp, fn):
-        return ops.divide_no_nan(tp, tp + fp)
+    _core_score = "precision"
 
 
 @_register
@@ -268,9 +269,7 @@ class MultilabelRecall(_MultilabelStatScores):
     """
 
     _score = "recall"
-
-    def _formula(self, tp, fp, fn):
-        return ops.divide_no_nan(tp, tp + fn)
+    _core_score = "recall"
 
 
 # --- label counts per example ------------------------------------------------
@@ -299,9 +298,11 @@ class _LabelCountMetric(keras.metrics.Metric):
         y_pred = ops.convert_to_tensor(y_pred)
         y_true = ops.convert_to_tensor(y_true)
         _check_2d(y_true, y_pred, type(self).__name__)
-        cut = _cut_point(self.threshold, self.from_logits)
-        pred = ops.cast(ops.greater(y_pred, cut), self.dtype)
-        value = self._per_example(ops.cast(y_true, self.dtype), pred)
+        y = ops.cast(y_true, self.dtype)
+        pred = core.hard_indicator(KERAS_OPS, y_pred,
+                                   _cut_point(self.threshold, self.from_logits), like=y)
+        _, predicted, true = core.example_counts(KERAS_OPS, y, pred)
+        value = self._per_example(predicted, true)
         if sample_weight is None:
             weights = ops.ones_like(value)
         else:
@@ -350,8 +351,8 @@ class MeanPredictedLabels(_LabelCountMetric):
 
     _default_name = "mean_predicted_labels"
 
-    def _per_example(self, y, pred):
-        return ops.sum(pred, axis=-1)
+    def _per_example(self, predicted, true):
+        return predicted
 
 
 @_register
@@ -372,5 +373,5 @@ class LabelCountMAE(_LabelCountMetric):
     _default_name = "label_count_mae"
     _direction_ = "down"
 
-    def _per_example(self, y, pred):
-        return ops.abs(ops.sum(pred, axis=-1) - ops.sum(y, axis=-1))
+    def _per_example(self, predicted, true):
+        return ops.abs(predicted - true)

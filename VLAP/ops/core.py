@@ -13,9 +13,12 @@ paper's claim that "any confusion-matrix metric has a smooth surrogate" is one
 function here, not one copy per metric.
 
 The functions take an array namespace ``xp`` as their first argument, so the
-exact same formulas serve the Keras losses (``xp`` wraps ``keras.ops``, see
-:mod:`VLAP.ops`) and the native PyTorch losses (``xp`` wraps ``torch``, see
-:mod:`VLAP.torch`). Nothing here imports a framework.
+exact same formulas serve the Keras losses and metrics (``xp`` wraps
+``keras.ops``, see :mod:`VLAP.ops`), the native PyTorch losses (``xp`` wraps
+``torch``, see :mod:`VLAP.torch`) and the exact thresholded counts of
+:mod:`VLAP.evaluation` (``xp`` wraps NumPy, see :mod:`VLAP.ops.numpy_ops`):
+soft counts use the smooth step as the prediction, hard counts the 0/1
+:func:`hard_indicator`. Nothing here imports a framework.
 
 Naming: sigmoidF1's slope and offset are ``beta`` and ``eta`` (the paper's
 names). F-beta's own beta is called ``f_beta``.
@@ -73,24 +76,42 @@ def confusion_counts(xp, y_true, p, *, sample_weight=None):
     thresholded metrics (:func:`hard_indicator`). ``sample_weight`` weights rows
     (shape ``(batch,)``) or entries (shape ``(batch, num_labels)``).
     """
+    # ``1 - x`` (an int literal) keeps the dtype of ``p``: float for the soft
+    # counts, a small integer type for exact hard counts on NumPy.
     y = xp.cast_like(y_true, p)
     if sample_weight is not None:
         w = xp.cast_like(sample_weight, p)
         if len(w.shape) < 2:
             w = xp.reshape(w, (-1, 1))
-        p_w, not_p_w = p * w, (1.0 - p) * w
+        p_w, not_p_w = p * w, (1 - p) * w
     else:
-        p_w, not_p_w = p, 1.0 - p
+        p_w, not_p_w = p, 1 - p
+    not_y = 1 - y
     tp = xp.sum(p_w * y, 0)
-    fp = xp.sum(p_w * (1.0 - y), 0)
-    tn = xp.sum(not_p_w * (1.0 - y), 0)
+    fp = xp.sum(p_w * not_y, 0)
+    tn = xp.sum(not_p_w * not_y, 0)
     fn = xp.sum(not_p_w * y, 0)
     return tp, fp, tn, fn
 
 
-def hard_indicator(xp, y_score, cut_point):
-    """Format for the thresholded metrics: 1 where ``y_score > cut_point``, else 0."""
-    return xp.cast_like(y_score > cut_point, y_score)
+def hard_indicator(xp, y_score, cut_point, like=None):
+    """Format for the thresholded metrics: 1 where ``y_score > cut_point``, else 0.
+
+    ``cut_point`` is a scalar or one cut per label (broadcast over rows). The
+    result has the dtype of ``like`` (default: of ``y_score``).
+    """
+    return xp.cast_like(y_score > cut_point, y_score if like is None else like)
+
+
+def example_counts(xp, y_true, p):
+    """Per-example counts, summed over labels (axis -1): ``tp, predicted, true``.
+
+    The update step of the example-based metrics (the ``samples`` averages,
+    subset accuracy and the label-count metrics): ``fp = predicted - tp`` and
+    ``fn = true - tp`` follow.
+    """
+    y = xp.cast_like(y_true, p)
+    return xp.sum(p * y, -1), xp.sum(p, -1), xp.sum(y, -1)
 
 
 def soft_confusion(xp, y_true, y_pred, *, from_logits=True, beta=1.0, eta=0.0,
@@ -137,14 +158,25 @@ def reduce_score(xp, score, tp, fp, tn, fn, *, average="macro", f_beta=1.0,
     """The reduce step: a score's formula on per-label counts, then the average.
 
     ``"micro"`` pools the counts over labels first, ``"macro"`` averages the
-    per-label scores, ``None`` returns them. Counts summed across batches or
-    replicas before this step give the score of the pooled examples.
+    per-label scores, ``"weighted"`` weights them by support (``tp + fn``),
+    ``None`` returns them. Counts summed across batches or replicas before this
+    step give the score of the pooled examples.
+
+    ``epsilon`` is added to every denominator. With *hard* counts (whole numbers,
+    or sums of sample weights) an ``epsilon`` far below their resolution, such
+    as the dtype's smallest normal number, leaves every non-zero denominator
+    unchanged and turns 0/0 into 0: scikit-learn's ``zero_division=0``.
     """
     counts = (tp, fp, tn, fn)
     if average == "micro":
         counts = tuple(xp.sum(c) for c in counts)
     value = _FORMULAS[score](xp, *counts, f_beta=f_beta, epsilon=epsilon)
-    return xp.mean(value) if average == "macro" else value
+    if average == "macro":
+        return xp.mean(value)
+    if average == "weighted":
+        support = tp + fn
+        return xp.sum(value * support) / (xp.sum(support) + epsilon)
+    return value
 
 
 def soft_score(xp, score, y_true, y_pred, *, average="macro", from_logits=True,

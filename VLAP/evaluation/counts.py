@@ -1,0 +1,193 @@
+"""Thresholded multilabel metrics from one counting pass, exact and streamable.
+
+Every thresholded score of the report comes from the same counts, computed once
+by :func:`VLAP.ops.core.confusion_counts` (the counting step the losses and the
+Keras metrics use) on NumPy, in row chunks so memory stays bounded:
+
+* *format*: :func:`VLAP.ops.core.hard_indicator` at the thresholds, or the
+  ``k`` highest scores of each example (:func:`top_k_indicator`);
+* *update*: per-label ``tp, fp, tn, fn`` (:func:`VLAP.ops.core.confusion_counts`)
+  and per-example ``tp, predicted, true`` (:func:`VLAP.ops.core.example_counts`),
+  from which the per-example scores are summed;
+* *reduce*: :func:`VLAP.ops.core.reduce_score` for F1, precision, recall and
+  Jaccard (micro, macro, weighted), and the sums for the ``samples`` averages,
+  Hamming loss, subset accuracy and the label-count metrics.
+
+Zero denominators give 0, as scikit-learn's ``zero_division=0``: an example
+with no true and no predicted label scores 0 in the ``samples`` averages.
+
+Example:
+>>> import numpy as np
+>>> from VLAP.evaluation.counts import ThresholdedCounts
+>>> counts = ThresholdedCounts(3)
+>>> y = np.array([[1, 0, 1], [0, 1, 0], [1, 1, 0]])
+>>> scores = np.array([[0.9, 0.2, 0.4], [0.6, 0.7, 0.1], [0.8, 0.3, 0.2]])
+>>> counts.update(y, scores, threshold=0.5)
+>>> m = counts.metrics()
+>>> round(m["f1_macro"], 4), round(m["f1_micro"], 4), round(m["hamming_loss"], 4)
+(0.4889, 0.6667, 0.3333)
+"""
+
+import numpy as np
+
+from VLAP.ops import core
+from VLAP.ops.numpy_ops import NUMPY_OPS
+
+#: Elements per chunk: bounds the temporaries of one counting step (~16 MB each).
+CHUNK_ELEMENTS = 1 << 22
+AVERAGES = ("micro", "macro", "weighted", "samples")
+_TINY = np.finfo(np.float64).tiny  # zero_division=0, see core.reduce_score
+_EXAMPLE_SUMS = ("f1", "precision", "recall", "jaccard", "exact", "count_abs_error",
+                 "count_equal", "predicted", "true", "errors")
+
+
+def row_chunks(n_rows, num_labels, chunk_elements=CHUNK_ELEMENTS):
+    """``slice`` objects covering ``range(n_rows)`` with about ``chunk_elements`` each."""
+    step = max(1, chunk_elements // max(1, num_labels))
+    return [slice(i, min(i + step, n_rows)) for i in range(0, n_rows, step)]
+
+
+def exact_cut(threshold, dtype):
+    """The cut in ``dtype`` that float ``scores > cut`` agrees with ``> threshold``.
+
+    For float32 scores, the largest float32 not above the (float64) threshold:
+    ``s > threshold`` holds exactly when ``s > cut``, so the comparison needs
+    no float64 copy of the scores.
+    """
+    t = np.asarray(threshold, dtype=np.float64)
+    if np.dtype(dtype) != np.float32:
+        return t
+    cut = t.astype(np.float32)
+    return np.where(cut > t, np.nextafter(cut, np.float32(-np.inf)), cut)
+
+
+def top_k_indicator(scores, k):
+    """0/1 matrix with exactly ``k`` ones per row: the highest scores.
+
+    Ties are broken by label order (the lower label index first), as a stable
+    sort of the negated scores does.
+    """
+    idx = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    y_pred = np.zeros(scores.shape, dtype=np.uint8)
+    np.put_along_axis(y_pred, idx, 1, axis=1)
+    return y_pred
+
+
+def _safe_ratio(num, den):
+    return np.divide(num, den, out=np.zeros(np.shape(num), dtype=np.float64),
+                     where=den != 0)
+
+
+class ThresholdedCounts:
+    """Running counts for every thresholded metric: ``update`` chunks, then ``metrics``.
+
+    State: per-label ``tp, fp, tn, fn`` (int64) and the sums over examples of
+    the per-example scores. Updates add counts, so the result on batches equals
+    the result on their concatenation exactly.
+
+    Args:
+        num_labels: int. Number of labels (columns).
+    """
+
+    def __init__(self, num_labels):
+        self.num_labels = int(num_labels)
+        self.reset()
+
+    def reset(self):
+        """Forget every update."""
+        zeros = np.zeros(self.num_labels, dtype=np.int64)
+        self.tp, self.fp, self.tn, self.fn = (zeros.copy() for _ in range(4))
+        self.n_samples = 0
+        self.sums = dict.fromkeys(_EXAMPLE_SUMS, 0.0)
+
+    def update(self, y_true, scores, *, threshold=None, top_k=None):
+        """Count one batch (any size: it is processed in row chunks).
+
+        Args:
+            y_true: 0/1 array of shape ``(n, num_labels)`` (checked by the caller).
+            scores: array of the same shape.
+            threshold: float or array of shape ``(num_labels,)``: predict
+                ``scores > threshold``. Ignored when ``top_k`` is given.
+            top_k: int or None. Predict the ``k`` highest scores per example.
+        """
+        if top_k is None:
+            cut = exact_cut(threshold, scores.dtype)
+        for rows in row_chunks(len(y_true), self.num_labels):
+            y = np.asarray(y_true[rows], dtype=np.uint8)
+            if top_k is not None:
+                p = top_k_indicator(scores[rows], top_k)
+            else:
+                p = core.hard_indicator(NUMPY_OPS, scores[rows], cut, like=y)
+            self._add(y, p)
+
+    def _add(self, y, p):
+        # uint8 0/1 arrays: NumPy sums small integer types in 64-bit integers.
+        counts = core.confusion_counts(NUMPY_OPS, y, p)
+        for name, value in zip(("tp", "fp", "tn", "fn"), counts):
+            setattr(self, name, getattr(self, name) + value.astype(np.int64))
+        tp, predicted, true = (c.astype(np.int64) for c in
+                               core.example_counts(NUMPY_OPS, y, p))
+        errors = predicted + true - 2 * tp  # fp + fn of each example
+        union = predicted + true - tp
+        per_example = {
+            "f1": _safe_ratio(2 * tp, predicted + true),
+            "precision": _safe_ratio(tp, predicted),
+            "recall": _safe_ratio(tp, true),
+            "jaccard": _safe_ratio(tp, union),
+            "exact": errors == 0,
+            "count_abs_error": np.abs(predicted - true),
+            "count_equal": predicted == true,
+            "predicted": predicted,
+            "true": true,
+            "errors": errors,
+        }
+        for name, value in per_example.items():
+            self.sums[name] += float(np.sum(value, dtype=np.float64))
+        self.n_samples += len(y)
+
+    def merge(self, other):
+        """Add the counts of another :class:`ThresholdedCounts` (e.g. another shard)."""
+        for name in ("tp", "fp", "tn", "fn"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for name in _EXAMPLE_SUMS:
+            self.sums[name] += other.sums[name]
+        self.n_samples += other.n_samples
+        return self
+
+    def per_label(self):
+        """Per-label ``support, predicted, precision, recall, f1``, as a dict of arrays."""
+        counts = [c.astype(np.float64) for c in (self.tp, self.fp, self.tn, self.fn)]
+        out = {"support": self.tp + self.fn, "predicted": self.tp + self.fp}
+        for name, score in (("precision", "precision"), ("recall", "recall"),
+                            ("f1", "fbeta")):
+            out[name] = core.reduce_score(NUMPY_OPS, score, *counts, average=None,
+                                          epsilon=_TINY)
+        return out
+
+    def metrics(self):
+        """Every thresholded metric, as a dict of floats (NaN before any update)."""
+        n = self.n_samples
+        if n == 0:
+            return {}
+        counts = [c.astype(np.float64) for c in (self.tp, self.fp, self.tn, self.fn)]
+        values = {}
+        for name, score in (("f1", "fbeta"), ("precision", "precision"),
+                            ("recall", "recall")):
+            for avg in AVERAGES[:3]:
+                values[f"{name}_{avg}"] = float(core.reduce_score(
+                    NUMPY_OPS, score, *counts, average=avg, epsilon=_TINY))
+            values[f"{name}_samples"] = self.sums[name] / n
+        s = self.sums
+        values["hamming_loss"] = s["errors"] / (n * self.num_labels)
+        values["subset_accuracy"] = s["exact"] / n
+        values["jaccard_samples"] = s["jaccard"] / n
+        values["jaccard_macro"] = float(core.reduce_score(
+            NUMPY_OPS, "jaccard", *counts, average="macro", epsilon=_TINY))
+        values["label_count_mae"] = s["count_abs_error"] / n
+        values["label_count_accuracy"] = s["count_equal"] / n
+        values["mean_predicted_labels"] = s["predicted"] / n
+        values["mean_true_labels"] = s["true"] / n
+        return values
+
+
+__all__ = ["AVERAGES", "ThresholdedCounts", "exact_cut", "row_chunks", "top_k_indicator"]

@@ -1,0 +1,287 @@
+"""Streaming evaluation: ``update(y_true, scores)`` per batch, ``result()`` at the end.
+
+:class:`MultilabelEvaluator` has torchmetrics' shape (``update`` / ``result`` /
+``reset``). What it keeps between batches:
+
+* the thresholded metrics (F1, precision, recall, Jaccard, Hamming loss,
+  subset accuracy, label counts): per-label and per-example *counts*
+  (:class:`VLAP.evaluation.counts.ThresholdedCounts`), exact, O(num_labels);
+* the per-example ranking metrics (precision@k, recall@k, nDCG@k, LRAP,
+  coverage error, ranking loss): sums over examples, exact, O(1);
+* average precision and ROC AUC (per label and micro):
+  - ``ranking_bins=None`` (default, exact): the labels (1 byte each) and scores
+    of every batch, because exact AP/AUC need the full order of the scores;
+    ``result()`` then packs them into one key matrix the size of the scores
+    and sorts it (see :mod:`VLAP.evaluation.ranking`);
+  - ``ranking_bins=B``: per-label histograms of ``B`` fixed bins over [0, 1]
+    (as torchmetrics' ``thresholds=B``), O(num_labels x B) memory. Scores in
+    one bin count as tied; ``result().attrs["ranking_error_bound"]`` gives,
+    for each binned metric, a bound on its distance to the exact value that
+    holds for any scores falling into these bins (AUC: the share of
+    positive-negative pairs that share a bin, halved).
+
+Example:
+>>> import numpy as np
+>>> from VLAP.evaluation import MultilabelEvaluator
+>>> y = np.array([[1, 0, 1], [0, 1, 0], [1, 1, 0]])
+>>> s = np.array([[0.9, 0.2, 0.4], [0.6, 0.7, 0.1], [0.8, 0.3, 0.2]])
+>>> ev = MultilabelEvaluator(ks=(1,))
+>>> ev.update(y[:2], s[:2])
+>>> ev.update(y[2:], s[2:])
+>>> df = ev.result()
+>>> round(float(df.loc["f1_macro", "value"]), 4), round(float(df.loc["precision_at_1", "value"]), 4)
+(0.4889, 1.0)
+"""
+
+import numbers
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from VLAP._validation import check_positive_int
+from VLAP.evaluation._arrays import check_label_names, check_labels, check_probabilities
+from VLAP.evaluation.binned import bin_counts, binned_ranking_scores
+from VLAP.evaluation.counts import ThresholdedCounts
+from VLAP.evaluation.ranking import (
+    DEFAULT_KS,
+    ExampleRankingSums,
+    sorted_label_scores,
+    sorted_micro_scores,
+    transposed_keys,
+)
+
+PER_LABEL_COLUMNS = ("support", "predicted", "precision", "recall", "f1",
+                     "average_precision", "roc_auc", "threshold")
+_THRESHOLDED_NAMES = (
+    tuple(f"{score}_{avg}" for score in ("f1", "precision", "recall")
+          for avg in ("micro", "macro", "weighted", "samples"))
+    + ("hamming_loss", "subset_accuracy", "jaccard_samples", "jaccard_macro")
+)
+_AP_AUC_NAMES = ("average_precision_macro", "average_precision_micro",
+                 "roc_auc_macro", "roc_auc_micro")
+_COUNT_NAMES = ("label_count_mae", "label_count_accuracy",
+                "mean_predicted_labels", "mean_true_labels")
+
+
+def metric_names(ks=DEFAULT_KS):
+    """The report's rows for cut-offs ``ks``: the original 24, then the ranking ones."""
+    return (_THRESHOLDED_NAMES + _AP_AUC_NAMES + _COUNT_NAMES
+            + tuple(ExampleRankingSums(1, ks).names()))
+
+
+def check_ks(ks):
+    """``ks`` as a tuple of distinct positive ints, or raise naming the argument."""
+    if isinstance(ks, numbers.Integral) and not isinstance(ks, bool):
+        ks = (ks,)
+    try:
+        values = tuple(ks)
+    except TypeError:
+        raise TypeError(f"`ks` must be a sequence of positive ints. Received: ks={ks!r}") from None
+    if not values or any(isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1
+                         for k in values) or len(set(values)) != len(values):
+        raise ValueError(
+            f"`ks` must be distinct positive ints (the cut-offs of precision@k, "
+            f"recall@k, nDCG@k). Received: ks={ks!r}"
+        )
+    return tuple(int(k) for k in values)
+
+
+class MultilabelEvaluator:
+    """Accumulate batches of ``(y_true, scores)``; ``result()`` is the full report.
+
+    Args:
+        num_labels: int or None. Number of labels; `None` takes it from the
+            first batch.
+        threshold: float or array. A probability in [0, 1] for every label
+            (default `0.5`) or one per label: a label is predicted when its
+            score is above it. Ignored with `top_k`.
+        top_k: int or None. Predict the `k` highest scores of every example.
+        ks: sequence of int. Cut-offs of precision@k, recall@k and nDCG@k.
+        ranking_bins: int or None. `None` (default): exact AP and AUC (keeps
+            the labels and scores of every batch). An int `B`: AP and AUC from
+            `B` fixed score bins, in bounded memory, with an error bound.
+        label_names: sequence of str or None. Names for the per-label table.
+
+    Results equal :func:`VLAP.evaluation.evaluate_predictions` on the
+    concatenated batches (exactly, in the default mode).
+    """
+
+    def __init__(self, num_labels=None, *, threshold=0.5, top_k=None, ks=DEFAULT_KS,
+                 ranking_bins=None, label_names=None):
+        self.num_labels = check_positive_int("num_labels", num_labels, allow_none=True)
+        self.ks = check_ks(ks)
+        self.ranking_bins = check_positive_int("ranking_bins", ranking_bins,
+                                               allow_none=True)
+        self.top_k = check_positive_int("top_k", top_k, allow_none=True)
+        self.threshold = threshold
+        self.label_names = label_names
+        self.threshold_strategy = None  # set by evaluate_predictions ("tuned")
+        self.reset()
+
+    def reset(self):
+        """Forget every batch (the settings stay)."""
+        self._counts = self._ranking = None
+        self._blocks, self._pos_hist, self._all_hist = [], None, None
+        if self.num_labels is not None:
+            self._build(self.num_labels)
+
+    def _build(self, num_labels):
+        self.num_labels = num_labels
+        self._index = check_label_names(self.label_names, num_labels)
+        if self.top_k is not None and self.top_k > num_labels:
+            raise ValueError(f"`top_k` must be between 1 and num_labels={num_labels}. "
+                             f"Received: top_k={self.top_k!r}")
+        self._thresholds = None
+        if self.top_k is None:
+            if isinstance(self.threshold, str):
+                raise ValueError(
+                    "`threshold` must be a probability or one per label here; tune "
+                    "them first (VLAP.evaluation.tune_thresholds on validation data) "
+                    f"or use evaluate(..., threshold='tuned'). Received: "
+                    f"threshold={self.threshold!r}")
+            t = np.asarray(self.threshold, dtype=np.float64)
+            if t.shape not in ((), (num_labels,)):
+                raise ValueError(
+                    "A per-label `threshold` must have shape (num_labels,) = "
+                    f"({num_labels},). Received: threshold.shape={t.shape}")
+            if not (np.isfinite(t).all() and (t >= 0).all() and (t <= 1).all()):
+                raise ValueError("`threshold` must hold probabilities in [0, 1]. "
+                                 f"Received: threshold={self.threshold!r}")
+            self._thresholds = np.broadcast_to(t, (num_labels,)).copy()
+        self._counts = ThresholdedCounts(num_labels)
+        self._ranking = ExampleRankingSums(num_labels, self.ks)
+
+    def update(self, y_true, scores, validate_args=True):
+        """Add a batch: `y_true` 0/1 and `scores` in [0, 1], shape `(batch, num_labels)`.
+
+        Args:
+            y_true: array. 0/1 labels (bool and uint8 arrays are used without a copy).
+            scores: array. Probabilities (float32 is kept as float32).
+            validate_args: bool. Check values and shapes (as torchmetrics'
+                `validate_args`); `False` skips the checks for inputs already
+                checked: then `y_true` must be a bool or uint8 0/1 array and
+                `scores` a float32 or float64 array of probabilities.
+        """
+        if validate_args:
+            y = check_labels(y_true, "y_true", min_labels=1)
+            s = check_probabilities(scores, "scores", y.shape, "y_true")
+        else:
+            y, s = np.asarray(y_true).view(np.uint8), np.asarray(scores)
+        if self._counts is None:
+            self._build(y.shape[1])
+        elif y.shape[1] != self.num_labels:
+            raise ValueError(
+                f"This evaluator has num_labels={self.num_labels}. Received a batch "
+                f"with y_true.shape={y.shape}")
+        self._counts.update(y, s, threshold=self._thresholds, top_k=self.top_k)
+        self._ranking.update(y, s)
+        if self.ranking_bins is None:
+            # kept until result(): copy what may be a view of a reused batch buffer
+            self._blocks.append((y, s) if not validate_args else
+                                (np.array(y, copy=True), np.array(s, copy=True)))
+        else:
+            pos, total = bin_counts(y, s, self.ranking_bins)
+            if self._pos_hist is None:
+                self._pos_hist, self._all_hist = pos, total
+            else:
+                self._pos_hist += pos
+                self._all_hist += total
+
+    # --- result -------------------------------------------------------------
+
+    def _ap_auc(self):
+        """Per-label AP, AUC, micro AP, AUC and the binned error bounds (or {})."""
+        if self.ranking_bins is None:
+            keys = transposed_keys(self._blocks, self.num_labels)
+            ap, auc = sorted_label_scores(keys)
+            micro = sorted_micro_scores(keys, int(self._counts.tp.sum() + self._counts.fn.sum()))
+            del keys
+            return ap, auc, micro, {}
+        ap, auc, ap_b, auc_b = binned_ranking_scores(self._pos_hist, self._all_hist)
+        m = binned_ranking_scores(self._pos_hist.sum(0), self._all_hist.sum(0))
+        return ap, auc, m[:2], {"ap_per_label": ap_b, "auc_per_label": auc_b,
+                                "average_precision_micro": float(m[2]),
+                                "roc_auc_micro": float(m[3])}
+
+    def result(self, per_label=False):
+        """The report: a DataFrame indexed by metric (and the per-label table).
+
+        Returns:
+            pandas.DataFrame with one column `"value"`, rows in the order of
+            :func:`metric_names`; `attrs` as :func:`evaluate_predictions`'s,
+            plus `ranking_bins` and `ranking_error_bound`. With
+            `per_label=True`, `(summary, per_label_df)`.
+        """
+        if self._counts is None or self._counts.n_samples == 0:
+            raise ValueError("`result()` needs at least one `update()` with examples.")
+        n, num_labels = self._counts.n_samples, self.num_labels
+        values = self._counts.metrics()
+        values.update(self._ranking.metrics())
+        positives = self._counts.tp + self._counts.fn
+        valid = (positives > 0) & (positives < n)
+        excluded = [self._index[j] for j in np.flatnonzero(~valid)]
+        if excluded:
+            warnings.warn(
+                f"{len(excluded)} of {num_labels} labels have no positive or no negative "
+                "example in `y_true` and are excluded from average_precision_macro and "
+                f"roc_auc_macro{' (both NaN: no label left)' if not valid.any() else ''}"
+                f": {excluded[:10]!r}{' ...' if len(excluded) > 10 else ''}",
+                UserWarning, stacklevel=2,
+            )
+        if not 0 < positives.sum() < n * num_labels:
+            warnings.warn(
+                "`y_true` has no positive or no negative entry at all: "
+                "average_precision_micro and roc_auc_micro are NaN.",
+                UserWarning, stacklevel=2,
+            )
+        ap, auc, (ap_micro, auc_micro), bounds = self._ap_auc()
+        any_valid = valid.any()
+        values["average_precision_macro"] = float(np.mean(ap[valid])) if any_valid else np.nan
+        values["average_precision_micro"] = float(ap_micro)
+        values["roc_auc_macro"] = float(np.mean(auc[valid])) if any_valid else np.nan
+        values["roc_auc_micro"] = float(auc_micro)
+        error_bound = {}
+        if bounds:
+            error_bound = {
+                "average_precision_macro": float(np.mean(bounds["ap_per_label"][valid]))
+                if any_valid else np.nan,
+                "roc_auc_macro": float(np.mean(bounds["auc_per_label"][valid]))
+                if any_valid else np.nan,
+                "average_precision_micro": bounds["average_precision_micro"],
+                "roc_auc_micro": bounds["roc_auc_micro"],
+            }
+        names = metric_names(self.ks)
+        summary = pd.DataFrame({"value": [float(values[k]) for k in names]},
+                               index=pd.Index(names, name="metric"))
+        strategy = self.threshold_strategy or (
+            "top_k" if self.top_k is not None
+            else "fixed" if np.ndim(self.threshold) == 0 else "per_label")
+        summary.attrs.update({
+            "threshold_strategy": strategy,
+            "threshold": (None if self._thresholds is None
+                          else float(self._thresholds[0]) if strategy == "fixed"
+                          else self._thresholds.tolist()),
+            "top_k": self.top_k,
+            "ks": list(self.ks),
+            "n_samples": int(n),
+            "num_labels": int(num_labels),
+            "excluded_labels": excluded,
+            "ranking_bins": self.ranking_bins,
+            "ranking_error_bound": error_bound,
+        })
+        if not per_label:
+            return summary
+        table = self._counts.per_label()
+        table = pd.DataFrame({
+            "support": table["support"], "predicted": table["predicted"],
+            "precision": table["precision"], "recall": table["recall"], "f1": table["f1"],
+            "average_precision": ap, "roc_auc": auc,
+            "threshold": (np.full(num_labels, np.nan) if self._thresholds is None
+                          else self._thresholds),
+        }, index=self._index, columns=list(PER_LABEL_COLUMNS))
+        table.attrs.update(summary.attrs)
+        return summary, table
+
+
+__all__ = ["PER_LABEL_COLUMNS", "MultilabelEvaluator", "metric_names"]
