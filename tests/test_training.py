@@ -131,7 +131,7 @@ def test_never_overwrites_an_earlier_run(tmp_path):
 
 def test_argument_errors(tmp_path):
     train_ds, val_ds = _datasets()
-    with pytest.raises(ValueError, match="`num_classes`=5 but the model outputs 4"):
+    with pytest.raises(ValueError, match="`num_labels`=5 but the model outputs 4"):
         VLAP.train(_model(), train_ds, val_ds, 5, run_dir=tmp_path / "a")
     with pytest.raises(ValueError, match="Unknown loss 'softF1'"):
         VLAP.train(_model(), train_ds, val_ds, loss="softF1", run_dir=tmp_path / "b")
