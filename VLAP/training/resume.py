@@ -6,8 +6,9 @@ the same in both:
 
 1. the weights and optimizer state (``checkpoints/last.keras``);
 2. the random generators of the model (dropout, augmentation layers): their
-   states are stored in ``state.json`` (:func:`seed_generator_states`), since
-   ``.keras`` files do not hold them;
+   states are stored in ``state.json`` (:func:`random_states`), since
+   ``.keras`` files do not hold them; on PyTorch also torch's global generator,
+   which Keras' unseeded dropout draws from there;
 3. the data order: training reads one repeated stream of epochs
    (:func:`epoch_stream`) and a resumed run skips the batches already seen;
 4. the number of times that stream is iterated. A ``tf.data`` shuffle reseeds
@@ -31,9 +32,10 @@ import keras
 
 from VLAP.training.run_dir import library_versions, read_json, truncate_history, write_json
 
-__all__ = ["RESUME_KEYS", "open_run", "load_checkpoint", "check_resume_config", "seed_generators",
-           "seed_generator_states", "set_seed_generator_states", "seed_model",
-           "epoch_stream", "build_for_fit"]
+__all__ = ["RESUME_KEYS", "open_run", "load_checkpoint", "check_resume_config",
+           "seed_generators", "seed_generator_states", "set_seed_generator_states",
+           "seed_model", "random_states", "restore_random_states", "epoch_stream",
+           "build_for_fit"]
 
 #: ``config.json`` entries that must be equal for ``resume=True``.
 RESUME_KEYS = ("loss", "loss_config", "learning_rate", "threshold", "monitor", "epochs",
@@ -98,13 +100,44 @@ def seed_model(model, seed):
     """Seed the model's own random generators (dropout masks...) from ``seed``.
 
     Touches only this model: no global seed is set. Generator ``i`` gets the
-    state ``[seed + i, 0]`` (as ``keras.random.SeedGenerator(seed + i)`` starts).
+    state ``[seed + i, 0]`` (as ``keras.random.SeedGenerator(seed + i)`` starts)
+    and is marked as seeded: on the PyTorch backend Keras draws the masks of an
+    *unseeded* ``Dropout`` from torch's global generator, and of a seeded one
+    from its ``SeedGenerator`` (whose state a checkpoint can store).
     Weight initialisation happened when the model was built; seed it there
     (``keras.utils.set_random_seed`` before building, or initializer seeds).
     """
     for i, sg in enumerate(seed_generators(model)):
         value = [(int(seed) + i) % (2 ** 32), 0]
         sg.state.assign(keras.ops.convert_to_tensor(value, dtype=sg.state.dtype))
+        if getattr(sg, "_initial_seed", 0) is None:
+            sg._initial_seed = value[0]
+
+
+def random_states(model):
+    """Everything random a resumed run must continue from, as JSON-able lists.
+
+    The model's generator states, and on PyTorch the state of torch's global
+    CPU generator (which unseeded dropout layers draw from there).
+    """
+    out = {"seed_generators": seed_generator_states(model)}
+    if keras.config.backend() == "torch":
+        import torch
+
+        out["torch_rng_state"] = torch.get_rng_state().tolist()
+    return out
+
+
+def restore_random_states(model, state):
+    """Restore :func:`random_states`; False when the generators do not fit the model.
+
+    On PyTorch this sets torch's global CPU generator, as ``resume=True`` asks.
+    """
+    if state.get("torch_rng_state") is not None and keras.config.backend() == "torch":
+        import torch
+
+        torch.set_rng_state(torch.tensor(state["torch_rng_state"], dtype=torch.uint8))
+    return set_seed_generator_states(model, state.get("seed_generators"))
 
 
 def epoch_stream(train_ds, initial_epoch=0):
@@ -197,8 +230,11 @@ def open_run(run_dir, config, *, resume=False):
     return run_dir, {}
 
 
-def load_checkpoint(run_dir, state, strategy=None):
+def load_checkpoint(run_dir, state, strategy=None, seed=None):
     """The model of ``checkpoints/last.keras`` with its random generators restored.
+
+    ``seed``: the run's seed (its generators are marked seeded again, see
+    :func:`seed_model`, before their stored states are restored).
 
     Returns ``(model, initial_epoch)``: the compiled model (optimizer state
     included) and the first epoch still to train.
@@ -208,7 +244,9 @@ def load_checkpoint(run_dir, state, strategy=None):
         raise FileNotFoundError(f"no checkpoint to resume from: {last} is missing")
     with strategy.scope() if strategy is not None else contextlib.nullcontext():
         model = keras.saving.load_model(last)
-    if not set_seed_generator_states(model, state.get("seed_generators")):
+    if seed is not None:
+        seed_model(model, seed)
+    if not restore_random_states(model, state):
         warnings.warn("could not restore the random generators' states; the resumed "
                       "run will draw different dropout masks.", stacklevel=3)
     return model, int(state["last_epoch"]) + 1

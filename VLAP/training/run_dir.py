@@ -146,8 +146,8 @@ class RunCheckpoint(keras.callbacks.Callback):
         patience: int or None. Epochs without improvement before stopping.
         restore_best: bool. End training with the best epoch's weights.
         state: dict or None. The ``state.json`` of a run being resumed.
-        random_state: callable or None. ``model -> JSON-able`` state of the
-            model's random generators, stored in ``state.json``.
+        random_state: callable or None. ``model -> dict`` of JSON-able random
+            states, merged into ``state.json`` every epoch.
     """
 
     def __init__(self, run_dir, monitor, patience=None, restore_best=True, state=None,
@@ -196,7 +196,7 @@ class RunCheckpoint(keras.callbacks.Callback):
         if ckpt is not None:
             atomic_save(self.model, ckpt / "last.keras")
             if self.random_state is not None:
-                self.state["seed_generators"] = self.random_state(self.model)
+                self.state.update(self.random_state(self.model))
             write_json(self.run_dir / "state.json", self.state)  # the commit point, last
         if self.finished:
             self.model.stop_training = True

@@ -52,7 +52,7 @@ from VLAP._validation import check_bool, check_positive_int, check_threshold
 from VLAP.training.compile import (compile_for_multilabel, has_transformer_backbone,
                                    resolve_learning_rate, resolve_loss)
 from VLAP.training.resume import (build_for_fit, epoch_stream, load_checkpoint,
-                                  open_run, seed_generator_states, seed_model)
+                                  open_run, random_states, seed_model)
 from VLAP.training.run_dir import RunCheckpoint, history_rows, library_versions
 
 MONITOR = "val_f1_macro"  # the default early-stopping / best-model criterion
@@ -214,7 +214,7 @@ def train(model, train_ds, val_ds, num_labels=None, loss="sigmoidF1", *, epochs=
 
     run_dir, state = open_run(run_dir, config, resume=resume)
     if resume:
-        model, initial_epoch = load_checkpoint(run_dir, state, strategy)
+        model, initial_epoch = load_checkpoint(run_dir, state, strategy, seed=seed)
     else:
         model = compile_for_multilabel(model, loss_obj, learning_rate=lr,
                                        threshold=threshold, num_labels=num_labels,
@@ -226,7 +226,7 @@ def train(model, train_ds, val_ds, num_labels=None, loss="sigmoidF1", *, epochs=
         enable_determinism()
 
     checkpoint = RunCheckpoint(run_dir, monitor, patience, restore_best, state,
-                               random_state=seed_generator_states)
+                               random_state=random_states)
     cbs = []
     if run_dir is not None:  # the history row first: state.json commits the epoch
         cbs.append(keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=resume))
