@@ -336,6 +336,17 @@ def test_half_precision_logits_are_counted_in_float32(loss):
     assert _f(out) == pytest.approx(ref_value, abs=1e-6)
 
 
+@pytest.mark.parametrize("fn", [losses.sigmoid_f1, losses.unbounded_f1, losses.binary_crossentropy,
+                                losses.focal, losses.asymmetric, losses.jaccard_loss])
+def test_loss_functions_compute_in_float32_on_half_precision_logits(fn):
+    y, u = random_multilabel(n=32, num_labels=5, seed=35)
+    u16 = ops.cast(u, "bfloat16")
+    out = fn(y, u16)
+    assert keras.backend.standardize_dtype(out.dtype) == "float32"
+    np.testing.assert_allclose(ops.convert_to_numpy(out),
+                               ops.convert_to_numpy(fn(y, ops.cast(u16, "float32"))), atol=1e-6)
+
+
 def test_elementwise_loss_sample_weight():
     y, u = random_multilabel(n=10, seed=14)
     w = np.array([1.0] * 5 + [0.0] * 5, "float32")
