@@ -74,25 +74,27 @@ def resolve_loss(loss, loss_kwargs=None):
 def with_dtype_policy(model, dtype_policy):
     """A copy of ``model`` whose layers compute under ``dtype_policy``, same weights.
 
-    Rebuilt from its config (``keras.models.clone_model`` for Sequential and
-    functional models, ``from_config`` otherwise), as a policy is fixed when a
-    layer is built. The global policy is left as it is. Variables stay in the
-    policy's variable dtype (float32 for ``"mixed_bfloat16"``).
+    A policy is fixed when a layer is built, so the model is rebuilt from its
+    serialized config in which every ``float32`` layer policy is replaced by
+    ``dtype_policy`` (layers that pin another policy, and input dtypes, are left
+    as they are). The global policy is not changed. Variables keep the policy's
+    variable dtype (float32 for ``"mixed_bfloat16"``).
     """
     policy = keras.dtype_policies.get(dtype_policy)
+    target = keras.dtype_policies.serialize(policy)
 
-    def clone_layer(layer):
-        config = layer.get_config()
-        if "dtype" in config:
-            config["dtype"] = policy
-        return layer.__class__.from_config(config)
+    def swap(node):
+        if isinstance(node, dict):
+            if node.get("class_name") in ("DTypePolicy", "FloatDTypePolicy") \
+                    and node.get("config", {}).get("name") == "float32":
+                return target
+            return {key: swap(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [swap(value) for value in node]
+        return node
 
-    if isinstance(model, keras.Sequential) or getattr(model, "_is_graph_network", False):
-        clone = keras.models.clone_model(model, clone_function=clone_layer)
-    else:
-        config = model.get_config()
-        config["dtype"] = policy
-        clone = model.__class__.from_config(config)
+    config = swap(keras.saving.serialize_keras_object(model))
+    clone = keras.saving.deserialize_keras_object(config)
     clone.set_weights(model.get_weights())
     return clone
 
