@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from VLAP.ops import core
-from VLAP.ops.core import check_option, check_sigmoid_args
+from VLAP.ops.core import check_loss_options, check_option
 from VLAP._validation import check_shapes, check_values
 
 
@@ -52,8 +52,8 @@ TORCH_OPS = _TorchNamespace()
 
 def _prepare(input, target, from_logits, validate_args):
     input = torch.as_tensor(input)
-    if not torch.is_floating_point(input):
-        input = input.float()
+    if not torch.is_floating_point(input) or input.dtype in (torch.float16, torch.bfloat16):
+        input = input.float()  # counts and logs in float32 under mixed precision
     target = torch.as_tensor(target, device=input.device).to(input.dtype)
     check_shapes(tuple(target.shape), tuple(input.shape))
     if validate_args and not torch.compiler.is_compiling():
@@ -68,8 +68,8 @@ class _Loss(torch.nn.Module):
     def __init__(self, reduction="mean", validate_args=True, **options):
         super().__init__()
         check_option("reduction", reduction, ("mean", "sum", "none"))
-        check_sigmoid_args(options.get("from_logits", True), options.get("beta", 1.0),
-                           options.get("eta", 0.0))
+        # the very checks the Keras losses make (VLAP.ops.core.check_loss_options)
+        check_loss_options(**options)
         self.reduction = reduction
         self.validate_args = validate_args
         self.options = options
@@ -86,8 +86,15 @@ class _Loss(torch.nn.Module):
         value = self._value(input, target, sample_weight)
         if self.reduction_kind == "elementwise":
             if sample_weight is not None:
-                value = value * torch.as_tensor(sample_weight, device=value.device,
+                sample_weight = torch.as_tensor(sample_weight, device=value.device,
                                                 dtype=value.dtype)
+                if tuple(sample_weight.shape) not in ((value.shape[0],),
+                                                      (value.shape[0], 1)):
+                    raise ValueError(
+                        "`sample_weight` of an element-wise loss must have shape "
+                        f"(batch_size,) = ({value.shape[0]},). Received: "
+                        f"sample_weight.shape={tuple(sample_weight.shape)}")
+                value = value * sample_weight.reshape(-1)
             if self.reduction == "mean":
                 return value.mean()
             if self.reduction == "sum":
@@ -97,7 +104,13 @@ class _Loss(torch.nn.Module):
 
 class SoftScoreLoss(_Loss):
     """``1 - soft score`` for ``score`` in ``("fbeta", "precision", "recall",
-    "jaccard", "mcc")``; options as :func:`VLAP.losses.soft_score_loss`."""
+    "jaccard", "mcc")``; options as :func:`VLAP.losses.soft_score_loss`.
+
+    A batch-level loss: ``forward(input, target, sample_weight)`` takes row
+    weights ``(batch,)`` or entry weights ``(batch, num_labels)`` inside the soft
+    counts. Under ``torch.nn.parallel.DistributedDataParallel`` each rank sees
+    its own batch: the loss is the F1 of the local batch, not the global one.
+    """
 
     reduction_kind = "batch"
 
@@ -112,6 +125,11 @@ class SoftScoreLoss(_Loss):
                          epsilon=epsilon)
 
     def _value(self, input, target, sample_weight):
+        if sample_weight is not None:
+            sample_weight = torch.as_tensor(sample_weight, device=input.device,
+                                            dtype=input.dtype)
+            # (batch,), (batch, 1) or (batch, num_labels): weights inside the counts
+            core.sample_weight_shape(tuple(sample_weight.shape), tuple(input.shape))
         return 1.0 - core.soft_score(TORCH_OPS, self.score, target, input,
                                      sample_weight=sample_weight, **self.options)
 
@@ -180,7 +198,5 @@ class Asymmetric(_Loss):
         return core.asymmetric(TORCH_OPS, target, input, **self.options)
 
 
-ASL = Asymmetric
-
 __all__ = ["SigmoidF1", "UnboundedF1", "SoftScoreLoss", "BinaryCrossentropy", "Focal",
-           "Asymmetric", "ASL", "TORCH_OPS"]
+           "Asymmetric", "TORCH_OPS"]

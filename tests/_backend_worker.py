@@ -9,6 +9,7 @@ import tempfile
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
+sys.path.insert(1, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # this checkout
 import keras  # noqa: E402
 
 from conftest import random_multilabel  # noqa: E402

@@ -143,7 +143,7 @@ def test_loss_and_f1_are_computed_on_logits(hf, tokenizer, arxiv):
 def test_num_classes_mismatch_is_a_clear_error(hf, tokenizer, arxiv):
     train_ds, val_ds, num_classes = readme_datasets(arxiv, tokenizer)
     model = small_model(hf, num_labels=2)  # the config default, as in the paper's README
-    with pytest.raises(ValueError, match=r"num_classes`=3.*num_labels=2"):
+    with pytest.raises(ValueError, match=r"num_labels`=3.*num_labels=2"):
         VLAP.train(model, train_ds, val_ds, num_classes)
 
 

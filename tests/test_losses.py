@@ -53,8 +53,9 @@ def test_sigmoid_f1_matches_formula(average, beta, eta):
 def test_paper_names_are_the_same_objects():
     assert losses.sigmoidF1 is losses.sigmoid_f1 and VLAP.sigmoidF1 is losses.sigmoid_f1
     assert losses.unboundedF1 is losses.unbounded_f1
-    assert losses.binaryCrossentropy is losses.binary_crossentropy
-    assert losses.ASL is losses.Asymmetric
+    # invented aliases are gone (issue 9): only the paper's names, snake_case, classes
+    for name in ("binaryCrossentropy", "focal_loss", "asl", "ASL"):
+        assert not hasattr(losses, name), name
 
 
 def test_single_sigmoid_differs_from_paper_double_sigmoid():
@@ -254,6 +255,98 @@ def test_batch_loss_sample_weight_enters_the_counts():
     assert weighted == pytest.approx(_f(losses.sigmoid_f1(y[:5], u[:5])), abs=1e-6)
 
 
+BATCH_LOSSES = [losses.SigmoidF1(beta=2.0, eta=0.1), losses.UnboundedF1(),
+                losses.FBetaLoss(f_beta=2.0), losses.PrecisionLoss(), losses.RecallLoss(),
+                losses.JaccardLoss(average="micro"), losses.MCCLoss()]
+
+
+def _weighted_reference(loss, y, u, w):
+    """The soft score from NumPy counts in which every entry is weighted by ``w``."""
+    beta, eta = getattr(loss, "beta", 1.0), getattr(loss, "eta", 0.0)
+    s = 1.0 / (1.0 + np.exp(-beta * (u + eta)))
+    w = np.broadcast_to(w.reshape(len(y), -1), y.shape)
+    tp, fp = (w * s * y).sum(0), (w * s * (1 - y)).sum(0)
+    fn, tn = (w * (1 - s) * y).sum(0), (w * (1 - s) * (1 - y)).sum(0)
+    if loss.average == "micro":
+        tp, fp, fn, tn = tp.sum(), fp.sum(), fn.sum(), tn.sum()
+    eps, b2 = loss.epsilon, getattr(loss, "f_beta", 1.0) ** 2
+    score = {"precision": tp / (tp + fp + eps), "recall": tp / (tp + fn + eps),
+             "jaccard": tp / (tp + fp + fn + eps),
+             "mcc": (tp * tn - fp * fn) / np.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn) + eps),
+             }.get(getattr(loss, "score", "fbeta"),
+                   (1 + b2) * tp / ((1 + b2) * tp + b2 * fn + fp + eps))
+    return 1.0 - np.mean(score)
+
+
+@pytest.mark.parametrize("n", [1, 2, 9])
+@pytest.mark.parametrize("loss", BATCH_LOSSES, ids=lambda l: l.name)
+def test_per_label_sample_weight_weights_entries_inside_the_counts(loss, n):
+    y, u = random_multilabel(n=max(n, 2), num_labels=4, seed=30)
+    y, u = y[:n], u[:n]
+    w = np.random.default_rng(n).choice([0.0, 0.5, 1.0, 2.0], size=y.shape).astype("float32")
+    w[0, 0] = 0.0  # a weight of 0 removes that label of that example
+    got = _f(loss(y, u, sample_weight=w))
+    assert got == pytest.approx(_weighted_reference(loss, y, u, w), abs=1e-5)
+    rows = w[:, 1]
+    for shape in ((n,), (n, 1)):  # row weights, as a vector or a column
+        assert _f(loss(y, u, sample_weight=rows.reshape(shape))) == pytest.approx(
+            _weighted_reference(loss, y, u, rows), abs=1e-5)
+
+
+def test_zero_entry_weight_equals_dropping_that_entry():
+    y, u = random_multilabel(n=6, num_labels=3, seed=31)
+    w = np.ones_like(y)
+    w[2:, 1] = 0.0  # label 1 only counts on the first two examples
+    full = VLAP.ops.soft_fbeta(y, u, average=None, sample_weight=w)
+    np.testing.assert_allclose(ops.convert_to_numpy(full)[1],
+                               ops.convert_to_numpy(VLAP.ops.soft_fbeta(y[:2], u[:2], average=None))[1],
+                               atol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(4, 4), (5,), (4, 3, 1), (3, 1)])
+def test_sample_weight_of_another_shape_names_the_accepted_shapes(shape):
+    y, u = random_multilabel(n=4, num_labels=3, seed=32)
+    with pytest.raises(ValueError, match=r"`sample_weight` of a batch-level loss must have "
+                                         r"shape \(batch_size,\), \(batch_size, 1\) or "
+                                         r"\(batch_size, num_labels\) = \(4,\), \(4, 1\) or \(4, 3\)"):
+        losses.SigmoidF1()(y, u, sample_weight=np.ones(shape, "float32"))
+
+
+def test_per_label_sample_weight_in_fit_is_applied_once():
+    """Keras's Loss.__call__ would multiply the scalar by the weights again: it must not."""
+    y, _ = random_multilabel(n=16, num_labels=3, seed=33)
+    x = np.random.default_rng(1).normal(size=(16, 5)).astype("float32")
+    w = np.random.default_rng(2).choice([0.0, 1.0, 3.0], size=y.shape).astype("float32")
+    model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(3)])
+    model.compile(optimizer="sgd", loss=losses.SigmoidF1(beta=2.0))
+    value = model.evaluate(x, y, sample_weight=w, batch_size=16, verbose=0)
+    u = ops.convert_to_numpy(model(x))
+    assert value == pytest.approx(_weighted_reference(losses.SigmoidF1(beta=2.0), y, u, w),
+                                  abs=1e-5)
+
+
+@pytest.mark.parametrize("loss", BATCH_LOSSES + [losses.BinaryCrossentropy(), losses.Focal(),
+                                                 losses.Asymmetric()], ids=lambda l: l.name)
+def test_half_precision_logits_are_counted_in_float32(loss):
+    y, u = random_multilabel(n=32, num_labels=5, seed=34)
+    u16 = ops.cast(u, "bfloat16")
+    ref_value = _f(loss(y, ops.cast(u16, "float32")))
+    out = loss(y, u16)
+    assert keras.backend.standardize_dtype(out.dtype) == "float32"
+    assert _f(out) == pytest.approx(ref_value, abs=1e-6)
+
+
+@pytest.mark.parametrize("fn", [losses.sigmoid_f1, losses.unbounded_f1, losses.binary_crossentropy,
+                                losses.focal, losses.asymmetric, losses.jaccard_loss])
+def test_loss_functions_compute_in_float32_on_half_precision_logits(fn):
+    y, u = random_multilabel(n=32, num_labels=5, seed=35)
+    u16 = ops.cast(u, "bfloat16")
+    out = fn(y, u16)
+    assert keras.backend.standardize_dtype(out.dtype) == "float32"
+    np.testing.assert_allclose(ops.convert_to_numpy(out),
+                               ops.convert_to_numpy(fn(y, ops.cast(u16, "float32"))), atol=1e-6)
+
+
 def test_elementwise_loss_sample_weight():
     y, u = random_multilabel(n=10, seed=14)
     w = np.array([1.0] * 5 + [0.0] * 5, "float32")
@@ -262,6 +355,11 @@ def test_elementwise_loss_sample_weight():
 
 
 def test_dtype_argument():
+    if keras.config.backend() == "jax":
+        import jax
+
+        if not jax.config.jax_enable_x64:
+            pytest.skip("JAX computes float64 only with jax_enable_x64")
     y, u = random_multilabel(seed=15)
     out = losses.SigmoidF1(dtype="float64")(y, u)
     assert keras.backend.standardize_dtype(out.dtype) == "float64"
@@ -270,14 +368,36 @@ def test_dtype_argument():
 def test_get_resolves_names():
     assert isinstance(losses.get("sigmoidF1"), losses.SigmoidF1)
     assert isinstance(losses.get("sigmoid_f1", beta=3.0), losses.SigmoidF1)
-    assert isinstance(losses.get("BCE"), losses.BinaryCrossentropy)
-    assert isinstance(losses.get("ASL"), losses.Asymmetric)
+    assert isinstance(losses.get("bce"), losses.BinaryCrossentropy)
+    assert isinstance(losses.get("asl"), losses.Asymmetric)
     assert isinstance(losses.get("unboundedF1"), losses.UnboundedF1)
     assert isinstance(losses.get("focal"), losses.Focal)
+    assert isinstance(losses.get("SigmoidF1"), losses.SigmoidF1)
     loss = losses.SigmoidF1()
     assert losses.get(loss) is loss
-    with pytest.raises(ValueError, match="Unknown loss 'sigmoidF2'.*sigmoid_f1"):
+    with pytest.raises(ValueError, match="Unknown loss 'sigmoidF2'. Did you mean 'sigmoidF1'"):
         losses.get("sigmoidF2")
+
+
+@pytest.mark.parametrize("name", ["sigmoidF1", "unboundedF1", "bce", "focal", "asl"])
+def test_every_name_the_shipped_configs_use_resolves(name):
+    assert losses.canonical_name(name) in losses.PAPER_LOSSES
+
+
+@pytest.mark.parametrize("name", ["binaryCrossentropy", "focal_loss", "fl", "ce", "f1",
+                                  "sigmoid_f1_loss", "BCE"])
+def test_invented_aliases_are_refused_with_a_suggestion(name):
+    with pytest.raises(ValueError, match=rf"Unknown loss '{name}'.*Valid names: \["):
+        losses.get(name)
+
+
+def test_unknown_loss_option_lists_the_valid_ones():
+    with pytest.raises(ValueError, match=r"Unknown option 'gama' for loss 'focal'. "
+                                         r"Did you mean 'gamma'\?.*'alpha'"):
+        losses.get("focal", gama=1.0)
+    with pytest.raises(ValueError, match=r"Unknown option 'bta'.*Did you mean 'beta'"):
+        losses.get("sigmoidF1", bta=2.0)
+    assert losses.get("fbeta", f_beta=2.0, beta=3.0).f_beta == 2.0
 
 
 # --- errors -------------------------------------------------------------------------
@@ -321,6 +441,8 @@ def test_bad_arguments_raise_at_construction(kwargs, match):
 
 @pytest.mark.parametrize("cls,kwargs,match", [
     (losses.Focal, dict(alpha=1.5), r"`alpha` must be in \[0.0, 1.0\]"),
+    (losses.BinaryCrossentropy, dict(epsilon=-1.0), "`epsilon` must be in"),
+    (losses.Asymmetric, dict(gamma_neg=-1.0), "`gamma_neg` must be in"),
     (losses.Focal, dict(gamma=-1.0), "`gamma` must be in"),
     (losses.Asymmetric, dict(clip=2.0), "`clip` must be in"),
     (losses.FBetaLoss, dict(f_beta=0.0), "`f_beta` must be in"),

@@ -27,7 +27,7 @@ def test_values_match_references():
         ref.sigmoid_f1(y, u, 4.0, 0.5), abs=1e-5)
     assert float(vt.BinaryCrossentropy()(ut, yt)) == pytest.approx(ref.bce(y, u).mean(), abs=1e-5)
     assert float(vt.Focal()(ut, yt)) == pytest.approx(ref.focal(y, u).mean(), abs=1e-5)
-    assert float(vt.ASL()(ut, yt)) == pytest.approx(ref.asl(y, u).mean(), abs=1e-5)
+    assert float(vt.Asymmetric()(ut, yt)) == pytest.approx(ref.asl(y, u).mean(), abs=1e-5)
     np.testing.assert_allclose(vt.Focal(reduction="none")(ut, yt).numpy(), ref.focal(y, u), atol=1e-5)
 
 
@@ -49,7 +49,7 @@ def test_trains_in_a_plain_torch_loop():
 
 
 @pytest.mark.parametrize("module", [vt.SigmoidF1(), vt.UnboundedF1(), vt.BinaryCrossentropy(),
-                                    vt.Focal(), vt.ASL(), vt.SoftScoreLoss("mcc")])
+                                    vt.Focal(), vt.Asymmetric(), vt.SoftScoreLoss("mcc")])
 def test_finite_gradients_for_huge_logits(module):
     u = torch.tensor([[1e4, -1e4], [-1e4, 1e4]], requires_grad=True)
     y = torch.tensor([[0.0, 1.0], [1.0, 1.0]])
@@ -68,3 +68,45 @@ def test_errors():
         vt.SigmoidF1(beta=-1.0)
     with pytest.raises(ValueError, match="argument `average`"):
         vt.SigmoidF1(average="samples")
+
+
+@pytest.mark.parametrize("module,kwargs,match", [
+    (vt.Focal, dict(alpha=1.5), r"`alpha` must be in \[0.0, 1.0\]"),
+    (vt.Focal, dict(gamma=-1.0), "`gamma` must be in"),
+    (vt.Asymmetric, dict(clip=2.0), "`clip` must be in"),
+    (vt.Asymmetric, dict(gamma_neg=-1.0), "`gamma_neg` must be in"),
+    (vt.Asymmetric, dict(gamma_pos=-0.5), "`gamma_pos` must be in"),
+    (vt.BinaryCrossentropy, dict(epsilon=-1e-7), "`epsilon` must be in"),
+    (vt.SigmoidF1, dict(epsilon=-1.0), "`epsilon` must be in"),
+    (vt.SigmoidF1, dict(from_logits=1), "`from_logits` must be a bool"),
+    (vt.SoftScoreLoss, dict(f_beta=0.0), "`f_beta` must be in"),
+])
+def test_same_argument_checks_as_the_keras_losses(module, kwargs, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        module(**kwargs)
+
+
+@pytest.mark.parametrize("n", [1, 2, 7])
+def test_per_label_sample_weight_matches_the_keras_side(n):
+    keras_losses = pytest.importorskip("VLAP.losses")
+    y, u = random_multilabel(n=max(n, 2), num_labels=4, seed=40)
+    y, u = y[:n], u[:n]
+    w = np.random.default_rng(n).choice([0.0, 1.0, 2.0], size=y.shape).astype("float32")
+    for kw in (dict(beta=2.0), dict(average="micro")):
+        expected = float(keras_losses.SigmoidF1(**kw)(y, u, sample_weight=w))
+        got = float(vt.SigmoidF1(**kw)(torch.tensor(u), torch.tensor(y), sample_weight=w))
+        assert got == pytest.approx(expected, abs=1e-5)
+    with pytest.raises(ValueError, match=r"\(batch_size,\), \(batch_size, 1\) or "
+                                         r"\(batch_size, num_labels\)"):
+        vt.SigmoidF1()(torch.tensor(u), torch.tensor(y), sample_weight=np.ones((n, 5)))
+    with pytest.raises(ValueError, match=r"element-wise loss must have shape \(batch_size,\)"):
+        vt.Focal()(torch.tensor(u), torch.tensor(y), sample_weight=np.ones((n, 4)))
+
+
+def test_bfloat16_logits_give_a_float32_loss():
+    y, u = random_multilabel(seed=41)
+    u16 = torch.tensor(u).to(torch.bfloat16)
+    for module in (vt.SigmoidF1(), vt.BinaryCrossentropy(), vt.Focal(), vt.Asymmetric()):
+        out = module(u16, torch.tensor(y))
+        assert out.dtype == torch.float32
+        assert float(out) == pytest.approx(float(module(u16.float(), torch.tensor(y))), abs=1e-6)

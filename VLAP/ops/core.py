@@ -28,7 +28,7 @@ over labels; ``"micro"`` pools the counts of all labels first. (The paper calls
 these "micro" and "macro" the other way round.) ``None`` returns per-label scores.
 """
 
-from VLAP._validation import check_option  # noqa: F401  (re-exported for the losses)
+from VLAP._validation import check_bool, check_number, check_option
 
 AVERAGES = ("macro", "micro", None)
 SCORES = ("fbeta", "precision", "recall", "jaccard", "mcc")
@@ -59,6 +59,76 @@ def check_sigmoid_args(from_logits, beta, eta):
         )
 
 
+# One check per loss option, shared by the Keras losses (VLAP.losses) and the
+# native PyTorch modules (VLAP.torch), so both refuse the same values the same way.
+_OPTION_CHECKS = {
+    "average": lambda v: check_option("average", v, ("macro", "micro")),
+    "from_logits": lambda v: check_bool("from_logits", v),
+    "epsilon": lambda v: check_number("epsilon", v, low=0.0),
+    "f_beta": lambda v: check_number("f_beta", v, low=0.0, low_inclusive=False),
+    "alpha": lambda v: check_number("alpha", v, low=0.0, high=1.0, allow_none=True),
+    "gamma": lambda v: check_number("gamma", v, low=0.0),
+    "gamma_neg": lambda v: check_number("gamma_neg", v, low=0.0),
+    "gamma_pos": lambda v: check_number("gamma_pos", v, low=0.0),
+    "clip": lambda v: check_number("clip", v, low=0.0, high=1.0),
+}
+
+
+def check_loss_options(**options):
+    """Check a loss's options in Python, before any tracing; unknown names pass.
+
+    ``beta``, ``eta`` and ``from_logits`` are checked together by
+    :func:`check_sigmoid_args` (they constrain each other); every other option
+    has one check here, used by both :mod:`VLAP.losses` and :mod:`VLAP.torch`.
+
+    Example:
+    >>> check_loss_options(gamma=-1.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: `gamma` must be in [0.0, inf]. Received: gamma=-1.0
+    """
+    if {"beta", "eta"} & set(options):
+        check_sigmoid_args(options.get("from_logits", True), options.get("beta", 1.0),
+                           options.get("eta", 0.0))
+    for name, value in options.items():
+        check = _OPTION_CHECKS.get(name)
+        if check is not None:
+            check(value)
+
+
+def sample_weight_shape(weight_shape, pred_shape):
+    """Static check of a batch-level loss's ``sample_weight``; returns its 2-D shape.
+
+    Accepted: ``(batch,)`` or ``(batch, 1)`` (one weight per example) and
+    ``(batch, num_labels)`` (one weight per entry: 0 removes that label of that
+    example from the soft counts). ``None`` dimensions (traced shapes) match any.
+
+    Example:
+    >>> sample_weight_shape((4,), (4, 3))
+    (4, 1)
+    >>> sample_weight_shape((4, 2), (4, 3))
+    Traceback (most recent call last):
+    ...
+    ValueError: `sample_weight` of a batch-level loss must have shape (batch_size,), (batch_size, 1) or (batch_size, num_labels) = (4,), (4, 1) or (4, 3). Received: sample_weight.shape=(4, 2)
+    """
+    weight_shape, pred_shape = tuple(weight_shape), tuple(pred_shape)
+    batch, labels = pred_shape
+
+    def same(a, b):
+        return a is None or b is None or a == b
+
+    if len(weight_shape) == 1 and same(weight_shape[0], batch):
+        return (weight_shape[0], 1)
+    if len(weight_shape) == 2 and same(weight_shape[0], batch) and \
+            (weight_shape[1] == 1 or same(weight_shape[1], labels)):
+        return weight_shape
+    raise ValueError(
+        "`sample_weight` of a batch-level loss must have shape (batch_size,), "
+        "(batch_size, 1) or (batch_size, num_labels) = "
+        f"({batch},), ({batch}, 1) or ({batch}, {labels}). "
+        f"Received: sample_weight.shape={weight_shape}")
+
+
 def soft_indicator(xp, y_pred, *, from_logits=True, beta=1.0, eta=0.0):
     """``S(u) = 1 / (1 + exp(-beta * (u + eta)))``: the smooth step of the paper."""
     if not from_logits:
@@ -82,7 +152,7 @@ def confusion_counts(xp, y_true, p, *, sample_weight=None):
     if sample_weight is not None:
         w = xp.cast_like(sample_weight, p)
         if len(w.shape) < 2:
-            w = xp.reshape(w, (-1, 1))
+            w = xp.reshape(w, (-1, 1))  # one weight per row, broadcast over labels
         p_w, not_p_w = p * w, (1 - p) * w
     else:
         p_w, not_p_w = p, 1 - p

@@ -67,17 +67,92 @@ def _is_concrete(x):
     return False
 
 
+_HALF = ("float16", "bfloat16")
+
+
 def prepare(y_true, y_pred, *, from_logits=True, validate_args=True, dtype=None):
-    """Convert to tensors, check shapes (always) and values (when concrete)."""
+    """Convert to tensors, check shapes (always) and values (when concrete).
+
+    Half-precision predictions (``float16``, ``bfloat16``: a mixed-precision
+    model's logits) are cast up to ``float32``, so the counts, the sigmoid and
+    the logs are computed in ``float32`` whatever the model's compute dtype.
+    """
     if validate_args and _is_concrete(y_true) and _is_concrete(y_pred):
         check_values(_k.convert_to_numpy(y_true), _k.convert_to_numpy(y_pred),
                      from_logits=from_logits)
     y_pred = _k.convert_to_tensor(y_pred, dtype=dtype)
-    if not keras.backend.is_float_dtype(y_pred.dtype):
-        y_pred = _k.cast(y_pred, keras.config.floatx())
+    if not keras.backend.is_float_dtype(y_pred.dtype) or \
+            keras.backend.standardize_dtype(y_pred.dtype) in _HALF:
+        y_pred = _k.cast(y_pred, "float32" if dtype is None else dtype)
     y_true = _k.cast(_k.convert_to_tensor(y_true), y_pred.dtype)
     check_shapes(tuple(y_true.shape), tuple(y_pred.shape))
     return y_true, y_pred
+
+
+def replica_count():
+    """Replicas that each hold a slice of the batch under ``tf.distribute`` (else 1).
+
+    Only TensorFlow's ``tf.distribute`` splits a batch into per-replica
+    tensors. JAX's ``keras.distribution.DataParallel`` keeps the batch one
+    global (sharded) array, so sums over it are already global there.
+    """
+    if keras.config.backend() != "tensorflow":
+        return 1
+    import tensorflow as tf
+
+    if not tf.distribute.has_strategy():
+        return 1
+    return int(tf.distribute.get_strategy().num_replicas_in_sync)
+
+
+def sum_across_replicas(counts):
+    """Sum per-label counts over the replicas of a ``tf.distribute`` strategy.
+
+    In a replica context with more than one replica, returns the counts of the
+    global batch (``ReplicaContext.all_reduce(SUM)``, whose gradient is the
+    all-reduced sum of the replicas' upstream gradients); elsewhere returns
+    ``counts`` unchanged. A batch-level score reduced from these counts is then
+    the score of the global batch, whatever the number of replicas.
+    """
+    if replica_count() == 1:
+        return counts
+    import tensorflow as tf
+
+    ctx = tf.distribute.get_replica_context()
+    if ctx is None:  # cross-replica context (e.g. a symbolic build): nothing to sum
+        return counts
+    return tuple(ctx.all_reduce(tf.distribute.ReduceOp.SUM, list(counts)))
+
+
+def entry_weights(sample_weight, y_pred):
+    """``sample_weight`` as a tensor of shape ``(batch, 1)`` or ``(batch, num_labels)``.
+
+    Raises a ValueError naming the accepted shapes for any other shape (see
+    :func:`VLAP.ops.core.sample_weight_shape`).
+    """
+    if sample_weight is None:
+        return None
+    w = _k.convert_to_tensor(sample_weight)
+    core.sample_weight_shape(tuple(w.shape), tuple(y_pred.shape))
+    if len(w.shape) == 1:
+        w = _k.expand_dims(w, -1)
+    return _k.cast(w, y_pred.dtype)
+
+
+def global_soft_score(score, y_true, y_pred, *, average="macro", from_logits=True,
+                      beta=1.0, eta=0.0, f_beta=1.0, epsilon=core.DEFAULT_EPSILON,
+                      sample_weight=None):
+    """A batch-level soft score of the *global* batch, on prepared tensors.
+
+    Formats, counts (``sample_weight`` inside the counts), sums the counts over
+    ``tf.distribute`` replicas, then reduces. Arguments as :func:`soft_score`.
+    """
+    counts = core.soft_confusion(KERAS_OPS, y_true, y_pred, from_logits=from_logits,
+                                 beta=beta, eta=eta,
+                                 sample_weight=entry_weights(sample_weight, y_pred))
+    counts = sum_across_replicas(counts)
+    return core.reduce_score(KERAS_OPS, score, *counts, average=average, f_beta=f_beta,
+                             epsilon=epsilon)
 
 
 def soft_confusion(y_true, y_pred, *, from_logits=True, beta=1.0, eta=0.0,
@@ -90,7 +165,8 @@ def soft_confusion(y_true, y_pred, *, from_logits=True, beta=1.0, eta=0.0,
         from_logits: bool. False means ``y_pred`` is used as ``S`` directly.
         beta: float. Slope of the sigmoid (the paper's beta).
         eta: float. Offset of the sigmoid (the paper's eta).
-        sample_weight: optional array of shape ``(batch_size,)`` weighting rows.
+        sample_weight: optional array of shape ``(batch_size,)`` weighting rows,
+            or ``(batch_size, num_labels)`` weighting entries.
         validate_args: bool. Check label values and NaN when inputs are concrete.
 
     Returns:
@@ -100,7 +176,8 @@ def soft_confusion(y_true, y_pred, *, from_logits=True, beta=1.0, eta=0.0,
     y_true, y_pred = prepare(y_true, y_pred, from_logits=from_logits,
                              validate_args=validate_args)
     return core.soft_confusion(KERAS_OPS, y_true, y_pred, from_logits=from_logits,
-                               beta=beta, eta=eta, sample_weight=sample_weight)
+                               beta=beta, eta=eta,
+                               sample_weight=entry_weights(sample_weight, y_pred))
 
 
 def soft_score(score, y_true, y_pred, *, average="macro", from_logits=True,
@@ -117,7 +194,7 @@ def soft_score(score, y_true, y_pred, *, average="macro", from_logits=True,
     return core.soft_score(KERAS_OPS, score, y_true, y_pred, average=average,
                            from_logits=from_logits, beta=beta, eta=eta,
                            f_beta=f_beta, epsilon=epsilon,
-                           sample_weight=sample_weight)
+                           sample_weight=entry_weights(sample_weight, y_pred))
 
 
 def _score_function(score, doc):
@@ -143,4 +220,5 @@ soft_mcc = _score_function("mcc", "Matthews correlation coefficient")
 __all__ = [
     "AVERAGES", "SCORES", "soft_confusion", "soft_score", "soft_fbeta",
     "soft_precision", "soft_recall", "soft_jaccard", "soft_mcc", "prepare",
+    "replica_count", "sum_across_replicas", "entry_weights", "global_soft_score",
 ]

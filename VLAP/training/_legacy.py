@@ -27,6 +27,7 @@ This module imports neither tf-keras nor transformers at import time.
 import math
 
 from VLAP._validation import check_positive_int, check_threshold
+from VLAP.training.compile import resolve_learning_rate
 
 MONITOR = "val_f1_macro"
 
@@ -45,32 +46,20 @@ def _require_tf_keras():
     return tf_keras
 
 
-def _resolve_learning_rate(learning_rate):
-    if learning_rate == "auto":
-        return 5e-5
-    if isinstance(learning_rate, bool) or not isinstance(learning_rate, (int, float)) \
-            or not learning_rate > 0 or not math.isfinite(learning_rate):
-        raise ValueError("`learning_rate` must be a positive number or 'auto'. "
-                         f"Received: learning_rate={learning_rate!r}")
-    return float(learning_rate)
-
-
-
-
-def _check_num_classes(model, num_classes):
-    """Compare ``num_classes`` with the model's ``config.num_labels``; returns the count."""
+def _check_num_labels(model, num_labels):
+    """Compare ``num_labels`` with the model's ``config.num_labels``; returns the count."""
     config = getattr(model, "config", None)
-    num_labels = getattr(config, "num_labels", None)
-    if num_classes is None:
-        return num_labels
-    check_positive_int("num_classes", num_classes)
-    if num_labels is not None and num_labels != num_classes:
+    model_labels = getattr(config, "num_labels", None)
+    if num_labels is None:
+        return model_labels
+    check_positive_int("num_labels", num_labels)
+    if model_labels is not None and model_labels != num_labels:
         raise ValueError(
-            f"`num_classes`={num_classes} but the model has {num_labels} output labels "
-            f"(model.config.num_labels={num_labels}). Build the model for {num_classes} "
+            f"`num_labels`={num_labels} but the model has {model_labels} output labels "
+            f"(model.config.num_labels={model_labels}). Build the model for {num_labels} "
             f"labels, e.g. {type(model).__name__}.from_pretrained(..., "
-            f"num_labels={num_classes}) or a config with num_labels={num_classes}.")
-    return num_classes
+            f"num_labels={num_labels}) or a config with num_labels={num_labels}.")
+    return num_labels
 
 
 def _logits(outputs):
@@ -148,7 +137,7 @@ def _f1_callback(tf_keras, val_ds, threshold, num_labels):
     return ValidationF1()
 
 
-def train(model, train_ds, val_ds, num_classes=None, *, loss="sigmoidF1", epochs=10,
+def train(model, train_ds, val_ds, num_labels=None, *, loss="sigmoidF1", epochs=10,
           learning_rate="auto", loss_kwargs=None, threshold=0.5, seed=None,
           verbose="auto", patience=3, restore_best=True, callbacks=None):
     """Train a tf-keras model (transformers 4.x ``TF*ForSequenceClassification``).
@@ -178,14 +167,15 @@ def train(model, train_ds, val_ds, num_classes=None, *, loss="sigmoidF1", epochs
     check_positive_int("epochs", epochs)
     check_positive_int("patience", patience, allow_none=True)
     threshold = check_threshold(threshold)
-    num_labels = _check_num_classes(model, num_classes)
+    num_labels = _check_num_labels(model, num_labels)
     if loss_kwargs and not isinstance(loss, str):
         raise ValueError("`loss_kwargs` only applies when `loss` is a name. "
                          f"Received: loss={loss!r}")
     if val_ds is None:
         raise ValueError("`val_ds` is required: training stops early on its macro-F1.")
     loss_obj = _losses.get(loss, **(loss_kwargs or {}))
-    lr = _resolve_learning_rate(learning_rate)
+    # "auto" = 5e-5: these are always pretrained transformers
+    lr = resolve_learning_rate(learning_rate, transformer=True)
 
     config = getattr(model, "config", None)
     if config is not None and hasattr(config, "problem_type"):

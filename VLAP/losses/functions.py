@@ -1,0 +1,222 @@
+"""The loss functions: ``f(y_true, y_pred, **options)`` in ``keras.ops``.
+
+Batch-level surrogates (sigmoidF1, unboundedF1 and the soft-score family) return
+one scalar: ``1 - score`` of the soft counts of the **global** batch. Under
+``tf.distribute`` the per-replica counts are summed across replicas before the
+score is reduced (:func:`VLAP.ops.soft.sum_across_replicas`), so the value and
+its gradient do not depend on the number of replicas. Under JAX's
+``keras.distribution.DataParallel`` the batch is one sharded array and the sums
+are global already. ``sample_weight`` weights rows ``(batch,)`` or entries
+``(batch, num_labels)`` *inside* the counts.
+
+Element-wise baselines (BCE, focal, ASL) return one value per example.
+
+Every function computes in ``float32`` at least: half-precision logits from a
+mixed-precision model are cast up first.
+"""
+
+from VLAP.ops import core
+from VLAP.ops.core import check_loss_options, check_option
+from VLAP.ops.soft import KERAS_OPS, global_soft_score, prepare
+
+
+# --------------------------------------------------------------------------
+# batch-level surrogates: one mechanism, ``1 - soft_score``
+
+
+def soft_score_loss(score, y_true, y_pred, *, average="macro", from_logits=True,
+                    beta=1.0, eta=0.0, f_beta=1.0, epsilon=core.DEFAULT_EPSILON,
+                    sample_weight=None, validate_args=True):
+    """``1 - score`` for any smooth confusion-matrix score.
+
+    Args:
+        score: str. One of ``"fbeta"``, ``"precision"``, ``"recall"``,
+            ``"jaccard"``, ``"mcc"``.
+        y_true: array ``(batch_size, num_labels)`` of 0/1.
+        y_pred: array of the same shape: logits, or the soft indicator S itself
+            when ``from_logits=False``.
+        average: str. ``"macro"`` or ``"micro"`` (scikit-learn's meaning).
+        from_logits: bool.
+        beta: float. Slope of ``S(u) = sigmoid(beta * (u + eta))``.
+        eta: float. Offset of S.
+        f_beta: float. F-beta's own beta (only for ``score="fbeta"``).
+        epsilon: float. Added to denominators.
+        sample_weight: optional array ``(batch_size,)`` (row weights) or
+            ``(batch_size, num_labels)`` (entry weights), applied inside the
+            counts; any other shape raises a ValueError.
+        validate_args: bool. Check 0/1 labels and NaN on concrete inputs.
+
+    Returns:
+        A scalar tensor (the score of the global batch under ``tf.distribute``).
+        For MCC the loss is ``1 - MCC``, in ``[0, 2]``.
+    """
+    check_option("score", score, core.SCORES)
+    # A loss needs a scalar: no per-label average (None), unlike the soft scores.
+    check_loss_options(average=average, from_logits=from_logits, beta=beta, eta=eta,
+                       epsilon=epsilon, f_beta=f_beta)
+    y_true, y_pred = prepare(y_true, y_pred, from_logits=from_logits,
+                             validate_args=validate_args)
+    return 1.0 - global_soft_score(score, y_true, y_pred, average=average,
+                                   from_logits=from_logits, beta=beta, eta=eta,
+                                   f_beta=f_beta, epsilon=epsilon,
+                                   sample_weight=sample_weight)
+
+
+def sigmoid_f1(y_true, y_pred, *, beta=1.0, eta=0.0, average="macro",
+               from_logits=True, epsilon=core.DEFAULT_EPSILON, sample_weight=None,
+               validate_args=True):
+    """sigmoidF1 (Bénédict et al., TMLR 2022): ``1 - F1`` of smooth counts.
+
+    Formula:
+        ``S(u) = 1 / (1 + exp(-beta * (u + eta)))`` on the logit ``u``;
+        ``tp = sum(S * y)``, ``fp = sum(S * (1 - y))``, ``fn = sum((1 - S) * y)``
+        over the batch; ``F1 = 2tp / (2tp + fp + fn + epsilon)``; loss ``1 - F1``.
+
+    The sigmoid is applied once, to the logit. (The paper's code applied it to
+    the already-sigmoided probability, which at its defaults beta=10, eta=1 made
+    S almost constant at 1 and the loss nearly flat.) This is
+    ``soft_score_loss("fbeta", ..., f_beta=1)``.
+
+    Args:
+        y_true: array ``(batch_size, num_labels)`` of 0/1.
+        y_pred: array of logits of the same shape.
+        beta: float > 0. Slope of S (the paper searched 1..30).
+        eta: float. Offset of S (the paper searched 0..2).
+        average: str. ``"macro"``: F1 per label, then mean (as the paper's code;
+            the paper's text calls it "micro"). ``"micro"``: pooled counts.
+        from_logits: bool. False uses ``y_pred`` as S directly (beta, eta unused).
+        epsilon: float. Keeps the ratio finite for empty labels.
+        sample_weight: optional ``(batch_size,)`` or ``(batch_size, num_labels)``
+            weights inside the counts (0 removes an example, or one label of it).
+        validate_args: bool. Check 0/1 labels and NaN on concrete inputs.
+
+    Returns:
+        A scalar tensor in ``[0, 1]``.
+
+    Example:
+    >>> import VLAP
+    >>> y_true = [[1, 0, 1], [0, 1, 0]]
+    >>> logits = [[2.0, -1.0, 0.5], [-0.5, 1.5, -2.0]]
+    >>> round(float(VLAP.losses.sigmoid_f1(y_true, logits)), 4)
+    0.2405
+    >>> round(float(VLAP.losses.sigmoid_f1(y_true, logits, average="micro")), 4)
+    0.2374
+
+    Reference:
+        Bénédict, Koops, Odijk, de Rijke. "sigmoidF1: A Smooth F1 Score
+        Surrogate Loss for Multilabel Classification". TMLR 2022.
+    """
+    return soft_score_loss("fbeta", y_true, y_pred, average=average,
+                           from_logits=from_logits, beta=beta, eta=eta, f_beta=1.0,
+                           epsilon=epsilon, sample_weight=sample_weight,
+                           validate_args=validate_args)
+
+
+def unbounded_f1(y_true, y_pred, *, average="macro", from_logits=True,
+                 epsilon=core.DEFAULT_EPSILON, sample_weight=None, validate_args=True):
+    """unboundedF1: ``1 - F1`` with the plain probabilities as soft predictions.
+
+    The paper's baseline: the counts use ``p = sigmoid(u)`` (or ``y_pred`` as
+    given with ``from_logits=False``), with no tempering of slope or offset. It
+    is therefore sigmoidF1 at ``beta=1, eta=0``; sigmoidF1 differs from it only
+    through its ``beta`` and ``eta``.
+
+    Example:
+    >>> import VLAP
+    >>> round(float(VLAP.losses.unbounded_f1([[1, 0]], [[0.9, 0.2]], from_logits=False)), 4)
+    0.5263
+    """
+    return soft_score_loss("fbeta", y_true, y_pred, average=average,
+                           from_logits=from_logits, f_beta=1.0, epsilon=epsilon,
+                           sample_weight=sample_weight, validate_args=validate_args)
+
+
+def fbeta_loss(y_true, y_pred, *, f_beta=1.0, **kwargs):
+    """``1 - soft F-beta``. Keyword arguments as :func:`soft_score_loss`."""
+    return soft_score_loss("fbeta", y_true, y_pred, f_beta=f_beta, **kwargs)
+
+
+def precision_loss(y_true, y_pred, **kwargs):
+    """``1 - soft precision``. Keyword arguments as :func:`soft_score_loss`."""
+    return soft_score_loss("precision", y_true, y_pred, **kwargs)
+
+
+def recall_loss(y_true, y_pred, **kwargs):
+    """``1 - soft recall``. Keyword arguments as :func:`soft_score_loss`."""
+    return soft_score_loss("recall", y_true, y_pred, **kwargs)
+
+
+def jaccard_loss(y_true, y_pred, **kwargs):
+    """``1 - soft Jaccard (IoU)``. Keyword arguments as :func:`soft_score_loss`."""
+    return soft_score_loss("jaccard", y_true, y_pred, **kwargs)
+
+
+def mcc_loss(y_true, y_pred, **kwargs):
+    """``1 - soft MCC``, in ``[0, 2]``. Keyword arguments as :func:`soft_score_loss`."""
+    return soft_score_loss("mcc", y_true, y_pred, **kwargs)
+
+
+# --------------------------------------------------------------------------
+# element-wise baselines
+
+
+def binary_crossentropy(y_true, y_pred, *, from_logits=True,
+                        epsilon=core.DEFAULT_EPSILON, validate_args=True):
+    """Binary cross-entropy per example (mean over labels), stable for any logit.
+
+    Example:
+    >>> import VLAP
+    >>> [round(float(v), 4) for v in VLAP.losses.binary_crossentropy([[1, 0]], [[2.0, -1.0]])]
+    [0.2201]
+    """
+    check_loss_options(from_logits=from_logits, epsilon=epsilon)
+    y_true, y_pred = prepare(y_true, y_pred, from_logits=from_logits,
+                             validate_args=validate_args)
+    return core.binary_crossentropy(KERAS_OPS, y_true, y_pred,
+                                    from_logits=from_logits, epsilon=epsilon)
+
+
+def focal(y_true, y_pred, *, alpha=0.25, gamma=2.0, from_logits=True,
+          epsilon=core.DEFAULT_EPSILON, validate_args=True):
+    """Focal loss per example (Lin et al. 2017), mean over labels.
+
+    Formula: ``-alpha_t * (1 - p_t)**gamma * log(p_t)`` with ``p_t = p`` and
+    ``alpha_t = alpha`` for positives, ``p_t = 1 - p`` and ``alpha_t = 1 - alpha``
+    for negatives. ``alpha=None`` drops the class weighting.
+
+    Example:
+    >>> import VLAP
+    >>> [round(float(v), 4) for v in VLAP.losses.focal([[1, 0]], [[2.0, -1.0]])]
+    [0.0087]
+    """
+    check_loss_options(from_logits=from_logits, alpha=alpha, gamma=gamma,
+                       epsilon=epsilon)
+    y_true, y_pred = prepare(y_true, y_pred, from_logits=from_logits,
+                             validate_args=validate_args)
+    return core.focal(KERAS_OPS, y_true, y_pred, alpha=alpha, gamma=gamma,
+                      from_logits=from_logits, epsilon=epsilon)
+
+
+def asymmetric(y_true, y_pred, *, gamma_neg=4.0, gamma_pos=1.0, clip=0.05,
+               from_logits=True, epsilon=1e-8, validate_args=True):
+    """Asymmetric loss, ASL (Ridnik et al., ICCV 2021), per example.
+
+    Formula: ``L+ = (1 - p)**gamma_pos * log(p)`` for positives and
+    ``L- = p_m**gamma_neg * log(1 - p_m)`` with ``p_m = max(p - clip, 0)`` for
+    negatives; loss ``-(y L+ + (1 - y) L-)``, mean over labels. The clipping
+    (probability margin) is applied, unlike the paper's code. The published
+    implementation sums over the batch and labels; this one averages, which only
+    rescales the gradient.
+
+    Example:
+    >>> import VLAP
+    >>> [round(float(v), 4) for v in VLAP.losses.asymmetric([[1, 0]], [[2.0, -1.0]])]
+    [0.0078]
+    """
+    check_loss_options(from_logits=from_logits, gamma_neg=gamma_neg,
+                       gamma_pos=gamma_pos, clip=clip, epsilon=epsilon)
+    y_true, y_pred = prepare(y_true, y_pred, from_logits=from_logits,
+                             validate_args=validate_args)
+    return core.asymmetric(KERAS_OPS, y_true, y_pred, gamma_neg=gamma_neg,
+                           gamma_pos=gamma_pos, clip=clip, from_logits=from_logits,
+                           epsilon=epsilon)
