@@ -217,8 +217,10 @@ def test_dump_toml_round_trips():
     assert back["grid"] == cfg["grid"] and back["loss_kwargs"] == cfg["loss_kwargs"]
 
 
-def test_new_run_dir_never_reuses_a_folder(tmp_path):
-    dirs = {runner.new_run_dir(tmp_path, "x") for _ in range(5)}
+def test_run_folders_are_never_reused(tmp_path):
+    from VLAP.training.run_dir import new_run_dir
+
+    dirs = {new_run_dir(tmp_path, runner.run_folder_name({"name": "x"})) for _ in range(5)}
     assert len(dirs) == 5 and all(d.is_dir() for d in dirs)
 
 

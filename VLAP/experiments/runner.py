@@ -3,7 +3,7 @@
 :func:`run_experiment` expands a validated config into ``datasets x losses x
 seeds`` runs, trains each with :func:`VLAP.train`, scores the test split with
 :func:`VLAP.evaluation.evaluate_predictions` and writes a new run directory
-(never an existing one, see :func:`new_run_dir`):
+(never an existing one, see :func:`VLAP.training.new_run_dir`):
 
 - ``results.csv``: one row per dataset x loss x seed x metric, columns in the
   fixed order :data:`VLAP.experiments.results.RESULT_COLUMNS`;
@@ -159,20 +159,11 @@ class _DropRetracingNotices(logging.Filter):
         return "triggered tf.function retracing" not in record.getMessage()
 
 
-def new_run_dir(base, name):
-    """Create and return a new folder ``<base>/<name>-<timestamp>[-k]`` (never reused)."""
-    base = Path(base)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
+def run_folder_name(cfg):
+    """``<name>[-smoke]-<timestamp>``: a run folder's name, safe on every file system."""
+    name = cfg["name"] + ("-smoke" if cfg.get("smoke_mode") else "")
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", str(name)) or "run"
-    for i in range(1000):
-        path = base / (f"{safe}-{stamp}" + (f"-{i}" if i else ""))
-        try:
-            path.mkdir(parents=True, exist_ok=False)
-            return path
-        except FileExistsError:
-            continue
-    raise RuntimeError(f"could not create a new run directory under {base}")
-
+    return f"{safe}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
 def _git_commit():
@@ -261,7 +252,9 @@ def run_experiment(cfg, out="runs", data_dir=None, grid=None, compare_paper=None
         cfg["plots"] = bool(plots)
     for d in cfg["datasets"]:  # before anything is written or trained
         check_data(d, cfg["data_dir"] or None)
-    run_dir = new_run_dir(out, cfg["name"] + ("-smoke" if cfg.get("smoke_mode") else ""))
+    from VLAP.training.run_dir import new_run_dir
+
+    run_dir = new_run_dir(out, run_folder_name(cfg))
     log(f"run directory: {run_dir}")
     (run_dir / "config.toml").write_text(dump_toml(cfg))
     meta = versions()
