@@ -251,6 +251,34 @@ def test_markdown_bold_best_and_verdict():
     assert "**1.500 ± 0.000**" in bce  # mean #pred: closest to the true 2.0 is best
     assert "sigmoidF1 beats BCE on macro-F1 at 0.5: 0.505 vs 0.405" in text
     assert "microF1" in text and "0.106 / 0.106 / 0.093 / 0.096" in text  # paper numbers
+
+
+def test_paper_columns_are_mapped_by_the_code_that_made_the_tables():
+    """The paper's macroF1 column was made by sklearn f1_score(average="macro"): its
+    cells must sit beside our f1_macro, microF1 beside f1_micro (issue 13), and the
+    published numbers must agree with that reading (micro > macro in every cell)."""
+    from VLAP.evaluation import PAPER_NAMING
+
+    columns = dict(paper.PAPER_COLUMNS)
+    assert columns["macroF1"] == "f1_macro" and columns["microF1"] == "f1_micro"
+    assert columns["precision"] == "precision_macro"
+    for name, ours in columns.items():
+        if name.endswith("F1"):
+            assert PAPER_NAMING[f"paper_{name}"] == ours
+    order = [name for name, _ in paper.PAPER_COLUMNS]
+    for table in paper.PAPER_RESULTS.values():
+        for cells in table.values():
+            cell = dict(zip(order, cells))
+            assert cell["microF1"] > cell["macroF1"]
+    # and the comparison puts our macro-F1 under the paper's macroF1
+    cfg = ex.load_config({"datasets": [{"kind": "synthetic", "name": "d", "paper": "arXiv2020"}],
+                          "seeds": [0, 1]})
+    rows = [dict(r) for r in _fake_rows()]
+    for r in rows:
+        r["value"] = {"f1_weighted": 0.1, "f1_micro": 0.2, "f1_macro": 0.3,
+                      "precision_macro": 0.4}.get(r["metric"], r["value"])
+    line = next(l for l in paper.paper_comparison(rows, cfg) if l.startswith("| BCE |"))
+    assert line.endswith("| 0.100 / 0.200 / 0.300 / 0.400 |")
     console = ex.console_table(_fake_rows(), cfg)
     assert "BCE + tuned thresholds" in console and "mAP" in console
 

@@ -45,9 +45,6 @@ DISPLAY_NAMES = {
     "asymmetric": "ASL",
 }
 
-#: The paper's published numbers (Bénédict et al., TMLR 2022, threshold 0.5),
-#: cells in the paper's naming: weightedF1, microF1, macroF1, precision. The
-
 
 def display_name(loss, variant="", loss_kwargs=None):
     """How a loss (and its variant and options) is named in tables and figures."""
@@ -137,8 +134,8 @@ def markdown_tables(rows, cfg, extra_lines=()):
         "chosen on the validation split). mAP = average_precision_macro, computed on "
         "scores. label-count MAE = mean |#predicted − #true| labels per example. "
         "Bold: best per column (for mean #pred: closest to mean #true).", "",
-        f"Naming: {NAMING_NOTE} Here macro-F1 = mean of per-label F1 (the paper's "
-        "'microF1'), micro-F1 = pooled (the paper's 'macroF1').", "",
+        f"Naming: {NAMING_NOTE} Here macro-F1 = mean of per-label F1, micro-F1 = "
+        "pooled counts, as in the paper's tables.", "",
     ]
     for dataset, stats in tables.items():
         lines += [f"## {dataset}", ""]

@@ -93,8 +93,13 @@ def train_and_evaluate(prep, cfg, loss, seed, loss_kwargs=None, variant="",
     from VLAP.evaluation import evaluate_predictions
     from VLAP.training import train
 
+    # The runner seeds the process on purpose (a run is one seed in a fresh state):
+    # weights from the global seed, then the same seed again before training, so
+    # dropout masks and results match every earlier VLAP release; train() itself
+    # changes no global state.
     keras.utils.set_random_seed(int(seed))
     model = build_model(cfg["model"], prep)
+    keras.utils.set_random_seed(int(seed))
     train_ds = create_dataset(prep.x_train, prep.y_train, batch_size=cfg["batch_size"],
                               seed=int(seed), is_training=True)
     val_ds = create_dataset(prep.x_val, prep.y_val, batch_size=256, is_training=False)
@@ -105,8 +110,8 @@ def train_and_evaluate(prep, cfg, loss, seed, loss_kwargs=None, variant="",
         model, history = train(model, train_ds, val_ds, prep.num_labels, loss=loss,
                                epochs=cfg["epochs"], learning_rate=cfg["learning_rate"],
                                loss_kwargs=loss_kwargs or None, threshold=cfg["threshold"],
-                               patience=patience, monitor=cfg["monitor"], seed=int(seed),
-                               run_dir=run_dir, verbose=0)
+                               patience=patience, monitor=cfg["monitor"],
+                               deterministic=True, run_dir=run_dir, verbose=0)
         seconds = time.time() - t0
         y_val, s_val = _scores(model, prep.x_val, prep.y_val)
         y_test, s_test = _scores(model, prep.x_test, prep.y_test)

@@ -24,8 +24,8 @@ Modules: :mod:`VLAP.losses.functions` (the functions),
 
 All take logits by default (``from_logits=True``): give the model a linear last
 layer. ``average`` follows scikit-learn: ``"macro"`` = F1 per label then mean
-(what the paper's code computes, and what the paper calls "micro"), ``"micro"`` =
-pooled counts (the paper's "macro").
+(what the paper's code computes; the paper's text calls it "micro"), ``"micro"`` =
+pooled counts.
 
 Example:
 >>> import VLAP

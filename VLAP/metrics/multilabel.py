@@ -19,8 +19,9 @@ because VLAP models output logits).
 
 Averages follow scikit-learn: ``"macro"`` is the mean of the per-label scores,
 ``"micro"`` pools the counts of all labels, ``"weighted"`` weights the per-label
-scores by support, ``None`` returns the per-label scores. (The paper calls
-"micro" and "macro" the other way round.) Zero denominators give 0, as
+scores by support, ``None`` returns the per-label scores (the paper's text
+defines micro and macro the other way round; its tables use scikit-learn's
+meaning). Zero denominators give 0, as
 scikit-learn's ``zero_division=0``.
 """
 

@@ -24,8 +24,9 @@ Naming: sigmoidF1's slope and offset are ``beta`` and ``eta`` (the paper's
 names). F-beta's own beta is called ``f_beta``.
 
 Averages follow scikit-learn: ``"macro"`` is the per-label score, then the mean
-over labels; ``"micro"`` pools the counts of all labels first. (The paper calls
-these "micro" and "macro" the other way round.) ``None`` returns per-label scores.
+over labels; ``"micro"`` pools the counts of all labels first (the paper's text
+defines the two the other way round; its tables use scikit-learn's meaning).
+``None`` returns per-label scores.
 """
 
 from VLAP._validation import check_bool, check_number, check_option
