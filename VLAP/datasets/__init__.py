@@ -13,6 +13,7 @@ from VLAP.datasets._common import (
     MatrixData,
     TextData,
     data_dir,
+    image_problem,
 )
 from VLAP.datasets.arxiv import ArxivRecord, iter_arxiv_snapshot, load_arxiv_csv, load_arxiv_snapshot
 from VLAP.datasets.coco import load_coco
@@ -30,6 +31,7 @@ __all__ = [
     "ReutersData",
     "TextData",
     "data_dir",
+    "image_problem",
     "iter_arxiv_snapshot",
     "load_arxiv_csv",
     "load_arxiv_snapshot",

@@ -1,14 +1,40 @@
-"""Paths, result containers and error reporting shared by the dataset loaders."""
+"""Paths, result containers, file opening and error reporting shared by the loaders.
 
+Every loader opens its files through :func:`_open_binary` / :func:`_read_text`,
+so compression is detected by content (gzip, bz2, xz, zip magic bytes, whatever
+the file name), text is UTF-8 unless a byte-order mark or `encoding=` says
+otherwise, and a truncated archive or undecodable byte raises a
+:class:`DataFormatError` naming the file, never a bare ``EOFError`` or pandas
+error.
+"""
+
+import bz2
+import codecs
+import contextlib
 import gzip
+import io
 import json
+import lzma
 import os
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from VLAP._validation import check_option
+
 _ON_ERROR = ("raise", "skip")
+_CHECK_IMAGES = (False, True, "exists", "verify", "decode")
+#: (magic bytes, compression) in the order they are tried.
+_MAGIC = ((b"\x1f\x8b", "gzip"), (b"BZh", "bz2"), (b"\xfd7zXZ\x00", "xz"), (b"PK\x03\x04", "zip"))
+#: Byte-order marks, longest first (UTF-32 LE starts with the UTF-16 LE mark).
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+         (codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
+         (codecs.BOM_UTF16_BE, "utf-16"))
+#: Errors that a truncated or damaged compressed stream raises while being read.
+_STREAM_ERRORS = (EOFError, zlib.error, lzma.LZMAError, zipfile.BadZipFile, gzip.BadGzipFile)
 
 
 def data_dir():
@@ -39,19 +65,41 @@ class LoadReport:
             (1-based data row or line number, or an id), `reason`.
         notes: list of str. Things kept but worth knowing (duplicates removed,
             empty texts kept, ...).
+        n_kept: int. Records returned.
+        dropped: dict. Records left out on purpose, by reason (rows outside a
+            filter, duplicates, images without labels), with their count.
+
+    Every record read is accounted for: `n_kept + n_skipped + n_dropped ==
+    n_read` (:meth:`unaccounted` is 0).
     """
 
     source: str = ""
     n_read: int = 0
     skipped: list = field(default_factory=list)
     notes: list = field(default_factory=list)
+    n_kept: int = 0
+    dropped: dict = field(default_factory=dict)
 
     @property
     def n_skipped(self):
         return len(self.skipped)
 
+    @property
+    def n_dropped(self):
+        return sum(self.dropped.values())
+
+    def unaccounted(self):
+        """Records read but neither kept, skipped nor dropped (0 for a correct loader)."""
+        return self.n_read - self.n_kept - self.n_skipped - self.n_dropped
+
+    def drop(self, reason, count=1):
+        """Count `count` records left out on purpose for `reason`."""
+        self.dropped[reason] = self.dropped.get(reason, 0) + count
+
     def __str__(self):
-        lines = [f"{self.source}: read {self.n_read}, skipped {self.n_skipped}"]
+        lines = [f"{self.source}: read {self.n_read}, kept {self.n_kept}, "
+                 f"skipped {self.n_skipped}"]
+        lines += [f"  dropped {n}: {reason}" for reason, n in self.dropped.items()]
         lines += [f"  skipped {s['file']} row {s['row']}: {s['reason']}" for s in self.skipped[:20]]
         if self.n_skipped > 20:
             lines.append(f"  ... {self.n_skipped - 20} more")
@@ -140,11 +188,7 @@ class _Errors:
     """`on_error` policy: raise DataFormatError, or record the problem and go on."""
 
     def __init__(self, on_error, report):
-        if on_error not in _ON_ERROR:
-            raise ValueError(
-                f"Invalid value for argument `on_error`. Expected one of {_ON_ERROR}. "
-                f"Received: on_error={on_error!r}"
-            )
+        check_option("on_error", on_error, _ON_ERROR)
         self.on_error = on_error
         self.report = report
 
@@ -168,12 +212,108 @@ def _resolve(path, default, what, download):
     return resolved
 
 
-def _open_text(path):
-    """Open a text file, transparently gunzipping `*.gz`."""
+def _compression(path):
+    """The compression of `path` by its first bytes: "gzip", "bz2", "xz", "zip" or None."""
+    with open(path, "rb") as handle:
+        head = handle.read(6)
+    for magic, name in _MAGIC:
+        if head.startswith(magic):
+            return name
+    return None
+
+
+def _open_binary(path):
+    """`path` opened for binary reading, decompressed whatever its name says.
+
+    A zip archive must hold exactly one file. Read it inside :func:`_reading`
+    so a truncated stream raises DataFormatError naming the file.
+    """
     path = Path(path)
-    if path.suffix == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8")
-    return open(path, encoding="utf-8")
+    kind = _compression(path)
+    if kind == "gzip":
+        return gzip.open(path, "rb")
+    if kind == "bz2":
+        return bz2.open(path, "rb")
+    if kind == "xz":
+        return lzma.open(path, "rb")
+    if kind == "zip":
+        try:
+            archive = zipfile.ZipFile(path)
+        except zipfile.BadZipFile as err:
+            raise DataFormatError(f"{path}: damaged zip archive ({err})") from None
+        members = [m for m in archive.namelist() if not m.endswith("/")]
+        if len(members) != 1:
+            archive.close()
+            raise DataFormatError(
+                f"{path}: a zip archive must hold exactly one data file; found {members[:5]}"
+            )
+        return archive.open(members[0])
+    return open(path, "rb")
+
+
+@contextlib.contextmanager
+def _reading(path, encoding=None):
+    """Turn decoding and decompression errors raised while reading into
+    DataFormatError naming the file (and, for text, suggesting `encoding=`)."""
+    try:
+        yield
+    except UnicodeDecodeError as err:
+        raise DataFormatError(
+            f"{path}: not valid {err.encoding} text (byte {err.start}: {err.reason}). "
+            "Pass the file's encoding, e.g. encoding='latin-1' or encoding='utf-16'."
+        ) from None
+    except _STREAM_ERRORS as err:
+        raise DataFormatError(
+            f"{path}: the compressed data is truncated or damaged "
+            f"({type(err).__name__}: {err})"
+        ) from None
+    except OSError as err:
+        if isinstance(err, FileNotFoundError) or _compression(path) is None:
+            raise
+        raise DataFormatError(
+            f"{path}: the compressed data is truncated or damaged ({err})"
+        ) from None
+
+
+def _decode(raw, path, encoding=None):
+    """Bytes to str: `encoding` if given, else the byte-order mark's, else UTF-8."""
+    if encoding is None:
+        encoding = next((enc for bom, enc in _BOMS if raw.startswith(bom)), "utf-8")
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise ValueError(f"Unknown `encoding`: {encoding!r}") from None
+    if encoding == "utf-8" and b"\x00" in raw[:65536]:
+        raise DataFormatError(
+            f"{path}: NUL bytes in what should be UTF-8 text (UTF-16 without a "
+            "byte-order mark?). Pass the file's encoding, e.g. encoding='utf-16-le'."
+        )
+    with _reading(path, encoding):
+        text = raw.decode(encoding)
+    return text.lstrip("\ufeff")
+
+
+def _read_text(path, encoding=None):
+    """The whole (decompressed, decoded) text of `path`."""
+    with _reading(path, encoding), _open_binary(path) as handle:
+        raw = handle.read()
+    return _decode(raw, path, encoding)
+
+
+def _open_text(path, encoding=None):
+    """A text handle on `path` (decompressed, decoded); iterate it inside `_reading`."""
+    return io.StringIO(_read_text(path, encoding))
+
+
+def _read_csv(path, *, sep=",", encoding=None):
+    """A CSV/TSV file as a DataFrame of str (no NA conversion), errors naming the file."""
+    import pandas as pd
+
+    text = _read_text(path, encoding)
+    try:
+        return pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        raise DataFormatError(f"{path}: not a readable CSV file ({err})") from None
 
 
 def _json_object(line, file, row, errors):
@@ -210,29 +350,78 @@ def _check_labels(value, file, row, errors, field_name):
     return list(value)
 
 
-def _check_image(path, file, row, errors, check_images):
-    """True if the image passes `check_images` (False: no check; True: exists;
-    "verify": Pillow can parse it)."""
-    if not check_images:
-        return True
-    if not Path(path).is_file():
-        errors(file, row, f"image file missing: {path}")
-        return False
-    if check_images == "verify":
-        from PIL import Image
+def image_problem(path, check_images):
+    """Why the image at `path` fails `check_images`, or None if it passes.
 
+    `"exists"`: the file exists. True / `"verify"` (cheap, the default): also
+    non-empty, a header Pillow can parse, and for JPEG, PNG and GIF the
+    end-of-image marker in the last bytes (finds truncated files without
+    decoding). `"decode"`: those checks and a full decode with Pillow.
+
+    Args:
+        path: str or Path. The image file.
+        check_images: bool or str. `"exists"`, True, `"verify"` or `"decode"`.
+
+    Returns:
+        str or None. The problem, naming the file, or None.
+
+    Example:
+    >>> import tempfile, VLAP
+    >>> bad = Path(tempfile.mkdtemp()) / "poster.jpg"
+    >>> _ = bad.write_text("not an image")
+    >>> VLAP.datasets.image_problem(bad, True).startswith("corrupt image")
+    True
+    """
+    path = Path(path)
+    if not path.is_file():
+        return f"image file missing: {path}"
+    if check_images == "exists":
+        return None
+    if path.stat().st_size == 0:
+        return f"empty image file: {path}"
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            fmt = im.format
+            im.verify()
+    except Exception as err:  # Pillow raises many types for corrupt files
+        return f"corrupt image {path}: {type(err).__name__}: {err}"
+    with open(path, "rb") as handle:
+        handle.seek(max(0, path.stat().st_size - 1024))
+        tail = handle.read()
+    ends = {
+        "JPEG": lambda t: b"\xff\xd9" in t,  # 0xFF is byte-stuffed in entropy data
+        "PNG": lambda t: b"IEND" in t[-32:],
+        "GIF": lambda t: t.rstrip(b"\x00").endswith(b";"),
+    }.get(fmt)
+    if ends is not None and not ends(tail):
+        return f"corrupt image {path}: truncated {fmt} file (no end-of-image marker)"
+    if check_images == "decode":
         try:
             with Image.open(path) as im:
-                im.verify()
-        except Exception as err:  # Pillow raises many types for corrupt files
-            errors(file, row, f"corrupt image {path}: {type(err).__name__}: {err}")
-            return False
+                im.load()
+        except Exception as err:  # noqa: BLE001 - as above
+            return f"corrupt image {path}: {type(err).__name__}: {err}"
+    return None
+
+
+def _check_image(path, file, row, errors, check_images):
+    """True if the image passes `check_images` (see :func:`image_problem`);
+    otherwise the problem is reported through `errors` with file and row."""
+    if not check_images:
+        return True
+    problem = image_problem(path, check_images)
+    if problem is not None:
+        errors(file, row, problem)
+        return False
     return True
 
 
 def _check_check_images(check_images):
-    if check_images not in (True, False, "verify"):
+    if check_images not in _CHECK_IMAGES or (check_images == 1 and check_images is not True) \
+            or (check_images == 0 and check_images is not False):
         raise ValueError(
-            "Invalid value for argument `check_images`. Expected one of (True, False, "
-            f"'verify'). Received: check_images={check_images!r}"
+            f"Invalid value for argument `check_images`. Expected one of {list(_CHECK_IMAGES)}. "
+            f"Received: check_images={check_images!r}"
         )
