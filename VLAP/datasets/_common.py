@@ -117,6 +117,8 @@ class TextData:
         ids: list. One identifier per text.
         titles: list of str or None.
         report: LoadReport.
+        split: list of str or None. A given split (`"train"`, `"val"`, `"test"`
+            per text), when the file holds one.
     """
 
     texts: list
@@ -124,6 +126,7 @@ class TextData:
     ids: list
     titles: list = None
     report: LoadReport = field(default_factory=LoadReport)
+    split: list = None
 
     def __iter__(self):
         return iter((self.texts, self.labels))
@@ -141,12 +144,15 @@ class ImageData:
         labels: list of list of str.
         ids: list. One identifier per image.
         report: LoadReport.
+        split: list of str or None. A given split (`"train"`, `"val"`, `"test"`
+            per image), when the file holds one.
     """
 
     paths: list
     labels: list
     ids: list
     report: LoadReport = field(default_factory=LoadReport)
+    split: list = None
 
     def __iter__(self):
         return iter((self.paths, self.labels))
