@@ -104,9 +104,11 @@ def test_bad_rows_name_file_row_and_column(tmp_path):
 def test_argument_errors(tmp_path):
     with pytest.raises(ValueError, match="exactly one of `text_column`"):
         datasets.load_table(FIXTURE, label_column="labels")
-    with pytest.raises(ValueError, match="exactly one of `label_column`"):
+    with pytest.raises(ValueError, match="not both"):
         datasets.load_table(FIXTURE, text_column="text", label_column="labels",
                             label_columns=["a"])
+    unlabeled = datasets.load_table(FIXTURE, text_column="text")
+    assert unlabeled.labels is None and len(unlabeled) == 80
     with pytest.raises(ValueError, match="label_separator"):
         datasets.load_table(FIXTURE, text_column="text", label_column="labels",
                             label_separator="")

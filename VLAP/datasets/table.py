@@ -61,7 +61,8 @@ def load_table(path, *, text_column=None, image_column=None, label_column=None,
         label_separator: str. The separator of `label_column` (default `"|"`).
         label_columns: list of str or None. Instead of `label_column`: one 0/1
             column per label (also `true`/`false`); the column names are the
-            label names.
+            label names. Give neither for unlabeled inputs (to predict on);
+            `labels` is then None.
         split_column: str or None. A column holding `train`, `val` (or
             `valid`/`validation`) or `test` per row; returned as `data.split`.
         id_column: str or None. A column of example ids; None numbers the rows
@@ -105,12 +106,13 @@ def load_table(path, *, text_column=None, image_column=None, label_column=None,
             "Pass exactly one of `text_column` (texts) and `image_column` (image paths). "
             f"Received: text_column={text_column!r}, image_column={image_column!r}"
         )
-    if (label_column is None) == (label_columns is None):
+    if label_column is not None and label_columns is not None:
         raise ValueError(
-            "Pass exactly one of `label_column` (one column of label lists) and "
-            "`label_columns` (one 0/1 column per label). Received: "
+            "Pass one of `label_column` (one column of label lists) and "
+            "`label_columns` (one 0/1 column per label), not both. Received: "
             f"label_column={label_column!r}, label_columns={label_columns!r}"
         )
+    unlabeled = label_column is None and label_columns is None
     if label_columns is not None:
         if isinstance(label_columns, str) or not label_columns or not all(
                 isinstance(c, str) and c for c in label_columns):
@@ -137,7 +139,7 @@ def load_table(path, *, text_column=None, image_column=None, label_column=None,
     records, first_row = _records(file, format, encoding, errors)
     report.n_read = len(records)
     column = text_column if text_column is not None else image_column
-    wanted = [column] + ([label_column] if label_column is not None else label_columns)
+    wanted = [column] + ([label_column] if label_column is not None else label_columns or [])
     wanted += [c for c in (split_column, id_column) if c is not None]
     _check_columns(file, records, wanted)
 
@@ -161,7 +163,9 @@ def load_table(path, *, text_column=None, image_column=None, label_column=None,
             item = str(item if item.is_absolute() else file.parent / item)
             if not _check_image(item, file, f"{row}, column `{column}`", errors, check_images):
                 continue
-        if label_column is not None:
+        if unlabeled:
+            row_labels = None
+        elif label_column is not None:
             row_labels = _parse_labels(record.get(label_column), label_separator)
         else:
             row_labels = _indicator_labels(record, label_columns)
@@ -177,7 +181,7 @@ def load_table(path, *, text_column=None, image_column=None, label_column=None,
                 errors(file, f"{row}, column `{split_column}`",
                        f"the split must be one of train, val, test; got {raw!r}")
                 continue
-        n_no_label += not row_labels
+        n_no_label += row_labels == []
         items.append(item)
         labels.append(row_labels)
         ids.append(record.get(id_column) if id_column is not None else i)
@@ -186,6 +190,7 @@ def load_table(path, *, text_column=None, image_column=None, label_column=None,
     if n_no_label:
         report.notes.append(f"{n_no_label} rows without any label kept (all-zero label rows)")
     split = split if split_column is not None else None
+    labels = None if unlabeled else labels
     if text_column is not None:
         return TextData(texts=items, labels=labels, ids=ids, report=report, split=split)
     return ImageData(paths=items, labels=labels, ids=ids, report=report, split=split)
