@@ -42,12 +42,6 @@ def _save(fig, path):
     return path
 
 
-def _label(loss, variant=""):
-    from VLAP.experiments import _display
-
-    return _display(loss, variant)
-
-
 def learning_curves(histories, path, title=""):
     """Validation macro-F1 and training loss per epoch, one line per loss.
 
@@ -178,48 +172,5 @@ def surrogate_vs_f1(path, betas=(1.0, 5.0, 10.0, 30.0), eta=0.0, seed=0):
     return _save(fig, path)
 
 
-def experiment_plots(results, prep, run_dir, threshold=0.5):
-    """The per-dataset figures of one experiment, from the first seed's runs.
-
-    Args:
-        results: list of :class:`VLAP.experiments.RunResult` for one dataset.
-        prep: :class:`VLAP.experiments.Prepared`. The dataset.
-        run_dir: Path. Where the PNGs go (``<dataset>_*.png``).
-        threshold: float. The fixed threshold of the predictions.
-
-    Returns:
-        list of Path. The PNGs written.
-    """
-    from VLAP.experiments import _display
-
-    if not results:
-        return []
-    run_dir = Path(run_dir)
-    first_seed = {}
-    for res in results:
-        key = (res.loss, res.variant)
-        if key not in first_seed:
-            first_seed[key] = res
-    histories, tables, counts = {}, {}, {}
-    for (loss, variant), res in first_seed.items():
-        name = _display(loss, variant, res.loss_kwargs)
-        histories[name] = res.history
-        for v, table in res.per_label.items():
-            label = name if v == variant else _display(loss, v, res.loss_kwargs)
-            tables[label] = table
-            if v in res.predicted_counts:
-                counts[label] = res.predicted_counts[v]
-    true_counts = prep.y_test.sum(1)
-    out = [learning_curves(histories, run_dir / f"{prep.name}_learning_curves.png",
-                           title=f"{prep.name}: first seed"),
-           per_label_f1(tables, run_dir / f"{prep.name}_per_label_f1.png",
-                        title=f"{prep.name}: per-label test F1 (first seed)")]
-    if counts:
-        out.append(label_count_histogram(
-            true_counts, counts, run_dir / f"{prep.name}_label_counts.png",
-            title=f"{prep.name}: labels per test example, predicted vs true (first seed)"))
-    return out
-
-
 __all__ = ["learning_curves", "per_label_f1", "label_count_histogram", "surrogate_vs_f1",
-           "experiment_plots", "PNG_SIGNATURE"]
+           "PNG_SIGNATURE"]

@@ -8,7 +8,8 @@ import tomllib
 import pytest
 
 from VLAP import cli
-from VLAP import experiments as ex
+from VLAP.experiments.results import RESULT_COLUMNS
+from VLAP.losses import PAPER_LOSSES
 from VLAP.evaluation import METRIC_NAMES
 
 RUN_FILES = {"results.csv", "results.md", "config.toml", "versions.json", "notes.txt",
@@ -28,7 +29,7 @@ def _check_run_dir(run_dir, datasets, n_losses, n_seeds, tuned=True, grid=0):
                 f"{d}_label_counts.png"} <= names
     with open(run_dir / "results.csv", newline="") as f:
         reader = csv.DictReader(f)
-        assert tuple(reader.fieldnames) == ex.RESULT_COLUMNS
+        assert tuple(reader.fieldnames) == RESULT_COLUMNS
         rows = list(reader)
     models = len(datasets) * (n_losses + (1 if tuned else 0) + grid) * n_seeds
     assert len(rows) == models * len(METRIC_NAMES)
@@ -46,7 +47,7 @@ def test_demo_smoke_writes_a_complete_run_directory(tmp_path, capsys):
     (run_dir,) = _run_dirs(tmp_path)
     rows, cfg = _check_run_dir(run_dir, ["synthetic"], 5, 1)
     assert cfg["smoke_mode"] is True
-    assert {r["loss"] for r in rows} == set(ex.PAPER_LOSSES)
+    assert {r["loss"] for r in rows} == set(PAPER_LOSSES)
     assert {r["variant"] for r in rows if r["loss"] == "binary_crossentropy"} == {"", "tuned"}
     out = capsys.readouterr().out
     for header in ("macroF1@thr", "mAP", "count MAE", "#pred", "#true"):

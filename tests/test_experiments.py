@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 
 from VLAP import experiments as ex
+from VLAP.experiments import config, paper, results, runner
+from VLAP.losses import PAPER_LOSSES
 from VLAP.evaluation import METRIC_NAMES
 
 NAMED = ("arxiv", "posters", "reuters", "mulan_yeast", "mulan_emotions", "mulan_scene")
@@ -40,7 +42,7 @@ def test_precedence_defaults_file_smoke_overrides(tmp_path):
     path = _write(tmp_path, _TOML)
     cfg = ex.load_config(path)
     assert cfg["epochs"] == 20 and cfg["seeds"] == [0, 1, 2]  # file beats defaults
-    assert cfg["batch_size"] == ex.DEFAULTS["batch_size"]  # default kept
+    assert cfg["batch_size"] == config.DEFAULTS["batch_size"]  # default kept
     assert cfg["losses"] == ["sigmoid_f1", "binary_crossentropy"]  # canonical names
     assert cfg["datasets"][0]["min_count"] == 3 and cfg["datasets"][0]["r"] == 44
     smoke = ex.load_config(path, smoke=True)
@@ -120,7 +122,7 @@ def test_named_configs_load_and_have_a_smoke_variant(name):
     assert name in ex.available_configs()
     cfg = ex.load_config(name)
     assert len(cfg["seeds"]) >= 3
-    assert set(cfg["losses"]) == set(ex.PAPER_LOSSES)
+    assert set(cfg["losses"]) == set(PAPER_LOSSES)
     assert cfg["threshold"] == 0.5 and cfg["tuned_bce"]
     smoke = ex.load_config(name, smoke=True)
     assert smoke["epochs"] <= 2 and len(smoke["seeds"]) == 1
@@ -129,7 +131,7 @@ def test_named_configs_load_and_have_a_smoke_variant(name):
 
 def test_dump_toml_round_trips():
     cfg = ex.load_config("posters", smoke=True)
-    text = ex.dump_toml(ex._config_for_toml(cfg))
+    text = config.dump_toml(config.config_for_toml(cfg))
     back = tomllib.loads(text)
     assert back["seeds"] == cfg["seeds"] and back["losses"] == cfg["losses"]
     assert back["datasets"] == cfg["datasets"]
@@ -137,7 +139,7 @@ def test_dump_toml_round_trips():
 
 
 def test_new_run_dir_never_reuses_a_folder(tmp_path):
-    dirs = {ex.new_run_dir(tmp_path, "x") for _ in range(5)}
+    dirs = {runner.new_run_dir(tmp_path, "x") for _ in range(5)}
     assert len(dirs) == 5 and all(d.is_dir() for d in dirs)
 
 
@@ -160,7 +162,7 @@ def _fake_rows():
 def test_markdown_bold_best_and_verdict():
     cfg = ex.load_config({"datasets": [{"kind": "synthetic", "name": "d", "paper": "arXiv2020"}],
                           "seeds": [0, 1]})
-    text = ex.markdown_tables(_fake_rows(), cfg, compare_paper=True)
+    text = ex.markdown_tables(_fake_rows(), cfg, paper.paper_comparison(_fake_rows(), cfg))
     assert "| sigmoidF1 | **0.505 ± 0.007** |" in text
     assert "BCE + tuned thresholds" in text
     bce = next(line for line in text.splitlines() if line.startswith("| BCE |"))
@@ -176,10 +178,10 @@ def test_write_csv_fixed_columns(tmp_path):
     meta = {"backend": "tensorflow", "keras": "3", "VLAP": "0.1.0"}
     res = ex.RunResult("d", "focal", 3, {}, "", {}, 2, 1.0,
                        {"": _summary()}, {}, None)
-    rows = ex.result_rows([res], ex.load_config(ex.DEMO_CONFIG), "run", meta)
-    ex.write_csv(tmp_path / "r.csv", rows)
+    rows = results.result_rows([res], ex.load_config(ex.DEMO_CONFIG), "run", meta)
+    results.write_csv(tmp_path / "r.csv", rows)
     header = (tmp_path / "r.csv").read_text().splitlines()[0]
-    assert header == ",".join(ex.RESULT_COLUMNS)
+    assert header == ",".join(results.RESULT_COLUMNS)
     back = ex.read_results(tmp_path / "r.csv")
     assert len(back) == len(METRIC_NAMES) and back[0]["seed"] == 3
 

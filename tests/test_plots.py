@@ -42,6 +42,7 @@ def test_surrogate_vs_f1(tmp_path):
 def test_experiment_plots_from_results(tmp_path):
     from VLAP.evaluation import evaluate_predictions
     from VLAP.experiments import Prepared, RunResult
+    from VLAP.experiments.results import experiment_plots
 
     rng = np.random.default_rng(0)
     y = (rng.random((30, 4)) < 0.4).astype(int)
@@ -54,7 +55,7 @@ def test_experiment_plots_from_results(tmp_path):
                      2, 1.0, {"": summ, "tuned": tuned[0]}, {"": table, "tuned": tuned[1]},
                      predicted_counts={"": (s > 0.5).sum(1), "tuned": (s > 0.3).sum(1)})]
     prep = Prepared("d", None, y, None, y, None, y, list("abcd"))
-    paths = plots.experiment_plots(res, prep, tmp_path)
+    paths = experiment_plots(res, prep, tmp_path)
     assert sorted(p.name for p in paths) == ["d_label_counts.png", "d_learning_curves.png",
                                              "d_per_label_f1.png"]
     for p in paths:

@@ -86,8 +86,8 @@ def split(X, y, fractions=(0.6, 0.2, 0.2), r=44, stratify=False, group_duplicate
 
     part_of_row = part_of_group[groups]
     idx = [np.flatnonzero(part_of_row == k) for k in range(len(fractions))]
-    xs = [_take(X, i) for i in idx]
-    ys = [_take(y, i) for i in idx]
+    xs = [take_rows(X, i) for i in idx]
+    ys = [take_rows(y, i) for i in idx]
     return (*xs, *ys)
 
 
@@ -148,11 +148,24 @@ def _length_proxy(a):
     return a
 
 
-def _take(a, idx):
+def take_rows(a, idx):
+    """The rows ``idx`` of ``a`` in the container type it came in (all of ``a`` if ``idx`` is None).
+
+    Handles numpy arrays, lists, tuples, pandas objects (by position) and dicts
+    of such (every value is cut the same way).
+
+    Example:
+    >>> take_rows(["a", "b", "c"], [2, 0])
+    ['c', 'a']
+    >>> take_rows({"x": np.arange(3)}, [1])
+    {'x': array([1])}
+    """
+    if idx is None:
+        return a
     if isinstance(a, (pd.Series, pd.DataFrame)):
         return a.iloc[idx]
     if isinstance(a, Mapping):
-        return {k: _take(v, idx) for k, v in a.items()}
+        return {k: take_rows(v, idx) for k, v in a.items()}
     if isinstance(a, np.ndarray):
         return a[idx]
     if isinstance(a, list):

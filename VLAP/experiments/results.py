@@ -1,0 +1,266 @@
+"""Results of an experiment: ``results.csv`` rows, ``results.md`` and console tables.
+
+Every comparison reports macro-F1 at the threshold, mAP (on scores), the
+label-count error (mean |predicted - true| labels per example) and the mean
+number of predicted labels beside the true mean; when BCE is among the losses,
+BCE with per-label thresholds tuned on the validation split is reported too.
+
+Example:
+>>> display_name("sigmoid_f1", loss_kwargs={"beta": 10.0})
+'sigmoidF1 (β=10, η=0)'
+>>> display_name("binary_crossentropy", "tuned")
+'BCE + tuned thresholds'
+"""
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+
+#: Column order of ``results.csv``.
+RESULT_COLUMNS = (
+    "experiment", "dataset", "loss", "variant", "loss_kwargs", "threshold", "seed",
+    "metric", "value", "epochs_run", "train_seconds", "backend", "keras_version",
+    "VLAP_version", "run_id",
+)
+
+#: The metrics of every comparison table, in order: (metric, header, better).
+TABLE_METRICS = (
+    ("f1_macro", "macro-F1", "max"),
+    ("f1_micro", "micro-F1", "max"),
+    ("f1_weighted", "weighted-F1", "max"),
+    ("average_precision_macro", "mAP", "max"),
+    ("label_count_mae", "label-count MAE", "min"),
+    ("mean_predicted_labels", "mean #pred", "true"),
+    ("mean_true_labels", "mean #true", None),
+)
+
+#: Paper loss names for display.
+DISPLAY_NAMES = {
+    "sigmoid_f1": "sigmoidF1",
+    "unbounded_f1": "unboundedF1",
+    "binary_crossentropy": "BCE",
+    "focal": "focal",
+    "asymmetric": "ASL",
+}
+
+#: The paper's published numbers (Bénédict et al., TMLR 2022, threshold 0.5),
+#: cells in the paper's naming: weightedF1, microF1, macroF1, precision. The
+
+
+def display_name(loss, variant="", loss_kwargs=None):
+    """How a loss (and its variant and options) is named in tables and figures."""
+    name = DISPLAY_NAMES.get(loss, loss)
+    if variant == "tuned":
+        return f"{name} + tuned thresholds"
+    if variant == "grid":
+        kw = loss_kwargs or {}
+        return f"{name} (grid: β={kw.get('beta'):g}, η={kw.get('eta'):g})"
+    if loss_kwargs and loss == "sigmoid_f1":
+        return f"{name} (β={loss_kwargs.get('beta', 1.0):g}, η={loss_kwargs.get('eta', 0.0):g})"
+    return name
+
+
+
+def result_rows(results, cfg, run_id, meta):
+    """Rows of ``results.csv`` (dicts keyed by :data:`RESULT_COLUMNS`)."""
+    rows = []
+    for res in results:
+        for variant, summary in res.summaries.items():
+            thr = "tuned" if variant == "tuned" else cfg["threshold"]
+            for metric, value in summary["value"].items():
+                rows.append({
+                    "experiment": cfg["name"], "dataset": res.dataset, "loss": res.loss,
+                    "variant": variant, "loss_kwargs": json.dumps(res.loss_kwargs, sort_keys=True),
+                    "threshold": thr, "seed": res.seed, "metric": metric,
+                    "value": float(value), "epochs_run": res.epochs_run,
+                    "train_seconds": round(res.train_seconds, 2),
+                    "backend": meta["backend"], "keras_version": meta["keras"],
+                    "VLAP_version": meta["VLAP"], "run_id": run_id,
+                })
+    return rows
+
+
+def write_csv(path, rows, columns=RESULT_COLUMNS):
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(columns))
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({c: row.get(c, "") for c in columns})
+
+
+def summary_table(rows):
+    """``{dataset: DataFrame}`` of mean and std over seeds per (loss, variant) and metric."""
+    import pandas as pd
+
+    df = pd.DataFrame(rows)
+    out = {}
+    for dataset, part in df.groupby("dataset", sort=False):
+        part = part.assign(key=list(zip(part["loss"], part["variant"], part["loss_kwargs"])))
+        g = part.groupby(["key", "metric"], sort=False)["value"]
+        stats = g.agg(["mean", "std", "count"]).reset_index()
+        out[dataset] = stats
+    return out
+
+
+def _fmt(mean, std, count, digits=3):
+    if mean != mean:  # NaN
+        return "n/a"
+    s = f"{mean:.{digits}f}"
+    if count > 1 and std == std:
+        s += f" ± {std:.{digits}f}"
+    return s
+
+
+def markdown_tables(rows, cfg, extra_lines=()):
+    """The ``results.md`` text: one table per dataset, best per column in bold.
+
+    Args:
+        rows: list of dict. Rows of ``results.csv`` (:func:`result_rows`).
+        cfg: dict. The config as run.
+        extra_lines: iterable of str. Markdown lines appended at the end, e.g.
+            :func:`VLAP.experiments.paper.paper_comparison`.
+    """
+    from VLAP.evaluation import NAMING_NOTE
+
+    tables = summary_table(rows)
+    lines = [f"# {cfg['name']}", ""]
+    if cfg.get("description"):
+        lines += [cfg["description"], ""]
+    if cfg.get("paper_table"):
+        lines += [f"Paper: {cfg['paper_table']}", ""]
+    seeds = cfg["seeds"]
+    lines += [
+        f"Test split, mean ± std over {len(seeds)} seed(s) {seeds}; threshold "
+        f"{cfg['threshold']} unless marked \"tuned thresholds\" (per-label thresholds "
+        "chosen on the validation split). mAP = average_precision_macro, computed on "
+        "scores. label-count MAE = mean |#predicted − #true| labels per example. "
+        "Bold: best per column (for mean #pred: closest to mean #true).", "",
+        f"Naming: {NAMING_NOTE} Here macro-F1 = mean of per-label F1 (the paper's "
+        "'microF1'), micro-F1 = pooled (the paper's 'macroF1').", "",
+    ]
+    for dataset, stats in tables.items():
+        lines += [f"## {dataset}", ""]
+        keys = list(dict.fromkeys(stats["key"]))
+        cell = {(k, m): (mean, std, c) for k, m, mean, std, c in
+                stats[["key", "metric", "mean", "std", "count"]].itertuples(index=False)}
+        true_mean = np.nanmean([cell[(k, "mean_true_labels")][0] for k in keys
+                                if (k, "mean_true_labels") in cell])
+        best = {}
+        for metric, _, better in TABLE_METRICS:
+            vals = {k: cell[(k, metric)][0] for k in keys if (k, metric) in cell
+                    and cell[(k, metric)][0] == cell[(k, metric)][0]}
+            if not vals or better is None:
+                continue
+            if better == "max":
+                target = max(vals.values())
+            elif better == "min":
+                target = min(vals.values())
+            else:
+                target = min(vals.values(), key=lambda v: abs(v - true_mean))
+            best[metric] = {k for k, v in vals.items() if np.isclose(v, target)}
+        header = ["loss"] + [h for _, h, _ in TABLE_METRICS]
+        lines.append("| " + " | ".join(header) + " |")
+        lines.append("|" + "---|" * len(header))
+        for k in keys:
+            loss, variant, kw = k
+            row = [display_name(loss, variant, json.loads(kw))]
+            for metric, _, _ in TABLE_METRICS:
+                if (k, metric) not in cell:
+                    row.append("")
+                    continue
+                text = _fmt(*cell[(k, metric)])
+                if k in best.get(metric, ()):
+                    text = f"**{text}**"
+                row.append(text)
+            lines.append("| " + " | ".join(row) + " |")
+        lines.append("")
+        sig = [k for k in keys if k[0] == "sigmoid_f1"]
+        bce = [k for k in keys if k[0] == "binary_crossentropy" and k[1] == ""]
+        if sig and bce and (bce[0], "f1_macro") in cell:
+            b = cell[(bce[0], "f1_macro")][0]
+            for k in sig:
+                s = cell[(k, "f1_macro")][0]
+                verdict = "beats" if s > b else ("ties" if np.isclose(s, b) else "does not beat")
+                lines.append(f"- {display_name(*k[:2], json.loads(k[2]))} {verdict} BCE on "
+                             f"macro-F1 at {cfg['threshold']}: {s:.3f} vs {b:.3f} (mean over seeds).")
+            lines.append("")
+    lines += list(extra_lines)
+    return "\n".join(lines) + "\n"
+
+
+
+def console_table(rows, cfg):
+    """A plain-text comparison table for the terminal."""
+    tables = summary_table(rows)
+    cols = [("f1_macro", "macroF1@thr"), ("average_precision_macro", "mAP"),
+            ("label_count_mae", "count MAE"), ("mean_predicted_labels", "#pred"),
+            ("mean_true_labels", "#true")]
+    out = []
+    for dataset, stats in tables.items():
+        cell = {(k, m): mean for k, m, mean in stats[["key", "metric", "mean"]].itertuples(index=False)}
+        keys = list(dict.fromkeys(stats["key"]))
+        names = [display_name(k[0], k[1], json.loads(k[2])) for k in keys]
+        width = max(len(n) for n in names + ["loss"])
+        out.append(f"\n{dataset} (test split, mean over seeds {cfg['seeds']}, "
+                   f"threshold {cfg['threshold']}):")
+        out.append(f"  {'loss':<{width}}  " + "  ".join(f"{h:>11}" for _, h in cols))
+        for k, n in zip(keys, names):
+            out.append(f"  {n:<{width}}  " + "  ".join(
+                f"{cell.get((k, m), float('nan')):>11.3f}" for m, _ in cols))
+    return "\n".join(out)
+
+
+def experiment_plots(results, prep, run_dir, threshold=0.5):
+    """The per-dataset figures of one experiment, from the first seed's runs.
+
+    Args:
+        results: list of :class:`VLAP.experiments.runner.RunResult` for one dataset.
+        prep: :class:`VLAP.experiments.prepare.Prepared`. The dataset.
+        run_dir: Path. Where the PNGs go (``<dataset>_*.png``).
+        threshold: float. The fixed threshold of the predictions.
+
+    Returns:
+        list of Path. The PNGs written.
+    """
+    from VLAP.plots import label_count_histogram, learning_curves, per_label_f1
+
+    if not results:
+        return []
+    run_dir = Path(run_dir)
+    first_seed = {}
+    for res in results:
+        key = (res.loss, res.variant)
+        if key not in first_seed:
+            first_seed[key] = res
+    histories, tables, counts = {}, {}, {}
+    for (loss, variant), res in first_seed.items():
+        name = display_name(loss, variant, res.loss_kwargs)
+        histories[name] = res.history
+        for v, table in res.per_label.items():
+            label = name if v == variant else display_name(loss, v, res.loss_kwargs)
+            tables[label] = table
+            if v in res.predicted_counts:
+                counts[label] = res.predicted_counts[v]
+    true_counts = prep.y_test.sum(1)
+    out = [learning_curves(histories, run_dir / f"{prep.name}_learning_curves.png",
+                           title=f"{prep.name}: first seed"),
+           per_label_f1(tables, run_dir / f"{prep.name}_per_label_f1.png",
+                        title=f"{prep.name}: per-label test F1 (first seed)")]
+    if counts:
+        out.append(label_count_histogram(
+            true_counts, counts, run_dir / f"{prep.name}_label_counts.png",
+            title=f"{prep.name}: labels per test example, predicted vs true (first seed)"))
+    return out
+
+
+def read_results(path):
+    """Rows of a ``results.csv`` as dicts (``value`` as float, ``seed`` as int)."""
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    for r in rows:
+        r["value"] = float(r["value"])
+        r["seed"] = int(r["seed"])
+    return rows
+

@@ -1,0 +1,298 @@
+"""Running an experiment: build each model, train it, score it, write the run folder.
+
+:func:`run_experiment` expands a validated config into ``datasets x losses x
+seeds`` runs, trains each with :func:`VLAP.train`, scores the test split with
+:func:`VLAP.evaluation.evaluate_predictions` and writes a new run directory
+(never an existing one, see :func:`new_run_dir`):
+
+- ``results.csv``: one row per dataset x loss x seed x metric, columns in the
+  fixed order :data:`VLAP.experiments.results.RESULT_COLUMNS`;
+- ``results.md``: mean ± std over seeds, the best value of each column in bold;
+- ``config.toml`` (the merged config as run), ``versions.json`` (library
+  versions and the git commit), ``notes.txt`` (loader reports, warnings);
+- PNG plots (see :mod:`VLAP.plots`) and, with the grid, ``grid.csv``.
+"""
+
+import copy
+import json
+import re
+import subprocess
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from VLAP.experiments.config import config_for_toml, dump_toml
+from VLAP.experiments.paper import paper_comparison
+from VLAP.experiments.prepare import prepare_dataset
+from VLAP.experiments.results import (display_name, experiment_plots, markdown_tables,
+                                      result_rows, write_csv)
+
+
+def build_model(model_cfg, prep):
+    """A fresh model for ``prep``: an MLP on features, or an image classifier."""
+    import keras
+
+    kind = model_cfg.get("kind", "mlp")
+    if kind == "mlp":
+        layers = [keras.Input(prep.x_train.shape[1:])]
+        for units in model_cfg.get("hidden", [256]):
+            layers.append(keras.layers.Dense(int(units), activation="relu"))
+            if model_cfg.get("dropout", 0.0):
+                layers.append(keras.layers.Dropout(float(model_cfg["dropout"])))
+        layers.append(keras.layers.Dense(prep.num_labels, name="logits"))
+        return keras.Sequential(layers, name="mlp")
+    from VLAP.models import image_classifier
+
+    return image_classifier(
+        prep.num_labels, backbone=model_cfg.get("backbone", "small_cnn"),
+        image_size=int(prep.x_train.shape[1]), head_units=int(model_cfg.get("head_units", 128)),
+        dropout=float(model_cfg.get("dropout", 0.2)), width=float(model_cfg.get("width", 1.0)))
+
+
+@dataclass
+class RunResult:
+    """What one trained model produced."""
+
+    dataset: str
+    loss: str
+    seed: int
+    loss_kwargs: dict
+    variant: str
+    history: dict
+    epochs_run: int
+    train_seconds: float
+    summaries: dict  # variant -> summary DataFrame (test)
+    per_label: dict  # variant -> per-label DataFrame (test)
+    val_summary: object = None
+    notes: list = field(default_factory=list)
+    predicted_counts: dict = field(default_factory=dict)  # variant -> labels per test example
+
+
+def _scores(model, x, y, batch_size=256):
+    from VLAP.evaluation import predict_scores
+    from VLAP.data import create_dataset
+
+    ds = create_dataset(x, y, batch_size=batch_size, is_training=False)
+    return predict_scores(model, ds)
+
+
+def train_and_evaluate(prep, cfg, loss, seed, loss_kwargs=None, variant="",
+                       run_dir=None, tune_thresholds=False):
+    """Train one model with ``loss`` and ``seed``; score val and test.
+
+    Returns:
+        :class:`RunResult`. ``summaries`` holds the test scores at the fixed
+        threshold (key ``""`` or ``variant``) and, with ``tune_thresholds``,
+        with per-label thresholds tuned on the validation split (``"tuned"``).
+    """
+    import keras
+
+    from VLAP.data import create_dataset
+    from VLAP.evaluation import evaluate_predictions
+    from VLAP.training import train
+
+    keras.utils.set_random_seed(int(seed))
+    model = build_model(cfg["model"], prep)
+    train_ds = create_dataset(prep.x_train, prep.y_train, batch_size=cfg["batch_size"],
+                              seed=int(seed), is_training=True)
+    val_ds = create_dataset(prep.x_val, prep.y_val, batch_size=256, is_training=False)
+    patience = cfg["patience"] or None
+    t0 = time.time()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model, history = train(model, train_ds, val_ds, prep.num_labels, loss=loss,
+                               epochs=cfg["epochs"], learning_rate=cfg["learning_rate"],
+                               loss_kwargs=loss_kwargs or None, threshold=cfg["threshold"],
+                               patience=patience, monitor=cfg["monitor"], seed=int(seed),
+                               run_dir=run_dir, verbose=0)
+        seconds = time.time() - t0
+        y_val, s_val = _scores(model, prep.x_val, prep.y_val)
+        y_test, s_test = _scores(model, prep.x_test, prep.y_test)
+        summaries, per_label = {}, {}
+        thr = cfg["threshold"]
+        val_summary = evaluate_predictions(y_val, s_val, threshold=thr)
+        summaries[variant], per_label[variant] = evaluate_predictions(
+            y_test, s_test, threshold=thr, label_names=prep.label_names, per_label=True)
+        if tune_thresholds:
+            summaries["tuned"], per_label["tuned"] = evaluate_predictions(
+                y_test, s_test, threshold="tuned", y_val=y_val, scores_val=s_val,
+                label_names=prep.label_names, per_label=True)
+    notes = sorted({f"{prep.name}/{loss}: {w.category.__name__}: {w.message}" for w in caught})
+    counts = {v: (s_test > table["threshold"].to_numpy()[None, :]).sum(1)
+              for v, table in per_label.items()}
+    hist = {k: list(v) for k, v in history.history.items()}
+    epochs_run = len(next(iter(hist.values()), []))
+    return RunResult(prep.name, loss, int(seed), dict(loss_kwargs or {}), variant, hist,
+                     epochs_run, seconds, summaries, per_label, val_summary, notes, counts)
+
+
+
+def new_run_dir(base, name):
+    """Create and return a new folder ``<base>/<name>-<timestamp>[-k]`` (never reused)."""
+    base = Path(base)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", str(name)) or "run"
+    for i in range(1000):
+        path = base / (f"{safe}-{stamp}" + (f"-{i}" if i else ""))
+        try:
+            path.mkdir(parents=True, exist_ok=False)
+            return path
+        except FileExistsError:
+            continue
+    raise RuntimeError(f"could not create a new run directory under {base}")
+
+
+
+def _git_commit():
+    root = Path(__file__).resolve().parents[2]
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
+                                text=True, timeout=10)
+        if commit.returncode != 0:
+            return None, None
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=root, capture_output=True, text=True, timeout=10)
+        return commit.stdout.strip(), bool(dirty.stdout.strip())
+    except (OSError, subprocess.SubprocessError):
+        return None, None
+
+
+def versions():
+    """Library versions, backend, and the git commit of the VLAP checkout (if any)."""
+    from VLAP.training import library_versions
+
+    out = library_versions()
+    out["git_commit"], out["git_dirty"] = _git_commit()
+    return out
+
+
+
+def run_grid(prep, cfg, run_dir, log=print):
+    """Train sigmoidF1 for every (beta, eta) of ``cfg["grid"]`` on one seed.
+
+    The choice is made on the **validation** split's macro-F1 at the threshold
+    (ties: the smaller beta, then the smaller eta). Returns
+    ``(best_kwargs, rows)``; rows go to ``grid.csv``.
+    """
+    grid = cfg["grid"]
+    seed = grid.get("seed", -1)
+    seed = cfg["seeds"][0] if seed is None or seed < 0 else int(seed)
+    rows = []
+    for beta in grid["beta"]:
+        for eta in grid["eta"]:
+            kw = {"beta": float(beta), "eta": float(eta)}
+            res = train_and_evaluate(prep, cfg, "sigmoid_f1", seed, loss_kwargs=kw,
+                                     variant="grid",
+                                     run_dir=run_dir / "train" / prep.name / "grid"
+                                     / f"beta{beta:g}-eta{eta:g}")
+            v = res.val_summary["value"]
+            rows.append({"dataset": prep.name, "seed": seed, "beta": float(beta),
+                         "eta": float(eta), "val_f1_macro": float(v["f1_macro"]),
+                         "val_average_precision_macro": float(v["average_precision_macro"]),
+                         "val_label_count_mae": float(v["label_count_mae"]),
+                         "val_mean_predicted_labels": float(v["mean_predicted_labels"]),
+                         "epochs_run": res.epochs_run})
+            log(f"  grid {prep.name} beta={beta:g} eta={eta:g}: val macro-F1 "
+                f"{v['f1_macro']:.3f}, #pred {v['mean_predicted_labels']:.2f}")
+    best = max(rows, key=lambda r: (round(r["val_f1_macro"], 12), -r["beta"], -r["eta"]))
+    return {"beta": best["beta"], "eta": best["eta"]}, rows
+
+
+
+def run_experiment(cfg, out="runs", data_dir=None, grid=None, compare_paper=None,
+                   plots=None, log=print):
+    """Run every ``dataset x loss x seed`` of a validated config; write a new run dir.
+
+    Args:
+        cfg: dict. From :func:`load_config`.
+        out: str or Path. Parent folder; the run gets a new sub-folder.
+        data_dir: str, Path or None. Overrides ``cfg["data_dir"]``.
+        grid: bool or None. Overrides ``cfg["grid"]["enabled"]``: search
+            sigmoidF1's beta x eta on the validation split of the first seed,
+            then train sigmoidF1 with the best pair on every seed (reported as
+            an extra row beside the config's own sigmoidF1).
+        compare_paper: bool or None. Overrides ``cfg["compare_paper"]``.
+        plots: bool or None. Overrides ``cfg["plots"]``.
+        log: callable. Progress messages.
+
+    Returns:
+        Path. The run directory.
+    """
+    cfg = copy.deepcopy(cfg)
+    if data_dir:
+        cfg["data_dir"] = str(data_dir)
+    if grid is not None:
+        cfg["grid"]["enabled"] = bool(grid)
+    if compare_paper is not None:
+        cfg["compare_paper"] = bool(compare_paper)
+    if plots is not None:
+        cfg["plots"] = bool(plots)
+    run_dir = new_run_dir(out, cfg["name"] + ("-smoke" if cfg.get("smoke_mode") else ""))
+    log(f"run directory: {run_dir}")
+    (run_dir / "config.toml").write_text(dump_toml(config_for_toml(cfg)))
+    meta = versions()
+    (run_dir / "versions.json").write_text(json.dumps(meta, indent=2, default=str))
+    try:
+        return _run_into(cfg, run_dir, meta, log)
+    except BaseException as err:  # keep the folder, but say why it is incomplete
+        (run_dir / "error.txt").write_text(f"{type(err).__name__}: {err}\n")
+        raise
+
+
+def _run_into(cfg, run_dir, meta, log):
+    import keras
+
+    run_id = run_dir.name
+    results, notes, grid_rows = [], [], []
+    t_start = time.time()
+    for d in cfg["datasets"]:
+        t0 = time.time()
+        prep = prepare_dataset(d, cfg["data_dir"] or None)
+        log(f"{prep.summary()} (prepared in {time.time() - t0:.0f}s)")
+        notes.append(f"## {prep.name}\n{prep.summary()}\n" + "\n".join(prep.notes))
+        losses = list(cfg["losses"])
+        ds_results = []
+        for loss in losses:
+            for seed in cfg["seeds"]:
+                kw = cfg["loss_kwargs"].get(loss, {})
+                res = train_and_evaluate(
+                    prep, cfg, loss, seed, loss_kwargs=kw,
+                    run_dir=run_dir / "train" / prep.name / loss / f"seed{seed}",
+                    tune_thresholds=(loss == "binary_crossentropy" and cfg["tuned_bce"]))
+                ds_results.append(res)
+                s = res.summaries[""]["value"]
+                log(f"  {prep.name} {display_name(loss, '', kw)} seed={seed}: {res.epochs_run} "
+                    f"epochs, {res.train_seconds:.1f}s, test macro-F1 {s['f1_macro']:.3f}, "
+                    f"mAP {s['average_precision_macro']:.3f}, #pred "
+                    f"{s['mean_predicted_labels']:.2f} (true {s['mean_true_labels']:.2f})")
+        if cfg["grid"]["enabled"]:
+            best, rows = run_grid(prep, cfg, run_dir, log=log)
+            grid_rows += rows
+            log(f"  grid {prep.name}: best on validation beta={best['beta']:g}, "
+                f"eta={best['eta']:g}")
+            for seed in cfg["seeds"]:
+                res = train_and_evaluate(
+                    prep, cfg, "sigmoid_f1", seed, loss_kwargs=best, variant="grid",
+                    run_dir=run_dir / "train" / prep.name / "sigmoid_f1-grid" / f"seed{seed}")
+                ds_results.append(res)
+        for res in ds_results:
+            notes += res.notes
+        results += ds_results
+        if cfg["plots"]:
+            experiment_plots(ds_results, prep, run_dir, threshold=cfg["threshold"])
+    rows = result_rows(results, cfg, run_id, meta)
+    write_csv(run_dir / "results.csv", rows)
+    if grid_rows:
+        write_csv(run_dir / "grid.csv", grid_rows, columns=list(grid_rows[0]))
+    paper_lines = paper_comparison(rows, cfg) if cfg["compare_paper"] else ()
+    (run_dir / "results.md").write_text(markdown_tables(rows, cfg, paper_lines))
+    if cfg["plots"]:
+        from VLAP.plots import surrogate_vs_f1
+
+        surrogate_vs_f1(run_dir / "surrogate_vs_f1.png")
+    (run_dir / "notes.txt").write_text("\n".join(dict.fromkeys(notes)) + "\n")
+    meta_done = {"seconds": round(time.time() - t_start, 1), "n_models": len(results),
+                 "backend": keras.config.backend()}
+    (run_dir / "run.json").write_text(json.dumps(meta_done, indent=2))
+    return run_dir
