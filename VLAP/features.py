@@ -343,7 +343,11 @@ def describe(featurizer):
                 f"{featurizer.num_features} terms) fitted on the training split")
     if isinstance(featurizer, MiniLMFeaturizer):
         return (f"frozen MiniLM-L6 ({featurizer.checkpoint}) mean-pooled embeddings, "
-                f"sequence_length={featurizer.sequence_length}")
+                f"sequence_length={featurizer.sequence_length}; only the head is trained "
+                "(the paper fine-tuned DistilBERT end to end)")
+    if isinstance(featurizer, ImageFeaturizer):
+        size = featurizer.image_size
+        return f"images decoded once and resized to {size}x{size}"
     if isinstance(featurizer, Standardizer):
         return "features standardized with the training split's mean and std"
     return repr(featurizer)

@@ -141,7 +141,7 @@ def test_image_folder_and_table(tmp_path):
 def test_predict_errors(tmp_path):
     data, y, featurizer, net = _text_setup()
     predictor = package_model(net, NAMES, featurizer=featurizer, input_column="text")
-    with pytest.raises(FileNotFoundError, match=r"single text pass a list"):
+    with pytest.raises(FileNotFoundError, match=r"input not found.*\[text\]"):
         VLAP.predict(predictor, "the app crashes")
     with pytest.raises(TypeError, match="model_or_path"):
         VLAP.predict(net, data.texts)

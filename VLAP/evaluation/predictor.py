@@ -250,7 +250,8 @@ def _inputs(predictor, inputs, input_column):
             return featurizer.transform([str(f) for f in files]), [f.name for f in files]
         if not path.is_file():
             raise FileNotFoundError(
-                f"input file not found: {path}. To predict a single text pass a list: [text].")
+                f"input not found: {path} (expected a CSV/TSV/JSON-lines file or a folder of "
+                "images; in Python a single text goes in a list: [text])")
         if kind not in ("texts", "images"):
             raise ValueError(f"{path}: the model takes numeric arrays, not a table of texts "
                              "or images.")

@@ -24,7 +24,7 @@ from pathlib import Path
 from VLAP.experiments.paper import PAPER_RESULTS
 from VLAP.losses import PAPER_LOSSES, canonical_name
 
-DATASET_KINDS = ("synthetic", "mulan", "reuters", "arxiv", "posters")
+DATASET_KINDS = ("synthetic", "mulan", "reuters", "arxiv", "posters", "csv")
 MODEL_KINDS = ("mlp", "image")
 FEATURES = ("tfidf", "minilm")
 
@@ -33,12 +33,16 @@ _TOP_KEYS = {
     "patience", "monitor", "batch_size", "learning_rate", "threshold", "data_dir",
     "loss_kwargs",
     "model", "dataset", "datasets", "grid", "smoke", "plots", "compare_paper",
+    "save_models",
 }
 _DATASET_KEYS = {
     "name", "kind", "path", "split", "r", "min_count", "top_n", "standardize",
     "max_rows", "features", "max_features", "sequence_length", "image_size",
     "group_duplicates", "paper", "mulan_name", "n_samples", "n_features",
     "n_classes", "n_labels", "length", "random_state", "val_fraction", "embed_batch_size",
+    # kind = "csv": your own table (VLAP.datasets.load_table)
+    "text_column", "image_column", "label_column", "label_separator", "label_columns",
+    "split_column", "format", "encoding", "on_error",
 }
 _MODEL_KEYS = {"kind", "hidden", "dropout", "backbone", "image_size", "head_units", "width"}
 
@@ -64,6 +68,17 @@ DEFAULTS = {
     "smoke": {"max_rows": 200, "epochs": 2, "seeds": [0], "patience": 2},
     "plots": True,
     "compare_paper": False,
+    "save_models": True,
+}
+
+#: Defaults for configs on your own data (a `kind = "csv"` dataset), on top of
+#: DEFAULTS: long enough, and early stopping on each loss's own validation loss,
+#: so no loss is stopped while its thresholded F1 is still flat (see README,
+#: "Use your own data").
+USER_DATA_DEFAULTS = {
+    "epochs": 100,
+    "patience": 15,
+    "monitor": "val_loss",
 }
 
 _DATASET_DEFAULTS = {
@@ -183,7 +198,7 @@ def load_config(source, overrides=None, smoke=False):
         if "datasets" in raw:
             raise ConfigError(f"{origin}: give either [dataset] or [[datasets]], not both.")
         raw["datasets"] = [raw.pop("dataset")]
-    cfg = _merge(DEFAULTS, raw)
+    cfg = _merge(_defaults_for(raw), raw)
     if smoke:
         smoke_cfg = dict(cfg.get("smoke") or {})
         for key in ("epochs", "seeds", "patience", "batch_size"):
@@ -278,6 +293,8 @@ def validate_config(cfg, origin="<config>"):
     thr = cfg["threshold"]
     _check(isinstance(thr, (int, float)) and not isinstance(thr, bool) and 0 <= thr <= 1, origin,
            f"`threshold` must be a probability in [0, 1]. Received: threshold={thr!r}")
+    _check(isinstance(cfg["save_models"], bool), origin,
+           f"`save_models` must be true or false. Received: {cfg['save_models']!r}")
     model = cfg["model"]
     _check(isinstance(model, dict), origin, f"`model` must be a table. Received: {model!r}")
     unknown = sorted(set(model) - _MODEL_KEYS)
@@ -303,6 +320,8 @@ def validate_config(cfg, origin="<config>"):
         if kind == "mulan":
             _check(isinstance(d.get("mulan_name"), str), origin,
                    "a mulan dataset needs `mulan_name` (emotions, yeast or scene).")
+        if kind == "csv":
+            _check_csv_dataset(d, origin)
         if "features" in d:
             _check(d["features"] in FEATURES, origin,
                    f"unknown `features` {d['features']!r}. Known: {list(FEATURES)}")
@@ -321,6 +340,44 @@ def validate_config(cfg, origin="<config>"):
                origin, f"`grid.{key}` must be a non-empty list of numbers. Received: {values!r}")
     _check(all(v > 0 for v in grid["beta"]), origin, "`grid.beta` values must be > 0.")
     return cfg
+
+
+def _defaults_for(raw):
+    """DEFAULTS, with USER_DATA_DEFAULTS on top when a dataset is the user's own table."""
+    tables = raw.get("datasets") or ([raw["dataset"]] if "dataset" in raw else [])
+    if any(isinstance(d, dict) and d.get("kind") == "csv" for d in tables):
+        return _merge(DEFAULTS, USER_DATA_DEFAULTS)
+    return DEFAULTS
+
+
+def _check_csv_dataset(d, origin):
+    """The keys of a `kind = "csv"` table (file contents are checked when read)."""
+    where = f"dataset {d['name']!r} (kind csv)"
+    _check(isinstance(d.get("path"), str) and d["path"], origin,
+           f"{where} needs `path`, the CSV/TSV/JSON-lines file (relative to the current "
+           "folder or absolute).")
+    _check((d.get("text_column") is None) != (d.get("image_column") is None), origin,
+           f"{where} needs exactly one of `text_column` and `image_column`. Received: "
+           f"text_column={d.get('text_column')!r}, image_column={d.get('image_column')!r}")
+    _check((d.get("label_column") is None) != (d.get("label_columns") is None), origin,
+           f"{where} needs exactly one of `label_column` (names joined by "
+           "`label_separator`, or a list literal) and `label_columns` (0/1 columns).")
+    for key in ("text_column", "image_column", "label_column", "label_separator",
+                "split_column", "encoding"):
+        _check(d.get(key) is None or (isinstance(d[key], str) and d[key]), origin,
+               f"{where}: `{key}` must be a non-empty string. Received: {d.get(key)!r}")
+    cols = d.get("label_columns")
+    _check(cols is None or (isinstance(cols, list) and cols
+                            and all(isinstance(c, str) and c for c in cols)), origin,
+           f"{where}: `label_columns` must be a non-empty list of column names. "
+           f"Received: {cols!r}")
+    _check(d.get("format") in (None, "csv", "tsv", "jsonl"), origin,
+           f"{where}: `format` must be one of ['csv', 'tsv', 'jsonl']. Received: "
+           f"{d.get('format')!r}")
+    _check(d.get("on_error", "raise") in ("raise", "skip"), origin,
+           f"{where}: `on_error` must be 'raise' or 'skip'. Received: {d.get('on_error')!r}")
+    _check(not (d.get("image_column") and d.get("features")), origin,
+           f"{where}: `features` applies to texts; images are resized to `image_size`.")
 
 
 def expand_runs(cfg):

@@ -10,7 +10,12 @@ seeds`` runs, trains each with :func:`VLAP.train`, scores the test split with
 - ``results.md``: mean ± std over seeds, the best value of each column in bold;
 - ``config.toml`` (the merged config as run), ``versions.json`` (library
   versions and the git commit), ``notes.txt`` (loader reports, warnings);
-- PNG plots (see :mod:`VLAP.plots`) and, with the grid, ``grid.csv``.
+- PNG plots (see :mod:`VLAP.plots`) and, with the grid, ``grid.csv``;
+- ``models/<dataset>/<loss>.keras``: for each loss, the seed with the best
+  validation macro-F1, packaged with per-label thresholds tuned on the
+  validation split, the label names and the featuriser
+  (:func:`VLAP.evaluation.package_model`), and ``models.json`` listing them
+  with the best loss of each dataset marked (``vlap predict RUN_DIR INPUT``).
 """
 
 import copy
@@ -67,6 +72,8 @@ class RunResult:
     val_summary: object = None
     notes: list = field(default_factory=list)
     predicted_counts: dict = field(default_factory=dict)  # variant -> labels per test example
+    model: object = None  # the trained model, with keep_model=True
+    val_scores: tuple = None  # (y_val, probabilities), with keep_model=True
 
 
 def _scores(model, x, y, batch_size=256):
@@ -78,13 +85,14 @@ def _scores(model, x, y, batch_size=256):
 
 
 def train_and_evaluate(prep, cfg, loss, seed, loss_kwargs=None, variant="",
-                       run_dir=None, tune_thresholds=False):
+                       run_dir=None, tune_thresholds=False, keep_model=False):
     """Train one model with ``loss`` and ``seed``; score val and test.
 
     Returns:
         :class:`RunResult`. ``summaries`` holds the test scores at the fixed
         threshold (key ``""`` or ``variant``) and, with ``tune_thresholds``,
         with per-label thresholds tuned on the validation split (``"tuned"``).
+        With ``keep_model``, ``model`` and ``val_scores`` are filled in.
     """
     import keras
 
@@ -124,7 +132,64 @@ def train_and_evaluate(prep, cfg, loss, seed, loss_kwargs=None, variant="",
     hist = {k: list(v) for k, v in history.history.items()}
     epochs_run = len(next(iter(hist.values()), []))
     return RunResult(prep.name, loss, int(seed), dict(loss_kwargs or {}), variant, hist,
-                     epochs_run, seconds, summaries, per_label, val_summary, notes, counts)
+                     epochs_run, seconds, summaries, per_label, val_summary, notes, counts,
+                     model=model if keep_model else None,
+                     val_scores=(y_val, s_val) if keep_model else None)
+
+
+def _tuned_val_f1(res):
+    """Per-label thresholds tuned on validation and the validation macro-F1 they give."""
+    from sklearn.metrics import f1_score
+
+    from VLAP.evaluation import tune_thresholds
+
+    y_val, s_val = res.val_scores
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # labels without a positive keep 0.5
+        thresholds = tune_thresholds(y_val, s_val)
+    f1 = f1_score(y_val, s_val > thresholds[None, :], average="macro", zero_division=0)
+    return [float(t) for t in thresholds], float(f1)
+
+
+def save_models(best, prep, run_dir, cfg, log=print):
+    """Package and save the kept model of each loss; return the models.json entries.
+
+    Args:
+        best: dict. loss -> (RunResult with `model`, tuned thresholds, tuned val F1).
+        prep: Prepared. Its label names and fitted featuriser go into each model.
+        run_dir: Path. Models go to `models/<dataset>/<loss>.keras`.
+
+    Returns:
+        list of dict. One entry per saved model (`dataset`, `loss`, `file`, `seed`,
+        `val_f1_macro_tuned`, `val_f1_macro`, `best`); the best loss by
+        `val_f1_macro_tuned` is marked.
+    """
+    from VLAP.evaluation import package_model
+
+    entries = []
+    folder = run_dir / "models" / prep.name
+    folder.mkdir(parents=True, exist_ok=True)
+    for loss, (res, thresholds, f1) in best.items():
+        file = folder / f"{loss}.keras"
+        meta = {"dataset": prep.name, "loss": loss, "seed": res.seed,
+                "loss_kwargs": res.loss_kwargs, "val_f1_macro_tuned": round(f1, 6),
+                "val_f1_macro": round(float(res.val_summary["value"]["f1_macro"]), 6),
+                "threshold_strategy": "tuned on the validation split"}
+        try:
+            package_model(res.model, prep.label_names, thresholds=thresholds,
+                          featurizer=prep.featurizer, input_column=prep.input_column,
+                          metadata=meta).save(file)
+        except Exception as err:  # noqa: BLE001 - a model that cannot be saved must not end the run
+            log(f"  could not save the {loss} model of {prep.name}: {type(err).__name__}: {err}")
+            continue
+        entries.append(dict(meta, file=str(file.relative_to(run_dir)), best=False))
+    if entries:
+        top = max(entries, key=lambda e: e["val_f1_macro_tuned"])
+        top["best"] = True
+        log(f"  saved {len(entries)} models to {folder}; best on validation: "
+            f"{display_name(top['loss'])} (macro-F1 {top['val_f1_macro_tuned']:.3f} with "
+            "tuned thresholds)")
+    return entries
 
 
 
@@ -244,7 +309,7 @@ def _run_into(cfg, run_dir, meta, log):
     import keras
 
     run_id = run_dir.name
-    results, notes, grid_rows = [], [], []
+    results, notes, grid_rows, model_entries = [], [], [], []
     t_start = time.time()
     for d in cfg["datasets"]:
         t0 = time.time()
@@ -252,20 +317,34 @@ def _run_into(cfg, run_dir, meta, log):
         log(f"{prep.summary()} (prepared in {time.time() - t0:.0f}s)")
         notes.append(f"## {prep.name}\n{prep.summary()}\n" + "\n".join(prep.notes))
         losses = list(cfg["losses"])
-        ds_results = []
+        ds_results, kept = [], {}
         for loss in losses:
             for seed in cfg["seeds"]:
                 kw = cfg["loss_kwargs"].get(loss, {})
                 res = train_and_evaluate(
                     prep, cfg, loss, seed, loss_kwargs=kw,
                     run_dir=run_dir / "train" / prep.name / loss / f"seed{seed}",
-                    tune_thresholds=(loss == "binary_crossentropy" and cfg["tuned_bce"]))
+                    tune_thresholds=(loss == "binary_crossentropy" and cfg["tuned_bce"]),
+                    keep_model=cfg["save_models"])
+                if res.model is not None:  # keep the best seed of each loss only
+                    thresholds, f1 = _tuned_val_f1(res)
+                    if loss not in kept or f1 > kept[loss][2]:
+                        if loss in kept:
+                            kept[loss][0].model = None
+                        kept[loss] = (res, thresholds, f1)
+                    else:
+                        res.model = None
+                    res.val_scores = None
                 ds_results.append(res)
                 s = res.summaries[""]["value"]
                 log(f"  {prep.name} {display_name(loss, '', kw)} seed={seed}: {res.epochs_run} "
                     f"epochs, {res.train_seconds:.1f}s, test macro-F1 {s['f1_macro']:.3f}, "
                     f"mAP {s['average_precision_macro']:.3f}, #pred "
                     f"{s['mean_predicted_labels']:.2f} (true {s['mean_true_labels']:.2f})")
+        if kept:
+            model_entries += save_models(kept, prep, run_dir, cfg, log=log)
+            for res, _, _ in kept.values():
+                res.model = None
         if cfg["grid"]["enabled"]:
             best, rows = run_grid(prep, cfg, run_dir, log=log)
             grid_rows += rows
@@ -281,6 +360,11 @@ def _run_into(cfg, run_dir, meta, log):
         results += ds_results
         if cfg["plots"]:
             experiment_plots(ds_results, prep, run_dir, threshold=cfg["threshold"])
+    if model_entries:
+        (run_dir / "models.json").write_text(json.dumps(
+            {"selected_by": "validation macro-F1 with per-label thresholds tuned on the "
+                            "validation split (best seed per loss, best loss per dataset)",
+             "models": model_entries}, indent=2))
     rows = result_rows(results, cfg, run_id, meta)
     write_csv(run_dir / "results.csv", rows)
     if grid_rows:
