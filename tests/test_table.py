@@ -144,3 +144,54 @@ def test_images_relative_to_the_file_and_damaged_ones_reported(tmp_path):
     data = datasets.load_table(path, image_column="image", label_column="labels",
                                check_images="exists", on_error="skip")
     assert len(data) == 2
+
+
+# ------------------------------------------------- kind = "csv" in experiment configs
+
+
+def _csv_config(**dataset):
+    table = {"kind": "csv", "path": str(FIXTURE), "text_column": "text",
+             "label_column": "labels"}
+    table.update(dataset)
+    return {"name": "own", "dataset": table}
+
+
+def test_csv_config_defaults_and_validation():
+    from VLAP.experiments import ConfigError, load_config
+    from VLAP.experiments.config import DEFAULTS, USER_DATA_DEFAULTS
+
+    cfg = load_config(_csv_config())
+    for key, value in USER_DATA_DEFAULTS.items():
+        assert cfg[key] == value
+    assert load_config(dict(_csv_config(), patience=3))["patience"] == 3  # the file wins
+    demo = load_config({"name": "x", "dataset": {"kind": "synthetic"}})
+    assert demo["monitor"] == DEFAULTS["monitor"]  # other kinds keep the paper defaults
+    with pytest.raises(ConfigError, match="exactly one of `text_column` and `image_column`"):
+        load_config(_csv_config(image_column="img"))
+    with pytest.raises(ConfigError, match="exactly one of `label_column`"):
+        load_config(_csv_config(label_columns=["a"]))
+    with pytest.raises(ConfigError, match="needs `path`"):
+        load_config({"dataset": {"kind": "csv", "text_column": "t", "label_column": "y"}})
+    with pytest.raises(ConfigError, match="`format` must be one of"):
+        load_config(_csv_config(format="xlsx"))
+
+
+def test_csv_prepare_keeps_a_given_split_and_the_featurizer(tmp_path):
+    from VLAP.experiments import ConfigError, load_config, prepare_dataset
+
+    data = datasets.load_table(FIXTURE, text_column="text", label_column="labels")
+    path = tmp_path / "split.jsonl"
+    parts = ["train"] * 50 + ["val"] * 15 + ["test"] * 15
+    path.write_text("".join(json.dumps({"t": t, "y": y, "part": p}) + "\n"
+                            for t, y, p in zip(data.texts, data.labels, parts)))
+    cfg = load_config({"dataset": {"kind": "csv", "path": str(path), "text_column": "t",
+                                   "label_column": "y", "split_column": "part",
+                                   "max_features": 30}})
+    prep = prepare_dataset(cfg["datasets"][0])
+    assert (len(prep.y_train), len(prep.y_val), len(prep.y_test)) == (50, 15, 15)
+    assert prep.input_column == "t" and prep.x_train.shape == (50, 30)
+    assert np.array_equal(prep.featurizer.transform(data.texts[65:]), prep.x_test)
+    path.write_text("".join(json.dumps({"t": t, "y": y, "part": "train"}) + "\n"
+                            for t, y in zip(data.texts, data.labels)))
+    with pytest.raises(ConfigError, match=r"no \['val', 'test'\] rows"):
+        prepare_dataset(cfg["datasets"][0])
