@@ -95,6 +95,23 @@ def check_dropout(value, name="dropout"):
     return float(value)
 
 
+def check_integer(name, value, *, low=None, high=None):
+    """Return ``value`` as an int, or raise unless it is an integer in ``[low, high)``.
+
+    Example:
+    >>> check_integer("seed", 2**32, low=0, high=2**32)
+    Traceback (most recent call last):
+    ...
+    ValueError: `seed` must be an integer in [0, 4294967296). Received: seed=4294967296
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"`{name}` must be an integer. Received: {name}={value!r}")
+    if (low is not None and value < low) or (high is not None and value >= high):
+        raise ValueError(f"`{name}` must be an integer in [{'-inf' if low is None else low}, "
+                         f"{'inf' if high is None else high}). Received: {name}={value!r}")
+    return int(value)
+
+
 # --- array checks (concrete arrays only) ---------------------------------------
 
 

@@ -16,12 +16,22 @@ Commands::
 Options shared by demo/reproduce/run (they win over the config file):
 ``--data-dir``, ``--out``, ``--seeds``, ``--losses``, ``--epochs``, ``--smoke``,
 ``--grid``, ``--compare-paper``, ``--set key=value``.
+
+Errors in a config, an override or the data print one line ``vlap: error: ...``
+naming the file (or the override) and exit with status 2. ``vlap list``,
+``--help``, ``--version`` and argument errors never import Keras or a backend.
+TensorFlow's start-up log lines are not shown unless ``TF_CPP_MIN_LOG_LEVEL`` is
+set by the user (``TF_CPP_MIN_LOG_LEVEL=0 vlap ...`` shows them all).
 """
 
 import argparse
+import os
 import sys
+import tempfile
 import time
 import tomllib
+
+from VLAP import __version__
 
 
 def _int_list(text):
@@ -89,6 +99,7 @@ def _add_common(p):
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="vlap", description="sigmoidF1 and baseline losses: demo and paper reproduction.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="{demo,reproduce,run,list,predict}")
     demo = sub.add_parser("demo", help="offline demo on generated data (no download)")
     _add_common(demo)
@@ -117,6 +128,7 @@ def build_parser():
 
 def _predict(args):
     """`vlap predict`: one `vlap: error:` line and exit status 2 on bad input."""
+    _import_backend_quietly()
     from VLAP.evaluation import predict
 
     try:
@@ -125,8 +137,7 @@ def _predict(args):
         if args.out:
             frame.to_csv(args.out, index=False)
     except (ValueError, TypeError, OSError) as err:
-        print(f"vlap: error: {err}", file=sys.stderr)
-        return 2
+        return _error(err)
     if args.out:
         print(f"wrote {len(frame)} predictions to {args.out}", file=sys.stderr)
     else:
@@ -145,8 +156,57 @@ def _overrides(args):
     return out
 
 
+#: Native start-up lines of TensorFlow that say nothing a user can act on: absl's
+#: notice before its logging starts, INFO lines (oneDNN, "Could not find cuda
+#: drivers"), and the CUDA errors of a CPU-only machine.
+_NATIVE_NOISE = ("WARNING: All log messages before absl::InitializeLog()", "I0000 ",
+                 "failed call to cuInit", "Unable to register cu", "computation placer already",
+                 "TF-TRT Warning")
+
+
+def _import_backend_quietly():
+    """Import Keras (and so the backend) with TensorFlow's start-up noise filtered.
+
+    TensorFlow writes its start-up lines from C++ to file descriptor 2 before
+    ``TF_CPP_MIN_LOG_LEVEL`` is honoured, so they are caught at the descriptor,
+    and every line that is not known noise is written back to stderr. With
+    ``TF_CPP_MIN_LOG_LEVEL`` set by the user nothing is filtered.
+    """
+    if "TF_CPP_MIN_LOG_LEVEL" in os.environ:
+        import keras  # noqa: F401
+
+        return
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as caught:
+        os.dup2(caught.fileno(), 2)
+        try:
+            import keras
+
+            if keras.config.backend() == "tensorflow":
+                import tensorflow as tf
+
+                tf.config.list_physical_devices()  # device start-up lines, now
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            caught.seek(0)
+            for line in caught.read().decode("utf-8", "replace").splitlines(keepends=True):
+                if not any(marker in line for marker in _NATIVE_NOISE):
+                    sys.stderr.write(line)
+
+
+def _error(err):
+    """Print ``vlap: error: <one line>``; return the exit status 2."""
+    text = " ".join(str(err).split()) or type(err).__name__
+    print(f"vlap: error: {text}", file=sys.stderr)
+    return 2
+
+
 def main(argv=None):
-    """Entry point of ``vlap``; returns the exit status (0 ok, 2 usage/config error)."""
+    """Entry point of ``vlap``; returns the exit status (0 ok, 2 usage/config/data error)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -154,12 +214,20 @@ def main(argv=None):
         return 2
     if args.command == "predict":
         return _predict(args)
-    from VLAP import experiments as ex
+    from VLAP.experiments import config as ex_config
 
     if args.command == "list":
-        for name in ex.available_configs():
+        for name in ex_config.available_configs():
             print(name)
         return 0
+    try:
+        overrides = _overrides(args)
+    except ValueError as err:
+        return _error(err)
+    _import_backend_quietly()
+    from VLAP import experiments as ex
+    from VLAP.datasets import DataFormatError
+
     try:
         source = {"demo": lambda: ex.DEMO_CONFIG, "reproduce": lambda: args.experiment,
                   "run": lambda: args.config}[args.command]()
@@ -168,10 +236,9 @@ def main(argv=None):
 
             if not Path(source).is_file():
                 raise FileNotFoundError(f"Config file not found: {source!r}")
-        cfg = ex.load_config(source, overrides=_overrides(args), smoke=args.smoke)
-    except (ValueError, TypeError, FileNotFoundError) as err:
-        print(f"vlap: error: {err}", file=sys.stderr)
-        return 2
+        cfg = ex.load_config(source, overrides=overrides, smoke=args.smoke)
+    except (ValueError, TypeError, OSError) as err:  # ConfigError, UnicodeDecodeError, ...
+        return _error(err)
     log = (lambda *a, **k: None) if args.quiet else (
         lambda msg: print(msg, file=sys.stderr, flush=True))
     t0 = time.time()
@@ -179,9 +246,8 @@ def main(argv=None):
         run_dir = ex.run_experiment(cfg, out=args.out, grid=args.grid or None,
                                     compare_paper=args.compare_paper or None,
                                     plots=False if args.no_plots else None, log=log)
-    except FileNotFoundError as err:
-        print(f"vlap: error: {err}", file=sys.stderr)
-        return 2
+    except (ex.ConfigError, ex.DataError, DataFormatError, OSError) as err:
+        return _error(err)
     rows = ex.read_results(run_dir / "results.csv")
     print(ex.console_table(rows, cfg))
     if args.compare_paper:

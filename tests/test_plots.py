@@ -70,3 +70,14 @@ def test_plots_do_not_switch_the_global_backend():
 
     importlib.reload(plots)
     assert matplotlib.get_backend() == before
+
+
+def test_plots_import_neither_experiments_nor_a_backend():
+    import subprocess
+    import sys
+
+    code = ("import sys, VLAP.plots; bad = [m for m in ('VLAP.experiments', 'keras') "
+            "if m in sys.modules]; assert not bad, bad")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr

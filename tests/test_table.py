@@ -158,7 +158,7 @@ def _csv_config(**dataset):
 
 def test_csv_config_defaults_and_validation():
     from VLAP.experiments import ConfigError, load_config
-    from VLAP.experiments.config import DEFAULTS, USER_DATA_DEFAULTS
+    from VLAP.experiments.schema import DEFAULTS, USER_DATA_DEFAULTS
 
     cfg = load_config(_csv_config())
     for key, value in USER_DATA_DEFAULTS.items():

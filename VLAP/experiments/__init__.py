@@ -8,12 +8,15 @@ runs, trains each with :func:`VLAP.train`, scores the test split with
 
 The package reads top-down, each module using only the ones above it:
 
-- :mod:`~VLAP.experiments.config`: the schema, defaults, validation, loading
-  (``defaults < file < [smoke] < overrides``) and writing of configs;
 - :mod:`~VLAP.experiments.results`: ``results.csv`` rows, ``results.md`` and
   console tables, display names, the per-dataset figures;
 - :mod:`~VLAP.experiments.paper`: the paper's published numbers and the
   comparison table;
+- :mod:`~VLAP.experiments.schema`: the config keys, defaults and validation
+  (every key's type and range, before any data is read);
+- :mod:`~VLAP.experiments.config`: finding (``./experiments``, then the configs
+  installed with VLAP), loading (``defaults < file < [smoke] < overrides``) and
+  writing configs;
 - :mod:`~VLAP.experiments.prepare`: load, split, binarize and featurise one
   dataset table;
 - :mod:`~VLAP.experiments.runner`: build the models, train, evaluate, write the
@@ -27,7 +30,7 @@ Example:
 [('synthetic', 'sigmoid_f1', 0), ('synthetic', 'sigmoid_f1', 1)]
 """
 
-from VLAP.experiments import config, paper, prepare, results, runner
+from VLAP.experiments import config, paper, prepare, results, runner, schema
 from VLAP.experiments.config import (
     DEMO_CONFIG,
     ConfigError,
@@ -38,13 +41,13 @@ from VLAP.experiments.config import (
     validate_config,
 )
 from VLAP.experiments.paper import paper_comparison
-from VLAP.experiments.prepare import Prepared, prepare_dataset
+from VLAP.experiments.prepare import DataError, Prepared, prepare_dataset
 from VLAP.experiments.results import console_table, markdown_tables, read_results
 from VLAP.experiments.runner import RunResult, run_experiment, train_and_evaluate
 
 __all__ = [
     "load_config", "validate_config", "expand_runs", "available_configs", "find_config",
-    "ConfigError", "DEMO_CONFIG", "prepare_dataset", "Prepared", "train_and_evaluate",
+    "ConfigError", "DataError", "DEMO_CONFIG", "prepare_dataset", "Prepared", "train_and_evaluate",
     "RunResult", "run_experiment", "read_results", "console_table", "markdown_tables",
-    "paper_comparison", "config", "prepare", "runner", "results", "paper",
+    "paper_comparison", "schema", "config", "prepare", "runner", "results", "paper",
 ]

@@ -46,7 +46,8 @@ def paper_comparison(rows, cfg):
             continue
         any_table = True
         stats = tables[d["name"]]
-        cell = {(k, m): mean for k, m, mean in stats[["key", "metric", "mean"]].itertuples(index=False)}
+        cell = {(k, m): mean for k, m, mean
+                in stats[["key", "metric", "mean"]].itertuples(index=False)}
         keys = list(dict.fromkeys(stats["key"]))
         lines += [f"### {d['name']} (paper: {paper_name})", "",
                   "| loss | paper | ours |", "|---|---|---|"]

@@ -15,8 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-from VLAP.data.split import take_rows
-from VLAP.experiments.config import ConfigError
+from VLAP.experiments.schema import ConfigError
+
+
+class DataError(ValueError):
+    """A dataset that cannot be prepared: the message names the dataset and its file."""
 
 
 @dataclass
@@ -71,6 +74,7 @@ def _split_and_binarize(name, X, labels, d, notes, test=None, given=None):
     """Split (or use an official test part, or a `given` split: one of train/val/test
     per row), then binarize fitted on train."""
     from VLAP.data import binarize, split
+    from VLAP.data.split import take_rows
 
     if given is not None:
         parts = {p: [i for i, g in enumerate(given) if g == p] for p in ("train", "val", "test")}
@@ -86,7 +90,8 @@ def _split_and_binarize(name, X, labels, d, notes, test=None, given=None):
             X, labels, fractions=tuple(d["split"]), r=d["r"],
             group_duplicates=bool(d.get("group_duplicates", False)))
         notes.append(f"split {d['split']} with r={d['r']}"
-                     + (" (duplicate inputs kept in one part)" if d.get("group_duplicates") else ""))
+                     + (" (duplicate inputs kept in one part)"
+                        if d.get("group_duplicates") else ""))
     else:
         val_fraction = float(d.get("val_fraction", 0.2))
         x_tr, x_va, l_tr, l_va = split(X, labels, fractions=(1 - val_fraction, val_fraction),
@@ -135,6 +140,57 @@ def _load_csv(d, path, notes):
     return inputs, list(data.labels), data.split
 
 
+#: Where each dataset kind is read from, relative to the data root.
+DEFAULT_PATHS = {
+    "mulan": "mulan",
+    "reuters": "reuters21578/reuters21578_modapte90.jsonl.gz",
+    "arxiv": "arxiv/arxiv_abstracts_sample.csv",
+    "posters": "posters",
+}
+
+
+def data_path(d, data_dir=None):
+    """``(root, path)``: the data root and the file or folder a dataset table reads.
+
+    ``path`` is the table's ``path`` (relative to the root unless absolute;
+    for ``kind = "csv"``, the user's own file, relative to the current folder),
+    else :data:`DEFAULT_PATHS` under the root; None for generated data. The
+    root is ``data_dir``, else :func:`VLAP.datasets.data_dir`.
+    """
+    if data_dir:
+        root = Path(data_dir).expanduser()
+    else:
+        from VLAP.datasets import data_dir as default_data_dir
+
+        root = default_data_dir()
+    path = d.get("path") or DEFAULT_PATHS.get(d["kind"])
+    if path is None:
+        return root, None
+    path = Path(path).expanduser()
+    if d["kind"] == "csv":
+        return root, path.absolute()
+    return root, path if path.is_absolute() else root / path
+
+
+def check_data(d, data_dir=None):
+    """Raise FileNotFoundError, saying how to point VLAP at the data, if ``d``'s data is absent.
+
+    A cheap check made for every dataset before any is read, so a run does not
+    train on the first dataset and then stop on a missing second one.
+    """
+    root, path = data_path(d, data_dir)
+    if path is None or path.exists():
+        return
+    if d["kind"] == "csv":
+        raise FileNotFoundError(
+            f"dataset {d['name']!r} (csv): {path} not found (a relative `path` is read from "
+            "the folder vlap runs in).")
+    raise FileNotFoundError(
+        f"dataset {d['name']!r} ({d['kind']}): {path} not found (data root: {root}). "
+        "Point VLAP at the data with --data-dir DIR, `data_dir` in the config, or the "
+        "VLAP_DATA_DIR environment variable (data/README.md says where to get each dataset).")
+
+
 def prepare_dataset(d, data_dir=None):
     """Load, cut, split and featurize one dataset table of a config.
 
@@ -148,12 +204,10 @@ def prepare_dataset(d, data_dir=None):
         :class:`Prepared`.
     """
     from VLAP import datasets as vds
+    from VLAP.data.split import take_rows
 
-    root = Path(data_dir) if data_dir else vds.data_dir()
     kind, notes = d["kind"], []
-    path = d.get("path")
-    if path is not None and kind != "csv":  # csv: relative to the current folder
-        path = Path(path) if Path(path).is_absolute() else root / path
+    _, path = data_path(d, data_dir)
     max_rows = d.get("max_rows")
 
     if kind == "synthetic":
@@ -173,7 +227,7 @@ def prepare_dataset(d, data_dir=None):
         prep = _split_and_binarize(d["name"], X.astype("float32"), _matrix_to_lists(Y, names),
                                    d, notes)
     elif kind == "mulan":
-        data = vds.load_mulan(d["mulan_name"], path=path or root / "mulan")
+        data = vds.load_mulan(d["mulan_name"], path=path)
         notes.append(str(data.report))
         X, Y = data.X, data.Y
         idx = _subsample(len(X), max_rows)
@@ -181,22 +235,23 @@ def prepare_dataset(d, data_dir=None):
         prep = _split_and_binarize(d["name"], X, _matrix_to_lists(Y, list(data.label_names)),
                                    d, notes)
     elif kind == "reuters":
-        data = vds.load_reuters(path or root / "reuters21578" / "reuters21578_modapte90.jsonl.gz")
+        data = vds.load_reuters(path)
         notes.append(str(data.report))
         train, test = data.train, data.test
         tr_idx = _subsample(len(train.texts), max_rows)
         te_idx = _subsample(len(test.texts), None if max_rows is None else max(20, max_rows // 3))
         prep = _split_and_binarize(
-            d["name"], take_rows(list(train.texts), tr_idx), take_rows(list(train.labels), tr_idx), d,
+            d["name"], take_rows(list(train.texts), tr_idx),
+            take_rows(list(train.labels), tr_idx), d,
             notes, test=(take_rows(list(test.texts), te_idx), take_rows(list(test.labels), te_idx)))
     elif kind == "arxiv":
-        data = vds.load_arxiv_csv(path or root / "arxiv" / "arxiv_abstracts_sample.csv")
+        data = vds.load_arxiv_csv(path)
         notes.append(str(data.report))
         idx = _subsample(len(data.texts), max_rows)
         prep = _split_and_binarize(d["name"], take_rows(list(data.texts), idx),
                                    take_rows(list(data.labels), idx), d, notes)
     elif kind == "posters":
-        data = vds.load_posters(path or root / "posters")
+        data = vds.load_posters(path)
         notes.append(str(data.report))
         idx = _subsample(len(data.paths), max_rows)
         prep = _split_and_binarize(d["name"], take_rows(list(data.paths), idx),

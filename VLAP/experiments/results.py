@@ -208,7 +208,8 @@ def markdown_tables(rows, cfg, extra_lines=()):
                 s = cell[(k, "f1_macro")][0]
                 verdict = "beats" if s > b else ("ties" if np.isclose(s, b) else "does not beat")
                 lines.append(f"- {display_name(*k[:2], json.loads(k[2]))} {verdict} BCE on "
-                             f"macro-F1 at {cfg['threshold']}: {s:.3f} vs {b:.3f} (mean over seeds).")
+                             f"macro-F1 at {cfg['threshold']}: {s:.3f} vs {b:.3f} "
+                             "(mean over seeds).")
             lines.append("")
     lines += list(extra_lines)
     return "\n".join(lines) + "\n"
@@ -223,7 +224,8 @@ def console_table(rows, cfg):
             ("mean_true_labels", "#true")]
     out = []
     for dataset, stats in tables.items():
-        cell = {(k, m): mean for k, m, mean in stats[["key", "metric", "mean"]].itertuples(index=False)}
+        cell = {(k, m): mean for k, m, mean
+                in stats[["key", "metric", "mean"]].itertuples(index=False)}
         keys = list(dict.fromkeys(stats["key"]))
         names = [display_name(k[0], k[1], json.loads(k[2])) for k in keys]
         width = max(len(n) for n in names + ["loss"])

@@ -20,6 +20,7 @@ seeds`` runs, trains each with :func:`VLAP.train`, scores the test split with
 
 import copy
 import json
+import logging
 import re
 import subprocess
 import time
@@ -27,9 +28,9 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from VLAP.experiments.config import config_for_toml, dump_toml
+from VLAP.experiments.config import dump_toml
 from VLAP.experiments.paper import paper_comparison
-from VLAP.experiments.prepare import prepare_dataset
+from VLAP.experiments.prepare import DataError, check_data, data_path, prepare_dataset
 from VLAP.experiments.results import (display_name, experiment_plots, markdown_tables,
                                       result_rows, write_csv)
 
@@ -126,7 +127,8 @@ def train_and_evaluate(prep, cfg, loss, seed, loss_kwargs=None, variant="",
             summaries["tuned"], per_label["tuned"] = evaluate_predictions(
                 y_test, s_test, threshold="tuned", y_val=y_val, scores_val=s_val,
                 label_names=prep.label_names, per_label=True)
-    notes = sorted({f"{prep.name}/{loss}: {w.category.__name__}: {w.message}" for w in caught})
+    notes = sorted({f"{prep.name}/{loss}: {w.category.__name__}: {w.message}"
+                    for w in run_warnings(caught)})
     counts = {v: (s_test > table["threshold"].to_numpy()[None, :]).sum(1)
               for v, table in per_label.items()}
     hist = {k: list(v) for k, v in history.history.items()}
@@ -191,6 +193,35 @@ def save_models(best, prep, run_dir, cfg, log=print):
             "tuned thresholds)")
     return entries
 
+
+
+#: Warning categories that, raised inside a library, say nothing about the run.
+_LIBRARY_NOTICES = (DeprecationWarning, PendingDeprecationWarning, FutureWarning, ImportWarning,
+                    ResourceWarning, SyntaxWarning)
+_VLAP_DIR = str(Path(__file__).resolve().parents[1])
+
+
+def run_warnings(caught):
+    """The warnings of ``caught`` that concern the run, for ``notes.txt``.
+
+    VLAP's own warnings are kept, and any other library's warning about the
+    data or the numbers (``UserWarning``, ``RuntimeWarning``, ...); a library's
+    deprecation notices about its own internals (``DeprecationWarning``,
+    ``FutureWarning``, ...) are dropped.
+    """
+    return [w for w in caught if str(w.filename).startswith(_VLAP_DIR)
+            or not issubclass(w.category, _LIBRARY_NOTICES)]
+
+
+class _DropRetracingNotices(logging.Filter):
+    """Drops TensorFlow's "triggered tf.function retracing" notices.
+
+    Every model of an experiment is new, so Keras' predict and train steps are
+    traced again for each one: expected, and not something a user can act on.
+    """
+
+    def filter(self, record):
+        return "triggered tf.function retracing" not in record.getMessage()
 
 
 def new_run_dir(base, name):
@@ -293,19 +324,42 @@ def run_experiment(cfg, out="runs", data_dir=None, grid=None, compare_paper=None
         cfg["compare_paper"] = bool(compare_paper)
     if plots is not None:
         cfg["plots"] = bool(plots)
+    for d in cfg["datasets"]:  # before anything is written or trained
+        check_data(d, cfg["data_dir"] or None)
     run_dir = new_run_dir(out, cfg["name"] + ("-smoke" if cfg.get("smoke_mode") else ""))
     log(f"run directory: {run_dir}")
-    (run_dir / "config.toml").write_text(dump_toml(config_for_toml(cfg)))
+    (run_dir / "config.toml").write_text(dump_toml(cfg))
     meta = versions()
     (run_dir / "versions.json").write_text(json.dumps(meta, indent=2, default=str))
+    provenance = {"source": cfg.get("source"), "smoke": bool(cfg.get("smoke_mode"))}
+    (run_dir / "run.json").write_text(json.dumps(provenance, indent=2))
+    tf_logger, notice_filter = logging.getLogger("tensorflow"), _DropRetracingNotices()
+    tf_logger.addFilter(notice_filter)
     try:
-        return _run_into(cfg, run_dir, meta, log)
+        return _run_into(cfg, run_dir, meta, provenance, log)
     except BaseException as err:  # keep the folder, but say why it is incomplete
         (run_dir / "error.txt").write_text(f"{type(err).__name__}: {err}\n")
         raise
+    finally:
+        tf_logger.removeFilter(notice_filter)
 
 
-def _run_into(cfg, run_dir, meta, log):
+def _prepare(d, data_dir):
+    """:func:`prepare_dataset`; a bad value in the data becomes a :class:`DataError`."""
+    from VLAP.datasets import DataFormatError
+
+    try:
+        return prepare_dataset(d, data_dir)
+    except DataFormatError:
+        raise
+    except (ValueError, TypeError, EOFError) as err:
+        _, path = data_path(d, data_dir)
+        text = str(err) if isinstance(err, ValueError) else f"{type(err).__name__}: {err}"
+        where = f" ({path})" if path is not None and str(path) not in text else ""
+        raise DataError(f"dataset {d['name']!r}{where}: {text}") from err
+
+
+def _run_into(cfg, run_dir, meta, provenance, log):
     import keras
 
     run_id = run_dir.name
@@ -313,7 +367,7 @@ def _run_into(cfg, run_dir, meta, log):
     t_start = time.time()
     for d in cfg["datasets"]:
         t0 = time.time()
-        prep = prepare_dataset(d, cfg["data_dir"] or None)
+        prep = _prepare(d, cfg["data_dir"] or None)
         log(f"{prep.summary()} (prepared in {time.time() - t0:.0f}s)")
         notes.append(f"## {prep.name}\n{prep.summary()}\n" + "\n".join(prep.notes))
         losses = list(cfg["losses"])
@@ -336,6 +390,8 @@ def _run_into(cfg, run_dir, meta, log):
                         res.model = None
                     res.val_scores = None
                 ds_results.append(res)
+                for note in res.notes:
+                    log(f"  warning: {note}")
                 s = res.summaries[""]["value"]
                 log(f"  {prep.name} {display_name(loss, '', kw)} seed={seed}: {res.epochs_run} "
                     f"epochs, {res.train_seconds:.1f}s, test macro-F1 {s['f1_macro']:.3f}, "
@@ -376,7 +432,7 @@ def _run_into(cfg, run_dir, meta, log):
 
         surrogate_vs_f1(run_dir / "surrogate_vs_f1.png")
     (run_dir / "notes.txt").write_text("\n".join(dict.fromkeys(notes)) + "\n")
-    meta_done = {"seconds": round(time.time() - t_start, 1), "n_models": len(results),
-                 "backend": keras.config.backend()}
+    meta_done = {**provenance, "seconds": round(time.time() - t_start, 1),
+                 "n_models": len(results), "backend": keras.config.backend()}
     (run_dir / "run.json").write_text(json.dumps(meta_done, indent=2))
     return run_dir

@@ -1,0 +1,399 @@
+"""The experiment config schema: its keys, defaults and one validation pass.
+
+:func:`validate_config` checks every key's type and range with the checks of
+:mod:`VLAP._validation` before any data is read, and reports a failure as one
+:class:`ConfigError` line that names where the bad value came from: the config
+file, or the override (``--set``) that set it.
+
+Example:
+>>> cfg = {**DEFAULTS, "datasets": [{"kind": "synthetic"}], "threshold": 1.0}
+>>> validate_config(cfg, "my.toml")
+Traceback (most recent call last):
+...
+VLAP.experiments.schema.ConfigError: my.toml: `threshold` must be a probability strictly between 0 and 1. Received: threshold=1.0
+"""
+
+import copy
+import difflib
+import numbers
+
+from VLAP._validation import (
+    check_bool,
+    check_dropout,
+    check_integer,
+    check_number,
+    check_option,
+    check_positive_int,
+    check_threshold,
+)
+from VLAP.experiments.paper import PAPER_RESULTS
+
+#: Values of a dataset table's ``kind``, a model table's ``kind`` and ``features``.
+DATASET_KINDS = ("synthetic", "mulan", "reuters", "arxiv", "posters", "csv")
+MODEL_KINDS = ("mlp", "image")
+FEATURES = ("tfidf", "minilm")
+#: Dataset kinds whose inputs are images (they need ``[model] kind = "image"``).
+IMAGE_DATASET_KINDS = ("posters",)
+
+#: The keys each table accepts: top level, ``[dataset]``, ``[model]``, ``[grid]``, ``[smoke]``.
+TOP_KEYS = {
+    "name", "description", "paper_table", "seeds", "losses", "tuned_bce", "epochs",
+    "patience", "monitor", "batch_size", "learning_rate", "threshold", "data_dir",
+    "loss_kwargs",
+    "model", "dataset", "datasets", "grid", "smoke", "plots", "compare_paper",
+    "save_models",
+}
+DATASET_KEYS = {
+    "name", "kind", "path", "split", "r", "min_count", "top_n", "standardize",
+    "max_rows", "features", "max_features", "sequence_length", "image_size",
+    "group_duplicates", "paper", "mulan_name", "n_samples", "n_features",
+    "n_classes", "n_labels", "length", "random_state", "val_fraction", "embed_batch_size",
+    # kind = "csv": your own table (VLAP.datasets.load_table)
+    "text_column", "image_column", "label_column", "label_separator", "label_columns",
+    "split_column", "format", "encoding", "on_error",
+}
+MODEL_KEYS = {"kind", "hidden", "dropout", "backbone", "image_size", "head_units", "width"}
+GRID_KEYS = {"enabled", "beta", "eta", "seed"}
+SMOKE_KEYS = {"epochs", "seeds", "patience", "batch_size", "model", "grid"} | (
+    DATASET_KEYS - {"name"})
+
+#: Keys a run writes beside the config (older ``config.toml`` files hold them);
+#: read back as provenance and not used.
+PROVENANCE_KEYS = ("smoke_mode", "source")
+
+#: Built-in defaults, the lowest level of the precedence.
+DEFAULTS = {
+    "name": "experiment",
+    "description": "",
+    "paper_table": "",
+    "seeds": [0, 1, 2],
+    "losses": None,  # None: the paper's five, VLAP.losses.PAPER_LOSSES
+    "tuned_bce": True,
+    "epochs": 30,
+    "patience": 5,
+    "monitor": "val_f1_macro",
+    "batch_size": 64,
+    "learning_rate": "auto",
+    "threshold": 0.5,
+    "data_dir": "",
+    "loss_kwargs": {},
+    "model": {"kind": "mlp", "hidden": [256], "dropout": 0.2},
+    "datasets": [],
+    "grid": {"enabled": False, "beta": [1.0, 5.0, 10.0, 30.0], "eta": [0.0, 1.0, 2.0],
+             "seed": -1},
+    "smoke": {"max_rows": 200, "epochs": 2, "seeds": [0], "patience": 2},
+    "plots": True,
+    "compare_paper": False,
+    "save_models": True,
+}
+
+#: Defaults for configs on your own data (a ``kind = "csv"`` dataset), on top of
+#: DEFAULTS: long enough, with early stopping on each loss's own validation loss,
+#: so no loss is stopped while its thresholded F1 is still flat (measured in the
+#: README, "Use your own data").
+USER_DATA_DEFAULTS = {
+    "epochs": 100,
+    "patience": 15,
+    "monitor": "val_loss",
+}
+
+#: Defaults of every dataset table.
+DATASET_DEFAULTS = {
+    "split": [0.6, 0.2, 0.2],
+    "r": 44,
+    "min_count": 1,
+    "standardize": True,
+}
+
+
+class ConfigError(ValueError):
+    """A config that cannot be run: the message names the key and the value."""
+
+
+def defaults_for(raw):
+    """DEFAULTS, with USER_DATA_DEFAULTS on top when a dataset is the user's own table."""
+    tables = raw.get("datasets") or ([raw["dataset"]] if "dataset" in raw else [])
+    if isinstance(tables, list) and any(isinstance(d, dict) and d.get("kind") == "csv"
+                                        for d in tables):
+        return {**DEFAULTS, **USER_DATA_DEFAULTS}
+    return DEFAULTS
+
+
+def did_you_mean(name, known):
+    """``" (did you mean 'x'?)"`` for the known name closest to ``name``, else ``""``.
+
+    Example:
+    >>> did_you_mean("epoch", TOP_KEYS)
+    " (did you mean 'epochs'?)"
+    """
+    close = difflib.get_close_matches(str(name), sorted(known), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _is_int(x):
+    return isinstance(x, numbers.Integral) and not isinstance(x, bool)
+
+
+class _Checks:
+    """Runs :mod:`VLAP._validation` checks; a failure becomes one ConfigError line.
+
+    The line starts with where the value came from: the override that set the
+    key (``override threshold=1``) when one did, else the config file.
+    """
+
+    def __init__(self, origin, overrides=None):
+        self.origin = origin
+        self.overrides = {}
+        for key, value in (overrides or {}).items():
+            parts = key.split(".")
+            if parts[0] == "dataset":
+                parts[0] = "datasets"
+            self.overrides[".".join(parts)] = f"override {key}={value!r}"
+
+    def where(self, key):
+        """The override that set ``key`` (a dotted path, or a list of paths), else the file."""
+        for k in [key] if isinstance(key, str) else key:
+            for okey, label in self.overrides.items():
+                if okey == k or okey.startswith(k + ".") or k.startswith(okey + "."):
+                    return label
+        return self.origin
+
+    def fail(self, key, message):
+        raise ConfigError(f"{self.where(key)}: {message}")
+
+    def require(self, condition, key, message):
+        if not condition:
+            self.fail(key, message)
+
+    def __call__(self, key, check, *args, **kwargs):
+        """``check(*args, **kwargs)``; its ValueError/TypeError names ``key``'s origin."""
+        try:
+            return check(*args, **kwargs)
+        except (ValueError, TypeError) as err:
+            self.fail(key, str(err))
+
+    def keys(self, table, known, key, label):
+        unknown = sorted(set(table) - set(known))
+        if unknown:
+            self.fail(f"{key}.{unknown[0]}", f"unknown key(s) in {label}: {unknown}"
+                      f"{did_you_mean(unknown[0], known)}. Known: {sorted(known)}")
+
+    def text(self, table, name, key, label):
+        if name in table:
+            self.require(isinstance(table[name], str), key,
+                         f"`{label}` must be a string. Received: {label}={table[name]!r}")
+
+
+def _check_seed(name, value):
+    return check_integer(name, value, low=0, high=2**32)  # what NumPy's seeding accepts
+
+
+def _validate_losses(cfg, checks):
+    from VLAP.losses import PAPER_LOSSES, canonical_name, get
+
+    losses = cfg["losses"]
+    if losses is None:
+        losses = list(PAPER_LOSSES)
+    if isinstance(losses, str):
+        losses = [losses]
+    checks.require(isinstance(losses, list) and losses, "losses",
+                   f"`losses` must be a non-empty list of loss names. Received: losses={losses!r}")
+    canon = []
+    for name in losses:
+        c = checks("losses", canonical_name, name)
+        if c not in canon:
+            canon.append(c)
+    cfg["losses"] = canon
+    options = cfg.get("loss_kwargs") or {}
+    checks.require(isinstance(options, dict), "loss_kwargs",
+                   f"`loss_kwargs` must be a table of tables. Received: {options!r}")
+    kwargs, written = {}, {}
+    for name, opts in options.items():
+        key = f"loss_kwargs.{name}"
+        c = checks(key, canonical_name, name)
+        checks.require(isinstance(opts, dict), key,
+                       f"`loss_kwargs.{name}` must be a table. Received: {opts!r}")
+        kwargs.setdefault(c, {}).update(opts)  # sigmoidF1 and sigmoid_f1: one loss
+        written.setdefault(c, []).append(key)
+    for c, opts in kwargs.items():
+        checks(written[c], get, c, **opts)  # the loss's own option checks
+    cfg["loss_kwargs"] = kwargs
+
+
+def _validate_model(model, checks):
+    checks.require(isinstance(model, dict), "model",
+                   f"`model` must be a table. Received: {model!r}")
+    checks.keys(model, MODEL_KEYS, "model", "[model]")
+    checks("model.kind", check_option, "model.kind", model.get("kind"), MODEL_KINDS)
+    hidden = model.get("hidden", [])
+    checks.require(isinstance(hidden, list), "model.hidden",
+                   f"`model.hidden` must be a list of layer widths. Received: {hidden!r}")
+    for units in hidden:
+        checks("model.hidden", check_positive_int, "model.hidden", units)
+    if "dropout" in model:
+        checks("model.dropout", check_dropout, model["dropout"], "model.dropout")
+    for key in ("head_units", "image_size"):
+        if key in model:
+            checks(f"model.{key}", check_positive_int, f"model.{key}", model[key])
+    if "width" in model:
+        checks("model.width", check_number, "model.width", model["width"], low=0,
+               low_inclusive=False)
+    if "backbone" in model:
+        from VLAP.models.presets import IMAGE_BACKBONES
+
+        checks("model.backbone", check_option, "model.backbone", model["backbone"],
+               sorted(IMAGE_BACKBONES))
+
+
+_POSITIVE_INT_KEYS = ("max_features", "sequence_length", "image_size", "n_samples",
+                      "n_features", "n_classes", "n_labels", "length", "embed_batch_size",
+                      "min_count", "top_n")
+
+
+def _validate_dataset(d, i, n, checks):
+    where = "dataset" if n == 1 else f"datasets[{i}]"
+    checks.require(isinstance(d, dict), "datasets", f"{where} must be a table. Received: {d!r}")
+    checks.keys(d, DATASET_KEYS, "datasets", where)
+    checks("datasets.kind", check_option, f"{where}.kind", d.get("kind"), DATASET_KINDS)
+    d = {**copy.deepcopy(DATASET_DEFAULTS), **d}
+    d.setdefault("name", d.get("mulan_name") or d["kind"])
+    for key in ("name", "path", "mulan_name"):
+        checks.text(d, key, f"datasets.{key}", f"{where}.{key}")
+    if d["kind"] == "mulan":
+        checks.require(isinstance(d.get("mulan_name"), str), "datasets.mulan_name",
+                       f"{where}: a mulan dataset needs `mulan_name` (emotions, yeast or scene).")
+    if d["kind"] == "csv":
+        _validate_csv(d, where, checks)
+    fractions = d["split"]
+    name = f"{where}.split"
+    checks.require(isinstance(fractions, list) and len(fractions) == 3, "datasets.split",
+                   f"`{name}` must be 3 fractions [train, val, test]. Received: {fractions!r}")
+    for f in fractions:
+        checks("datasets.split", check_number, name, f, low=0, high=1)
+    checks.require(fractions[0] > 0 and abs(sum(fractions) - 1) < 1e-6, "datasets.split",
+                   f"`{name}` must sum to 1 with a train fraction > 0. Received: {fractions!r}")
+    checks("datasets.r", _check_seed, f"{where}.r", d["r"])
+    if "random_state" in d:
+        checks("datasets.random_state", _check_seed, f"{where}.random_state", d["random_state"])
+    for key in _POSITIVE_INT_KEYS:
+        if key in d:
+            checks(f"datasets.{key}", check_positive_int, f"{where}.{key}", d[key])
+    if d.get("max_rows") is not None:
+        checks("datasets.max_rows", check_integer, f"{where}.max_rows", d["max_rows"], low=20)
+    if "val_fraction" in d:
+        checks("datasets.val_fraction", check_number, f"{where}.val_fraction",
+               d["val_fraction"], low=0, low_inclusive=False, high=1, high_inclusive=False)
+    for key in ("standardize", "group_duplicates"):
+        if key in d:
+            checks(f"datasets.{key}", check_bool, f"{where}.{key}", d[key])
+    if "features" in d:
+        checks("datasets.features", check_option, f"{where}.features", d["features"], FEATURES)
+    if d.get("paper") is not None:
+        checks("datasets.paper", check_option, f"{where}.paper", d["paper"], sorted(PAPER_RESULTS))
+    return d
+
+
+def _validate_csv(d, where, checks):
+    """The keys of a ``kind = "csv"`` table (the file's contents are checked when read)."""
+    checks.require(isinstance(d.get("path"), str) and d["path"], "datasets.path",
+                   f"{where} (kind csv) needs `path`, the CSV/TSV/JSON-lines file (relative "
+                   "to the current folder or absolute).")
+    checks.require((d.get("text_column") is None) != (d.get("image_column") is None),
+                   "datasets.text_column",
+                   f"{where} (kind csv) needs exactly one of `text_column` and `image_column`. "
+                   f"Received: text_column={d.get('text_column')!r}, "
+                   f"image_column={d.get('image_column')!r}")
+    checks.require((d.get("label_column") is None) != (d.get("label_columns") is None),
+                   "datasets.label_column",
+                   f"{where} (kind csv) needs exactly one of `label_column` (names joined by "
+                   "`label_separator`, or a list literal) and `label_columns` (0/1 columns).")
+    for key in ("text_column", "image_column", "label_column", "label_separator",
+                "split_column", "encoding"):
+        checks.require(d.get(key) is None or (isinstance(d[key], str) and d[key]),
+                       f"datasets.{key}", f"`{where}.{key}` must be a non-empty string. "
+                       f"Received: {d.get(key)!r}")
+    cols = d.get("label_columns")
+    checks.require(cols is None or (isinstance(cols, list) and cols and all(
+        isinstance(c, str) and c for c in cols)), "datasets.label_columns",
+        f"`{where}.label_columns` must be a non-empty list of column names. Received: {cols!r}")
+    if d.get("format") is not None:
+        checks("datasets.format", check_option, f"{where}.format", d["format"],
+               ("csv", "tsv", "jsonl"))
+    checks("datasets.on_error", check_option, f"{where}.on_error", d.get("on_error", "raise"),
+           ("raise", "skip"))
+    checks.require(not (d.get("image_column") and "features" in d), "datasets.features",
+                   f"{where}: `features` applies to texts; images are resized to `image_size`.")
+
+
+def validate_config(cfg, origin="<config>", overrides=None):
+    """Check every key's type and range; canonicalise loss names. Returns the config.
+
+    Everything a run needs is checked here, before any data is read: an error
+    later is a data error, not a config error.
+
+    Args:
+        cfg: dict. A merged config (:func:`load_config` merges and calls this).
+        origin: str. Where the config came from (a file), named in errors.
+        overrides: dict or None. The overrides merged into ``cfg``; an error in
+            a key they set names the override instead of ``origin``.
+
+    Raises:
+        ConfigError: one line, ``<file or override>: <what is wrong>``.
+    """
+    checks = _Checks(origin, overrides)
+    seeds = cfg["seeds"]
+    if _is_int(seeds):
+        seeds = cfg["seeds"] = [int(seeds)]
+    checks.require(isinstance(seeds, list) and seeds, "seeds",
+                   f"`seeds` must be a non-empty list of ints. Received: seeds={seeds!r}")
+    cfg["seeds"] = [checks("seeds", _check_seed, "seeds", s) for s in seeds]
+    for key in ("name", "description", "paper_table", "data_dir", "monitor"):
+        checks.text(cfg, key, key, key)
+    checks.require(bool(cfg["name"]), "name", "`name` must not be empty.")
+    for key in ("tuned_bce", "plots", "compare_paper", "save_models"):
+        checks(key, check_bool, key, cfg[key])
+    for key in ("epochs", "batch_size"):
+        checks(key, check_positive_int, key, cfg[key])
+    if cfg["patience"] not in (None, False):
+        checks("patience", check_positive_int, "patience", cfg["patience"])
+    checks.require(cfg["monitor"].startswith("val_"), "monitor",
+                   "`monitor` must name a validation log such as 'val_f1_macro' or 'val_loss'. "
+                   f"Received: {cfg['monitor']!r}")
+    if cfg["learning_rate"] != "auto":
+        checks("learning_rate", check_number, "learning_rate", cfg["learning_rate"], low=0,
+               low_inclusive=False)
+    checks("threshold", check_threshold, cfg["threshold"])
+    _validate_losses(cfg, checks)
+    _validate_model(cfg["model"], checks)
+    datasets = cfg["datasets"]
+    checks.require(isinstance(datasets, list) and datasets, "datasets",
+                   "no dataset: add a [dataset] table (or [[datasets]]) with a `kind`.")
+    out = [_validate_dataset(d, i, len(datasets), checks) for i, d in enumerate(datasets)]
+    names = [d["name"] for d in out]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    checks.require(not dup, "datasets", f"two datasets named {dup[0]!r}" if dup else "")
+    cfg["datasets"] = out
+    kind = cfg["model"]["kind"]
+    for d in out:  # the image model reads pixels, the MLP feature vectors
+        images = d["kind"] in IMAGE_DATASET_KINDS or (d["kind"] == "csv" and d.get("image_column"))
+        needed = "image" if images else "mlp"
+        checks.require(kind == needed, "model.kind",
+                       f"dataset {d['name']!r} (kind {d['kind']!r}) needs kind = {needed!r} "
+                       f"in [model]. Received: model.kind={kind!r}")
+    grid = cfg["grid"]
+    checks.require(isinstance(grid, dict), "grid", f"`grid` must be a table. Received: {grid!r}")
+    checks.keys(grid, GRID_KEYS, "grid", "[grid]")
+    checks("grid.enabled", check_bool, "grid.enabled", grid["enabled"])
+    if grid.get("seed", -1) != -1:
+        checks("grid.seed", _check_seed, "grid.seed", grid["seed"])
+    for key, low in (("beta", 0), ("eta", None)):
+        values = grid.get(key)
+        checks.require(isinstance(values, list) and values, f"grid.{key}",
+                       f"`grid.{key}` must be a non-empty list of numbers. Received: {values!r}")
+        for v in values:
+            checks(f"grid.{key}", check_number, f"grid.{key}", v, low=low, low_inclusive=False)
+    smoke = cfg["smoke"]
+    checks.require(isinstance(smoke, dict), "smoke",
+                   f"`smoke` must be a table. Received: {smoke!r}")
+    checks.keys(smoke, SMOKE_KEYS, "smoke", "[smoke]")
+    return cfg
