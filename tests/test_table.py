@@ -172,7 +172,7 @@ def test_csv_config_defaults_and_validation():
         load_config(_csv_config(label_columns=["a"]))
     with pytest.raises(ConfigError, match="needs `path`"):
         load_config({"dataset": {"kind": "csv", "text_column": "t", "label_column": "y"}})
-    with pytest.raises(ConfigError, match="`format` must be one of"):
+    with pytest.raises(ConfigError, match=r"`dataset.format`. Expected one of"):
         load_config(_csv_config(format="xlsx"))
 
 
