@@ -12,11 +12,9 @@ from VLAP.datasets._common import (
     _Errors,
     _is_blank,
     _json_object,
-    _open_binary,
-    _read_csv,
-    _reading,
     _resolve,
 )
+from VLAP.datasets._files import open_binary, read_csv, reading
 
 _CSV_DEFAULT = "arxiv/arxiv_abstracts_sample.csv"
 _CSV_DOWNLOAD = (
@@ -66,7 +64,7 @@ def load_arxiv_csv(path=None, on_error="raise", encoding=None):
     file = _resolve(path, _CSV_DEFAULT, "arXiv abstracts CSV", _CSV_DOWNLOAD)
     report = LoadReport(source=str(file))
     errors = _Errors(on_error, report)
-    frame = _read_csv(file, encoding=encoding)
+    frame = read_csv(file, encoding=encoding)
     missing = [c for c in ("titles", "summaries", "terms") if c not in frame.columns]
     if missing:
         raise ValueError(
@@ -156,7 +154,7 @@ def _stream(file, report, errors, prefixes, year_set, max_rows, year_from):
     raw = [p.encode() for p in prefixes] if prefixes else None
     single = raw[0] if raw and len(raw) == 1 else None
     kept = 0
-    with _reading(file), _open_binary(file) as handle:
+    with reading(file), open_binary(file) as handle:
         lineno = 0
         for lineno, line in enumerate(handle, 1):
             stripped = line.strip()

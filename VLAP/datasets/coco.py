@@ -9,9 +9,9 @@ from VLAP.datasets._common import (
     _check_check_images,
     _check_image,
     _Errors,
-    _read_text,
     _resolve,
 )
+from VLAP.datasets._files import read_text
 
 _DOWNLOAD = "Download the COCO annotations (e.g. annotations_trainval2017.zip) from https://cocodataset.org."
 
@@ -49,7 +49,7 @@ def load_coco(instances_json, images_dir=None, check_images=True, on_error="rais
     """
     _check_check_images(check_images)
     file = _resolve(instances_json, None, "COCO instances JSON", _DOWNLOAD)
-    text = _read_text(file, encoding)
+    text = read_text(file, encoding)
     try:
         doc = json.loads(text)
     except ValueError as err:

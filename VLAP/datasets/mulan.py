@@ -4,7 +4,8 @@ import re
 import xml.etree.ElementTree as ET
 import numpy as np
 
-from VLAP.datasets._common import LoadReport, MatrixData, _Errors, _open_text, _resolve
+from VLAP.datasets._common import LoadReport, MatrixData, _Errors, _resolve
+from VLAP.datasets._files import open_text
 
 _DEFAULT = "mulan"
 _NAMES = ("emotions", "yeast", "scene")
@@ -87,7 +88,7 @@ def _find(folder, stem, what):
 
 
 def _read_label_xml(xml, encoding=None):
-    with _open_text(xml, encoding) as handle:
+    with open_text(xml, encoding) as handle:
         try:
             root = ET.fromstring(handle.read())
         except ET.ParseError as err:
@@ -112,7 +113,7 @@ def _read_arff(path, errors, report, encoding=None):
     rows = []
     data_rows = []
     in_data = False
-    with _open_text(path, encoding) as handle:
+    with open_text(path, encoding) as handle:
         for lineno, line in enumerate(handle, 1):
             line = line.strip()
             if not line or line.startswith("%"):

@@ -10,9 +10,9 @@ from VLAP.datasets._common import (
     _check_labels,
     _Errors,
     _is_blank,
-    _read_csv,
     _resolve,
 )
+from VLAP.datasets._files import read_csv
 
 _DEFAULT = "posters"
 _DOWNLOAD = (
@@ -69,7 +69,7 @@ def load_posters(path=None, check_images=True, on_error="raise", labels_from="ge
     report = LoadReport(source=str(csv))
     errors = _Errors(on_error, report)
     # keep_default_na=False: the genre "N/A" must stay a string.
-    frame = _read_csv(csv, encoding=encoding)
+    frame = read_csv(csv, encoding=encoding)
     if "Id" not in frame.columns:
         raise ValueError(f"{csv}: missing column 'Id'. Found: {list(frame.columns)}")
     genre_columns = _genre_columns(frame, csv, labels_from)

@@ -7,10 +7,9 @@ from VLAP.datasets._common import (
     _check_labels,
     _Errors,
     _json_object,
-    _open_text,
-    _reading,
     _resolve,
 )
+from VLAP.datasets._files import open_text, reading
 
 _DEFAULT = "reuters21578/reuters21578_modapte90.jsonl.gz"
 _DOWNLOAD = (
@@ -57,7 +56,7 @@ def load_reuters(path=None, on_error="raise", empty_text="keep", encoding=None):
     errors = _Errors(on_error, report)
     parts = {"train": TextData([], [], [], [], report), "test": TextData([], [], [], [], report)}
     n_empty = 0
-    with _reading(file, encoding), _open_text(file, encoding) as handle:
+    with reading(file, encoding), open_text(file, encoding) as handle:
         for lineno, line in enumerate(handle, 1):
             if not line.strip():
                 continue

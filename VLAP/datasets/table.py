@@ -21,10 +21,9 @@ from VLAP.datasets._common import (
     _check_image,
     _Errors,
     _is_blank,
-    _read_csv,
-    _read_text,
     _resolve,
 )
+from VLAP.datasets._files import read_csv, read_text
 
 FORMATS = ("csv", "tsv", "jsonl")
 #: File-name endings (after any compression suffix) and the format they mean.
@@ -212,9 +211,9 @@ def _records(file, format, encoding, errors):
     """The rows as dicts (None for a JSON line already reported) and the number of
     the first data row."""
     if format in ("csv", "tsv"):
-        frame = _read_csv(file, sep="," if format == "csv" else "\t", encoding=encoding)
+        frame = read_csv(file, sep="," if format == "csv" else "\t", encoding=encoding)
         return frame.to_dict("records"), 1
-    text = _read_text(file, encoding)
+    text = read_text(file, encoding)
     if text.lstrip().startswith("["):
         raise DataFormatError(
             f"{file}: a JSON array; write one JSON object per line (JSON lines) or "

@@ -8,10 +8,9 @@ from VLAP.datasets._common import (
     _check_check_images,
     _check_image,
     _Errors,
-    _open_binary,
-    _reading,
     _resolve,
 )
+from VLAP.datasets._files import open_binary, reading
 
 _DOWNLOAD = (
     "Download Pascal VOC (e.g. VOCtrainval_11-May-2012.tar) from "
@@ -66,7 +65,7 @@ def load_voc(root_or_annotations_dir, image_set=None, check_images=True, on_erro
             errors(xml, xml.name, "annotation file missing")
             continue
         try:
-            with _reading(xml), _open_binary(xml) as handle:
+            with reading(xml), open_binary(xml) as handle:
                 tree = ET.parse(handle)
         except ET.ParseError as err:
             errors(xml, xml.name, f"malformed XML ({err})")
