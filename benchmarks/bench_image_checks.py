@@ -4,7 +4,7 @@ Prints the load time of `VLAP.datasets.load_posters` with `check_images`
 = "exists" (the old default), True (the default: header + end-of-image marker)
 and "decode" (a full decode). Needs the shared posters data.
 
-    python benchmarks/image_checks.py
+    python benchmarks/bench_image_checks.py
 """
 
 import time
