@@ -179,3 +179,25 @@ def test_run_folder_index(tmp_path):
     assert load_predictor(tmp_path, loss="BCE").decision.top_k == 2
     with pytest.raises(ValueError, match=r"no model for loss 'focal'"):
         load_predictor(tmp_path, loss="focal")
+
+
+def test_fresh_process_loads_vlap_model_classes(tmp_path):
+    """A saved model holding a VLAP Keras class (here the image classifier) loads in a
+    process that imported nothing but VLAP: load_predictor registers VLAP's classes."""
+    from VLAP.models import image_classifier
+
+    rng = np.random.default_rng(0)
+    (tmp_path / "imgs").mkdir()
+    for i in range(2):
+        Image.fromarray(rng.integers(0, 255, (10, 10, 3), np.uint8)).save(
+            tmp_path / "imgs" / f"{i}.jpg")
+    net = image_classifier(2, backbone="small_cnn", image_size=8)
+    predictor = package_model(net, ["cat", "dog"], featurizer=features.ImageFeaturizer(8))
+    predictor.save(tmp_path / "m.keras")
+    expected = VLAP.predict(predictor, tmp_path / "imgs")
+    proc = run_on_backend(keras.config.backend(),
+                          ["-c", _RELOAD, str(tmp_path / "m.keras"), str(tmp_path / "imgs")],
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = json.loads(proc.stdout.split("RESULT", 1)[1])
+    assert np.allclose(out["scores"], expected.iloc[:, 2:].to_numpy(), atol=1e-5)

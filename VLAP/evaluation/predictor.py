@@ -179,10 +179,15 @@ def load_predictor(path, loss=None):
         raise FileNotFoundError(f"model file not found: {path}")
     if path.suffix != ".keras":
         raise ValueError(f"{path}: expected a .keras model file (or a run folder).")
+    import VLAP.losses  # noqa: F401 - registers VLAP's Keras classes (models, losses)
+    import VLAP.models  # noqa: F401
+
     try:
         model = keras.saving.load_model(path)
     except Exception as err:  # noqa: BLE001 - Keras raises many types for bad files
-        raise ValueError(f"{path}: cannot load the model ({type(err).__name__}: {err})") from None
+        text = " ".join(str(err).split())
+        text = text if len(text) <= 300 else text[:300] + " ..."
+        raise ValueError(f"{path}: cannot load the model ({type(err).__name__}: {text})") from None
     if not isinstance(model, Predictor):
         raise ValueError(
             f"{path}: a {type(model).__name__}, not a packaged VLAP model; wrap it with "
