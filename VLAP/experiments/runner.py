@@ -33,6 +33,7 @@ from VLAP.experiments.paper import paper_comparison
 from VLAP.experiments.prepare import DataError, check_data, data_path, prepare_dataset
 from VLAP.experiments.results import (display_name, experiment_plots, markdown_tables,
                                       result_rows, write_csv)
+from VLAP.experiments.saving import save_models, tuned_val_f1, write_models_index
 
 
 def build_model(model_cfg, prep):
@@ -137,62 +138,6 @@ def train_and_evaluate(prep, cfg, loss, seed, loss_kwargs=None, variant="",
                      epochs_run, seconds, summaries, per_label, val_summary, notes, counts,
                      model=model if keep_model else None,
                      val_scores=(y_val, s_val) if keep_model else None)
-
-
-def _tuned_val_f1(res):
-    """Per-label thresholds tuned on validation and the validation macro-F1 they give."""
-    from sklearn.metrics import f1_score
-
-    from VLAP.evaluation import tune_thresholds
-
-    y_val, s_val = res.val_scores
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # labels without a positive keep 0.5
-        thresholds = tune_thresholds(y_val, s_val)
-    f1 = f1_score(y_val, s_val > thresholds[None, :], average="macro", zero_division=0)
-    return [float(t) for t in thresholds], float(f1)
-
-
-def save_models(best, prep, run_dir, cfg, log=print):
-    """Package and save the kept model of each loss; return the models.json entries.
-
-    Args:
-        best: dict. loss -> (RunResult with `model`, tuned thresholds, tuned val F1).
-        prep: Prepared. Its label names and fitted featuriser go into each model.
-        run_dir: Path. Models go to `models/<dataset>/<loss>.keras`.
-
-    Returns:
-        list of dict. One entry per saved model (`dataset`, `loss`, `file`, `seed`,
-        `val_f1_macro_tuned`, `val_f1_macro`, `best`); the best loss by
-        `val_f1_macro_tuned` is marked.
-    """
-    from VLAP.evaluation import package_model
-
-    entries = []
-    folder = run_dir / "models" / prep.name
-    folder.mkdir(parents=True, exist_ok=True)
-    for loss, (res, thresholds, f1) in best.items():
-        file = folder / f"{loss}.keras"
-        meta = {"dataset": prep.name, "loss": loss, "seed": res.seed,
-                "loss_kwargs": res.loss_kwargs, "val_f1_macro_tuned": round(f1, 6),
-                "val_f1_macro": round(float(res.val_summary["value"]["f1_macro"]), 6),
-                "threshold_strategy": "tuned on the validation split"}
-        try:
-            package_model(res.model, prep.label_names, thresholds=thresholds,
-                          featurizer=prep.featurizer, input_column=prep.input_column,
-                          metadata=meta).save(file)
-        except Exception as err:  # noqa: BLE001 - a model that cannot be saved must not end the run
-            log(f"  could not save the {loss} model of {prep.name}: {type(err).__name__}: {err}")
-            continue
-        entries.append(dict(meta, file=str(file.relative_to(run_dir)), best=False))
-    if entries:
-        top = max(entries, key=lambda e: e["val_f1_macro_tuned"])
-        top["best"] = True
-        log(f"  saved {len(entries)} models to {folder}; best on validation: "
-            f"{display_name(top['loss'])} (macro-F1 {top['val_f1_macro_tuned']:.3f} with "
-            "tuned thresholds)")
-    return entries
-
 
 
 #: Warning categories that, raised inside a library, say nothing about the run.
@@ -381,7 +326,7 @@ def _run_into(cfg, run_dir, meta, provenance, log):
                     tune_thresholds=(loss == "binary_crossentropy" and cfg["tuned_bce"]),
                     keep_model=cfg["save_models"])
                 if res.model is not None:  # keep the best seed of each loss only
-                    thresholds, f1 = _tuned_val_f1(res)
+                    thresholds, f1 = tuned_val_f1(res)
                     if loss not in kept or f1 > kept[loss][2]:
                         if loss in kept:
                             kept[loss][0].model = None
@@ -417,10 +362,7 @@ def _run_into(cfg, run_dir, meta, provenance, log):
         if cfg["plots"]:
             experiment_plots(ds_results, prep, run_dir, threshold=cfg["threshold"])
     if model_entries:
-        (run_dir / "models.json").write_text(json.dumps(
-            {"selected_by": "validation macro-F1 with per-label thresholds tuned on the "
-                            "validation split (best seed per loss, best loss per dataset)",
-             "models": model_entries}, indent=2))
+        write_models_index(run_dir, model_entries)
     rows = result_rows(results, cfg, run_id, meta)
     write_csv(run_dir / "results.csv", rows)
     if grid_rows:
