@@ -16,7 +16,8 @@ made its training inputs and predicts from raw texts or image files.
 * :class:`FeaturePipeline`: steps in order (e.g. MiniLM, then standardise).
 
 :func:`serialize_featurizer` / :func:`deserialize_featurizer` turn any of them
-into `{"class_name": ..., "config": ...}` and back.
+into `{"class_name": ..., "config": ...}` and back. (One module, a little over
+400 lines: the featurisers share that registry and are read together.)
 """
 
 import numpy as np
