@@ -23,6 +23,7 @@ _EXPORTS = {
     "models": ("VLAP.models", None),
     "training": ("VLAP.training", None),
     "evaluation": ("VLAP.evaluation", None),
+    "features": ("VLAP.features", None),
     "plots": ("VLAP.plots", None),
     "experiments": ("VLAP.experiments", None),
     # data helpers (paper names are aliases: same objects)
@@ -33,6 +34,7 @@ _EXPORTS = {
     # training and evaluation
     "train": ("VLAP.training", "train"),
     "evaluate": ("VLAP.evaluation", "evaluate"),
+    "predict": ("VLAP.evaluation", "predict"),
     # the losses most users want at top level
     "sigmoid_f1": ("VLAP.losses", "sigmoid_f1"),
     "sigmoidF1": ("VLAP.losses", "sigmoid_f1"),

@@ -11,6 +11,7 @@ Commands::
     vlap reproduce <experiment>     # a named config in experiments/ (vlap list)
     vlap run <config.toml>          # your own config
     vlap list                       # the named configs
+    vlap predict MODEL INPUT --out predictions.csv   # a trained model on new data
 
 Options shared by demo/reproduce/run (they win over the config file):
 ``--data-dir``, ``--out``, ``--seeds``, ``--losses``, ``--epochs``, ``--smoke``,
@@ -99,7 +100,7 @@ def build_parser():
     parser = argparse.ArgumentParser(
         prog="vlap", description="sigmoidF1 and baseline losses: demo and paper reproduction.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="{demo,reproduce,run,list}")
+    sub = parser.add_subparsers(dest="command", metavar="{demo,reproduce,run,list,predict}")
     demo = sub.add_parser("demo", help="offline demo on generated data (no download)")
     _add_common(demo)
     rep = sub.add_parser("reproduce", help="run a named config from experiments/")
@@ -109,7 +110,39 @@ def build_parser():
     run.add_argument("config", help="path to a .toml config")
     _add_common(run)
     sub.add_parser("list", help="list the named configs")
+    pred = sub.add_parser(
+        "predict", help="predict labels for new data with a trained model",
+        description="Write one row per example: id, the predicted label names joined by the "
+                    "separator, and one score column per label.")
+    pred.add_argument("model", help="a run folder of `vlap run` (its best model unless --loss) "
+                                    "or a .keras file")
+    pred.add_argument("input", help="a CSV/TSV/JSON-lines file with the training text or image "
+                                    "column, or a folder of images")
+    pred.add_argument("--out", help="CSV file to write (default: standard output)")
+    pred.add_argument("--loss", help="which model of the run folder, e.g. sigmoidF1 "
+                                     "(<dataset>/<loss> when the run has several datasets)")
+    pred.add_argument("--column", help="the input column of INPUT (default: the training one)")
+    pred.add_argument("--batch-size", type=_positive_int, default=256)
     return parser
+
+
+def _predict(args):
+    """`vlap predict`: one `vlap: error:` line and exit status 2 on bad input."""
+    _import_backend_quietly()
+    from VLAP.evaluation import predict
+
+    try:
+        frame = predict(args.model, args.input, batch_size=args.batch_size, loss=args.loss,
+                        input_column=args.column)
+        if args.out:
+            frame.to_csv(args.out, index=False)
+    except (ValueError, TypeError, OSError) as err:
+        return _error(err)
+    if args.out:
+        print(f"wrote {len(frame)} predictions to {args.out}", file=sys.stderr)
+    else:
+        frame.to_csv(sys.stdout, index=False)
+    return 0
 
 
 def _overrides(args):
@@ -179,6 +212,8 @@ def main(argv=None):
     if args.command is None:
         parser.print_help()
         return 2
+    if args.command == "predict":
+        return _predict(args)
     from VLAP.experiments import config as ex_config
 
     if args.command == "list":

@@ -8,6 +8,7 @@ from PIL import Image
 
 from VLAP import datasets
 from VLAP.datasets import DataFormatError
+from VLAP.datasets import image_problem
 
 
 # ------------------------------------------------------------------ data_dir
@@ -168,13 +169,13 @@ def test_posters_duplicates_and_errors(tmp_path):
 
 def test_posters_missing_and_corrupt_images(tmp_path):
     root = _posters(tmp_path, corrupt=True, missing=True)
-    data = datasets.load_posters(root, on_error="skip")
+    data = datasets.load_posters(root, on_error="skip", check_images="exists")
     assert data.ids == ["tt1", "tt2"]  # existence check only: corrupt tt2 passes
     assert any("image file missing" in s["reason"] for s in data.report.skipped)
-    data = datasets.load_posters(root, on_error="skip", check_images="verify")
+    data = datasets.load_posters(root, on_error="skip")  # the default cheap check
     assert data.ids == ["tt1"]
     assert any("corrupt image" in s["reason"] for s in data.report.skipped)
-    with pytest.raises(DataFormatError, match="image file missing"):
+    with pytest.raises(DataFormatError, match=r"train.csv, row 2: corrupt image .*tt2.jpg"):
         datasets.load_posters(root)
 
 
@@ -183,6 +184,136 @@ def test_posters_labels_from_columns(tmp_path):
     data = datasets.load_posters(root, labels_from="columns", on_error="skip")
     assert data.labels[:2] == [["Comedy", "Drama"], ["Action"]]
     assert {s["row"] for s in data.report.skipped} == {4, 5}  # no genre column is 1
+
+
+# ------------------------------------------------------ hostile input, every loader
+
+
+def _jpeg(path, size=(16, 16)):
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (*size, 3), dtype=np.uint8)).save(path, quality=90)
+    return path
+
+
+@pytest.mark.parametrize("damage", ["truncated", "empty", "text", "png_truncated"])
+def test_damaged_images_found_by_default_check(tmp_path, damage):
+    path = tmp_path / "x.jpg"
+    if damage == "png_truncated":
+        Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(path, format="PNG")
+    else:
+        _jpeg(path, (64, 64))
+    raw = path.read_bytes()
+    path.write_bytes({"truncated": raw[: len(raw) * 2 // 3], "empty": b"",
+                      "text": b"not an image at all\n", "png_truncated": raw[:-20]}[damage])
+    for mode in (True, "verify", "decode"):
+        problem = image_problem(path, mode)
+        assert problem is not None and str(path) in problem, (mode, problem)
+    assert image_problem(path, "exists") is None
+    assert image_problem(_jpeg(tmp_path / "ok.jpg"), True) is None
+    assert image_problem(_jpeg(tmp_path / "ok2.jpg"), "decode") is None
+
+
+def test_check_images_argument_validated(tmp_path):
+    with pytest.raises(ValueError, match="check_images"):
+        datasets.load_posters(tmp_path, check_images="full")
+
+
+def _gz_bytes(text):
+    return gzip.compress(text.encode())
+
+
+@pytest.mark.parametrize("codec", ["gzip", "bz2", "xz", "zip"])
+def test_compression_detected_by_content_under_plain_name(tmp_path, codec):
+    import bz2, io, lzma, zipfile
+
+    text = ('{"id": 1, "split": "train", "labels": ["a"], "title": "t", "text": "x"}\n'
+            '{"id": 2, "split": "test", "labels": ["b"], "title": "u", "text": "y"}\n')
+    if codec == "zip":
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as archive:
+            archive.writestr("inner.jsonl", text)
+        raw = buf.getvalue()
+    else:
+        raw = {"gzip": gzip.compress, "bz2": bz2.compress, "xz": lzma.compress}[codec](text.encode())
+    path = tmp_path / "plain_name.jsonl"  # no compression suffix
+    path.write_bytes(raw)
+    data = datasets.load_reuters(path)
+    assert data.train.ids == [1] and data.test.ids == [2]
+    assert data.report.unaccounted() == 0 and data.report.n_kept == 2
+
+
+def test_truncated_gzip_names_the_file(tmp_path):
+    text = "".join(json.dumps({"id": i, "split": "train", "labels": ["a"], "title": "t",
+                               "text": "x" * 50}) + "\n" for i in range(200))
+    raw = _gz_bytes(text)
+    for name, call in [("r.jsonl.gz", datasets.load_reuters),
+                       ("snap.json", lambda p: list(datasets.iter_arxiv_snapshot(p, on_error="skip"))),
+                       ("a.csv", datasets.load_arxiv_csv)]:
+        path = tmp_path / name
+        path.write_bytes(raw[: len(raw) // 2])
+        with pytest.raises(DataFormatError, match=rf"{name}: the compressed data is truncated"):
+            call(path)
+
+
+def test_other_encodings_named_or_read_by_bom(tmp_path):
+    csv = 'titles,summaries,terms\nT\u00e9,r\u00e9sum\u00e9,"[\'cs.LG\']"\n'
+    path = tmp_path / "a.csv"
+    path.write_bytes(csv.encode("utf-16"))  # with a byte-order mark: read
+    assert datasets.load_arxiv_csv(path).texts == ["r\u00e9sum\u00e9"]
+    path.write_bytes(csv.encode("utf-16-le"))  # no mark: NUL bytes
+    with pytest.raises(DataFormatError, match=r"a.csv: NUL bytes.*encoding="):
+        datasets.load_arxiv_csv(path)
+    assert datasets.load_arxiv_csv(path, encoding="utf-16-le").titles == ["T\u00e9"]
+    path.write_bytes(csv.encode("latin-1"))
+    with pytest.raises(DataFormatError, match=r"a.csv: not valid utf-8 text.*encoding="):
+        datasets.load_arxiv_csv(path)
+    assert datasets.load_arxiv_csv(path, encoding="latin-1").texts == ["r\u00e9sum\u00e9"]
+    with pytest.raises(DataFormatError, match=r"train.csv: not valid utf-8"):
+        root = tmp_path / "posters"
+        (root / "images").mkdir(parents=True)
+        (root / "train.csv").write_bytes("Id,Genre\nt\u00e9,\"['a']\"\n".encode("latin-1"))
+        datasets.load_posters(root)
+
+
+def test_filtered_snapshot_still_reports_malformed_lines(tmp_path):
+    path = _snapshot(tmp_path)
+    with open(path, "a") as handle:
+        handle.write('{"id": "6", "categories": "math.AP"\n')  # damaged, outside the filter
+        handle.write("garbage\n\n")
+    with pytest.raises(DataFormatError, match=r"snap.json, row 4: malformed JSON"):
+        list(datasets.iter_arxiv_snapshot(path, category_prefixes=["math."]))
+    data = datasets.load_arxiv_snapshot(path, category_prefixes=["math."], on_error="skip")
+    assert data.ids == ["2"]
+    assert [s["row"] for s in data.report.skipped] == [4, 7, 8]
+    assert data.report.unaccounted() == 0
+
+
+def test_coco_duplicate_image_ids_reported(tmp_path):
+    images = tmp_path / "val2017"
+    images.mkdir()
+    for name in ("a.jpg", "b.jpg"):
+        _jpeg(images / name)
+    doc = {"images": [{"id": 1, "file_name": "a.jpg"}, {"id": 1, "file_name": "b.jpg"}],
+           "categories": [{"id": 1, "name": "cat"}],
+           "annotations": [{"id": 1, "image_id": 1, "category_id": 1}]}
+    (tmp_path / "annotations").mkdir()
+    path = tmp_path / "annotations" / "instances_val2017.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(DataFormatError, match=r"images\[1\]: duplicate image id 1"):
+        datasets.load_coco(path)
+    data = datasets.load_coco(path, on_error="skip")
+    assert data.report.n_skipped == 1 and data.ids == [1]
+    assert data.report.unaccounted() == 0
+
+
+def test_every_loader_accounts_for_every_row(tmp_path):
+    reports = [datasets.load_arxiv_csv(_arxiv_csv(tmp_path), on_error="skip").report,
+               datasets.load_arxiv_snapshot(_snapshot(tmp_path), category_prefixes=["cs."],
+                                            years=[2019, 2021], on_error="skip").report,
+               datasets.load_posters(_posters(tmp_path, corrupt=True), on_error="skip").report]
+    for report in reports:
+        assert report.n_read > report.n_kept > 0
+        assert report.n_kept + report.n_skipped + report.n_dropped == report.n_read, str(report)
 
 
 # ------------------------------------------------------------------- Reuters
@@ -390,6 +521,6 @@ def test_shared_posters_feed_create_dataset(shared_data):
         warnings.simplefilter("ignore")
         Y_tr, _, _, names = VLAP.binarize(y_tr, y_va, y_te)
     ds = VLAP.create_dataset(X_tr, Y_tr, is_image=True, batch_size=8, image_size=64, seed=0,
-                             scale="mobilenet_v2")
+                             scale="symmetric")
     x, y = next(iter(ds))
     assert x.shape == (8, 64, 64, 3) and y.shape == (8, len(names))

@@ -3,7 +3,6 @@
 import json
 import random
 import signal
-import sys
 import textwrap
 from pathlib import Path
 

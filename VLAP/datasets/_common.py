@@ -1,6 +1,9 @@
-"""Paths, result containers and error reporting shared by the dataset loaders."""
+"""Paths, result containers, image checks and error reporting shared by the loaders.
 
-import gzip
+Files are opened by :mod:`VLAP.datasets._files` (compression by content,
+careful decoding).
+"""
+
 import json
 import os
 from dataclasses import dataclass, field
@@ -8,7 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
+from VLAP._validation import check_option
+
 _ON_ERROR = ("raise", "skip")
+_CHECK_IMAGES = (False, True, "exists", "verify", "decode")
 
 
 def data_dir():
@@ -39,19 +45,41 @@ class LoadReport:
             (1-based data row or line number, or an id), `reason`.
         notes: list of str. Things kept but worth knowing (duplicates removed,
             empty texts kept, ...).
+        n_kept: int. Records returned.
+        dropped: dict. Records left out on purpose, by reason (rows outside a
+            filter, duplicates, images without labels), with their count.
+
+    Every record read is accounted for: `n_kept + n_skipped + n_dropped ==
+    n_read` (:meth:`unaccounted` is 0).
     """
 
     source: str = ""
     n_read: int = 0
     skipped: list = field(default_factory=list)
     notes: list = field(default_factory=list)
+    n_kept: int = 0
+    dropped: dict = field(default_factory=dict)
 
     @property
     def n_skipped(self):
         return len(self.skipped)
 
+    @property
+    def n_dropped(self):
+        return sum(self.dropped.values())
+
+    def unaccounted(self):
+        """Records read but neither kept, skipped nor dropped (0 for a correct loader)."""
+        return self.n_read - self.n_kept - self.n_skipped - self.n_dropped
+
+    def drop(self, reason, count=1):
+        """Count `count` records left out on purpose for `reason`."""
+        self.dropped[reason] = self.dropped.get(reason, 0) + count
+
     def __str__(self):
-        lines = [f"{self.source}: read {self.n_read}, skipped {self.n_skipped}"]
+        lines = [f"{self.source}: read {self.n_read}, kept {self.n_kept}, "
+                 f"skipped {self.n_skipped}"]
+        lines += [f"  dropped {n}: {reason}" for reason, n in self.dropped.items()]
         lines += [f"  skipped {s['file']} row {s['row']}: {s['reason']}" for s in self.skipped[:20]]
         if self.n_skipped > 20:
             lines.append(f"  ... {self.n_skipped - 20} more")
@@ -69,6 +97,8 @@ class TextData:
         ids: list. One identifier per text.
         titles: list of str or None.
         report: LoadReport.
+        split: list of str or None. A given split (`"train"`, `"val"`, `"test"`
+            per text), when the file holds one.
     """
 
     texts: list
@@ -76,6 +106,7 @@ class TextData:
     ids: list
     titles: list = None
     report: LoadReport = field(default_factory=LoadReport)
+    split: list = None
 
     def __iter__(self):
         return iter((self.texts, self.labels))
@@ -93,12 +124,15 @@ class ImageData:
         labels: list of list of str.
         ids: list. One identifier per image.
         report: LoadReport.
+        split: list of str or None. A given split (`"train"`, `"val"`, `"test"`
+            per image), when the file holds one.
     """
 
     paths: list
     labels: list
     ids: list
     report: LoadReport = field(default_factory=LoadReport)
+    split: list = None
 
     def __iter__(self):
         return iter((self.paths, self.labels))
@@ -140,11 +174,7 @@ class _Errors:
     """`on_error` policy: raise DataFormatError, or record the problem and go on."""
 
     def __init__(self, on_error, report):
-        if on_error not in _ON_ERROR:
-            raise ValueError(
-                f"Invalid value for argument `on_error`. Expected one of {_ON_ERROR}. "
-                f"Received: on_error={on_error!r}"
-            )
+        check_option("on_error", on_error, _ON_ERROR)
         self.on_error = on_error
         self.report = report
 
@@ -166,14 +196,6 @@ def _resolve(path, default, what, download):
         )
         raise FileNotFoundError(f"{what} not found at {resolved}{hint}. {download}")
     return resolved
-
-
-def _open_text(path):
-    """Open a text file, transparently gunzipping `*.gz`."""
-    path = Path(path)
-    if path.suffix == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8")
-    return open(path, encoding="utf-8")
 
 
 def _json_object(line, file, row, errors):
@@ -210,29 +232,78 @@ def _check_labels(value, file, row, errors, field_name):
     return list(value)
 
 
-def _check_image(path, file, row, errors, check_images):
-    """True if the image passes `check_images` (False: no check; True: exists;
-    "verify": Pillow can parse it)."""
-    if not check_images:
-        return True
-    if not Path(path).is_file():
-        errors(file, row, f"image file missing: {path}")
-        return False
-    if check_images == "verify":
-        from PIL import Image
+def image_problem(path, check_images):
+    """Why the image at `path` fails `check_images`, or None if it passes.
 
+    `"exists"`: the file exists. True / `"verify"` (cheap, the default): also
+    non-empty, a header Pillow can parse, and for JPEG, PNG and GIF the
+    end-of-image marker in the last bytes (finds truncated files without
+    decoding). `"decode"`: those checks and a full decode with Pillow.
+
+    Args:
+        path: str or Path. The image file.
+        check_images: bool or str. `"exists"`, True, `"verify"` or `"decode"`.
+
+    Returns:
+        str or None. The problem, naming the file, or None.
+
+    Example:
+    >>> import tempfile, VLAP
+    >>> bad = Path(tempfile.mkdtemp()) / "poster.jpg"
+    >>> _ = bad.write_text("not an image")
+    >>> VLAP.datasets.image_problem(bad, True).startswith("corrupt image")
+    True
+    """
+    path = Path(path)
+    if not path.is_file():
+        return f"image file missing: {path}"
+    if check_images == "exists":
+        return None
+    if path.stat().st_size == 0:
+        return f"empty image file: {path}"
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            fmt = im.format
+            im.verify()
+    except Exception as err:  # Pillow raises many types for corrupt files
+        return f"corrupt image {path}: {type(err).__name__}: {err}"
+    with open(path, "rb") as handle:
+        handle.seek(max(0, path.stat().st_size - 1024))
+        tail = handle.read()
+    ends = {
+        "JPEG": lambda t: b"\xff\xd9" in t,  # 0xFF is byte-stuffed in entropy data
+        "PNG": lambda t: b"IEND" in t[-32:],
+        "GIF": lambda t: t.rstrip(b"\x00").endswith(b";"),
+    }.get(fmt)
+    if ends is not None and not ends(tail):
+        return f"corrupt image {path}: truncated {fmt} file (no end-of-image marker)"
+    if check_images == "decode":
         try:
             with Image.open(path) as im:
-                im.verify()
-        except Exception as err:  # Pillow raises many types for corrupt files
-            errors(file, row, f"corrupt image {path}: {type(err).__name__}: {err}")
-            return False
+                im.load()
+        except Exception as err:  # noqa: BLE001 - as above
+            return f"corrupt image {path}: {type(err).__name__}: {err}"
+    return None
+
+
+def _check_image(path, file, row, errors, check_images):
+    """True if the image passes `check_images` (see :func:`image_problem`);
+    otherwise the problem is reported through `errors` with file and row."""
+    if not check_images:
+        return True
+    problem = image_problem(path, check_images)
+    if problem is not None:
+        errors(file, row, problem)
+        return False
     return True
 
 
 def _check_check_images(check_images):
-    if check_images not in (True, False, "verify"):
+    if check_images not in _CHECK_IMAGES or (check_images == 1 and check_images is not True) \
+            or (check_images == 0 and check_images is not False):
         raise ValueError(
-            "Invalid value for argument `check_images`. Expected one of (True, False, "
-            f"'verify'). Received: check_images={check_images!r}"
+            f"Invalid value for argument `check_images`. Expected one of {list(_CHECK_IMAGES)}. "
+            f"Received: check_images={check_images!r}"
         )

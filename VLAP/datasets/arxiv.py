@@ -1,12 +1,9 @@
 """arXiv loaders: the "arXiv Paper Abstracts" CSV and the Kaggle metadata snapshot (streamed)."""
 
 import ast
-import gzip
 import numbers
 from email.utils import parsedate_to_datetime
 from typing import NamedTuple
-
-import pandas as pd
 
 from VLAP.datasets._common import (
     LoadReport,
@@ -17,6 +14,7 @@ from VLAP.datasets._common import (
     _json_object,
     _resolve,
 )
+from VLAP.datasets._files import open_binary, read_csv, reading
 
 _CSV_DEFAULT = "arxiv/arxiv_abstracts_sample.csv"
 _CSV_DOWNLOAD = (
@@ -39,7 +37,7 @@ class ArxivRecord(NamedTuple):
     year: int
 
 
-def load_arxiv_csv(path=None, on_error="raise"):
+def load_arxiv_csv(path=None, on_error="raise", encoding=None):
     """Load the "arXiv Paper Abstracts" CSV (columns `titles, summaries, terms`).
 
     Args:
@@ -49,6 +47,9 @@ def load_arxiv_csv(path=None, on_error="raise"):
             `terms` that is not a non-empty Python-literal list of strings) raises
             DataFormatError naming the file and row. `"skip"`: such rows are
             skipped and listed in `report.skipped`.
+        encoding: str or None. The text encoding; None: UTF-8, or what a
+            byte-order mark says. Compression (gzip, bz2, xz, zip) is detected
+            from the file's content.
 
     Returns:
         TextData. `texts` are the summaries (abstracts), `labels` the term lists,
@@ -63,10 +64,7 @@ def load_arxiv_csv(path=None, on_error="raise"):
     file = _resolve(path, _CSV_DEFAULT, "arXiv abstracts CSV", _CSV_DOWNLOAD)
     report = LoadReport(source=str(file))
     errors = _Errors(on_error, report)
-    try:
-        frame = pd.read_csv(file, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, UnicodeDecodeError) as err:
-        raise ValueError(f"{file}: not a readable CSV file ({err})") from None
+    frame = read_csv(file, encoding=encoding)
     missing = [c for c in ("titles", "summaries", "terms") if c not in frame.columns]
     if missing:
         raise ValueError(
@@ -97,6 +95,7 @@ def load_arxiv_csv(path=None, on_error="raise"):
         labels.append(parsed)
         ids.append(i)
         titles.append(title.strip())
+    report.n_kept = len(texts)
     return TextData(texts=texts, labels=labels, ids=ids, titles=titles, report=report)
 
 
@@ -104,9 +103,13 @@ def iter_arxiv_snapshot(path, years=None, category_prefixes=None, max_rows=None,
                         on_error="raise", report=None, year_from="update_date"):
     """Stream papers from the Kaggle arXiv metadata snapshot (JSON lines), filtered.
 
-    The file is read line by line (it is several GB; memory stays flat). When
-    `category_prefixes` is given, a line is first checked for the prefixes as raw
-    bytes and only candidate lines are parsed with `json.loads`.
+    The file is read line by line (it is several GB; memory stays flat), plain or
+    compressed (detected from the content). When `category_prefixes` is given, a
+    line is first checked for the prefixes as raw bytes and only candidate lines
+    are parsed with `json.loads`; the other lines still get a cheap check (one
+    JSON object per line: `{...}`), so a damaged line is reported (or raises)
+    whether or not it would have matched the filter. Lines outside the filters
+    are counted in `report.dropped`.
 
     Args:
         path: str or Path. `arxiv-metadata-oai-snapshot.json` (or a `.gz` of it).
@@ -151,17 +154,21 @@ def _stream(file, report, errors, prefixes, year_set, max_rows, year_from):
     raw = [p.encode() for p in prefixes] if prefixes else None
     single = raw[0] if raw and len(raw) == 1 else None
     kept = 0
-    opener = gzip.open if file.suffix == ".gz" else open
-    with opener(file, "rb") as handle:
+    with reading(file), open_binary(file) as handle:
         lineno = 0
         for lineno, line in enumerate(handle, 1):
-            # Cheap pre-filter on raw bytes (false positives are fine: checked below).
-            if single is not None:
-                if single not in line:
-                    continue
-            elif raw is not None and not any(p in line for p in raw):
+            stripped = line.strip()
+            if not stripped:
+                report.drop("blank line")
                 continue
-            if not line.strip():
+            # Cheap pre-filter on raw bytes (false positives are fine: checked below).
+            if (single is not None and single not in line) or (
+                    single is None and raw is not None and not any(p in line for p in raw)):
+                if stripped[:1] == b"{" and stripped[-1:] == b"}":
+                    report.drop("outside category_prefixes")
+                else:
+                    errors(file, lineno, "malformed JSON line (not one {...} object: "
+                                         f"{stripped[:40]!r})")
                 continue
             rec = _json_object(line, file, lineno, errors)
             if rec is None:
@@ -172,12 +179,14 @@ def _stream(file, report, errors, prefixes, year_set, max_rows, year_from):
                 continue
             cats = cats.split()
             if prefixes and not any(c.startswith(p) for c in cats for p in prefixes):
+                report.drop("outside category_prefixes")
                 continue
             year = _year(rec, year_from)
             if year is None:
                 errors(file, lineno, "no usable year in `update_date` or `versions`")
                 continue
             if year_set is not None and year not in year_set:
+                report.drop("outside years")
                 continue
             abstract, paper_id = rec.get("abstract"), rec.get("id")
             if _is_blank(paper_id):
@@ -189,6 +198,7 @@ def _stream(file, report, errors, prefixes, year_set, max_rows, year_from):
             title = rec.get("title") or ""
             yield ArxivRecord(str(paper_id), " ".join(str(title).split()), abstract.strip(), cats, year)
             kept += 1
+            report.n_kept = kept
             if max_rows is not None and kept >= max_rows:
                 break
         report.n_read = lineno

@@ -11,12 +11,13 @@ from VLAP.datasets._common import (
     _Errors,
     _resolve,
 )
+from VLAP.datasets._files import read_text
 
 _DOWNLOAD = "Download the COCO annotations (e.g. annotations_trainval2017.zip) from https://cocodataset.org."
 
 
 def load_coco(instances_json, images_dir=None, check_images=True, on_error="raise",
-              keep_unlabeled=False):
+              keep_unlabeled=False, encoding=None):
     """Load a COCO `instances_*.json` as image paths with their object classes.
 
     An image's label set is the set of category names of its annotations (crowd
@@ -27,14 +28,19 @@ def load_coco(instances_json, images_dir=None, check_images=True, on_error="rais
         images_dir: str, Path or None. Folder of the images; None infers
             `<json folder>/../<split>` from the file name (`instances_val2017.json`
             -> `val2017/`), the standard COCO layout.
-        check_images: bool or str. True: each image file must exist; `"verify"`:
-            also parse it with Pillow; False: no check.
+        check_images: bool or str. True (or `"verify"`, the default): each
+            image must exist, be non-empty, have a parsable header and its
+            end-of-image marker; `"decode"`: a full decode; `"exists"`: the file
+            exists; False: no check.
         on_error: str. `"raise"` (default) or `"skip"`, for annotations that
             reference an unknown image or category, images without `file_name`,
-            missing or corrupt image files.
+            duplicate image ids (the first entry is kept; annotations of that id
+            go to it), missing or corrupt image files.
         keep_unlabeled: bool. Images without any annotation are dropped by
             default, and counted in `report.notes`; True keeps them with an empty
             label list.
+        encoding: str or None. None: UTF-8, or what a byte-order mark says.
+            The JSON may be compressed (detected from its content).
 
     Returns:
         ImageData. `paths`, `labels` (sorted category names), `ids` (COCO image
@@ -43,9 +49,9 @@ def load_coco(instances_json, images_dir=None, check_images=True, on_error="rais
     """
     _check_check_images(check_images)
     file = _resolve(instances_json, None, "COCO instances JSON", _DOWNLOAD)
+    text = read_text(file, encoding)
     try:
-        with open(file, encoding="utf-8") as handle:
-            doc = json.load(handle)
+        doc = json.loads(text)
     except ValueError as err:
         raise ValueError(f"{file}: not valid JSON ({err})") from None
     for key in ("images", "annotations", "categories"):
@@ -67,12 +73,18 @@ def load_coco(instances_json, images_dir=None, check_images=True, on_error="rais
         if not isinstance(cat, dict) or "id" not in cat or not cat.get("name"):
             raise ValueError(f"{file}, categories[{i}]: needs 'id' and 'name'. Got {cat!r}")
         categories[cat["id"]] = cat["name"]
-    images = {}
+    images, first = {}, {}
     for i, img in enumerate(doc["images"]):
         if not isinstance(img, dict) or "id" not in img or not img.get("file_name"):
             errors(file, f"images[{i}]", f"image entry needs 'id' and 'file_name', got {img!r}")
             continue
+        if img["id"] in images:
+            errors(file, f"images[{i}]",
+                   f"duplicate image id {img['id']!r} ({img['file_name']!r}; first at "
+                   f"images[{first[img['id']]}], {images[img['id']]!r}, which is kept)")
+            continue
         images[img["id"]] = img["file_name"]
+        first[img["id"]] = i
     labels = {image_id: set() for image_id in images}
     for i, ann in enumerate(doc["annotations"]):
         image_id = ann.get("image_id") if isinstance(ann, dict) else None
@@ -96,7 +108,9 @@ def load_coco(instances_json, images_dir=None, check_images=True, on_error="rais
         paths.append(str(path))
         label_lists.append(sorted(labels[image_id]))
         ids.append(image_id)
+    report.n_kept = len(paths)
     if n_unlabeled:
+        report.drop("no annotation (keep_unlabeled=False)", n_unlabeled)
         report.notes.append(
             f"{n_unlabeled} images without annotations dropped (keep_unlabeled=False)"
         )

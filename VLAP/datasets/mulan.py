@@ -4,7 +4,8 @@ import re
 import xml.etree.ElementTree as ET
 import numpy as np
 
-from VLAP.datasets._common import LoadReport, MatrixData, _Errors, _open_text, _resolve
+from VLAP.datasets._common import LoadReport, MatrixData, _Errors, _resolve
+from VLAP.datasets._files import open_text
 
 _DEFAULT = "mulan"
 _NAMES = ("emotions", "yeast", "scene")
@@ -15,7 +16,7 @@ _DOWNLOAD = (
 _ATTRIBUTE = re.compile(r"@attribute\s+('(?:[^'\\]|\\.)*'|\"[^\"]*\"|\S+)\s+(.+)$", re.IGNORECASE)
 
 
-def load_mulan(name, path=None, on_error="raise"):
+def load_mulan(name, path=None, on_error="raise", encoding=None):
     """Load a MULAN multilabel data set as a feature matrix and a label matrix.
 
     The ARFF file (dense or sparse rows; plain or `.gz`) holds the features and,
@@ -29,6 +30,8 @@ def load_mulan(name, path=None, on_error="raise"):
         on_error: str. `"raise"` (default) or `"skip"` for malformed data rows
             (wrong number of values, missing `?` values, non-numeric features,
             labels other than 0/1).
+        encoding: str or None. None: UTF-8, or what a byte-order mark says.
+            Files may be compressed (gzip, bz2, xz, zip: detected from content).
 
     Returns:
         MatrixData. `X` float32 (n_samples, n_features), `Y` float32 0/1
@@ -45,10 +48,10 @@ def load_mulan(name, path=None, on_error="raise"):
     folder = _resolve(path, _DEFAULT, "MULAN folder", _DOWNLOAD.replace("<name>", name))
     arff = _find(folder, f"{name}.arff", "ARFF file")
     xml = _find(folder, f"{name}.xml", "XML label list")
-    label_names = _read_label_xml(xml)
+    label_names = _read_label_xml(xml, encoding)
     report = LoadReport(source=str(arff))
     errors = _Errors(on_error, report)
-    attributes, rows, line_numbers = _read_arff(arff, errors, report)
+    attributes, rows, line_numbers = _read_arff(arff, errors, report, encoding)
 
     names = [a for a, _ in attributes]
     missing = [lab for lab in label_names if lab not in names]
@@ -67,6 +70,7 @@ def load_mulan(name, path=None, on_error="raise"):
         errors(arff, int(line_numbers[r]), f"label values must be 0 or 1, got {Y[r].tolist()}")
     data, Y = data[~bad], Y[~bad]
     X = data[:, feature_idx].astype("float32")
+    report.n_kept = len(X)
     return MatrixData(
         X=X,
         Y=Y.astype("float32"),
@@ -83,8 +87,8 @@ def _find(folder, stem, what):
     raise FileNotFoundError(f"MULAN {what} not found: {folder / stem}[.gz]. {_DOWNLOAD.replace('<name>', stem.split('.')[0])}")
 
 
-def _read_label_xml(xml):
-    with _open_text(xml) as handle:
+def _read_label_xml(xml, encoding=None):
+    with open_text(xml, encoding) as handle:
         try:
             root = ET.fromstring(handle.read())
         except ET.ParseError as err:
@@ -102,14 +106,14 @@ def _unquote(token):
     return token
 
 
-def _read_arff(path, errors, report):
+def _read_arff(path, errors, report, encoding=None):
     """Attributes [(name, "numeric" | "{...}")], a float64 matrix of the kept rows and
     their line numbers in the file."""
     attributes = []
     rows = []
     data_rows = []
     in_data = False
-    with _open_text(path) as handle:
+    with open_text(path, encoding) as handle:
         for lineno, line in enumerate(handle, 1):
             line = line.strip()
             if not line or line.startswith("%"):

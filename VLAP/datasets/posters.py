@@ -2,8 +2,6 @@
 
 import ast
 
-import pandas as pd
-
 from VLAP.datasets._common import (
     ImageData,
     LoadReport,
@@ -14,6 +12,7 @@ from VLAP.datasets._common import (
     _is_blank,
     _resolve,
 )
+from VLAP.datasets._files import read_csv
 
 _DEFAULT = "posters"
 _DOWNLOAD = (
@@ -23,23 +22,30 @@ _DOWNLOAD = (
 _LABELS_FROM = ("genre", "columns")
 
 
-def load_posters(path=None, check_images=True, on_error="raise", labels_from="genre"):
+def load_posters(path=None, check_images=True, on_error="raise", labels_from="genre",
+                 encoding=None):
     """Load the movie-poster genre data set.
 
-    Duplicated ids are reported in `report.notes` and de-duplicated, keeping the
-    first row (if the duplicates disagree on the genres, that is noted too).
+    Duplicated ids are reported in `report.notes` (and counted in
+    `report.dropped`) and de-duplicated, keeping the first row (if the
+    duplicates disagree on the genres, that is noted too).
 
     Args:
         path: str, Path or None. The folder holding `train.csv` and `images/`;
             None reads `data_dir()/posters`.
-        check_images: bool or str. True: each `images/<Id>.jpg` must exist;
-            `"verify"`: also parse its header with Pillow (finds corrupt files);
-            False: no check.
+        check_images: bool or str. True (or `"verify"`, the default): each
+            `images/<Id>.jpg` must exist, be non-empty, have a header Pillow
+            parses and end with the JPEG end-of-image marker (finds truncated,
+            empty and non-image files without decoding); `"decode"`: a full
+            decode (slower, finds damage inside the data); `"exists"`: the file
+            exists; False: no check.
         on_error: str. `"raise"` (default) raises DataFormatError naming the file
             and row for a missing/corrupt image, an empty id or an unreadable
             genre list; `"skip"` skips such rows and lists them in `report.skipped`.
         labels_from: str. `"genre"` (default): the `Genre` column, a Python-literal
             list; `"columns"`: the 0/1 genre columns between `Genre` and `Rating`.
+        encoding: str or None. Of `train.csv`; None: UTF-8, or what a byte-order
+            mark says.
 
     Returns:
         ImageData. `paths` (str), `labels` (list of genre lists), `ids`, `report`.
@@ -63,7 +69,7 @@ def load_posters(path=None, check_images=True, on_error="raise", labels_from="ge
     report = LoadReport(source=str(csv))
     errors = _Errors(on_error, report)
     # keep_default_na=False: the genre "N/A" must stay a string.
-    frame = pd.read_csv(csv, dtype=str, keep_default_na=False)
+    frame = read_csv(csv, encoding=encoding)
     if "Id" not in frame.columns:
         raise ValueError(f"{csv}: missing column 'Id'. Found: {list(frame.columns)}")
     genre_columns = _genre_columns(frame, csv, labels_from)
@@ -87,6 +93,7 @@ def load_posters(path=None, check_images=True, on_error="raise", labels_from="ge
             report.notes.append(
                 f"duplicated Id {movie_id}: row {row} dropped, row {first_row} kept ({same})"
             )
+            report.drop("duplicated Id (first row kept)")
             continue
         image = root / "images" / f"{movie_id}.jpg"
         if not _check_image(image, csv, row, errors, check_images):
@@ -95,6 +102,7 @@ def load_posters(path=None, check_images=True, on_error="raise", labels_from="ge
         paths.append(str(image))
         labels.append(genres)
         ids.append(movie_id)
+    report.n_kept = len(paths)
     n_dup = sum(1 for n in report.notes if n.startswith("duplicated Id"))
     if n_dup:
         report.notes.insert(0, f"{n_dup} duplicated rows removed (first occurrence kept)")

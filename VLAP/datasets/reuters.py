@@ -7,9 +7,9 @@ from VLAP.datasets._common import (
     _check_labels,
     _Errors,
     _json_object,
-    _open_text,
     _resolve,
 )
+from VLAP.datasets._files import open_text, reading
 
 _DEFAULT = "reuters21578/reuters21578_modapte90.jsonl.gz"
 _DOWNLOAD = (
@@ -19,10 +19,11 @@ _DOWNLOAD = (
 _EMPTY = ("keep", "raise")
 
 
-def load_reuters(path=None, on_error="raise", empty_text="keep"):
+def load_reuters(path=None, on_error="raise", empty_text="keep", encoding=None):
     """Load Reuters-21578 ModApte with its official train/test split.
 
-    Each document's text is its title and body joined by a blank line.
+    Each document's text is its title and body joined by a blank line. The file
+    may be plain or compressed (gzip, bz2, xz, zip: detected from its content).
 
     Args:
         path: str, Path or None. The `.jsonl` or `.jsonl.gz` file; None reads
@@ -34,6 +35,7 @@ def load_reuters(path=None, on_error="raise", empty_text="keep"):
             body are part of the official split (61 in the ModApte-90 file), so
             they are kept (as empty strings) and counted in `report.notes`;
             `"raise"`: treat them as malformed (then `on_error` decides).
+        encoding: str or None. None: UTF-8, or what a byte-order mark says.
 
     Returns:
         ReutersData. `train` and `test` (each a TextData with `texts`, `labels`,
@@ -54,7 +56,7 @@ def load_reuters(path=None, on_error="raise", empty_text="keep"):
     errors = _Errors(on_error, report)
     parts = {"train": TextData([], [], [], [], report), "test": TextData([], [], [], [], report)}
     n_empty = 0
-    with _open_text(file) as handle:
+    with reading(file, encoding), open_text(file, encoding) as handle:
         for lineno, line in enumerate(handle, 1):
             if not line.strip():
                 continue
@@ -85,6 +87,7 @@ def load_reuters(path=None, on_error="raise", empty_text="keep"):
             part.labels.append(labels)
             part.ids.append(rec.get("id"))
             part.titles.append(title.strip())
+            report.n_kept += 1
     if n_empty:
         report.notes.append(f"{n_empty} documents with empty title and body kept (empty_text='keep')")
     return ReutersData(parts["train"], parts["test"], report)

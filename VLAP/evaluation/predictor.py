@@ -1,0 +1,334 @@
+"""A trained model with its decision rule and featuriser, in one `.keras` file.
+
+:func:`package_model` wraps a model that outputs logits into a
+:class:`Predictor`: a registered `keras.Model` whose outputs are the label
+probabilities (`"scores"`) and the 0/1 decisions of a
+:class:`~VLAP.evaluation.thresholds.Decision` layer (`"labels"`: per-label
+thresholds, fixed or tuned on validation data, or top-k), and whose config
+carries the label names and the featuriser (:mod:`VLAP.features`) that made
+its training inputs. Saved with `predictor.save("model.keras")`, it reloads on
+any backend and predicts as after training; :func:`predict` turns new texts,
+image files, a table or arrays into one row per example with the predicted
+label names and a score per label.
+"""
+
+import json
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+from keras import ops
+
+from VLAP.evaluation.thresholds import DEFAULT_THRESHOLD, Decision, tune_thresholds
+from VLAP.features import deserialize_featurizer, serialize_featurizer
+
+#: File endings read as images when predicting on a folder.
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp")
+#: The index of the packaged models in a run folder (written by `vlap run`).
+MODELS_INDEX = "models.json"
+
+
+@keras.saving.register_keras_serializable(package="VLAP")
+class Predictor(keras.Model):
+    """A logits model + its decision rule + its featuriser; see :func:`package_model`.
+
+    Args:
+        model: keras.Model. Maps featurised inputs to logits `(batch, num_labels)`.
+        decision: Decision. The label names and thresholds (or top-k).
+        featurizer: featuriser, its serialised dict, or None. What turns raw
+            inputs (texts, image paths) into the model's inputs.
+        input_column: str or None. The table column the model was trained on
+            (used when predicting on a CSV/JSON-lines file).
+        label_separator: str. Joins the predicted label names in `predict`.
+        metadata: dict or None. JSON-able facts (loss, validation score, ...).
+
+    Calling it returns `{"scores": probabilities, "labels": 0/1 decisions}`.
+    """
+
+    def __init__(self, model, decision, featurizer=None, input_column=None,
+                 label_separator="|", metadata=None, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(decision, Decision):
+            raise TypeError(f"`decision` must be a VLAP Decision layer. Received: {decision!r}")
+        self.classifier = model
+        self.decision = decision
+        self.featurizer_config = (featurizer if isinstance(featurizer, dict) or featurizer is None
+                                  else serialize_featurizer(featurizer))
+        self.input_column = input_column
+        self.label_separator = str(label_separator)
+        self.metadata = dict(metadata or {})
+        json.dumps(self.metadata)  # fail now, not when saving, on non-JSON metadata
+        if getattr(model, "built", False):
+            self.built = True
+
+    @property
+    def label_names(self):
+        return list(self.decision.label_names)
+
+    @property
+    def featurizer(self):
+        return deserialize_featurizer(self.featurizer_config)
+
+    def call(self, inputs, training=False):
+        logits = self.classifier(inputs, training=training)
+        scores = ops.sigmoid(ops.cast(logits, "float32"))
+        return {"scores": scores, "labels": self.decision(scores)}
+
+    def get_config(self):
+        model = keras.saving.serialize_keras_object(self.classifier)
+        # Predicting needs no loss or optimizer: a custom training loss then
+        # need not be importable where the model is loaded.
+        model.pop("compile_config", None)
+        return {
+            "name": self.name,
+            "model": model,
+            "decision": keras.saving.serialize_keras_object(self.decision),
+            "featurizer": self.featurizer_config,
+            "input_column": self.input_column,
+            "label_separator": self.label_separator,
+            "metadata": self.metadata,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        model = keras.saving.deserialize_keras_object(config.pop("model"))
+        decision = keras.saving.deserialize_keras_object(config.pop("decision"))
+        return cls(model, decision, **config)
+
+
+def package_model(model, label_names, *, thresholds=DEFAULT_THRESHOLD, top_k=None,
+                  val_data=None, featurizer=None, input_column=None, label_separator="|",
+                  metadata=None, batch_size=256):
+    """Wrap a trained logits model with its decision rule and featuriser.
+
+    Args:
+        model: keras.Model. Outputs logits `(batch, num_labels)`.
+        label_names: list of str. One per output column.
+        thresholds: float, list or str. One threshold for all labels (default
+            0.5), one per label, or `"tuned"`: per-label thresholds maximising
+            each label's F1 on `val_data` (:func:`tune_thresholds`).
+        top_k: int or None. Predict the `top_k` highest scores per example instead.
+        val_data: tuple `(x_val, y_val)` or None. Featurised validation inputs and
+            their 0/1 labels, for `thresholds="tuned"`.
+        featurizer: featuriser or None. Fitted; what made the model's inputs.
+        input_column: str or None. The table column of the training inputs.
+        label_separator: str. Joins label names in :func:`predict`.
+        metadata: dict or None. JSON-able facts to keep with the model.
+        batch_size: int. For scoring `val_data`.
+
+    Returns:
+        Predictor. Save it with `.save("model.keras")`.
+
+    Example:
+    >>> import keras, numpy as np, VLAP
+    >>> from VLAP.evaluation import package_model
+    >>> net = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    >>> x_val = np.eye(3, dtype="float32"); y_val = np.array([[1, 0], [0, 1], [1, 1]])
+    >>> predictor = package_model(net, ["spam", "urgent"], thresholds="tuned",
+    ...                           val_data=(x_val, y_val))
+    >>> predictor.decision.strategy, len(predictor.decision.thresholds)
+    ('tuned', 2)
+    >>> list(VLAP.predict(predictor, x_val).columns)
+    ['id', 'labels', 'score_spam', 'score_urgent']
+    """
+    label_names = [str(n) for n in label_names]
+    out_shape = getattr(model, "output_shape", None)
+    if isinstance(out_shape, tuple) and out_shape and out_shape[-1] not in (None, len(label_names)):
+        raise ValueError(
+            f"The model has {out_shape[-1]} outputs but {len(label_names)} `label_names` "
+            "were given; pass one name per output column.")
+    strategy = None
+    if isinstance(thresholds, str):
+        if thresholds != "tuned":
+            raise ValueError("Invalid value for argument `thresholds`. Expected a float, a "
+                             f"list or 'tuned'. Received: thresholds={thresholds!r}")
+        if val_data is None or top_k is not None:
+            raise ValueError("thresholds='tuned' needs `val_data=(x_val, y_val)` and no `top_k`.")
+        x_val, y_val = val_data
+        logits = ops.convert_to_numpy(model.predict(x_val, batch_size=batch_size, verbose=0))
+        scores = 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
+        thresholds, strategy = [float(t) for t in tune_thresholds(y_val, scores)], "tuned"
+    decision = Decision(label_names, thresholds=thresholds, top_k=top_k, strategy=strategy)
+    return Predictor(model, decision, featurizer=featurizer, input_column=input_column,
+                     label_separator=label_separator, metadata=metadata)
+
+
+def load_predictor(path, loss=None):
+    """A Predictor from a `.keras` file or a run folder.
+
+    Args:
+        path: str or Path. A `.keras` file saved from a Predictor, or a run
+            folder of `vlap run`. Its `models.json` lists `{"models": [{"dataset",
+            "loss", "file", "best", ...}]}`: one model per dataset and loss, and
+            per dataset the best by validation macro-F1.
+        loss: str or None. In a run folder: the loss whose model to load
+            (`"<dataset>/<loss>"` when the run has several datasets); None takes
+            the best.
+
+    Returns:
+        Predictor.
+    """
+    path = Path(path).expanduser()
+    if path.is_dir():
+        path = _model_in_run(path, loss)
+    elif loss is not None:
+        raise ValueError(f"`loss` chooses a model in a run folder; {path} is a file.")
+    if not path.is_file():
+        raise FileNotFoundError(f"model file not found: {path}")
+    if path.suffix != ".keras":
+        raise ValueError(f"{path}: expected a .keras model file (or a run folder).")
+    import VLAP.losses  # noqa: F401 - registers VLAP's Keras classes (models, losses)
+    import VLAP.models  # noqa: F401
+
+    try:
+        model = keras.saving.load_model(path)
+    except Exception as err:  # noqa: BLE001 - Keras raises many types for bad files
+        text = " ".join(str(err).split())
+        text = text if len(text) <= 300 else text[:300] + " ..."
+        raise ValueError(f"{path}: cannot load the model ({type(err).__name__}: {text})") from None
+    if not isinstance(model, Predictor):
+        raise ValueError(
+            f"{path}: a {type(model).__name__}, not a packaged VLAP model; wrap it with "
+            "VLAP.evaluation.package_model(model, label_names, ...) and save that.")
+    return model
+
+
+def _model_in_run(folder, loss):
+    """The model file of a run folder: `loss` (`"<loss>"` or `"<dataset>/<loss>"`),
+    or the best by validation macro-F1."""
+    index_file = folder / MODELS_INDEX
+    if not index_file.is_file():
+        files = sorted(folder.glob("*.keras"))
+        if len(files) == 1 and loss is None:
+            return files[0]
+        raise FileNotFoundError(
+            f"no {MODELS_INDEX} in {folder}: not a run folder of `vlap run` (which saves "
+            "one model per loss); pass a .keras file instead.")
+    try:
+        entries = json.loads(index_file.read_text(encoding="utf-8"))["models"]
+    except (ValueError, KeyError) as err:
+        raise ValueError(f"{index_file}: not a model index ({err})") from None
+    dataset = None
+    if loss is not None and "/" in loss:
+        dataset, loss = loss.split("/", 1)
+    datasets = list(dict.fromkeys(e["dataset"] for e in entries))
+    if dataset is None:
+        if len(datasets) > 1:
+            raise ValueError(
+                f"{folder} holds models for several datasets {datasets}; choose one with "
+                "loss='<dataset>/<loss>' (vlap predict --loss <dataset>/<loss>).")
+        dataset = datasets[0] if datasets else None
+    entries = [e for e in entries if e["dataset"] == dataset]
+    if not entries:
+        raise ValueError(f"{folder}: no model for dataset {dataset!r}; available: {datasets}")
+    if loss is None:
+        chosen = [e for e in entries if e.get("best")]
+    else:
+        from VLAP.losses import canonical_name
+
+        try:
+            names = {loss, canonical_name(loss)}
+        except (ValueError, TypeError):
+            names = {loss}
+        chosen = [e for e in entries if e["loss"] in names]
+    if not chosen:
+        raise ValueError(f"{folder}: no model for loss {loss!r}; available: "
+                         f"{[e['loss'] for e in entries]}")
+    return folder / chosen[0]["file"]
+
+
+def _inputs(predictor, inputs, input_column):
+    """(model inputs, ids) for the accepted kinds of `inputs`."""
+    featurizer = predictor.featurizer
+    kind = getattr(featurizer, "input_kind", "arrays")
+    if isinstance(inputs, (str, Path)):
+        path = Path(inputs).expanduser()
+        if path.is_dir():
+            if kind != "images":
+                raise ValueError(f"{path} is a folder, but the model takes {kind}; pass a list "
+                                 "of texts or a CSV/JSON-lines file.")
+            files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+            if not files:
+                raise ValueError(f"no image files ({', '.join(IMAGE_SUFFIXES)}) in {path}")
+            return featurizer.transform([str(f) for f in files]), [f.name for f in files]
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"input not found: {path} (expected a CSV/TSV/JSON-lines file or a folder of "
+                "images; in Python a single text goes in a list: [text])")
+        if kind not in ("texts", "images"):
+            raise ValueError(f"{path}: the model takes numeric arrays, not a table of texts "
+                             "or images.")
+        from VLAP.datasets import load_table
+
+        column = input_column or predictor.input_column
+        if column is None:
+            raise ValueError(
+                f"Which column of {path} holds the inputs? The model does not record its "
+                "training column; pass input_column=.")
+        data = load_table(path, **{"image_column" if kind == "images" else "text_column": column})
+        items = data.paths if kind == "images" else data.texts
+        return featurizer.transform(items), list(data.ids)
+    if isinstance(inputs, (list, tuple)) and inputs and all(
+            isinstance(v, (str, Path)) for v in inputs):
+        if kind not in ("texts", "images"):
+            raise ValueError("The model takes numeric arrays, not texts or paths.")
+        items = [str(v) for v in inputs]
+        return featurizer.transform(items), list(range(len(items)))
+    try:
+        x = np.asarray(inputs)
+    except (TypeError, ValueError):
+        x = None
+    if x is not None and x.dtype.kind in "fiub" and x.ndim >= 2:
+        # Arrays are raw inputs of an array featuriser (standardisation), else
+        # already featurised inputs of the model.
+        if kind == "arrays" and featurizer is not None:
+            x = featurizer.transform(x)
+        return x, list(range(len(x)))
+    raise TypeError(
+        "`inputs` must be a list of texts (or image paths), a CSV/TSV/JSON-lines file, a "
+        f"folder of images, or a numeric array. Received: {type(inputs).__name__}")
+
+
+def predict(model_or_path, inputs, *, batch_size=256, loss=None, input_column=None):
+    """Predict label names and scores for new inputs with a packaged model.
+
+    Args:
+        model_or_path: Predictor, or str/Path of a `.keras` file or run folder
+            (see :func:`load_predictor`).
+        inputs: a list of texts (text models) or image paths (image models); a
+            CSV/TSV/JSON-lines file with the training text or image column; a
+            folder of images; or a numeric array: raw features when the model's
+            featuriser standardises arrays, else already featurised inputs.
+        batch_size: int. Examples per forward pass.
+        loss: str or None. Which model of a run folder (default: the best).
+        input_column: str or None. The input column of a table file (default:
+            the column the model was trained on).
+
+    Returns:
+        pandas.DataFrame with one row per example: `id` (row number, id or file
+        name), `labels` (predicted label names joined by the model's
+        separator) and one `score_<label>` column of probabilities per label.
+    """
+    if isinstance(model_or_path, (str, Path)):
+        predictor = load_predictor(model_or_path, loss=loss)
+    elif isinstance(model_or_path, Predictor):
+        predictor = model_or_path
+    else:
+        raise TypeError(
+            "`model_or_path` must be a packaged model (VLAP.evaluation.package_model) or the "
+            f"path of one. Received: {type(model_or_path).__name__}")
+    x, ids = _inputs(predictor, inputs, input_column)
+    out = predictor.predict(x, batch_size=batch_size, verbose=0)
+    scores = np.asarray(ops.convert_to_numpy(out["scores"]), dtype=np.float64)
+    names = predictor.decision.names_of(ops.convert_to_numpy(out["labels"]))
+    frame = pd.DataFrame({"id": ids,
+                          "labels": [predictor.label_separator.join(n) for n in names]})
+    for j, name in enumerate(predictor.label_names):
+        frame[f"score_{name}"] = scores[:, j]
+    return frame
+
+
+__all__ = ["IMAGE_SUFFIXES", "MODELS_INDEX", "Predictor", "load_predictor",
+           "package_model", "predict"]
