@@ -25,6 +25,7 @@ set by the user (``TF_CPP_MIN_LOG_LEVEL=0 vlap ...`` shows them all).
 """
 
 import argparse
+import importlib.util
 import os
 import sys
 import tempfile
@@ -182,9 +183,11 @@ def _import_backend_quietly():
     with tempfile.TemporaryFile() as caught:
         os.dup2(caught.fileno(), 2)
         try:
-            import keras
+            import keras  # noqa: F401
 
-            if keras.config.backend() == "tensorflow":
+            # VLAP's data pipeline is tf.data on every backend: start TensorFlow
+            # here too, so its start-up lines come now and are filtered.
+            if importlib.util.find_spec("tensorflow") is not None:
                 import tensorflow as tf
 
                 tf.config.list_physical_devices()  # device start-up lines, now
