@@ -22,7 +22,8 @@ from VLAP.evaluation import METRIC_NAMES
 RUN_FILES = {"results.csv", "results.md", "config.toml", "versions.json", "notes.txt",
              "run.json", "surrogate_vs_f1.png"}
 ROOT = Path(__file__).resolve().parents[1]
-NAMED = ("mulan_emotions", "mulan_yeast", "mulan_scene", "reuters", "arxiv", "posters")
+NAMED = ("mulan_emotions", "mulan_yeast", "mulan_scene", "reuters", "arxiv", "posters",
+         "posters_pretrained")
 
 
 def _run_dirs(out):

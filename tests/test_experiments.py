@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from VLAP import experiments as ex
-from VLAP.experiments import config, paper, results, runner
+from VLAP.experiments import config, paper, results, runner, schema
 from VLAP.losses import PAPER_LOSSES
 from VLAP.evaluation import METRIC_NAMES
 
@@ -42,7 +42,7 @@ def test_precedence_defaults_file_smoke_overrides(tmp_path):
     path = _write(tmp_path, _TOML)
     cfg = ex.load_config(path)
     assert cfg["epochs"] == 20 and cfg["seeds"] == [0, 1, 2]  # file beats defaults
-    assert cfg["batch_size"] == config.DEFAULTS["batch_size"]  # default kept
+    assert cfg["batch_size"] == schema.DEFAULTS["batch_size"]  # default kept
     assert cfg["losses"] == ["sigmoid_f1", "binary_crossentropy"]  # canonical names
     assert cfg["datasets"][0]["min_count"] == 3 and cfg["datasets"][0]["r"] == 44
     smoke = ex.load_config(path, smoke=True)

@@ -228,10 +228,12 @@ def _model_in_run(folder, loss):
     else:
         from VLAP.losses import canonical_name
 
-        try:
-            names = {loss, canonical_name(loss)}
-        except (ValueError, TypeError):
-            names = {loss}
+        names = {loss}
+        for spelling in (loss, loss.lower()):  # "BCE", as the tables print it, too
+            try:
+                names.add(canonical_name(spelling))
+            except (ValueError, TypeError):
+                pass
         chosen = [e for e in entries if e["loss"] in names]
     if not chosen:
         raise ValueError(f"{folder}: no model for loss {loss!r}; available: "
