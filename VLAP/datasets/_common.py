@@ -170,7 +170,7 @@ class DataFormatError(ValueError):
     """A record of a data file is malformed. The message names the file and row."""
 
 
-class _Errors:
+class ErrorLog:
     """`on_error` policy: raise DataFormatError, or record the problem and go on."""
 
     def __init__(self, on_error, report):
@@ -187,7 +187,7 @@ class _Errors:
         self.report.skipped.append({"file": str(file), "row": row, "reason": reason})
 
 
-def _resolve(path, default, what, download):
+def resolve_path(path, default, what, download):
     """`path` (or `data_dir()/default`) as a Path that exists, else FileNotFoundError."""
     resolved = Path(path).expanduser() if path is not None else data_dir() / default
     if not resolved.exists():
@@ -198,7 +198,7 @@ def _resolve(path, default, what, download):
     return resolved
 
 
-def _json_object(line, file, row, errors):
+def json_object(line, file, row, errors):
     """One JSON-lines record as a dict, or None after reporting why it is not one."""
     try:
         rec = json.loads(line)
@@ -211,13 +211,13 @@ def _json_object(line, file, row, errors):
     return rec
 
 
-def _is_blank(value):
+def is_blank(value):
     return value is None or (isinstance(value, float) and value != value) or (
         isinstance(value, str) and not value.strip()
     )
 
 
-def _check_labels(value, file, row, errors, field_name):
+def check_label_row(value, file, row, errors, field_name):
     """A list of non-empty str labels, or None after reporting the problem."""
     if not isinstance(value, (list, tuple)):
         errors(file, row, f"`{field_name}` must be a list of labels, got {value!r}")
@@ -288,7 +288,7 @@ def image_problem(path, check_images):
     return None
 
 
-def _check_image(path, file, row, errors, check_images):
+def check_image_row(path, file, row, errors, check_images):
     """True if the image passes `check_images` (see :func:`image_problem`);
     otherwise the problem is reported through `errors` with file and row."""
     if not check_images:
@@ -300,7 +300,7 @@ def _check_image(path, file, row, errors, check_images):
     return True
 
 
-def _check_check_images(check_images):
+def check_images_option(check_images):
     if check_images not in _CHECK_IMAGES or (check_images == 1 and check_images is not True) \
             or (check_images == 0 and check_images is not False):
         raise ValueError(

@@ -8,11 +8,11 @@ from typing import NamedTuple
 from VLAP.datasets._common import (
     LoadReport,
     TextData,
-    _check_labels,
-    _Errors,
-    _is_blank,
-    _json_object,
-    _resolve,
+    check_label_row,
+    ErrorLog,
+    is_blank,
+    json_object,
+    resolve_path,
 )
 from VLAP.datasets._files import open_binary, read_csv, reading
 
@@ -61,9 +61,9 @@ def load_arxiv_csv(path=None, on_error="raise", encoding=None):
     texts, labels = VLAP.datasets.load_arxiv_csv()
     ```
     """
-    file = _resolve(path, _CSV_DEFAULT, "arXiv abstracts CSV", _CSV_DOWNLOAD)
+    file = resolve_path(path, _CSV_DEFAULT, "arXiv abstracts CSV", _CSV_DOWNLOAD)
     report = LoadReport(source=str(file))
-    errors = _Errors(on_error, report)
+    errors = ErrorLog(on_error, report)
     frame = read_csv(file, encoding=encoding)
     missing = [c for c in ("titles", "summaries", "terms") if c not in frame.columns]
     if missing:
@@ -77,18 +77,18 @@ def load_arxiv_csv(path=None, on_error="raise", encoding=None):
         zip(frame["titles"], frame["summaries"], frame["terms"])
     ):
         row = i + 1
-        if _is_blank(summary):
+        if is_blank(summary):
             errors(file, row, "empty text in column `summaries`")
             continue
         try:
-            parsed = ast.literal_eval(terms) if not _is_blank(terms) else None
+            parsed = ast.literal_eval(terms) if not is_blank(terms) else None
         except (ValueError, SyntaxError):
             errors(file, row, f"`terms` is not a Python-literal list: {terms[:80]!r}")
             continue
         if parsed is None:
             errors(file, row, "`terms` is empty or NaN")
             continue
-        parsed = _check_labels(parsed, file, row, errors, "terms")
+        parsed = check_label_row(parsed, file, row, errors, "terms")
         if parsed is None:
             continue
         texts.append(summary.strip())
@@ -132,10 +132,10 @@ def iter_arxiv_snapshot(path, years=None, category_prefixes=None, max_rows=None,
         raise TypeError(
             f"`path` is required: the snapshot is not part of the shared data. {_SNAPSHOT_DOWNLOAD}"
         )
-    file = _resolve(path, None, "arXiv metadata snapshot", _SNAPSHOT_DOWNLOAD)
+    file = resolve_path(path, None, "arXiv metadata snapshot", _SNAPSHOT_DOWNLOAD)
     report = report if report is not None else LoadReport()
     report.source = str(file)
-    errors = _Errors(on_error, report)
+    errors = ErrorLog(on_error, report)
     prefixes = _check_prefixes(category_prefixes)
     year_set = _check_years(years)
     if max_rows is not None and (isinstance(max_rows, bool) or not isinstance(max_rows, numbers.Integral)
@@ -170,7 +170,7 @@ def _stream(file, report, errors, prefixes, year_set, max_rows, year_from):
                     errors(file, lineno, "malformed JSON line (not one {...} object: "
                                          f"{stripped[:40]!r})")
                 continue
-            rec = _json_object(line, file, lineno, errors)
+            rec = json_object(line, file, lineno, errors)
             if rec is None:
                 continue
             cats = rec.get("categories")
@@ -189,10 +189,10 @@ def _stream(file, report, errors, prefixes, year_set, max_rows, year_from):
                 report.drop("outside years")
                 continue
             abstract, paper_id = rec.get("abstract"), rec.get("id")
-            if _is_blank(paper_id):
+            if is_blank(paper_id):
                 errors(file, lineno, "missing `id`")
                 continue
-            if not isinstance(abstract, str) or _is_blank(abstract):
+            if not isinstance(abstract, str) or is_blank(abstract):
                 errors(file, lineno, f"empty text in `abstract` (id {paper_id})")
                 continue
             title = rec.get("title") or ""

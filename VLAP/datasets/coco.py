@@ -6,10 +6,10 @@ from pathlib import Path
 from VLAP.datasets._common import (
     ImageData,
     LoadReport,
-    _check_check_images,
-    _check_image,
-    _Errors,
-    _resolve,
+    check_images_option,
+    check_image_row,
+    ErrorLog,
+    resolve_path,
 )
 from VLAP.datasets._files import read_text
 
@@ -47,8 +47,8 @@ def load_coco(instances_json, images_dir=None, check_images=True, on_error="rais
         ids), `report`. Rows in messages are 0-based positions in the JSON
         `images`/`annotations` arrays.
     """
-    _check_check_images(check_images)
-    file = _resolve(instances_json, None, "COCO instances JSON", _DOWNLOAD)
+    check_images_option(check_images)
+    file = resolve_path(instances_json, None, "COCO instances JSON", _DOWNLOAD)
     text = read_text(file, encoding)
     try:
         doc = json.loads(text)
@@ -67,7 +67,7 @@ def load_coco(instances_json, images_dir=None, check_images=True, on_error="rais
             "(or check_images=False to skip image checks)."
         )
     report = LoadReport(source=str(file), n_read=len(doc["images"]))
-    errors = _Errors(on_error, report)
+    errors = ErrorLog(on_error, report)
     categories = {}
     for i, cat in enumerate(doc["categories"]):
         if not isinstance(cat, dict) or "id" not in cat or not cat.get("name"):
@@ -103,7 +103,7 @@ def load_coco(instances_json, images_dir=None, check_images=True, on_error="rais
             n_unlabeled += 1
             continue
         path = images_dir / name
-        if not _check_image(path, file, f"images[id={image_id}]", errors, check_images):
+        if not check_image_row(path, file, f"images[id={image_id}]", errors, check_images):
             continue
         paths.append(str(path))
         label_lists.append(sorted(labels[image_id]))

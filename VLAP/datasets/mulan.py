@@ -4,7 +4,7 @@ import re
 import xml.etree.ElementTree as ET
 import numpy as np
 
-from VLAP.datasets._common import LoadReport, MatrixData, _Errors, _resolve
+from VLAP.datasets._common import LoadReport, MatrixData, ErrorLog, resolve_path
 from VLAP.datasets._files import open_text
 
 _DEFAULT = "mulan"
@@ -45,12 +45,12 @@ def load_mulan(name, path=None, on_error="raise", encoding=None):
     """
     if not isinstance(name, str) or not name:
         raise TypeError(f"`name` must be a data set name such as {_NAMES}. Received: name={name!r}")
-    folder = _resolve(path, _DEFAULT, "MULAN folder", _DOWNLOAD.replace("<name>", name))
+    folder = resolve_path(path, _DEFAULT, "MULAN folder", _DOWNLOAD.replace("<name>", name))
     arff = _find(folder, f"{name}.arff", "ARFF file")
     xml = _find(folder, f"{name}.xml", "XML label list")
     label_names = _read_label_xml(xml, encoding)
     report = LoadReport(source=str(arff))
-    errors = _Errors(on_error, report)
+    errors = ErrorLog(on_error, report)
     attributes, rows, line_numbers = _read_arff(arff, errors, report, encoding)
 
     names = [a for a, _ in attributes]

@@ -5,12 +5,12 @@ import ast
 from VLAP.datasets._common import (
     ImageData,
     LoadReport,
-    _check_check_images,
-    _check_image,
-    _check_labels,
-    _Errors,
-    _is_blank,
-    _resolve,
+    check_images_option,
+    check_image_row,
+    check_label_row,
+    ErrorLog,
+    is_blank,
+    resolve_path,
 )
 from VLAP.datasets._files import read_csv
 
@@ -56,18 +56,18 @@ def load_posters(path=None, check_images=True, on_error="raise", labels_from="ge
     paths, genres = VLAP.datasets.load_posters()
     ```
     """
-    _check_check_images(check_images)
+    check_images_option(check_images)
     if labels_from not in _LABELS_FROM:
         raise ValueError(
             f"Invalid value for argument `labels_from`. Expected one of {_LABELS_FROM}. "
             f"Received: labels_from={labels_from!r}"
         )
-    root = _resolve(path, _DEFAULT, "posters folder", _DOWNLOAD)
+    root = resolve_path(path, _DEFAULT, "posters folder", _DOWNLOAD)
     csv = root / "train.csv"
     if not csv.is_file():
         raise FileNotFoundError(f"posters CSV not found at {csv}. {_DOWNLOAD}")
     report = LoadReport(source=str(csv))
-    errors = _Errors(on_error, report)
+    errors = ErrorLog(on_error, report)
     # keep_default_na=False: the genre "N/A" must stay a string.
     frame = read_csv(csv, encoding=encoding)
     if "Id" not in frame.columns:
@@ -96,7 +96,7 @@ def load_posters(path=None, check_images=True, on_error="raise", labels_from="ge
             report.drop("duplicated Id (first row kept)")
             continue
         image = root / "images" / f"{movie_id}.jpg"
-        if not _check_image(image, csv, row, errors, check_images):
+        if not check_image_row(image, csv, row, errors, check_images):
             continue
         seen[movie_id] = (row, genres)
         paths.append(str(image))
@@ -123,7 +123,7 @@ def _genre_columns(frame, csv, labels_from):
 def _row_genres(record, genre_columns, csv, row, errors):
     if genre_columns is None:
         raw = record["Genre"]
-        if _is_blank(raw):
+        if is_blank(raw):
             errors(csv, row, "empty or NaN `Genre`")
             return None
         try:
@@ -131,7 +131,7 @@ def _row_genres(record, genre_columns, csv, row, errors):
         except (ValueError, SyntaxError):
             errors(csv, row, f"`Genre` is not a Python-literal list: {raw[:80]!r}")
             return None
-        return _check_labels(parsed, csv, row, errors, "Genre")
+        return check_label_row(parsed, csv, row, errors, "Genre")
     genres = []
     for col in genre_columns:
         value = record[col].strip()

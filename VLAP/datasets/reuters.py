@@ -4,10 +4,10 @@
 from VLAP.datasets._common import (
     LoadReport,
     TextData,
-    _check_labels,
-    _Errors,
-    _json_object,
-    _resolve,
+    check_label_row,
+    ErrorLog,
+    json_object,
+    resolve_path,
 )
 from VLAP.datasets._files import open_text, reading
 
@@ -51,9 +51,9 @@ def load_reuters(path=None, on_error="raise", empty_text="keep", encoding=None):
             f"Invalid value for argument `empty_text`. Expected one of {_EMPTY}. "
             f"Received: empty_text={empty_text!r}"
         )
-    file = _resolve(path, _DEFAULT, "Reuters-21578 JSON lines", _DOWNLOAD)
+    file = resolve_path(path, _DEFAULT, "Reuters-21578 JSON lines", _DOWNLOAD)
     report = LoadReport(source=str(file))
-    errors = _Errors(on_error, report)
+    errors = ErrorLog(on_error, report)
     parts = {"train": TextData([], [], [], [], report), "test": TextData([], [], [], [], report)}
     n_empty = 0
     with reading(file, encoding), open_text(file, encoding) as handle:
@@ -61,14 +61,14 @@ def load_reuters(path=None, on_error="raise", empty_text="keep", encoding=None):
             if not line.strip():
                 continue
             report.n_read += 1
-            rec = _json_object(line, file, lineno, errors)
+            rec = json_object(line, file, lineno, errors)
             if rec is None:
                 continue
             split = rec.get("split")
             if split not in parts:
                 errors(file, lineno, f"`split` must be 'train' or 'test', got {split!r}")
                 continue
-            labels = _check_labels(rec.get("labels"), file, lineno, errors, "labels")
+            labels = check_label_row(rec.get("labels"), file, lineno, errors, "labels")
             if labels is None:
                 continue
             title = rec.get("title") or ""

@@ -17,11 +17,11 @@ from VLAP.datasets._common import (
     ImageData,
     LoadReport,
     TextData,
-    _check_check_images,
-    _check_image,
-    _Errors,
-    _is_blank,
-    _resolve,
+    check_images_option,
+    check_image_row,
+    ErrorLog,
+    is_blank,
+    resolve_path,
 )
 from VLAP.datasets._files import read_csv, read_text
 
@@ -128,13 +128,13 @@ def load_table(path, *, text_column=None, image_column=None, label_column=None,
     if format is not None:
         check_option("format", format, FORMATS)
     if image_column is not None:
-        _check_check_images(check_images)
-    file = _resolve(path, None, "data table", "Check the path.")
+        check_images_option(check_images)
+    file = resolve_path(path, None, "data table", "Check the path.")
     if file.is_dir():
         raise ValueError(f"`path` must be a file, got the folder {file}")
     format = format or _format_of(file)
     report = LoadReport(source=str(file))
-    errors = _Errors(on_error, report)
+    errors = ErrorLog(on_error, report)
     records, first_row = _records(file, format, encoding, errors)
     report.n_read = len(records)
     column = text_column if text_column is not None else image_column
@@ -150,17 +150,17 @@ def load_table(path, *, text_column=None, image_column=None, label_column=None,
         row = first_row + i
         value = record.get(column)
         if text_column is not None:
-            if not isinstance(value, str) or _is_blank(value):
+            if not isinstance(value, str) or is_blank(value):
                 errors(file, f"{row}, column `{column}`", f"empty or non-text value {value!r}")
                 continue
             item = value.strip()
         else:
-            if not isinstance(value, str) or _is_blank(value):
+            if not isinstance(value, str) or is_blank(value):
                 errors(file, f"{row}, column `{column}`", "empty image path")
                 continue
             item = Path(value.strip()).expanduser()
             item = str(item if item.is_absolute() else file.parent / item)
-            if not _check_image(item, file, f"{row}, column `{column}`", errors, check_images):
+            if not check_image_row(item, file, f"{row}, column `{column}`", errors, check_images):
                 continue
         if unlabeled:
             row_labels = None
@@ -256,7 +256,7 @@ def _parse_labels(value, separator):
     """A list of label names, or an error message (str)."""
     if isinstance(value, (list, tuple)):
         parsed = list(value)
-    elif value is None or _is_blank(value):
+    elif value is None or is_blank(value):
         return []
     elif not isinstance(value, str):
         return f"labels must be text or a list, got {value!r}"

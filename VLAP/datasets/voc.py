@@ -5,10 +5,10 @@ import xml.etree.ElementTree as ET
 from VLAP.datasets._common import (
     ImageData,
     LoadReport,
-    _check_check_images,
-    _check_image,
-    _Errors,
-    _resolve,
+    check_images_option,
+    check_image_row,
+    ErrorLog,
+    resolve_path,
 )
 from VLAP.datasets._files import open_binary, reading
 
@@ -40,8 +40,8 @@ def load_voc(root_or_annotations_dir, image_set=None, check_images=True, on_erro
         ImageData. `paths`, `labels` (sorted class names), `ids` (file stems),
         `report`. Rows in messages are annotation file names.
     """
-    _check_check_images(check_images)
-    given = _resolve(root_or_annotations_dir, None, "Pascal VOC folder", _DOWNLOAD)
+    check_images_option(check_images)
+    given = resolve_path(root_or_annotations_dir, None, "Pascal VOC folder", _DOWNLOAD)
     if (given / "Annotations").is_dir():
         root, annotations = given, given / "Annotations"
     else:
@@ -58,7 +58,7 @@ def load_voc(root_or_annotations_dir, image_set=None, check_images=True, on_erro
         if not files:
             raise FileNotFoundError(f"no VOC annotation files (*.xml) in {annotations}. {_DOWNLOAD}")
     report = LoadReport(source=str(annotations), n_read=len(files))
-    errors = _Errors(on_error, report)
+    errors = ErrorLog(on_error, report)
     paths, labels, ids = [], [], []
     for xml in files:
         if not xml.is_file():
@@ -89,7 +89,7 @@ def load_voc(root_or_annotations_dir, image_set=None, check_images=True, on_erro
             errors(xml, xml.name, "no (non-difficult) objects")
             continue
         path = images_dir / filename
-        if not _check_image(path, xml, xml.name, errors, check_images):
+        if not check_image_row(path, xml, xml.name, errors, check_images):
             continue
         paths.append(str(path))
         labels.append(sorted(names))

@@ -13,7 +13,7 @@ only :mod:`VLAP.ops.core`) never imports Keras or TensorFlow.
 import importlib
 
 _SOFT = ("soft_confusion", "soft_score", "soft_fbeta", "soft_precision",
-         "soft_recall", "soft_jaccard", "soft_mcc", "prepare", "KERAS_OPS")
+         "soft_recall", "soft_jaccard", "soft_mcc")
 __all__ = list(_SOFT) + ["AVERAGES", "SCORES"]
 
 from VLAP.ops.core import AVERAGES, SCORES  # noqa: E402  (framework-free)

@@ -1,7 +1,7 @@
 """The array namespace of :mod:`VLAP.ops.core` on NumPy: ``NUMPY_OPS``.
 
 :mod:`VLAP.ops.core` takes the array functions it needs as an argument (``xp``)
-so that one set of formulas serves every framework: ``VLAP.ops.KERAS_OPS``
+so that one set of formulas serves every framework: ``VLAP.ops.soft.KERAS_OPS``
 (``keras.ops``, the losses and ``VLAP.metrics``), ``VLAP.torch.TORCH_OPS`` and
 this one, which :mod:`VLAP.evaluation` uses for the exact, thresholded counts.
 
