@@ -20,16 +20,16 @@ SELECTED_BY = ("validation macro-F1 with per-label thresholds tuned on the valid
 
 def tuned_val_f1(res):
     """Per-label thresholds tuned on validation and the validation macro-F1 they give."""
-    from sklearn.metrics import f1_score
-
     from VLAP.evaluation import tune_thresholds
+    from VLAP.evaluation.counts import ThresholdedCounts
 
     y_val, s_val = res.val_scores
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # labels without a positive keep 0.5
         thresholds = tune_thresholds(y_val, s_val)
-    f1 = f1_score(y_val, s_val > thresholds[None, :], average="macro", zero_division=0)
-    return [float(t) for t in thresholds], float(f1)
+    counts = ThresholdedCounts(y_val.shape[1])
+    counts.update(y_val, s_val, threshold=thresholds)
+    return [float(t) for t in thresholds], float(counts.metrics()["f1_macro"])
 
 
 def save_models(best, prep, run_dir, cfg, log=print):

@@ -98,7 +98,8 @@ def _f1_callback(tf_keras, val_ds, threshold, num_labels):
     """A tf-keras callback adding ``val_f1_macro`` and ``val_f1_micro`` to the epoch logs."""
     import numpy as np
     import tensorflow as tf
-    from sklearn.metrics import f1_score
+
+    from VLAP.evaluation.counts import ThresholdedCounts  # VLAP's one counting path
 
     # logit > log(t / (1 - t))  <=>  sigmoid(logit) > t (VLAP.metrics' convention)
     cut = math.log(threshold / (1.0 - threshold))
@@ -121,18 +122,19 @@ def _f1_callback(tf_keras, val_ds, threshold, num_labels):
             for batch in val_ds:
                 x, y = _split_batch(batch)
                 trues.append(np.asarray(y))
-                preds.append(np.asarray(self._predict(x)) > cut)
+                preds.append(np.asarray(self._predict(x), dtype=np.float64))
             if not trues:
                 raise ValueError("`val_ds` is empty: it yields no batch.")
             y_true = np.concatenate(trues).astype(int)
-            y_pred = np.concatenate(preds).astype(int)
+            logits = np.concatenate(preds)
             if num_labels is not None and y_true.shape[-1] != num_labels:
                 raise ValueError(f"`val_ds` labels have {y_true.shape[-1]} columns but the "
                                  f"model has {num_labels} labels.")
-            logs["val_f1_macro"] = float(f1_score(y_true, y_pred, average="macro",
-                                                  zero_division=0))
-            logs["val_f1_micro"] = float(f1_score(y_true, y_pred, average="micro",
-                                                  zero_division=0))
+            counts = ThresholdedCounts(y_true.shape[-1])
+            counts.update(y_true, logits, threshold=cut)
+            scores = counts.metrics()
+            logs["val_f1_macro"] = scores["f1_macro"]
+            logs["val_f1_micro"] = scores["f1_micro"]
 
     return ValidationF1()
 
