@@ -201,3 +201,53 @@ def test_fresh_process_loads_vlap_model_classes(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = json.loads(proc.stdout.split("RESULT", 1)[1])
     assert np.allclose(out["scores"], expected.iloc[:, 2:].to_numpy(), atol=1e-5)
+
+
+def test_image_table_config_trains_saves_and_predicts_end_to_end(tmp_path):
+    """`kind = "csv"` with an image column: `vlap run` trains the image model on the
+    pictures the table names (paths relative to the table), saves the packaged model,
+    and `vlap predict` labels a folder of new images with it."""
+    from VLAP import cli
+
+    rng = np.random.default_rng(0)
+    (tmp_path / "img").mkdir()
+    (tmp_path / "new").mkdir()
+    rows = ["file,labels"]
+    for i in range(40):
+        red, blue = bool(i % 2), bool(i % 3 == 0)
+        pixels = np.zeros((16, 16, 3), np.uint8) + rng.integers(0, 40, (16, 16, 3), dtype=np.uint8)
+        pixels[..., 0] += 200 * red
+        pixels[..., 2] += 200 * blue
+        Image.fromarray(pixels).save(tmp_path / "img" / f"{i}.png")
+        if i < 3:
+            Image.fromarray(pixels).save(tmp_path / "new" / f"{i}.png")
+        labels = "|".join(n for n, on in (("red", red), ("blue", blue)) if on) or "none"
+        rows.append(f"img/{i}.png,{labels}")
+    (tmp_path / "pictures.csv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "pictures.toml").write_text(f"""
+name = "pictures"
+losses = ["sigmoidF1", "bce"]
+seeds = [0]
+epochs = 2
+[dataset]
+kind = "csv"
+path = "{tmp_path / 'pictures.csv'}"
+image_column = "file"
+label_column = "labels"
+image_size = 16
+[model]
+kind = "image"
+backbone = "small_cnn"
+""")
+    out = tmp_path / "runs"
+    assert cli.main(["run", str(tmp_path / "pictures.toml"), "--out", str(out), "--no-plots",
+                     "-q"]) == 0
+    (run_dir,) = out.iterdir()
+    assert sorted(p.name for p in (run_dir / "models").rglob("*.keras")) == [
+        "binary_crossentropy.keras", "sigmoid_f1.keras"]
+    table = tmp_path / "pred.csv"
+    assert cli.main(["predict", str(run_dir), str(tmp_path / "new"), "--out", str(table)]) == 0
+    pred = pd.read_csv(table)
+    assert len(pred) == 3 and "labels" in pred
+    assert {c for c in pred.columns if c.startswith("score_")} == {
+        "score_blue", "score_none", "score_red"}
