@@ -105,8 +105,21 @@ def build_parser():
     demo = sub.add_parser("demo", help="offline demo on generated data (no download)")
     _add_common(demo)
     rep = sub.add_parser("reproduce", help="run a named config from experiments/")
-    rep.add_argument("experiment", help="config name, e.g. mulan_yeast (see `vlap list`)")
+    rep.add_argument("experiment", help="config name, e.g. mulan_yeast (see `vlap list`), or "
+                                        "`beyond`: the loss study over the shipped configs")
     _add_common(rep)
+    b = rep.add_argument_group("`vlap reproduce beyond` only")
+    b.add_argument("--datasets", type=_name_list,
+                   help="configs to study (default: all seven shipped ones)")
+    b.add_argument("--candidates", type=_name_list,
+                   help="candidates (default: all; see VLAP.experiments.study.CANDIDATES)")
+    b.add_argument("--batch-sizes", type=_int_list,
+                   help="also train bce, sigmoid_f1, f1_plus_bce and ema_f1 at these batch "
+                        "sizes on each of --datasets (after their main study), e.g. "
+                        "16,64,256,1024")
+    b.add_argument("--skip-main", action="store_true",
+                   help="with --batch-sizes: only the batch-size runs (the main study of "
+                        "those datasets is already in --out)")
     run = sub.add_parser("run", help="run your own TOML config")
     run.add_argument("config", help="path to a .toml config")
     _add_common(run)
@@ -227,6 +240,12 @@ def main(argv=None):
         overrides = _overrides(args)
     except ValueError as err:
         return _error(err)
+    if args.command == "reproduce" and args.experiment == "beyond":
+        return _beyond(args, overrides)
+    if args.command == "reproduce" and (getattr(args, "datasets", None) or args.candidates
+                                        or args.batch_sizes or args.skip_main):
+        return _error(ValueError("--datasets, --candidates, --batch-sizes and --skip-main "
+                                 "belong to `vlap reproduce beyond`"))
     _import_backend_quietly()
     from VLAP import experiments as ex
     from VLAP.datasets import DataFormatError
@@ -257,6 +276,54 @@ def main(argv=None):
         print("\n" + "\n".join(ex.paper_comparison(rows, cfg)))
     print(f"\nwrote {run_dir} in {time.time() - t0:.0f}s "
           "(results.csv, results.md, config.toml, versions.json, *.png)")
+    return 0
+
+
+def _beyond(args, overrides):
+    """`vlap reproduce beyond`: the loss study, one folder per dataset under --out/beyond."""
+    from pathlib import Path
+
+    from VLAP.experiments import study
+
+    names = args.datasets or list(study.DATASETS)
+    candidates = args.candidates or list(study.CANDIDATES)
+    unknown = [c for c in candidates if c not in study.CANDIDATES]
+    if unknown:
+        return _error(ValueError(f"unknown candidate(s) {unknown}; valid: "
+                                 f"{sorted(study.CANDIDATES)}"))
+    if args.skip_main and not args.batch_sizes:
+        return _error(ValueError("--skip-main needs --batch-sizes"))
+    _import_backend_quietly()
+    from VLAP import experiments as ex
+    from VLAP.datasets import DataFormatError
+
+    log = (lambda *a, **k: None) if args.quiet else (
+        lambda msg: print(msg, file=sys.stderr, flush=True))
+    out = Path(args.out) / ("beyond-smoke" if args.smoke else "beyond")
+    try:
+        cfgs = [ex.load_config(name, overrides=overrides, smoke=args.smoke) for name in names]
+        for cfg in cfgs:  # every dataset's data is checked before anything trains
+            for d in cfg["datasets"]:
+                ex.prepare.check_data(d, cfg["data_dir"] or None)
+        t0 = time.time()
+        for cfg in cfgs:
+            if not args.skip_main:
+                folder = study.run_dataset(cfg, out, candidates, log=log)
+                log(f"wrote {folder}")
+            if args.batch_sizes:
+                folder = out / cfg["datasets"][0]["name"]
+                chosen = study.chosen_settings(folder)
+                which = [c for c in ("bce", "sigmoid_f1", "f1_plus_bce", "ema_f1")
+                         if c in chosen]
+                path = study.run_batch_sizes(cfg, out, args.batch_sizes, which, chosen,
+                                             log=log)
+                log(f"wrote {path}")
+    except (ValueError, TypeError, OSError, ex.ConfigError, ex.DataError,
+            DataFormatError) as err:
+        return _error(err)
+    print(f"wrote {out} in {time.time() - t0:.0f}s; merge with "
+          "VLAP.experiments.study.collect and write the report with "
+          "python -m VLAP.experiments.study_report")
     return 0
 
 

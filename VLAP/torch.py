@@ -33,6 +33,7 @@ class _TorchNamespace:
     sum = staticmethod(torch.sum)
     mean = staticmethod(torch.mean)
     sqrt = staticmethod(torch.sqrt)
+    abs = staticmethod(torch.abs)
     log = staticmethod(torch.log)
     clip = staticmethod(torch.clamp)
     power = staticmethod(torch.pow)

@@ -163,7 +163,7 @@ def run_warnings(caught):
             or not issubclass(w.category, _LIBRARY_NOTICES)]
 
 
-class _DropRetracingNotices(logging.Filter):
+class DropRetracingNotices(logging.Filter):
     """Drops TensorFlow's "triggered tf.function retracing" notices.
 
     Every model of an experiment is new, so Keras' predict and train steps are
@@ -276,7 +276,7 @@ def run_experiment(cfg, out="runs", data_dir=None, grid=None, compare_paper=None
     (run_dir / "versions.json").write_text(json.dumps(meta, indent=2, default=str))
     provenance = {"source": cfg.get("source"), "smoke": bool(cfg.get("smoke_mode"))}
     (run_dir / "run.json").write_text(json.dumps(provenance, indent=2))
-    tf_logger, notice_filter = logging.getLogger("tensorflow"), _DropRetracingNotices()
+    tf_logger, notice_filter = logging.getLogger("tensorflow"), DropRetracingNotices()
     tf_logger.addFilter(notice_filter)
     try:
         return _run_into(cfg, run_dir, meta, provenance, log)

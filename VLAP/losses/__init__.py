@@ -44,11 +44,14 @@ import inspect
 import keras
 
 from VLAP.losses.classes import (Asymmetric, BinaryCrossentropy, FBetaLoss, Focal,
-                                 JaccardLoss, MCCLoss, PrecisionLoss, RecallLoss,
-                                 SigmoidF1, UnboundedF1)
+                                 JaccardLoss, LabelCountError, MCCLoss, PrecisionLoss,
+                                 RecallLoss, SigmoidF1, UnboundedF1, WeightedSum)
+from VLAP.losses.combined import FUNCTION_ALIASES, ema_sigmoid_f1, mixed, weighted_sum
 from VLAP.losses.functions import (asymmetric, binary_crossentropy, fbeta_loss, focal,
-                                   jaccard_loss, mcc_loss, precision_loss, recall_loss,
-                                   sigmoid_f1, soft_score_loss, unbounded_f1)
+                                   jaccard_loss, label_count_error, mcc_loss,
+                                   precision_loss, recall_loss, sigmoid_f1,
+                                   soft_score_loss, unbounded_f1)
+from VLAP.losses.stateful import EMASigmoidF1, LossState, Scheduled
 from VLAP.ops.core import AVERAGES
 
 # --------------------------------------------------------------------------
@@ -69,20 +72,25 @@ _CLASSES = {
     "recall": RecallLoss,
     "jaccard": JaccardLoss,
     "mcc": MCCLoss,
+    "label_count_error": LabelCountError,
+    "weighted_sum": WeightedSum,
+    "scheduled": Scheduled,
+    "ema_sigmoid_f1": EMASigmoidF1,
 }
 # other accepted names -> canonical: the paper's names, Keras' "bce", the
 # abbreviation the paper and the shipped configs use ("asl"), and class names.
 _ALIASES = {
-    "sigmoidF1": "sigmoid_f1",
-    "unboundedF1": "unbounded_f1",
-    "bce": "binary_crossentropy",
-    "asl": "asymmetric",
+    **FUNCTION_ALIASES,
     **{cls.__name__: key for key, cls in _CLASSES.items()},
 }
 
 #: The five losses the paper compares, by canonical name.
 PAPER_LOSSES = ("sigmoid_f1", "unbounded_f1", "binary_crossentropy", "focal",
                 "asymmetric")
+
+#: Losses that keep state across batches and must be attached to their model
+#: (``loss.attach(model)``; :func:`VLAP.train` does it).
+STATEFUL = ("scheduled", "ema_sigmoid_f1")
 
 #: Every string :func:`get` accepts.
 NAMES = tuple(sorted(set(_CLASSES) | set(_ALIASES)))
@@ -104,10 +112,10 @@ def canonical_name(name):
     >>> import VLAP
     >>> VLAP.losses.canonical_name("sigmoidF1")
     'sigmoid_f1'
-    >>> VLAP.losses.canonical_name("BCE")
+    >>> VLAP.losses.canonical_name("BCE")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: Unknown loss 'BCE'. Did you mean 'bce'? Valid names: ['Asymmetric', 'BinaryCrossentropy', 'FBetaLoss', 'Focal', 'JaccardLoss', 'MCCLoss', 'PrecisionLoss', 'RecallLoss', 'SigmoidF1', 'UnboundedF1', 'asl', 'asymmetric', 'bce', 'binary_crossentropy', 'fbeta', 'focal', 'jaccard', 'mcc', 'precision', 'recall', 'sigmoidF1', 'sigmoid_f1', 'unboundedF1', 'unbounded_f1']
+    ValueError: Unknown loss 'BCE'. Did you mean 'bce'? Valid names: ['Asymmetric', ...]
     """
     if not isinstance(name, str):
         raise TypeError(f"A loss name must be a str. Received: {name!r}")
@@ -181,4 +189,6 @@ __all__ = [
     "JaccardLoss", "MCCLoss", "binary_crossentropy", "BinaryCrossentropy", "focal",
     "Focal", "asymmetric", "Asymmetric", "get", "canonical_name", "loss_options",
     "NAMES", "PAPER_LOSSES", "AVERAGES",
+    "label_count_error", "LabelCountError", "weighted_sum", "WeightedSum", "mixed",
+    "Scheduled", "ema_sigmoid_f1", "EMASigmoidF1", "LossState", "STATEFUL",
 ]

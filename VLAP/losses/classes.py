@@ -14,8 +14,10 @@ replicas' gradients, so both equal those of the global batch.
 import keras
 from keras import ops as _k
 
+from VLAP.losses.combined import ELEMENTWISE, SURROGATES, resolve_part, weighted_sum
 from VLAP.losses.functions import (asymmetric, binary_crossentropy, focal,
-                                   sigmoid_f1, soft_score_loss, unbounded_f1)
+                                   label_count_error, sigmoid_f1, soft_score_loss,
+                                   unbounded_f1)
 from VLAP.ops import core
 from VLAP.ops.soft import replica_count
 
@@ -54,7 +56,7 @@ class _VLAPLoss(keras.losses.Loss):
         return config
 
 
-class _BatchLoss(_VLAPLoss):
+class BatchLoss(_VLAPLoss):
     """Batch-level surrogate: ``sample_weight`` goes into the soft counts.
 
     Keras would otherwise multiply the batch's scalar by the weights and average,
@@ -86,7 +88,7 @@ _R = "sum_over_batch_size"
 
 
 @_register
-class SigmoidF1(_BatchLoss):
+class SigmoidF1(BatchLoss):
     """Keras loss for :func:`sigmoid_f1` (arguments as there).
 
     Example:
@@ -106,7 +108,7 @@ class SigmoidF1(_BatchLoss):
 
 
 @_register
-class UnboundedF1(_BatchLoss):
+class UnboundedF1(BatchLoss):
     """Keras loss for :func:`unbounded_f1`."""
 
     fn = staticmethod(unbounded_f1)
@@ -118,7 +120,7 @@ class UnboundedF1(_BatchLoss):
                          validate_args=validate_args)
 
 
-class _SoftScoreLoss(_BatchLoss):
+class _SoftScoreLoss(BatchLoss):
     """``1 - soft score`` for the score named by the subclass's ``score``."""
 
     score = None
@@ -212,3 +214,41 @@ class Asymmetric(_VLAPLoss):
                          gamma_neg=gamma_neg, gamma_pos=gamma_pos, clip=clip,
                          from_logits=from_logits, epsilon=epsilon,
                          validate_args=validate_args)
+
+
+@_register
+class LabelCountError(_VLAPLoss):
+    """Keras loss for :func:`label_count_error` (a calibration term; see there)."""
+
+    fn = staticmethod(label_count_error)
+
+    def __init__(self, from_logits=True, validate_args=True, name="label_count_error",
+                 reduction=_R, dtype=None):
+        super().__init__(name=name, reduction=reduction, dtype=dtype,
+                         from_logits=from_logits, validate_args=validate_args)
+
+
+@_register
+class WeightedSum(BatchLoss):
+    """Keras loss for :func:`VLAP.losses.weighted_sum`: surrogate + weight * element-wise.
+
+    Example:
+    >>> import VLAP
+    >>> loss = VLAP.losses.WeightedSum(baseline="bce", weight=0.3,
+    ...                                surrogate_kwargs={"beta": 1.0})
+    >>> round(float(loss([[1, 0]], [[2.0, -1.0]])), 4)
+    0.5977
+    """
+
+    fn = staticmethod(weighted_sum)
+
+    def __init__(self, surrogate="sigmoid_f1", baseline="binary_crossentropy", weight=0.5,
+                 surrogate_kwargs=None, baseline_kwargs=None, from_logits=True,
+                 validate_args=True, name="weighted_sum", reduction=_R, dtype=None):
+        resolve_part("surrogate", surrogate, SURROGATES, surrogate_kwargs)
+        resolve_part("baseline", baseline, ELEMENTWISE, baseline_kwargs)
+        super().__init__(name=name, reduction=reduction, dtype=dtype, surrogate=surrogate,
+                         baseline=baseline, weight=weight,
+                         surrogate_kwargs=dict(surrogate_kwargs or {}),
+                         baseline_kwargs=dict(baseline_kwargs or {}),
+                         from_logits=from_logits, validate_args=validate_args)

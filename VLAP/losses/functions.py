@@ -17,7 +17,7 @@ mixed-precision model are cast up first.
 
 from VLAP.ops import core
 from VLAP.ops.core import check_loss_options, check_option
-from VLAP.ops.soft import KERAS_OPS, global_soft_score, prepare
+from VLAP.ops.soft import KERAS_OPS, entry_weights, global_soft_score, prepare
 
 
 # --------------------------------------------------------------------------
@@ -220,3 +220,30 @@ def asymmetric(y_true, y_pred, *, gamma_neg=4.0, gamma_pos=1.0, clip=0.05,
     return core.asymmetric(KERAS_OPS, y_true, y_pred, gamma_neg=gamma_neg,
                            gamma_pos=gamma_pos, clip=clip, from_logits=from_logits,
                            epsilon=epsilon)
+
+
+def label_count_error(y_true, y_pred, *, from_logits=True, sample_weight=None,
+                      validate_args=True):
+    """Soft label-count error per example: ``|sum_j p_j - sum_j y_j|``, in labels.
+
+    A calibration term, not a loss to train with alone: added to an F1
+    surrogate (``weighted_sum(..., baseline="label_count_error")``) it pulls the
+    expected number of predicted labels of each example towards the true
+    number, which the F1 surrogates tend to overshoot. ``sample_weight`` of
+    shape ``(batch, num_labels)`` weights the entries inside the sums.
+
+    Example:
+    >>> import VLAP
+    >>> [round(float(v), 4) for v in VLAP.losses.label_count_error(
+    ...     [[1, 0, 1]], [[0.9, 0.6, 0.2]], from_logits=False)]
+    [0.3]
+    """
+    check_loss_options(from_logits=from_logits)
+    y_true, y_pred = prepare(y_true, y_pred, from_logits=from_logits,
+                             validate_args=validate_args)
+    weights = entry_weights(sample_weight, y_pred)
+    if weights is not None:
+        p = KERAS_OPS.sigmoid(y_pred) if from_logits else y_pred
+        return KERAS_OPS.abs(KERAS_OPS.sum(weights * (p - y_true), -1))
+    return core.label_count_error(KERAS_OPS, y_true, y_pred, from_logits=from_logits)
+

@@ -72,6 +72,11 @@ _OPTION_CHECKS = {
     "gamma_neg": lambda v: check_number("gamma_neg", v, low=0.0),
     "gamma_pos": lambda v: check_number("gamma_pos", v, low=0.0),
     "clip": lambda v: check_number("clip", v, low=0.0, high=1.0),
+    "weight": lambda v: check_number("weight", v, low=0.0),
+    "momentum": lambda v: check_number("momentum", v, low=0.0, high=1.0,
+                                       high_inclusive=False),
+    "start_epoch": lambda v: check_number("start_epoch", v, low=0.0),
+    "ramp_epochs": lambda v: check_number("ramp_epochs", v, low=0.0),
 }
 
 
@@ -299,6 +304,43 @@ def focal(xp, y_true, y_pred, *, alpha=0.25, gamma=2.0, from_logits=True,
     if alpha is not None:
         loss = (y * alpha + (1.0 - y) * (1.0 - alpha)) * loss
     return xp.mean(loss, -1)
+
+
+def label_count_error(xp, y_true, y_pred, *, from_logits=True):
+    """``|sum_j p_j - sum_j y_j|`` per example: the soft label-count error, in labels.
+
+    ``p`` is the probability (``sigmoid(u)`` of the logit, or ``y_pred`` itself
+    with ``from_logits=False``), so the expected number of predicted labels is
+    pulled towards the true number. Its batch mean is a smooth stand-in for the
+    label-count MAE that :func:`VLAP.evaluate` reports.
+    """
+    y = xp.cast_like(y_true, y_pred)
+    p = xp.sigmoid(y_pred) if from_logits else y_pred
+    return xp.abs(xp.sum(p - y, -1))
+
+
+def ema_update(state, counts, *, momentum):
+    """One step of a bias-corrected exponential moving average of soft counts.
+
+    Args:
+        state: tuple ``(tp, fp, tn, fn, decay)``: the raw averages of the
+            earlier batches (constants: no gradient flows into them) and
+            ``decay = momentum ** steps`` (1 before the first batch).
+        counts: tuple ``(tp, fp, tn, fn)`` of the current batch (with gradient).
+        momentum: float in ``[0, 1)``. 0 gives the batch's own counts.
+
+    Returns:
+        ``(new_state, corrected)``: the state to store (detach it before
+        storing) and the counts to reduce, ``new / (1 - decay * momentum)``
+        (Adam's correction, so the first batches are not pulled towards 0).
+        The gradient reaches only the current batch, scaled by
+        ``(1 - momentum) / (1 - decay * momentum)``.
+    """
+    *old, decay = state
+    new = tuple(momentum * o + (1.0 - momentum) * c for o, c in zip(old, counts))
+    new_decay = decay * momentum
+    corrected = tuple(n / (1.0 - new_decay) for n in new)
+    return (*new, new_decay), corrected
 
 
 def asymmetric(xp, y_true, y_pred, *, gamma_neg=4.0, gamma_pos=1.0, clip=0.05,

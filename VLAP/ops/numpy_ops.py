@@ -27,6 +27,7 @@ class _NumpyNamespace:
     sum = staticmethod(np.sum)
     mean = staticmethod(np.mean)
     sqrt = staticmethod(np.sqrt)
+    abs = staticmethod(np.abs)
     log = staticmethod(np.log)
     clip = staticmethod(np.clip)
     minimum = staticmethod(np.minimum)

@@ -31,6 +31,7 @@ class _KerasNamespace:
     sum = staticmethod(_k.sum)
     mean = staticmethod(_k.mean)
     sqrt = staticmethod(_k.sqrt)
+    abs = staticmethod(_k.abs)
     log = staticmethod(_k.log)
     clip = staticmethod(_k.clip)
     minimum = staticmethod(_k.minimum)

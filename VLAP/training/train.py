@@ -227,7 +227,10 @@ def train(model, train_ds, val_ds, num_labels=None, loss="sigmoidF1", *, epochs=
 
     checkpoint = RunCheckpoint(run_dir, monitor, patience, restore_best, state,
                                random_state=random_states)
-    cbs = []
+    # A loss with state across batches (VLAP.losses.STATEFUL) is attached to this
+    # model: its variables ride in the model's metrics, its callbacks go first.
+    attach = getattr(getattr(model, "loss", None), "attach", None)
+    cbs = list(attach(model, num_labels=num_labels)) if callable(attach) else []
     if run_dir is not None:  # the history row first: state.json commits the epoch
         cbs.append(keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=resume))
     cbs.append(checkpoint)

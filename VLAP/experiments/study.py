@@ -1,0 +1,306 @@
+"""The "beyond the paper" loss study: every candidate loss on every shared dataset.
+
+``vlap reproduce beyond`` (or :func:`run_study`) trains, on each dataset with
+its shipped config (the same model, epochs, early stopping and split as the
+paper comparison in experiments/RESULTS.md):
+
+- the baselines: BCE (also with per-label thresholds tuned on the validation
+  split), ASL, and sigmoidF1 with its slope ``beta`` chosen on validation;
+- the candidates (:data:`CANDIDATES`): sigmoidF1 + λ·BCE, sigmoidF1 + λ·ASL,
+  a BCE → sigmoidF1 schedule, sigmoidF1 on moving-average counts, and
+  sigmoidF1 + λ·(soft label-count error).
+
+**Selection, on the validation split only.** Each candidate's settings are
+trained on the first seed; the chosen setting is then trained on the other
+seeds (the first seed's model is the one already trained; training is seeded,
+so it is the model a re-run would give). The rule serves the study's goal
+(beat BCE and sigmoidF1 on macro-F1 at 0.5 while keeping mAP >= BCE's and the
+label-count error <= BCE's): among the settings whose *validation* mAP and
+label-count MAE are no worse than BCE's on the same seed, the best validation
+macro-F1; if none is, the best validation macro-F1. The sigmoidF1 baseline
+takes the best validation macro-F1 (its strongest form on the headline metric).
+
+Files (one set per dataset, so datasets can run in separate processes and a
+failed run loses only its own dataset), in ``out/<dataset>/``:
+
+- ``results.csv``: ``dataset,candidate,setting,seed,threshold,metric,value``,
+  test split, ``threshold`` "0.5" or "tuned";
+- ``selection.csv``: every setting tried on the first seed, its validation
+  scores and whether it was chosen;
+- ``batch_size.csv`` (``--batch-sizes``): ``dataset,candidate,batch_size,seed,
+  metric,value``.
+
+:func:`collect` merges the datasets' files into one folder (the committed
+``experiments/beyond/``); :mod:`VLAP.experiments.study_report` writes the
+tables of experiments/RESULTS.md from it.
+"""
+
+import csv
+import json
+import time
+from pathlib import Path
+
+#: candidate -> (loss name, fixed options, settings tried on validation).
+#: beta = 1 (eta = 0) for every surrogate inside a candidate: the validation grid
+#: of the paper comparison chose it most often, and it is the lead's setting.
+_F1 = {"beta": 1.0}
+CANDIDATES = {
+    "bce": ("binary_crossentropy", {}, [{}]),
+    "asl": ("asymmetric", {}, [{}]),
+    "sigmoid_f1": ("sigmoid_f1", {}, [{"beta": 1.0}, {"beta": 10.0}]),
+    "f1_plus_bce": ("weighted_sum", {"baseline": "binary_crossentropy",
+                                     "surrogate_kwargs": _F1},
+                    [{"weight": 0.1}, {"weight": 0.5}]),
+    "f1_plus_asl": ("weighted_sum", {"baseline": "asymmetric", "surrogate_kwargs": _F1},
+                    [{"weight": 0.1}, {"weight": 0.5}]),
+    "bce_to_f1": ("scheduled", {"end_kwargs": _F1},
+                  [{"start_fraction": 0.1, "ramp_fraction": 0.2},
+                   {"start_fraction": 0.25, "ramp_fraction": 0.25}]),
+    "ema_f1": ("ema_sigmoid_f1", _F1, [{"momentum": 0.9}, {"momentum": 0.99}]),
+    "f1_plus_count": ("weighted_sum", {"baseline": "label_count_error",
+                                       "surrogate_kwargs": _F1},
+                      [{"weight": 0.1}, {"weight": 0.3}]),
+}
+#: Baselines: BCE and ASL have no setting; sigmoidF1's beta is chosen on macro-F1.
+BASELINES = ("bce", "asl", "sigmoid_f1")
+METRICS = ("f1_macro", "f1_micro", "average_precision_macro", "label_count_mae",
+           "mean_predicted_labels", "mean_true_labels")
+RESULT_COLUMNS = ("dataset", "candidate", "setting", "seed", "threshold", "metric", "value")
+BATCH_COLUMNS = ("dataset", "candidate", "batch_size", "seed", "metric", "value")
+#: The datasets of the study (the shipped configs).
+DATASETS = ("mulan_emotions", "mulan_scene", "mulan_yeast", "arxiv", "reuters",
+            "posters_pretrained", "posters")
+
+
+def setting_label(setting):
+    """``"weight=0.1"``: a setting as a short, stable string (``"-"`` for none).
+
+    Example:
+    >>> setting_label({"weight": 0.5, "beta": 1.0})
+    'beta=1,weight=0.5'
+    >>> setting_label({})
+    '-'
+    """
+    return ",".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+                    for k, v in sorted(setting.items())) or "-"
+
+
+def loss_kwargs(candidate, setting, epochs):
+    """The loss name and options of ``candidate`` with ``setting``.
+
+    Schedule settings are fractions of the config's epochs (so one grid serves
+    a 12-epoch and a 60-epoch config).
+
+    Example:
+    >>> loss_kwargs("bce_to_f1", {"start_fraction": 0.1, "ramp_fraction": 0.2}, 60)
+    ('scheduled', {'end_kwargs': {'beta': 1.0}, 'start_epoch': 6, 'ramp_epochs': 12})
+    """
+    loss, fixed, _ = CANDIDATES[candidate]
+    kw = {k: (dict(v) if isinstance(v, dict) else v) for k, v in fixed.items()}
+    for key, value in setting.items():
+        if key == "start_fraction":
+            kw["start_epoch"] = int(round(value * epochs))
+        elif key == "ramp_fraction":
+            kw["ramp_epochs"] = max(1, int(round(value * epochs)))
+        else:
+            kw[key] = value
+    return loss, kw
+
+
+def _val(res):
+    v = res.val_summary["value"]
+    return {m: float(v[m]) for m in ("f1_macro", "average_precision_macro",
+                                     "label_count_mae", "mean_predicted_labels")}
+
+
+def choose(rows, reference=None, goal_aware=True):
+    """Index of the chosen setting among ``rows`` (validation scores, first seed).
+
+    Goal-aware: among rows with mAP >= the reference's and label-count MAE <=
+    the reference's, the best macro-F1; if none qualifies (or no reference),
+    the best macro-F1. Ties: the earlier row.
+
+    Example:
+    >>> rows = [{"f1_macro": .6, "average_precision_macro": .7, "label_count_mae": .5},
+    ...         {"f1_macro": .7, "average_precision_macro": .6, "label_count_mae": .5}]
+    >>> choose(rows, {"average_precision_macro": .65, "label_count_mae": .6})
+    0
+    >>> choose(rows, {"average_precision_macro": .65, "label_count_mae": .6}, goal_aware=False)
+    1
+    """
+    order = range(len(rows))
+    if goal_aware and reference is not None:
+        ok = [i for i in order
+              if rows[i]["average_precision_macro"] >= reference["average_precision_macro"]
+              and rows[i]["label_count_mae"] <= reference["label_count_mae"]]
+        if ok:
+            order = ok
+    return max(order, key=lambda i: (rows[i]["f1_macro"], -i))
+
+
+def _test_rows(res, dataset, candidate, setting):
+    out = []
+    for variant, threshold in (("", "0.5"), ("tuned", "tuned")):
+        if variant not in res.summaries:
+            continue
+        values = res.summaries[variant]["value"]
+        for metric in METRICS:
+            out.append({"dataset": dataset, "candidate": candidate, "setting": setting,
+                        "seed": res.seed, "threshold": threshold, "metric": metric,
+                        "value": float(values[metric])})
+    return out
+
+
+def _write(path, rows, columns):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(columns), extrasaction="raise")
+        writer.writeheader()
+        writer.writerows(rows)
+    tmp.replace(path)  # never a half-written results file
+
+
+def run_dataset(cfg, out, candidates=None, data_dir=None, log=print):
+    """Run every candidate on the one dataset of ``cfg``; write ``out/<dataset>/``.
+
+    Returns:
+        Path of the dataset's folder.
+    """
+    from VLAP.experiments.prepare import prepare_dataset
+    from VLAP.experiments.runner import train_and_evaluate
+
+    import logging
+
+    from VLAP.experiments.runner import DropRetracingNotices
+
+    logging.getLogger("tensorflow").addFilter(DropRetracingNotices())
+    candidates = list(candidates or CANDIDATES)
+    for c in candidates:
+        if c not in CANDIDATES:
+            raise ValueError(f"Unknown candidate {c!r}. Valid: {sorted(CANDIDATES)}")
+    (d,) = cfg["datasets"]
+    t0 = time.time()
+    prep = prepare_dataset(d, data_dir or cfg["data_dir"] or None)
+    folder = Path(out) / prep.name
+    folder.mkdir(parents=True, exist_ok=True)
+    log(f"{prep.summary()} (prepared in {time.time() - t0:.0f}s)")
+    seeds = [int(s) for s in cfg["seeds"]]
+    results, selection, reference = [], [], None
+    # BCE first: its validation scores on the first seed are the selection's reference
+    order = ["bce"] + [c for c in candidates if c != "bce"] if "bce" in candidates \
+        else candidates
+    for cand in order:
+        _, _, settings = CANDIDATES[cand]
+        tried = []
+        for setting in settings:
+            loss, kw = loss_kwargs(cand, setting, cfg["epochs"])
+            res = train_and_evaluate(prep, cfg, loss, seeds[0], loss_kwargs=kw,
+                                     tune_thresholds=True)
+            tried.append((setting, res, _val(res)))
+            log(f"  {prep.name} {cand} {setting_label(setting)} seed={seeds[0]}: "
+                f"{res.epochs_run} epochs, {res.train_seconds:.0f}s, val macro-F1 "
+                f"{tried[-1][2]['f1_macro']:.3f}, mAP "
+                f"{tried[-1][2]['average_precision_macro']:.3f}, count MAE "
+                f"{tried[-1][2]['label_count_mae']:.3f}")
+        pick = choose([t[2] for t in tried], reference, goal_aware=cand not in BASELINES)
+        if cand == "bce":
+            reference = tried[0][2]
+        for i, (setting, res, val) in enumerate(tried):
+            selection.append({"dataset": prep.name, "candidate": cand,
+                              "setting": setting_label(setting), "seed": seeds[0],
+                              **{f"val_{k}": round(v, 6) for k, v in val.items()},
+                              "epochs_run": res.epochs_run, "chosen": i == pick})
+        setting, res, _ = tried[pick]
+        label = setting_label(setting)
+        results += _test_rows(res, prep.name, cand, label)
+        loss, kw = loss_kwargs(cand, setting, cfg["epochs"])
+        for seed in seeds[1:]:
+            res = train_and_evaluate(prep, cfg, loss, seed, loss_kwargs=kw,
+                                     tune_thresholds=True)
+            results += _test_rows(res, prep.name, cand, label)
+            s = res.summaries[""]["value"]
+            log(f"  {prep.name} {cand} {label} seed={seed}: test macro-F1 "
+                f"{s['f1_macro']:.3f}, mAP {s['average_precision_macro']:.3f}")
+        _write(folder / "results.csv", results, RESULT_COLUMNS)  # after every candidate
+        _write(folder / "selection.csv", selection, list(selection[0]))
+    meta = {"dataset": prep.name, "seeds": seeds, "candidates": order,
+            "seconds": round(time.time() - t0, 1), **_provenance()}
+    (folder / "run.json").write_text(json.dumps(meta, indent=2))
+    return folder
+
+
+def run_batch_sizes(cfg, out, batch_sizes, candidates, chosen, data_dir=None, log=print):
+    """Train ``candidates`` at each batch size (their chosen settings); test scores.
+
+    ``chosen`` maps candidate -> setting dict (from the dataset's selection).
+    The learning rate and the epochs stay the config's, so a larger batch also
+    means fewer steps: compare each loss with BCE at the same batch size.
+    """
+    from VLAP.experiments.prepare import prepare_dataset
+    from VLAP.experiments.runner import train_and_evaluate
+
+    (d,) = cfg["datasets"]
+    prep = prepare_dataset(d, data_dir or cfg["data_dir"] or None)
+    folder = Path(out) / prep.name
+    rows = []
+    for bs in batch_sizes:
+        run_cfg = {**cfg, "batch_size": int(bs)}
+        for cand in candidates:
+            loss, kw = loss_kwargs(cand, chosen.get(cand, {}), cfg["epochs"])
+            for seed in cfg["seeds"]:
+                res = train_and_evaluate(prep, run_cfg, loss, int(seed), loss_kwargs=kw)
+                values = res.summaries[""]["value"]
+                rows += [{"dataset": prep.name, "candidate": cand, "batch_size": int(bs),
+                          "seed": int(seed), "metric": m, "value": float(values[m])}
+                         for m in METRICS]
+                log(f"  {prep.name} batch {bs} {cand} seed={seed}: macro-F1 "
+                    f"{values['f1_macro']:.3f}, #pred {values['mean_predicted_labels']:.2f}")
+            _write(folder / "batch_size.csv", rows, BATCH_COLUMNS)
+    return folder / "batch_size.csv"
+
+
+def chosen_settings(folder):
+    """candidate -> chosen setting dict, read back from ``selection.csv``."""
+    out = {}
+    with open(Path(folder) / "selection.csv", newline="") as f:
+        for row in csv.DictReader(f):
+            if row["chosen"] == "True":
+                setting = {}
+                if row["setting"] != "-":
+                    for part in row["setting"].split(","):
+                        key, value = part.split("=")
+                        setting[key] = float(value)
+                out[row["candidate"]] = setting
+    return out
+
+
+def _provenance():
+    from VLAP.experiments.runner import versions
+
+    v = versions()
+    return {k: v.get(k) for k in ("git_commit", "git_dirty", "backend", "keras", "VLAP")}
+
+
+def collect(study_dir, dest):
+    """Merge every dataset's files under ``study_dir`` into ``dest`` (the committed copy).
+
+    Writes ``dest/results.csv``, ``dest/selection.csv``, ``dest/batch_size.csv``
+    (when any dataset has one) and ``dest/runs.json`` (each dataset's provenance).
+    """
+    study_dir, dest = Path(study_dir), Path(dest)
+    merged = {"results.csv": [], "selection.csv": [], "batch_size.csv": []}
+    runs = {}
+    for folder in sorted(p for p in study_dir.iterdir() if p.is_dir()):
+        for name in merged:
+            if (folder / name).exists():
+                with open(folder / name, newline="") as f:
+                    merged[name] += list(csv.DictReader(f))
+        if (folder / "run.json").exists():
+            runs[folder.name] = json.loads((folder / "run.json").read_text())
+    dest.mkdir(parents=True, exist_ok=True)
+    for name, rows in merged.items():
+        if rows:
+            _write(dest / name, rows, list(rows[0]))
+    (dest / "runs.json").write_text(json.dumps(runs, indent=2) + "\n")
+    return dest

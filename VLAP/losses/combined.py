@@ -1,0 +1,225 @@
+"""Combined losses: a surrogate plus an element-wise term, a schedule point, EMA counts.
+
+These are the candidates of the "beyond the paper" study (``vlap reproduce
+beyond``, experiments/RESULTS.md): the F1 surrogates win macro-F1 at 0.5
+mostly by predicting more labels, while BCE keeps the better ranking and label
+counts; these losses try to get both.
+
+* :func:`weighted_sum`: ``surrogate + weight * mean(element-wise)``, e.g.
+  sigmoidF1 + 0.3 BCE, sigmoidF1 + ASL, or sigmoidF1 + a label-count term.
+* :func:`mixed`: ``(1 - mix) * start + mix * end``, one point of a schedule
+  (:class:`VLAP.losses.Scheduled` moves ``mix`` over the epochs).
+* :func:`ema_sigmoid_f1`: sigmoidF1 on counts averaged over batches
+  (:class:`VLAP.losses.EMASigmoidF1` keeps the average).
+"""
+
+from VLAP._validation import check_number
+from VLAP.losses.functions import (asymmetric, binary_crossentropy, fbeta_loss, focal,
+                                   jaccard_loss, label_count_error, mcc_loss,
+                                   precision_loss, recall_loss, sigmoid_f1, unbounded_f1)
+from VLAP.ops import core
+from VLAP.ops.core import check_loss_options
+from VLAP.ops.soft import KERAS_OPS, entry_weights, prepare, sum_across_replicas
+
+
+#: Batch-level surrogates a combined loss can use, by canonical name.
+SURROGATES = {"sigmoid_f1": sigmoid_f1, "unbounded_f1": unbounded_f1,
+              "fbeta": fbeta_loss, "precision": precision_loss, "recall": recall_loss,
+              "jaccard": jaccard_loss, "mcc": mcc_loss}
+#: Element-wise losses (one value per example), by canonical name.
+ELEMENTWISE = {"binary_crossentropy": binary_crossentropy, "focal": focal,
+               "asymmetric": asymmetric, "label_count_error": label_count_error}
+#: Other accepted names of these functions (the paper's, Keras' "bce", "asl").
+FUNCTION_ALIASES = {"sigmoidF1": "sigmoid_f1", "unboundedF1": "unbounded_f1",
+                    "bce": "binary_crossentropy", "asl": "asymmetric"}
+
+
+def _options_of(fn):
+    import inspect
+
+    return [p.name for p in inspect.signature(fn).parameters.values()
+            if p.kind == p.KEYWORD_ONLY]
+
+
+def resolve_part(role, name, table, options=None):
+    """``(canonical name, function)`` of one part of a combined loss; options checked.
+
+    Raises a ValueError naming the role (``surrogate``, ``baseline``, ...), the
+    valid names and, for an unknown option, the valid options.
+
+    Example:
+    >>> resolve_part("baseline", "bce", ELEMENTWISE)[0]
+    'binary_crossentropy'
+    >>> resolve_part("baseline", "sigmoidF1", ELEMENTWISE)
+    Traceback (most recent call last):
+    ...
+    ValueError: `baseline` must be one of ['asl', 'asymmetric', 'bce', 'binary_crossentropy', 'focal', 'label_count_error']. Received: baseline='sigmoidF1'
+    """
+    valid = sorted(set(table) | {a for a, c in FUNCTION_ALIASES.items() if c in table})
+    key = FUNCTION_ALIASES.get(name, name) if isinstance(name, str) else name
+    if key not in table:
+        raise ValueError(f"`{role}` must be one of {valid}. Received: {role}={name!r}")
+    fn = table[key]
+    allowed = [o for o in _options_of(fn) if o not in ("sample_weight", "validate_args",
+                                                       "from_logits")]
+    for option in options or {}:
+        if option not in allowed:
+            raise ValueError(f"Unknown option {option!r} in `{role}_kwargs` for {key!r}. "
+                             f"Valid options: {allowed}")
+    if "f_beta" in (options or {}) or "beta" in (options or {}) or "eta" in (options or {}):
+        check_loss_options(**options)
+    return key, fn
+
+
+def _weighted_mean(fn, y_true, y_pred, sample_weight, **options):
+    """Batch mean of an element-wise loss, with row or entry weights (Keras' rule:
+    ``sum(w * loss) / count``)."""
+    if sample_weight is None:
+        return KERAS_OPS.mean(fn(y_true, y_pred, **options))
+    weights = entry_weights(sample_weight, y_pred)
+    if fn is label_count_error:
+        return KERAS_OPS.mean(fn(y_true, y_pred, sample_weight=weights, **options))
+    if weights.shape[-1] == 1:
+        return KERAS_OPS.mean(weights[:, 0] * fn(y_true, y_pred, **options))
+    # entry weights: the element-wise value of every (example, label) pair
+    flat = fn(KERAS_OPS.reshape(y_true, (-1, 1)), KERAS_OPS.reshape(y_pred, (-1, 1)),
+              **options)
+    return KERAS_OPS.mean(KERAS_OPS.reshape(weights, (-1,)) * flat)
+
+
+def weighted_sum(y_true, y_pred, *, surrogate="sigmoid_f1", baseline="binary_crossentropy",
+                 weight=0.5, surrogate_kwargs=None, baseline_kwargs=None, from_logits=True,
+                 sample_weight=None, validate_args=True):
+    """A batch-level surrogate plus ``weight`` times an element-wise loss.
+
+    Formula: ``surrogate(batch) + weight * mean_i baseline(example_i)``, e.g.
+    ``sigmoidF1 + 0.3 * BCE``. The surrogate optimises the thresholded F1
+    directly; the element-wise term keeps every example's probability
+    calibrated, which the surrogate alone does not (its gradient vanishes once
+    an example is on the right side of the threshold), and so keeps the
+    ranking quality (mAP) and the number of predicted labels of BCE.
+
+    Args:
+        y_true: array ``(batch_size, num_labels)`` of 0/1.
+        y_pred: logits of the same shape (or probabilities, ``from_logits=False``).
+        surrogate: str. A batch-level loss: ``"sigmoid_f1"`` (``"sigmoidF1"``),
+            ``"unbounded_f1"``, ``"fbeta"``, ``"jaccard"``, ``"mcc"``,
+            ``"precision"``, ``"recall"``.
+        baseline: str. An element-wise loss: ``"binary_crossentropy"``
+            (``"bce"``), ``"focal"``, ``"asymmetric"`` (``"asl"``) or
+            ``"label_count_error"``.
+        weight: float >= 0. The baseline's weight (0: the surrogate alone).
+        surrogate_kwargs: dict or None. Options of the surrogate (``beta``, ``eta``, ...).
+        baseline_kwargs: dict or None. Options of the baseline (``gamma_neg``, ...).
+        from_logits: bool. For both parts.
+        sample_weight: optional ``(batch,)`` or ``(batch, num_labels)`` weights:
+            inside the surrogate's counts, and as Keras weights the baseline.
+        validate_args: bool.
+
+    Returns:
+        A scalar tensor.
+
+    Example:
+    >>> import VLAP
+    >>> y_true = [[1, 0, 1], [0, 1, 0]]
+    >>> logits = [[2.0, -1.0, 0.5], [-0.5, 1.5, -2.0]]
+    >>> f1 = float(VLAP.losses.sigmoid_f1(y_true, logits))
+    >>> import keras
+    >>> bce = float(keras.ops.mean(VLAP.losses.binary_crossentropy(y_true, logits)))
+    >>> total = float(VLAP.losses.weighted_sum(y_true, logits, weight=0.3))
+    >>> round(total, 4) == round(f1 + 0.3 * bce, 4)
+    True
+    """
+    check_loss_options(weight=weight, from_logits=from_logits)
+    _, s_fn = resolve_part("surrogate", surrogate, SURROGATES, surrogate_kwargs)
+    _, b_fn = resolve_part("baseline", baseline, ELEMENTWISE, baseline_kwargs)
+    y_true, y_pred = prepare(y_true, y_pred, from_logits=from_logits,
+                             validate_args=validate_args)
+    value = s_fn(y_true, y_pred, from_logits=from_logits, sample_weight=sample_weight,
+                 validate_args=False, **(surrogate_kwargs or {}))
+    if weight:
+        value = value + weight * _weighted_mean(
+            b_fn, y_true, y_pred, sample_weight, from_logits=from_logits,
+            validate_args=False, **(baseline_kwargs or {}))
+    return value
+
+
+def mixed(y_true, y_pred, *, mix, start="binary_crossentropy", end="sigmoid_f1",
+          start_kwargs=None, end_kwargs=None, from_logits=True, sample_weight=None,
+          validate_args=True):
+    """``(1 - mix) * start + mix * end``: one point of a loss schedule.
+
+    ``start`` and ``end`` are any surrogate or element-wise loss by name (an
+    element-wise one is averaged over the batch). :class:`VLAP.losses.Scheduled`
+    moves ``mix`` from 0 to 1 over the epochs of a training run.
+
+    Example:
+    >>> import VLAP
+    >>> y, u = [[1, 0]], [[2.0, -1.0]]
+    >>> round(float(VLAP.losses.mixed(y, u, mix=1.0)), 6) == round(float(VLAP.losses.sigmoid_f1(y, u)), 6)
+    True
+    """
+    if not hasattr(mix, "shape"):  # a tensor (a schedule's variable) is checked by its owner
+        check_number("mix", mix, low=0.0, high=1.0)
+    tables = {**SURROGATES, **ELEMENTWISE}
+    parts = []
+    for role, name, options in (("start", start, start_kwargs), ("end", end, end_kwargs)):
+        key, fn = resolve_part(role, name, tables, options)
+        parts.append((fn, key in ELEMENTWISE, options or {}))
+    y_true, y_pred = prepare(y_true, y_pred, from_logits=from_logits,
+                             validate_args=validate_args)
+    values = []
+    for fn, elementwise, options in parts:
+        if elementwise:
+            values.append(_weighted_mean(fn, y_true, y_pred, sample_weight,
+                                         from_logits=from_logits, validate_args=False,
+                                         **options))
+        else:
+            values.append(fn(y_true, y_pred, from_logits=from_logits,
+                             sample_weight=sample_weight, validate_args=False, **options))
+    return (1.0 - mix) * values[0] + mix * values[1]
+
+
+def ema_sigmoid_f1(y_true, y_pred, state, *, momentum=0.9, beta=1.0, eta=0.0,
+                   average="macro", from_logits=True, epsilon=core.DEFAULT_EPSILON,
+                   sample_weight=None, validate_args=True):
+    """sigmoidF1 on soft counts averaged over batches; returns ``(loss, new_state)``.
+
+    The counts of the current batch are blended with an exponential moving
+    average of the earlier batches' counts (:func:`VLAP.ops.core.ema_update`),
+    so the F1 is that of roughly the last ``1 / (1 - momentum)`` batches and
+    depends much less on the batch size; the gradient reaches the current
+    batch only (``state`` holds constants).
+
+    Args:
+        state: tuple ``(tp, fp, tn, fn, decay)`` from the previous call, or
+            None for the first batch.
+        momentum: float in ``[0, 1)``; 0 is plain sigmoidF1.
+        (others as :func:`sigmoid_f1`)
+
+    Returns:
+        ``(loss, new_state)``; store ``new_state`` without gradient (the Keras
+        class :class:`VLAP.losses.EMASigmoidF1` does this for you).
+
+    Example:
+    >>> import VLAP
+    >>> y, u = [[1, 0, 1], [0, 1, 0]], [[2.0, -1.0, 0.5], [-0.5, 1.5, -2.0]]
+    >>> loss, state = VLAP.losses.ema_sigmoid_f1(y, u, None, momentum=0.9)
+    >>> round(float(loss), 4) == round(float(VLAP.losses.sigmoid_f1(y, u)), 4)
+    True
+    """
+    check_loss_options(momentum=momentum, average=average, from_logits=from_logits,
+                       beta=beta, eta=eta, epsilon=epsilon)
+    y_true, y_pred = prepare(y_true, y_pred, from_logits=from_logits,
+                             validate_args=validate_args)
+    counts = core.soft_confusion(KERAS_OPS, y_true, y_pred, from_logits=from_logits,
+                                 beta=beta, eta=eta,
+                                 sample_weight=entry_weights(sample_weight, y_pred))
+    counts = sum_across_replicas(counts)
+    if state is None:
+        zero = counts[0] * 0.0
+        state = (zero, zero, zero, zero, 1.0)
+    new_state, corrected = core.ema_update(state, counts, momentum=momentum)
+    loss = 1.0 - core.reduce_score(KERAS_OPS, "fbeta", *corrected, average=average,
+                                   f_beta=1.0, epsilon=epsilon)
+    return loss, new_state

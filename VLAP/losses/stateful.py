@@ -1,0 +1,245 @@
+"""Losses that keep state across the batches of a training run.
+
+* :class:`Scheduled`: moves from one loss to another over the epochs (by
+  default from BCE to sigmoidF1), ``(1 - mix) * start + mix * end`` with
+  ``mix`` a function of the epoch only, so a resumed run continues the
+  schedule exactly where it stopped.
+* :class:`EMASigmoidF1`: sigmoidF1 on soft counts averaged over the recent
+  training batches (:func:`VLAP.losses.ema_sigmoid_f1`), so the loss depends far
+  less on the batch size; validation batches neither read nor change the
+  average (their loss is the plain sigmoidF1 of the batch).
+
+Both must be attached to the model they train: :func:`VLAP.train` and
+:func:`VLAP.training.compile_for_multilabel` do it; after your own
+``model.compile(loss=loss)`` call ``callbacks = loss.attach(model)`` and pass
+the callbacks to ``fit``. Attaching tracks the loss's :class:`LossState` as a
+metric of the model (so every backend, JAX's stateless train step included,
+carries its variables through the compiled step) and tells the loss which
+traced step is a training step. The state's value is logged under its name
+(``loss_mix``, ``ema_f1``). Not supported under ``tf.distribute``.
+
+Example:
+>>> import keras, numpy as np, VLAP
+>>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+>>> loss = VLAP.losses.Scheduled(ramp_epochs=2)
+>>> model.compile(optimizer="adam", loss=loss)
+>>> callbacks = loss.attach(model)
+>>> x, y = np.random.rand(8, 4), (np.random.rand(8, 3) > 0.5).astype("float32")
+>>> history = model.fit(x, y, epochs=3, callbacks=callbacks, verbose=0)
+>>> [round(m, 2) for m in history.history["loss_mix"]]
+[0.0, 0.5, 1.0]
+"""
+
+import keras
+from keras import ops as _k
+
+from VLAP.losses.classes import BatchLoss
+from VLAP.losses.combined import ELEMENTWISE, SURROGATES, ema_sigmoid_f1, mixed, resolve_part
+from VLAP.ops import core
+from VLAP.ops.soft import replica_count
+
+_PACKAGE = "VLAP"
+
+
+class LossState(keras.metrics.Metric):
+    """Variables a stateful loss keeps across batches, logged as one scalar.
+
+    Never reset between epochs (``reset_state`` does nothing); :meth:`restart`
+    sets the initial values, at the start of each ``fit``.
+
+    Args:
+        variables: dict ``name -> (shape, initial value)``.
+        report: str. The variable whose (mean) value :meth:`result` logs.
+        name: str. The log's name.
+    """
+
+    def __init__(self, variables, report, name):
+        super().__init__(name=name)
+        self._initial = {}
+        for key, (shape, value) in variables.items():
+            var = self.add_variable(shape=shape, initializer=keras.initializers.Constant(value),
+                                    name=key)
+            setattr(self, key, var)
+            self._initial[key] = float(value)
+        self._report = report
+
+    def update_state(self, *args, **kwargs):
+        """Nothing: the loss updates the state while it computes."""
+
+    def reset_state(self):
+        """Nothing: the state spans epochs (see :meth:`restart`)."""
+
+    def restart(self):
+        for key, value in self._initial.items():
+            var = getattr(self, key)
+            var.assign(_k.full(var.shape, value, dtype=var.dtype))
+
+    def result(self):
+        return _k.mean(_k.convert_to_tensor(getattr(self, self._report)))
+
+
+class _StateCallback(keras.callbacks.Callback):
+    """Restarts the state at the start of ``fit`` and sets each epoch's value."""
+
+    def __init__(self, loss):
+        super().__init__()
+        self.loss = loss
+
+    def on_train_begin(self, logs=None):
+        self.loss.state.restart()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.loss.on_epoch_begin(epoch)
+
+
+class _StatefulLoss(BatchLoss):
+    """Base of losses with a :class:`LossState`; see the module docstring."""
+
+    state = None
+    _training = False  # set while a training step is traced (see attach)
+
+    def _make_state(self, num_labels):
+        raise NotImplementedError
+
+    def on_epoch_begin(self, epoch):
+        """Hook for epoch-dependent state (the schedule)."""
+
+    def attach(self, model, num_labels=None):
+        """Attach the loss to the compiled ``model``; returns the callbacks for ``fit``.
+
+        Args:
+            model: keras.Model compiled with this loss.
+            num_labels: int or None. Taken from the model's output when None.
+        """
+        if num_labels is None:
+            num_labels = int(model.outputs[0].shape[-1]) if getattr(model, "outputs", None) \
+                else None
+        if num_labels is None:
+            raise ValueError(f"{type(self).__name__}.attach: give `num_labels`; the model "
+                             "has no known output shape yet.")
+        self.state = self._make_state(int(num_labels))
+        model._vlap_loss_state = self.state  # tracked: model.metrics carries its variables
+        original = getattr(model, "_vlap_compute_loss", None) or model.compute_loss
+        model._vlap_compute_loss = original
+        loss = self
+
+        def compute_loss(x=None, y=None, y_pred=None, sample_weight=None, training=True):
+            before, loss._training = loss._training, bool(training)
+            try:
+                return original(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight,
+                                training=training)
+            finally:
+                loss._training = before
+
+        model.compute_loss = compute_loss
+        self._training = False
+        return [_StateCallback(self)]
+
+    def _check_attached(self):
+        if self.state is None:
+            raise RuntimeError(
+                f"{type(self).__name__} keeps state across batches and must be attached to "
+                "its model: train with VLAP.train (or compile with "
+                "VLAP.training.compile_for_multilabel), or call `callbacks = "
+                "loss.attach(model)` after model.compile and pass them to fit.")
+        if replica_count() > 1:
+            raise ValueError(f"{type(self).__name__} does not support tf.distribute: its "
+                             "state is one set of variables per model.")
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class Scheduled(_StatefulLoss):
+    """From ``start`` to ``end`` over the epochs: ``(1 - mix) * start + mix * end``.
+
+    ``mix = 0`` before ``start_epoch``, then rises linearly to 1 over
+    ``ramp_epochs`` epochs (``ramp_epochs=0``: a switch). Epochs count from 0,
+    as Keras does. ``mix`` depends on the epoch number only, so resuming at
+    epoch ``k`` (``fit(initial_epoch=k)``, ``VLAP.train(resume=True)``) gives
+    the same schedule as an uninterrupted run.
+
+    Args:
+        start, end: str. Loss names (a batch-level surrogate or an element-wise
+            loss, see :func:`VLAP.losses.mixed`).
+        start_epoch: int >= 0. Last epoch of pure ``start`` + 1.
+        ramp_epochs: int >= 0.
+        start_kwargs, end_kwargs: dict or None. Options of each loss.
+    """
+
+    def __init__(self, start="binary_crossentropy", end="sigmoid_f1", start_epoch=0,
+                 ramp_epochs=10, start_kwargs=None, end_kwargs=None, from_logits=True,
+                 validate_args=True, name="scheduled", reduction="sum_over_batch_size",
+                 dtype=None):
+        tables = {**SURROGATES, **ELEMENTWISE}
+        resolve_part("start", start, tables, start_kwargs)
+        resolve_part("end", end, tables, end_kwargs)
+        super().__init__(name=name, reduction=reduction, dtype=dtype, start=start, end=end,
+                         start_epoch=int(start_epoch), ramp_epochs=int(ramp_epochs),
+                         start_kwargs=dict(start_kwargs or {}),
+                         end_kwargs=dict(end_kwargs or {}), from_logits=from_logits,
+                         validate_args=validate_args)
+
+    def mix_at(self, epoch):
+        """The weight of ``end`` during ``epoch`` (0-based).
+
+        Example:
+        >>> import VLAP
+        >>> [VLAP.losses.Scheduled(start_epoch=1, ramp_epochs=2).mix_at(e) for e in range(5)]
+        [0.0, 0.0, 0.5, 1.0, 1.0]
+        """
+        if epoch < self.start_epoch:
+            return 0.0
+        if self.ramp_epochs == 0:
+            return 1.0
+        return min(1.0, (epoch - self.start_epoch) / self.ramp_epochs)
+
+    def _make_state(self, num_labels):
+        return LossState({"mix": ((), 0.0)}, report="mix", name="loss_mix")
+
+    def on_epoch_begin(self, epoch):
+        self.state.mix.assign(self.mix_at(epoch))
+
+    def _compute(self, y_true, y_pred, sample_weight=None, **options):
+        self._check_attached()
+        options = {k: v for k, v in options.items() if k not in ("start_epoch", "ramp_epochs")}
+        mix = _k.cast(_k.convert_to_tensor(self.state.mix), "float32")
+        return mixed(y_true, y_pred, mix=mix, sample_weight=sample_weight, **options)
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class EMASigmoidF1(_StatefulLoss):
+    """sigmoidF1 on soft counts averaged over training batches (see the module).
+
+    Args:
+        momentum: float in ``[0, 1)``. The average covers about
+            ``1 / (1 - momentum)`` batches; 0 is plain sigmoidF1.
+        (others as :class:`SigmoidF1`)
+    """
+
+    def __init__(self, momentum=0.9, beta=1.0, eta=0.0, average="macro", from_logits=True,
+                 epsilon=core.DEFAULT_EPSILON, validate_args=True, name="ema_sigmoid_f1",
+                 reduction="sum_over_batch_size", dtype=None):
+        super().__init__(name=name, reduction=reduction, dtype=dtype, momentum=momentum,
+                         beta=beta, eta=eta, average=average, from_logits=from_logits,
+                         epsilon=epsilon, validate_args=validate_args)
+
+    def _make_state(self, num_labels):
+        shape = (num_labels,)
+        return LossState({"tp": (shape, 0.0), "fp": (shape, 0.0), "tn": (shape, 0.0),
+                          "fn": (shape, 0.0), "decay": ((), 1.0), "f1": ((), 0.0)},
+                         report="f1", name="ema_f1")
+
+    def _compute(self, y_true, y_pred, sample_weight=None, **options):
+        self._check_attached()
+        if not self._training:  # evaluation: the batch's own sigmoidF1, state untouched
+            options.pop("momentum")
+            from VLAP.losses.functions import sigmoid_f1
+
+            return sigmoid_f1(y_true, y_pred, sample_weight=sample_weight, **options)
+        s = self.state
+        state = tuple(_k.convert_to_tensor(v) for v in (s.tp, s.fp, s.tn, s.fn, s.decay))
+        loss, new = ema_sigmoid_f1(y_true, y_pred, state, sample_weight=sample_weight,
+                                   **options)
+        for var, value in zip((s.tp, s.fp, s.tn, s.fn, s.decay), new):
+            var.assign(_k.cast(_k.stop_gradient(value), var.dtype))
+        s.f1.assign(_k.cast(_k.stop_gradient(1.0 - loss), s.f1.dtype))
+        return loss
