@@ -286,7 +286,7 @@ def _beyond(args, overrides):
     from VLAP.experiments import study
 
     names = args.datasets or list(study.DATASETS)
-    candidates = args.candidates or list(study.CANDIDATES)
+    candidates = args.candidates or list(study.DEFAULT_CANDIDATES)
     unknown = [c for c in candidates if c not in study.CANDIDATES]
     if unknown:
         return _error(ValueError(f"unknown candidate(s) {unknown}; valid: "

@@ -199,5 +199,181 @@ class Asymmetric(_Loss):
         return core.asymmetric(TORCH_OPS, target, input, **self.options)
 
 
+class LabelCountError(_Loss):
+    """Soft label-count error ``|sum p - sum y|`` per example, see
+    :func:`VLAP.losses.label_count_error` (a calibration term for :class:`WeightedSum`)."""
+
+    reduction_kind = "elementwise"
+
+    def __init__(self, from_logits=True, reduction="mean", validate_args=True):
+        super().__init__(reduction=reduction, validate_args=validate_args,
+                         from_logits=from_logits)
+
+    def _value(self, input, target, sample_weight):
+        return core.label_count_error(TORCH_OPS, target, input, **self.options)
+
+
+_BATCH = {"sigmoid_f1": SigmoidF1, "sigmoidF1": SigmoidF1, "unbounded_f1": UnboundedF1,
+          "unboundedF1": UnboundedF1}
+_ELEMENTWISE = {"binary_crossentropy": BinaryCrossentropy, "bce": BinaryCrossentropy,
+                "focal": Focal, "asymmetric": Asymmetric, "asl": Asymmetric,
+                "label_count_error": LabelCountError}
+
+
+def _module(role, value, table, options):
+    if isinstance(value, _Loss):
+        if options:
+            raise ValueError(f"`{role}_kwargs` can only be given with a name, not a module.")
+        return value
+    if value not in table:
+        raise ValueError(f"`{role}` must be a VLAP.torch loss or one of {sorted(table)}. "
+                         f"Received: {role}={value!r}")
+    return table[value](**(options or {}))
+
+
+def _batch_mean(module, input, target, sample_weight):
+    """Batch mean of a (prepared) loss: a batch-level one as is, an element-wise
+    one averaged with row or entry weights (``sum(w * loss) / count``)."""
+    if module.reduction_kind == "batch":
+        return module._value(input, target, sample_weight)
+    if sample_weight is None:
+        return module._value(input, target, None).mean()
+    w = torch.as_tensor(sample_weight, device=input.device, dtype=input.dtype)
+    w = w.reshape(core.sample_weight_shape(tuple(w.shape), tuple(input.shape)))
+    if isinstance(module, LabelCountError):
+        p = torch.sigmoid(input) if module.options["from_logits"] else input
+        return torch.abs(torch.sum(w * (p - target), -1)).mean()
+    if w.shape[-1] == 1:
+        return (w[:, 0] * module._value(input, target, None)).mean()
+    flat = module._value(input.reshape(-1, 1), target.reshape(-1, 1), None)
+    return (w.reshape(-1) * flat).mean()
+
+
+class WeightedSum(_Loss):
+    """``surrogate + weight * mean(baseline)``, see :func:`VLAP.losses.weighted_sum`.
+
+    ``surrogate`` and ``baseline`` are VLAP.torch modules or names
+    (``"sigmoid_f1"``, ``"bce"``, ``"asl"``, ``"focal"``, ``"label_count_error"``).
+
+    Example:
+    >>> import torch
+    >>> from VLAP.torch import WeightedSum
+    >>> y = torch.tensor([[1.0, 0.0]])
+    >>> round(float(WeightedSum(weight=0.3)(torch.tensor([[2.0, -1.0]]), y)), 4)
+    0.5977
+    """
+
+    reduction_kind = "batch"
+
+    def __init__(self, surrogate="sigmoid_f1", baseline="bce", weight=0.5,
+                 surrogate_kwargs=None, baseline_kwargs=None, validate_args=True):
+        super().__init__(validate_args=validate_args, weight=weight)
+        self.surrogate = _module("surrogate", surrogate, _BATCH, surrogate_kwargs)
+        self.baseline = _module("baseline", baseline, _ELEMENTWISE, baseline_kwargs)
+        if self.surrogate.options.get("from_logits", True) != \
+                self.baseline.options.get("from_logits", True):
+            raise ValueError("`surrogate` and `baseline` must agree on `from_logits`.")
+        self.options["from_logits"] = self.surrogate.options.get("from_logits", True)
+
+    def _value(self, input, target, sample_weight):
+        value = _batch_mean(self.surrogate, input, target, sample_weight)
+        if self.options["weight"]:
+            value = value + self.options["weight"] * _batch_mean(
+                self.baseline, input, target, sample_weight)
+        return value
+
+
+class Scheduled(_Loss):
+    """``(1 - mix) * start + mix * end`` with ``mix`` set per epoch, see
+    :class:`VLAP.losses.Scheduled`. Call ``loss.set_epoch(epoch)`` at the start
+    of every epoch (0-based); ``mix`` depends on the epoch only, so a resumed
+    run continues the schedule exactly.
+
+    Example:
+    >>> from VLAP.torch import Scheduled
+    >>> loss = Scheduled(start_epoch=1, ramp_epochs=2)
+    >>> [loss.set_epoch(e) for e in range(4)]
+    [0.0, 0.0, 0.5, 1.0]
+    """
+
+    reduction_kind = "batch"
+
+    def __init__(self, start="bce", end="sigmoid_f1", start_epoch=0, ramp_epochs=10,
+                 start_kwargs=None, end_kwargs=None, validate_args=True):
+        super().__init__(validate_args=validate_args, start_epoch=start_epoch,
+                         ramp_epochs=ramp_epochs)
+        table = {**_BATCH, **_ELEMENTWISE}
+        self.start = _module("start", start, table, start_kwargs)
+        self.end = _module("end", end, table, end_kwargs)
+        self.options["from_logits"] = self.end.options.get("from_logits", True)
+        self.mix = 0.0
+
+    def set_epoch(self, epoch):
+        """Set and return the weight of ``end`` for ``epoch``."""
+        start, ramp = self.options["start_epoch"], self.options["ramp_epochs"]
+        if epoch < start:
+            self.mix = 0.0
+        elif ramp == 0:
+            self.mix = 1.0
+        else:
+            self.mix = min(1.0, (epoch - start) / ramp)
+        return self.mix
+
+    def _value(self, input, target, sample_weight):
+        return ((1.0 - self.mix) * _batch_mean(self.start, input, target, sample_weight)
+                + self.mix * _batch_mean(self.end, input, target, sample_weight))
+
+
+class EMASigmoidF1(_Loss):
+    """sigmoidF1 on soft counts averaged over training batches, see
+    :func:`VLAP.losses.ema_sigmoid_f1`.
+
+    The averages are buffers (saved in ``state_dict``, so a resumed run is
+    exact); they change only in training mode (``module.train()``); in
+    ``eval()`` mode the loss is the batch's own sigmoidF1. Give ``num_labels``
+    to load a saved ``state_dict`` into a fresh module.
+    """
+
+    reduction_kind = "batch"
+
+    def __init__(self, momentum=0.9, beta=1.0, eta=0.0, average="macro", from_logits=True,
+                 epsilon=core.DEFAULT_EPSILON, num_labels=None, validate_args=True):
+        super().__init__(validate_args=validate_args, momentum=momentum, beta=beta, eta=eta,
+                         average=average, from_logits=from_logits, epsilon=epsilon)
+        self.register_buffer("decay", torch.ones(()))
+        for name in ("tp", "fp", "tn", "fn"):
+            self.register_buffer(name, torch.zeros(int(num_labels or 0)))
+
+    def reset(self):
+        """Forget the averages (the next batch starts them afresh)."""
+        self.decay.fill_(1.0)
+        for name in ("tp", "fp", "tn", "fn"):
+            getattr(self, name).zero_()
+
+    def _value(self, input, target, sample_weight):
+        o = self.options
+        if sample_weight is not None:
+            sample_weight = torch.as_tensor(sample_weight, device=input.device,
+                                            dtype=input.dtype)
+            core.sample_weight_shape(tuple(sample_weight.shape), tuple(input.shape))
+        counts = core.soft_confusion(TORCH_OPS, target, input, from_logits=o["from_logits"],
+                                     beta=o["beta"], eta=o["eta"], sample_weight=sample_weight)
+        reduce = dict(average=o["average"], f_beta=1.0, epsilon=o["epsilon"])
+        if not self.training:
+            return 1.0 - core.reduce_score(TORCH_OPS, "fbeta", *counts, **reduce)
+        if self.tp.numel() != input.shape[-1]:
+            for name in ("tp", "fp", "tn", "fn"):
+                setattr(self, name, torch.zeros(input.shape[-1], device=input.device,
+                                                dtype=input.dtype))
+            self.decay = torch.ones((), device=input.device, dtype=input.dtype)
+        state = (self.tp, self.fp, self.tn, self.fn, self.decay)
+        new, corrected = core.ema_update(state, counts, momentum=o["momentum"])
+        with torch.no_grad():
+            for name, value in zip(("tp", "fp", "tn", "fn", "decay"), new):
+                getattr(self, name).copy_(value.detach())
+        return 1.0 - core.reduce_score(TORCH_OPS, "fbeta", *corrected, **reduce)
+
+
 __all__ = ["SigmoidF1", "UnboundedF1", "SoftScoreLoss", "BinaryCrossentropy", "Focal",
+           "LabelCountError", "WeightedSum", "Scheduled", "EMASigmoidF1",
            "Asymmetric", "TORCH_OPS"]

@@ -40,29 +40,43 @@ import json
 import time
 from pathlib import Path
 
+def _grid(**axes):
+    """Every combination of the axes' values, as setting dicts (first axis slowest)."""
+    settings = [{}]
+    for key, values in axes.items():
+        settings = [{**s, key: v} for s in settings for v in values]
+    return settings
+
+
 #: candidate -> (loss name, fixed options, settings tried on validation).
-#: beta = 1 (eta = 0) for every surrogate inside a candidate: the validation grid
-#: of the paper comparison chose it most often, and it is the lead's setting.
-_F1 = {"beta": 1.0}
+#: ``beta`` is the slope of the surrogate inside the candidate (eta = 0: on logits an
+#: offset only moves the threshold); schedule settings are fractions of the epochs.
 CANDIDATES = {
     "bce": ("binary_crossentropy", {}, [{}]),
     "asl": ("asymmetric", {}, [{}]),
-    "sigmoid_f1": ("sigmoid_f1", {}, [{"beta": 1.0}, {"beta": 10.0}]),
-    "f1_plus_bce": ("weighted_sum", {"baseline": "binary_crossentropy",
-                                     "surrogate_kwargs": _F1},
-                    [{"weight": 0.1}, {"weight": 0.5}]),
-    "f1_plus_asl": ("weighted_sum", {"baseline": "asymmetric", "surrogate_kwargs": _F1},
-                    [{"weight": 0.1}, {"weight": 0.5}]),
-    "bce_to_f1": ("scheduled", {"end_kwargs": _F1},
+    "sigmoid_f1": ("sigmoid_f1", {}, _grid(beta=[1.0, 5.0, 10.0, 30.0])),
+    "f1_plus_bce": ("weighted_sum", {"baseline": "binary_crossentropy"},
+                    _grid(beta=[1.0, 10.0], weight=[0.1, 0.3, 1.0])),
+    "f1_plus_asl": ("weighted_sum", {"baseline": "asymmetric"},
+                    _grid(beta=[1.0, 10.0], weight=[0.1, 0.3, 1.0])),
+    "bce_to_f1": ("scheduled", {"end_kwargs": {"beta": 1.0}},
                   [{"start_fraction": 0.1, "ramp_fraction": 0.2},
-                   {"start_fraction": 0.25, "ramp_fraction": 0.25}]),
-    "ema_f1": ("ema_sigmoid_f1", _F1, [{"momentum": 0.9}, {"momentum": 0.99}]),
+                   {"start_fraction": 0.25, "ramp_fraction": 0.25},
+                   {"start_fraction": 0.5, "ramp_fraction": 0.1}]),
+    "ema_f1": ("ema_sigmoid_f1", {}, _grid(beta=[1.0, 10.0], momentum=[0.9, 0.99])),
     "f1_plus_count": ("weighted_sum", {"baseline": "label_count_error",
-                                       "surrogate_kwargs": _F1},
-                      [{"weight": 0.1}, {"weight": 0.3}]),
+                                       "surrogate_kwargs": {"beta": 1.0}},
+                      _grid(weight=[0.03, 0.1, 0.3])),
+    # the issue's lead, at its two fixed weights (no selection): `--candidates lead_*`
+    "lead_bce_0.5": ("weighted_sum", {"baseline": "binary_crossentropy",
+                                      "surrogate_kwargs": {"beta": 1.0}, "weight": 0.5}, [{}]),
+    "lead_bce_0.1": ("weighted_sum", {"baseline": "binary_crossentropy",
+                                      "surrogate_kwargs": {"beta": 1.0}, "weight": 0.1}, [{}]),
 }
+#: What ``vlap reproduce beyond`` runs by default (the leads are for the MULAN check).
+DEFAULT_CANDIDATES = tuple(c for c in CANDIDATES if not c.startswith("lead_"))
 #: Baselines: BCE and ASL have no setting; sigmoidF1's beta is chosen on macro-F1.
-BASELINES = ("bce", "asl", "sigmoid_f1")
+BASELINES = ("bce", "asl", "sigmoid_f1", "lead_bce_0.5", "lead_bce_0.1")
 METRICS = ("f1_macro", "f1_micro", "average_precision_macro", "label_count_mae",
            "mean_predicted_labels", "mean_true_labels")
 RESULT_COLUMNS = ("dataset", "candidate", "setting", "seed", "threshold", "metric", "value")
@@ -94,6 +108,8 @@ def loss_kwargs(candidate, setting, epochs):
     Example:
     >>> loss_kwargs("bce_to_f1", {"start_fraction": 0.1, "ramp_fraction": 0.2}, 60)
     ('scheduled', {'end_kwargs': {'beta': 1.0}, 'start_epoch': 6, 'ramp_epochs': 12})
+    >>> loss_kwargs("f1_plus_bce", {"beta": 10.0, "weight": 0.3}, 60)
+    ('weighted_sum', {'baseline': 'binary_crossentropy', 'surrogate_kwargs': {'beta': 10.0}, 'weight': 0.3})
     """
     loss, fixed, _ = CANDIDATES[candidate]
     kw = {k: (dict(v) if isinstance(v, dict) else v) for k, v in fixed.items()}
@@ -102,6 +118,9 @@ def loss_kwargs(candidate, setting, epochs):
             kw["start_epoch"] = int(round(value * epochs))
         elif key == "ramp_fraction":
             kw["ramp_epochs"] = max(1, int(round(value * epochs)))
+        elif key == "beta" and loss in ("weighted_sum", "scheduled"):
+            inner = "surrogate_kwargs" if loss == "weighted_sum" else "end_kwargs"
+            kw[inner] = {**kw.get(inner, {}), "beta": value}
         else:
             kw[key] = value
     return loss, kw
@@ -175,7 +194,7 @@ def run_dataset(cfg, out, candidates=None, data_dir=None, log=print):
     from VLAP.experiments.runner import DropRetracingNotices
 
     logging.getLogger("tensorflow").addFilter(DropRetracingNotices())
-    candidates = list(candidates or CANDIDATES)
+    candidates = list(candidates or DEFAULT_CANDIDATES)
     for c in candidates:
         if c not in CANDIDATES:
             raise ValueError(f"Unknown candidate {c!r}. Valid: {sorted(CANDIDATES)}")
