@@ -301,25 +301,50 @@ def _provenance():
     return {k: v.get(k) for k in ("git_commit", "git_dirty", "backend", "keras", "VLAP")}
 
 
-def collect(study_dir, dest):
-    """Merge every dataset's files under ``study_dir`` into ``dest`` (the committed copy).
+def collect(study_dirs, dest):
+    """Merge every dataset's files under ``study_dirs`` into ``dest`` (the committed copy).
 
-    Writes ``dest/results.csv``, ``dest/selection.csv``, ``dest/batch_size.csv``
-    (when any dataset has one) and ``dest/runs.json`` (each dataset's provenance).
+    Args:
+        study_dirs: a folder or a list of folders of ``vlap reproduce beyond``
+            (``<out>/beyond``), e.g. the main study and a run of extra candidates.
+        dest: folder to write ``results.csv``, ``selection.csv``,
+            ``batch_size.csv`` (when any dataset has one) and ``runs.json`` (each
+            run's provenance, keyed ``<dataset>`` or ``<dataset>:<candidates>``).
+
+    A candidate present in two folders for the same dataset is an error: the
+    merged file must hold one run of each.
     """
-    study_dir, dest = Path(study_dir), Path(dest)
+    if isinstance(study_dirs, (str, Path)):
+        study_dirs = [study_dirs]
+    dest = Path(dest)
     merged = {"results.csv": [], "selection.csv": [], "batch_size.csv": []}
-    runs = {}
-    for folder in sorted(p for p in study_dir.iterdir() if p.is_dir()):
-        for name in merged:
-            if (folder / name).exists():
+    runs, seen = {}, {}
+    for study_dir in map(Path, study_dirs):
+        for folder in sorted(p for p in study_dir.iterdir() if p.is_dir()):
+            meta = {}
+            if (folder / "run.json").exists():
+                meta = json.loads((folder / "run.json").read_text())
+            for name in merged:
+                if not (folder / name).exists():
+                    continue
                 with open(folder / name, newline="") as f:
-                    merged[name] += list(csv.DictReader(f))
-        if (folder / "run.json").exists():
-            runs[folder.name] = json.loads((folder / "run.json").read_text())
+                    rows = list(csv.DictReader(f))
+                if name == "results.csv":
+                    for cand in {r["candidate"] for r in rows}:
+                        key = (folder.name, cand)
+                        if key in seen:
+                            raise ValueError(f"{folder}: candidate {cand!r} of dataset "
+                                             f"{folder.name!r} is also in {seen[key]}")
+                        seen[key] = folder
+                merged[name] += rows
+            if meta:
+                key = folder.name if folder.name not in runs else \
+                    f"{folder.name}:{','.join(meta.get('candidates', []))}"
+                runs[key] = meta
     dest.mkdir(parents=True, exist_ok=True)
     for name, rows in merged.items():
         if rows:
-            _write(dest / name, rows, list(rows[0]))
+            columns = list(dict.fromkeys(k for r in rows for k in r))
+            _write(dest / name, rows, columns)
     (dest / "runs.json").write_text(json.dumps(runs, indent=2) + "\n")
     return dest

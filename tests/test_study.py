@@ -1,0 +1,98 @@
+"""The loss study (`vlap reproduce beyond`): what it trains, how it chooses settings (the
+validation split of the first seed only), the files it writes, merging and the report.
+Runs on the demo's generated data, so it needs no shared data."""
+
+import csv
+import json
+
+import pytest
+
+from VLAP import cli
+from VLAP.experiments import DEMO_CONFIG, load_config, study, study_report
+from VLAP.experiments.prepare import prepare_dataset
+from VLAP.experiments.runner import train_and_evaluate
+
+CANDIDATES = ["bce", "sigmoid_f1", "f1_plus_count"]
+
+
+@pytest.fixture(scope="module")
+def study_dir(tmp_path_factory):
+    cfg = load_config(DEMO_CONFIG, overrides={"seeds": [0, 1]}, smoke=True)
+    out = tmp_path_factory.mktemp("study")
+    study.run_dataset(cfg, out, CANDIDATES, log=lambda *a: None)
+    return cfg, out
+
+
+def _read(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_results_hold_every_candidate_seed_threshold_and_metric(study_dir):
+    _, out = study_dir
+    rows = _read(out / "synthetic" / "results.csv")
+    assert list(rows[0]) == list(study.RESULT_COLUMNS)
+    keys = {(r["candidate"], r["seed"], r["threshold"], r["metric"]) for r in rows}
+    assert len(keys) == len(rows) == len(CANDIDATES) * 2 * 2 * len(study.METRICS)
+    for r in rows:  # one setting per candidate across its seeds
+        assert r["setting"] == next(x["setting"] for x in rows if x["candidate"] == r["candidate"])
+
+
+def test_selection_is_made_on_validation_with_the_documented_rule(study_dir):
+    _, out = study_dir
+    sel = _read(out / "synthetic" / "selection.csv")
+    for cand in CANDIDATES:
+        mine = [r for r in sel if r["candidate"] == cand]
+        assert len(mine) == len(study.CANDIDATES[cand][2])
+        assert sum(r["chosen"] == "True" for r in mine) == 1
+    val = lambda r: {k: float(r["val_" + k]) for k in  # noqa: E731
+                     ("f1_macro", "average_precision_macro", "label_count_mae")}
+    bce = val(next(r for r in sel if r["candidate"] == "bce"))
+    count = [r for r in sel if r["candidate"] == "f1_plus_count"]
+    pick = study.choose([val(r) for r in count], bce, goal_aware=True)
+    assert count[pick]["chosen"] == "True"
+    f1 = [r for r in sel if r["candidate"] == "sigmoid_f1"]  # the baseline: best macro-F1
+    assert f1[study.choose([val(r) for r in f1], goal_aware=False)]["chosen"] == "True"
+
+
+def test_first_seed_result_is_what_a_fresh_run_of_the_chosen_setting_gives(study_dir):
+    cfg, out = study_dir
+    chosen = study.chosen_settings(out / "synthetic")
+    loss, kw = study.loss_kwargs("f1_plus_count", chosen["f1_plus_count"], cfg["epochs"])
+    prep = prepare_dataset(cfg["datasets"][0], None)
+    res = train_and_evaluate(prep, cfg, loss, 0, loss_kwargs=kw)
+    rows = _read(out / "synthetic" / "results.csv")
+    stored = next(float(r["value"]) for r in rows if r["candidate"] == "f1_plus_count"
+                  and r["seed"] == "0" and r["threshold"] == "0.5" and r["metric"] == "f1_macro")
+    assert float(res.summaries[""]["value"]["f1_macro"]) == pytest.approx(stored, abs=1e-9)
+
+
+def test_collect_merges_runs_and_refuses_a_candidate_twice(study_dir, tmp_path):
+    _, out = study_dir
+    merged = study.collect([out], tmp_path / "merged")
+    assert len(_read(merged / "results.csv")) == len(_read(out / "synthetic" / "results.csv"))
+    assert json.loads((merged / "runs.json").read_text())["synthetic"]["seeds"] == [0, 1]
+    with pytest.raises(ValueError, match="also in"):
+        study.collect([out, out], tmp_path / "twice")
+
+
+def test_report_and_recommendation_come_from_the_files(study_dir, tmp_path):
+    _, out = study_dir
+    merged = study.collect(out, tmp_path / "merged")
+    text = study_report.markdown(merged)
+    assert "#### synthetic" in text and "| f1_plus_count |" in text and "goal" in text
+    rec = study_report.write_recommendation(merged)
+    assert rec["candidate"] == "f1_plus_count"  # the only candidate beside the baselines
+    assert json.loads((merged / "recommendation.json").read_text()) == rec
+    assert rec["loss"] == "weighted_sum" and "weight" in rec["loss_kwargs"]
+
+
+@pytest.mark.parametrize("argv,match", [
+    (["reproduce", "beyond", "--candidates", "nope"], "unknown candidate"),
+    (["reproduce", "mulan_yeast", "--candidates", "bce"], "belong to `vlap reproduce beyond`"),
+    (["reproduce", "beyond", "--skip-main"], "--skip-main needs --batch-sizes"),
+])
+def test_study_command_errors_are_one_line(argv, match, capsys):
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("vlap: error:") and match in err[0]
