@@ -157,14 +157,14 @@ def _data(n=96, seed=0):
     return x, y
 
 
-def _train(loss, kwargs, epochs=3, **options):
+def _train(loss, kwargs, epochs=3, patience=None, **options):
     x, y = _data()
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(4)])
     train_ds = VLAP.createDataset(x, y, batch_size=16, is_training=True, seed=0)
     val_ds = VLAP.createDataset(x[:40], y[:40], batch_size=40, is_training=False)
     return VLAP.train(model, train_ds, val_ds, 4, loss=loss, loss_kwargs=kwargs, epochs=epochs,
-                      patience=None, verbose=0, **options)
+                      patience=patience, verbose=0, **options)
 
 
 def test_ema_state_advances_on_training_batches_only():
@@ -191,6 +191,14 @@ def test_schedule_at_mix_zero_trains_exactly_as_bce():
     _, h_s = _train("scheduled", {"start_epoch": 5}, epochs=2)
     _, h_b = _train("binary_crossentropy", {}, epochs=2)
     np.testing.assert_allclose(h_s.history["loss"], h_b.history["loss"], rtol=1e-5)
+
+
+def test_early_stopping_never_cuts_a_schedule_short():
+    # a learning rate of ~0: nothing ever improves, so patience 1 alone would stop after
+    # epoch 1, in the BCE phase; epochs are counted from the first pure-F1 one (epoch 4)
+    _, history = _train("scheduled", {"start_epoch": 3, "ramp_epochs": 1}, epochs=8,
+                        patience=1, learning_rate=1e-12)
+    assert history.history["loss_mix"] == pytest.approx([0.0, 0.0, 0.0, 0.0, 1.0])
 
 
 class _Crash(keras.callbacks.Callback):

@@ -78,8 +78,11 @@ def goal_table(stats_df):
 def recommend(goals, stats_df, selection=None):
     """The candidate meeting the goal on most datasets (ties: the most datasets where
     it keeps mAP and count no worse than BCE, then its mean macro-F1 gain over BCE),
-    with its most often chosen setting."""
+    with its most often chosen setting. The issue's leads (fixed weights, not chosen
+    on validation) are reported but never recommended: picking between them on the
+    test scores would be selection on the test split."""
     # no candidate may need more than its share: rank by the number of goals met
+    goals = goals[~goals.candidate.str.startswith("lead_")]  # fixed weights: not selected
     g = goals.groupby("candidate").agg(
         goals_met=("goal", "sum"), datasets=("goal", "size"),
         beats_sigmoid_f1=("beats_sigmoid_f1_f1", "sum"), beats_bce=("beats_bce_f1", "sum"),

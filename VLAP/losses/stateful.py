@@ -192,6 +192,12 @@ class Scheduled(_StatefulLoss):
             return 1.0
         return min(1.0, (epoch - self.start_epoch) / self.ramp_epochs)
 
+    @property
+    def warmup_epochs(self):
+        """The first epoch of pure ``end``: :func:`VLAP.train` counts early-stopping
+        patience only from there, so the schedule is never cut short."""
+        return self.start_epoch + self.ramp_epochs
+
     def _make_state(self, num_labels):
         return LossState({"mix": ((), 0.0)}, report="mix", name="loss_mix")
 

@@ -148,10 +148,13 @@ class RunCheckpoint(keras.callbacks.Callback):
         state: dict or None. The ``state.json`` of a run being resumed.
         random_state: callable or None. ``model -> dict`` of JSON-able random
             states, merged into ``state.json`` every epoch.
+        start_from_epoch: int. Epochs without improvement are counted only from
+            this epoch on (the best epoch is tracked throughout): a schedule's
+            warm-up (:class:`VLAP.losses.Scheduled`) is never cut short.
     """
 
     def __init__(self, run_dir, monitor, patience=None, restore_best=True, state=None,
-                 random_state=None):
+                 random_state=None, start_from_epoch=0):
         super().__init__()
         self.run_dir = None if run_dir is None else Path(run_dir)
         self.monitor = monitor
@@ -160,6 +163,7 @@ class RunCheckpoint(keras.callbacks.Callback):
         self.restore_best = restore_best
         self.state = {} if state is None else state
         self.random_state = random_state
+        self.start_from_epoch = int(start_from_epoch)
         self.best_weights = None
 
     @property
@@ -190,7 +194,7 @@ class RunCheckpoint(keras.callbacks.Callback):
                 atomic_save(self.model, ckpt / "best.keras")
             if self.restore_best:
                 self.best_weights = self.model.get_weights()
-        else:
+        elif epoch >= self.start_from_epoch:
             self.state["wait"] = self.state.get("wait", 0) + 1
         self.state["last_epoch"] = epoch
         if ckpt is not None:

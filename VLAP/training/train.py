@@ -132,6 +132,8 @@ def train(model, train_ds, val_ds, num_labels=None, loss="sigmoidF1", *, epochs=
             (applied to the logits or probabilities as the loss's
             ``from_logits`` says).
         patience: int or None. Early-stopping patience in epochs (None: off).
+            With a loss schedule (:class:`VLAP.losses.Scheduled`) epochs are
+            counted only once the schedule has reached its end loss.
         restore_best: bool. End with the weights of the best validation epoch.
         seed: int or None. Seeds the model's own random generators (dropout,
             augmentation layers); no global seed is set. The data order is the
@@ -225,8 +227,10 @@ def train(model, train_ds, val_ds, num_labels=None, loss="sigmoidF1", *, epochs=
     if deterministic:
         enable_determinism()
 
+    # a loss schedule's warm-up (VLAP.losses.Scheduled) is never cut short by patience
+    warmup = int(getattr(getattr(model, "loss", None), "warmup_epochs", 0) or 0)
     checkpoint = RunCheckpoint(run_dir, monitor, patience, restore_best, state,
-                               random_state=random_states)
+                               random_state=random_states, start_from_epoch=warmup)
     # A loss with state across batches (VLAP.losses.STATEFUL) is attached to this
     # model: its variables ride in the model's metrics, its callbacks go first.
     attach = getattr(getattr(model, "loss", None), "attach", None)
