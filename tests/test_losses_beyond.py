@@ -7,12 +7,15 @@ and error messages."""
 import keras
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
+from hypothesis.extra import numpy as hnp
 from keras import ops
 
 import VLAP
 from VLAP import losses
 import reference as ref
 from conftest import random_multilabel
+from test_losses import EDGE, _grad
 
 
 def _f(x):
@@ -97,6 +100,76 @@ def test_ema_sigmoid_f1_function_matches_reference_and_reduces_to_sigmoid_f1():
     y, u = batches[0]
     assert float(_f(losses.ema_sigmoid_f1(y, u, None, momentum=0.0)[0])) == pytest.approx(
         ref.sigmoid_f1(y, u), abs=1e-6)
+
+
+# --- properties ----------------------------------------------------------------------
+
+_LABELS = st.integers(1, 6).flatmap(lambda L: hnp.arrays(
+    "float32", st.tuples(st.integers(1, 10), st.just(L)), elements=st.sampled_from([0.0, 1.0])))
+STATELESS = [("weighted_sum", {"baseline": "bce", "weight": 0.3}),
+             ("weighted_sum", {"baseline": "asl", "weight": 1.0,
+                               "surrogate_kwargs": {"beta": 10.0}}),
+             ("weighted_sum", {"baseline": "label_count_error", "weight": 0.1}),
+             ("label_count_error", {})]
+
+
+@settings(max_examples=30, deadline=None)
+@given(data=st.data(), weight=st.floats(0, 5), beta=st.floats(0.1, 30),
+       baseline=st.sampled_from(sorted(ELEMENTWISE_REF)))
+def test_weighted_sum_is_at_least_its_surrogate_and_finite(data, weight, beta, baseline):
+    y = data.draw(_LABELS)
+    u = data.draw(hnp.arrays("float32", y.shape, elements=st.floats(-1e4, 1e4, width=32)))
+    f1 = float(_f(losses.sigmoid_f1(y, u, beta=beta)))
+    total = float(_f(losses.weighted_sum(y, u, baseline=baseline, weight=weight,
+                                         surrogate_kwargs={"beta": beta})))
+    assert np.isfinite(total) and total >= f1 - 1e-5
+
+
+@settings(max_examples=30, deadline=None)
+@given(data=st.data(), momentum=st.floats(0, 0.999), steps=st.integers(1, 4))
+def test_ema_loss_stays_in_unit_interval(data, momentum, steps):
+    y = data.draw(_LABELS)
+    state = None
+    for _ in range(steps):
+        u = data.draw(hnp.arrays("float32", y.shape, elements=st.floats(-50, 50, width=32)))
+        loss, state = losses.ema_sigmoid_f1(y, u, state, momentum=momentum)
+        assert -1e-6 <= float(_f(loss)) <= 1.0 + 1e-6
+
+
+@settings(max_examples=20, deadline=None)
+@given(data=st.data(), case=st.sampled_from(STATELESS))
+def test_new_losses_have_finite_gradients(data, case):
+    y = data.draw(_LABELS)
+    u = data.draw(hnp.arrays("float32", y.shape, elements=st.floats(-1e4, 1e4, width=32)))
+    loss = losses.get(case[0], **case[1])
+    assert np.isfinite(_grad(lambda x: loss(y, x), u)).all()
+
+
+@pytest.mark.parametrize("case", sorted(EDGE))
+@pytest.mark.parametrize("which", range(len(STATELESS)))
+def test_new_losses_finite_on_edge_cases(case, which):
+    y, u = EDGE[case]
+    loss = losses.get(STATELESS[which][0], **STATELESS[which][1])
+    assert np.isfinite(_f(loss(y, u))).all()
+    assert np.isfinite(_grad(lambda x: ops.sum(loss(y, x)), u)).all()
+
+
+def test_ema_gradient_reaches_the_current_batch_only_scaled():
+    # with a state from earlier batches, d loss / d logits = the plain F1 gradient of the
+    # corrected counts, scaled by (1 - m) / (1 - decay * m): compare with finite differences
+    y0, u0 = random_multilabel(n=8, num_labels=3, seed=1)
+    y, u = random_multilabel(n=8, num_labels=3, seed=2)
+    _, state = losses.ema_sigmoid_f1(y0, u0, None, momentum=0.7)
+    state = tuple(np.asarray(_f(s), "float32") for s in state)
+    fn = lambda x: losses.ema_sigmoid_f1(y, x, state, momentum=0.7)[0]  # noqa: E731
+    g = _grad(fn, u)
+    i, j, h = 3, 1, 1e-2
+    up, down = u.copy(), u.copy()
+    up[i, j] += h
+    down[i, j] -= h
+    numeric = (float(_f(fn(up))) - float(_f(fn(down)))) / (2 * h)
+    assert g[i, j] == pytest.approx(numeric, rel=2e-2, abs=1e-5)
+    assert abs(g).sum() > 0
 
 
 # --- Keras classes -----------------------------------------------------------------
