@@ -219,6 +219,11 @@ def ema_sigmoid_f1(y_true, y_pred, state, *, momentum=0.9, beta=1.0, eta=0.0,
     if state is None:
         zero = counts[0] * 0.0
         state = (zero, zero, zero, zero, 1.0)
+    else:  # arrays of any kind (NumPy, a variable's value) as tensors of the counts' dtype
+        import keras
+
+        state = tuple(keras.ops.cast(keras.ops.convert_to_tensor(s), counts[0].dtype)
+                      for s in state)
     new_state, corrected = core.ema_update(state, counts, momentum=momentum)
     loss = 1.0 - core.reduce_score(KERAS_OPS, "fbeta", *corrected, average=average,
                                    f_beta=1.0, epsilon=epsilon)
