@@ -171,8 +171,9 @@ def markdown(folder):
                   "count | mean F1 gain over BCE | mean F1 gap to sigmoidF1 |",
                   "|---|---|---|---|---|---|---|"]
         for cand, r in ranking.iterrows():
-            lines.append(f"| {cand} | {r.goals_met}/{r.datasets} | {r.beats_sigmoid_f1} | "
-                         f"{r.beats_bce} | {r.keeps_bce_map_and_count} | "
+            lines.append(f"| {cand} | {int(r.goals_met)}/{int(r.datasets)} | "
+                         f"{int(r.beats_sigmoid_f1)} | {int(r.beats_bce)} | "
+                         f"{int(r.keeps_bce_map_and_count)} | "
                          f"{r.mean_f1_gain_over_bce:+.3f} | "
                          f"{r.mean_f1_gap_to_sigmoid_f1:+.3f} |")
         lines += ["", f"Top of the ranking: **{best}** (most often chosen setting: "
