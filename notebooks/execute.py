@@ -207,15 +207,16 @@ def _git(*args):
         return ""
 
 
-def commit_state(executed=()):
-    """'<short hash>' plus what else was uncommitted (the executed notebooks themselves aside)."""
+def commit_state():
+    """'<short hash>' and whether code was uncommitted (notebooks and markdown files aside)."""
     commit = _git("rev-parse", "--short", "HEAD") or "unknown"
-    skip = {f"notebooks/{name}" for name in executed}
     changed = [line[3:] for line in _git("status", "--porcelain", "--untracked-files=no")
-               .splitlines() if line[3:] not in skip]
+               .splitlines()
+               if not (line[3:].startswith("notebooks/") and line[3:].endswith(".ipynb"))
+               and not line[3:].endswith(".md")]
     if not changed:
-        return f"{commit} (clean: no other uncommitted changes)"
-    return f"{commit} + uncommitted changes in {len(changed)} file(s)"
+        return f"{commit} (no uncommitted changes besides notebooks and markdown)"
+    return f"{commit} + uncommitted changes in {len(changed)} file(s): {', '.join(changed[:3])}"
 
 
 def _replacements():
@@ -299,8 +300,8 @@ def provenance_text(name, settings, commit, versions, started, seconds):
 PROVENANCE_PATTERN = re.compile(
     r"^Outputs stored by: python notebooks/execute\.py (?P<name>\S+\.ipynb)( --small)? "
     r"\((?P<settings>full|small) settings\)\n"
-    r"commit: (?P<commit>[0-9a-f]{7,}|unknown) (\(clean: no other uncommitted changes\)|"
-    r"\+ uncommitted changes in \d+ file\(s\))\n"
+    r"commit: (?P<commit>[0-9a-f]{7,}|unknown) (\(no uncommitted changes besides notebooks and "
+    r"markdown\)|\+ uncommitted changes in \d+ file\(s\): [^\n]+)\n"
     r"backend: (?P<backend>tensorflow|torch|jax|none \(Keras not imported\))\n"
     r"libraries: Python [\d.]+(, [\w]+ [^,\n]+)*\n"
     r"date: \d{4}-\d\d-\d\d \d\d:\d\d UTC\n"
@@ -358,9 +359,8 @@ def execute(name, settings="full", out=None, cwd=None, params=None, timeout=TIME
         nb.cells.pop()
     versions = json.loads("".join(o.get("text", "") for o in probe.outputs).strip() or "{}")
 
-    executed = [name] if out is None else []
     nb.cells[0].outputs = [nbf.v4.new_output("stream", name="stdout", text=provenance_text(
-        name, settings, commit_state(executed), versions, started, seconds))]
+        name, settings, commit_state(), versions, started, seconds))]
     nb.metadata[METADATA_KEY] = {"settings": settings, "parameters": run_params,
                                  "code_sha256": code_digest(nb)}
     _scrub_outputs(nb)
