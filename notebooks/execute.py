@@ -98,6 +98,12 @@ import logging as _logging
 # TensorFlow resets its logger's level on import; a filter stays: drop its notices and warnings
 # (e.g. tf.function retracing), keep its errors
 _logging.getLogger("tensorflow").addFilter(lambda record: record.levelno >= 40)  # ERROR
+with _warnings.catch_warnings():  # tqdm.auto warns once, on import, that ipywidgets is absent
+    _warnings.simplefilter("ignore")
+    try:
+        import tqdm.auto  # noqa: F401
+    except ImportError:
+        pass
 try:
     import absl.logging as _absl_logging
     _absl_logging.set_verbosity(_absl_logging.ERROR)
@@ -141,9 +147,12 @@ def strip(nb):
     """A copy of `nb` as written by hand: no provenance or injected cell, no outputs.
 
     >>> nbformat = _nbformat()
-    >>> nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])
+    >>> cell = nbformat.v4.new_code_cell("X = 1", metadata={"tags": ["parameters"]})
+    >>> nb = nbformat.v4.new_notebook(cells=[cell])
+    >>> [c.source for c in prepare(nb, {"X": 2}).cells][1:]
+    ['X = 1', '# Parameters injected by notebooks/execute.py\nX = 2']
     >>> [c.source for c in strip(prepare(nb, {"X": 2})).cells]
-    ['x = 1']
+    ['X = 1']
     """
     nb = copy.deepcopy(nb)
     nb.cells = [c for c in nb.cells if not {PROVENANCE_TAG, INJECTED_TAG} & set(_tags(c))]
@@ -202,14 +211,14 @@ def code_digest(nb):
 def _git(*args):
     try:
         return subprocess.run(["git", "-C", str(REPO), *args], capture_output=True, text=True,
-                              check=True).stdout.strip()
+                              check=True).stdout
     except (OSError, subprocess.CalledProcessError):
         return ""
 
 
 def commit_state():
     """'<short hash>' and whether code was uncommitted (notebooks and markdown files aside)."""
-    commit = _git("rev-parse", "--short", "HEAD") or "unknown"
+    commit = _git("rev-parse", "--short", "HEAD").strip() or "unknown"
     changed = [line[3:] for line in _git("status", "--porcelain", "--untracked-files=no")
                .splitlines()
                if not (line[3:].startswith("notebooks/") and line[3:].endswith(".ipynb"))
@@ -286,12 +295,12 @@ def _scrub_outputs(nb):
 def provenance_text(name, settings, commit, versions, started, seconds):
     """The provenance cell's output."""
     backend = versions.pop("backend", None)
-    libs = ", ".join(f"{k} {v}" for k, v in versions.items())
+    libs = "".join(f", {k} {v}" for k, v in versions.items())
     small = " --small" if settings == "small" else ""
     return (f"Outputs stored by: python notebooks/execute.py {name}{small} ({settings} settings)\n"
             f"commit: {commit}\n"
             f"backend: {backend or 'none (Keras not imported)'}\n"
-            f"libraries: Python {platform.python_version()}, {libs}\n"
+            f"libraries: Python {platform.python_version()}{libs}\n"
             f"date: {started:%Y-%m-%d %H:%M} UTC\n"
             f"wall time: {seconds:.0f} s on {os.cpu_count()} CPU cores ({platform.system()} "
             f"{platform.machine()})\n")

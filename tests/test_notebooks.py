@@ -133,6 +133,12 @@ def test_scrub_replaces_the_machines_paths():
     assert not execute.ABSOLUTE_PATH.search(execute.scrub(f"{repo}/a and {Path.home()}/b"))
 
 
+def test_executor_doctests():
+    import doctest
+
+    assert doctest.testmod(execute).failed == 0
+
+
 def test_prepare_only_adds_the_provenance_and_injected_cells():
     nb = execute.strip(_stored("04_your_own_data.ipynb"))
     prepared = execute.prepare(nb, {"EPOCHS": 3})
