@@ -150,7 +150,7 @@ def strip(nb):
     >>> cell = nbformat.v4.new_code_cell("X = 1", metadata={"tags": ["parameters"]})
     >>> nb = nbformat.v4.new_notebook(cells=[cell])
     >>> [c.source for c in prepare(nb, {"X": 2}).cells][1:]
-    ['X = 1', '# Parameters injected by notebooks/execute.py\nX = 2']
+    ['X = 1', '# Parameters injected by notebooks/execute.py\\nX = 2']
     >>> [c.source for c in strip(prepare(nb, {"X": 2})).cells]
     ['X = 1']
     """
