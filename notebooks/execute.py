@@ -30,6 +30,9 @@ Stored outputs are scrubbed: absolute paths of the machine become ``<repo>``, ``
 ``<cache>``, ``<tmp>`` or ``~`` (see `scrub`), and warnings raised inside third-party
 libraries are filtered in the kernel (a start-up file; `STARTUP`). Warnings that VLAP itself
 raises stay visible; the notebooks catch the ones they expect.
+
+One file of about 480 lines on purpose: it is a script beside the notebooks (notebooks/ is not a
+package) that the tests import by path, so running, checking and scrubbing live together.
 """
 
 import argparse
