@@ -78,7 +78,7 @@ def goal_table(stats_df):
 def recommend(goals, stats_df, selection=None):
     """The candidate meeting the goal on most datasets (ties: the most datasets where
     it keeps mAP and count no worse than BCE, then its mean macro-F1 gain over BCE),
-    with its most often chosen setting. The issue's leads (fixed weights, not chosen
+    with its default setting (:func:`default_setting`). The issue's leads (fixed weights, not chosen
     on validation) are reported but never recommended: picking between them on the
     test scores would be selection on the test split."""
     # no candidate may need more than its share: rank by the number of goals met
@@ -95,10 +95,30 @@ def recommend(goals, stats_df, selection=None):
     best = g.index[0]
     setting = None
     if selection is not None:
-        chosen = selection[(selection.candidate == best) & (selection.chosen)]
-        if len(chosen):
-            setting = chosen.setting.value_counts().index[0]
+        setting = default_setting(selection, best)
     return best, setting, g
+
+
+def default_setting(selection, candidate):
+    """The setting of ``candidate`` chosen on the most datasets; ties broken by the
+    best mean rank of validation macro-F1 across datasets (validation data only).
+
+    Example:
+    >>> sel = pd.DataFrame({"dataset": ["a", "a", "b", "b"], "candidate": ["c"] * 4,
+    ...                     "setting": ["w=1", "w=2"] * 2, "val_f1_macro": [.5, .6, .7, .6],
+    ...                     "chosen": [False, True, True, False]})
+    >>> default_setting(sel, "c")  # one choice each; mean ranks tie, so the first setting
+    'w=1'
+    """
+    mine = selection[selection.candidate == candidate].copy()
+    if not len(mine):
+        return None
+    mine["rank"] = mine.groupby("dataset")["val_f1_macro"].rank(ascending=False)
+    table = mine.groupby("setting", sort=False).agg(chosen=("chosen", "sum"),
+                                                    rank=("rank", "mean"))
+    table["order"] = range(len(table))
+    table = table.sort_values(["chosen", "rank", "order"], ascending=[False, True, True])
+    return table.index[0]
 
 
 def _fmt(r):
