@@ -65,7 +65,7 @@ TIMEOUT_S = 1800  # per cell
 # about 12 minutes (the reason is in each notebook's first markdown cell).
 FULL = {
     "01_sigmoidF1_explained.ipynb": {},
-    "02_arxiv_distilbert.ipynb": {"MAX_LENGTH": 128, "EPOCHS": 3},
+    "02_arxiv_distilbert.ipynb": {},
     "03_movie_posters_cnn.ipynb": {},
     "04_your_own_data.ipynb": {},
     "05_which_loss.ipynb": {},
