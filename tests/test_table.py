@@ -195,3 +195,19 @@ def test_csv_prepare_keeps_a_given_split_and_the_featurizer(tmp_path):
                             for t, y in zip(data.texts, data.labels)))
     with pytest.raises(ConfigError, match=r"no \['val', 'test'\] rows"):
         prepare_dataset(cfg["datasets"][0])
+
+
+def test_csv_dataset_is_named_after_its_file(tmp_path):
+    """An unnamed `kind = "csv"` table takes its file's stem: runs and saved models
+    say `models/tickets/`, not `models/csv/`; a `name` given in the file wins, and two
+    unnamed tables with the same stem are reported as a name clash, not merged."""
+    from VLAP.experiments import ConfigError, load_config
+
+    cfg = load_config(_csv_config())
+    assert cfg["datasets"][0]["name"] == FIXTURE.stem
+    assert load_config(_csv_config(name="mine"))["datasets"][0]["name"] == "mine"
+    other = tmp_path / FIXTURE.name
+    other.write_bytes(FIXTURE.read_bytes())
+    twin = dict(_csv_config()["dataset"], path=str(other))
+    with pytest.raises(ConfigError, match=f"two datasets named '{FIXTURE.stem}'"):
+        load_config({"name": "own", "datasets": [_csv_config()["dataset"], twin]})

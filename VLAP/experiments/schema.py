@@ -16,6 +16,7 @@ VLAP.experiments.schema.ConfigError: my.toml: `threshold` must be a probability 
 import copy
 import difflib
 import numbers
+from pathlib import PurePath
 
 from VLAP._validation import (
     check_bool,
@@ -260,6 +261,9 @@ def _validate_dataset(d, i, n, checks):
     checks.keys(d, DATASET_KEYS, "datasets", where)
     checks("datasets.kind", check_option, f"{where}.kind", d.get("kind"), DATASET_KINDS)
     d = {**copy.deepcopy(DATASET_DEFAULTS), **d}
+    if d["kind"] == "csv" and isinstance(d.get("path"), str) and d["path"].strip():
+        # your own table is named after its file (runs/<name>, models/<name>), not "csv"
+        d.setdefault("name", PurePath(d["path"]).stem or "csv")
     d.setdefault("name", d.get("mulan_name") or d["kind"])
     for key in ("name", "path", "mulan_name"):
         checks.text(d, key, f"datasets.{key}", f"{where}.{key}")
