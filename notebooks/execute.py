@@ -61,8 +61,8 @@ PROVENANCE_SOURCE = (
 METADATA_KEY = "vlap_execution"
 TIMEOUT_S = 1800  # per cell
 
-# Full runs: the notebooks' defaults, except where a full run would not fit a CPU budget of
-# about 12 minutes (the reason is in each notebook's first markdown cell).
+# Full runs: each notebook at its own defaults. An override here is stored in the notebook as
+# its injected-parameters cell; say why in the notebook's first markdown cell.
 FULL = {
     "01_sigmoidF1_explained.ipynb": {},
     "02_arxiv_distilbert.ipynb": {},

@@ -199,7 +199,7 @@ def test_csv_prepare_keeps_a_given_split_and_the_featurizer(tmp_path):
 
 def test_csv_dataset_is_named_after_its_file(tmp_path):
     """An unnamed `kind = "csv"` table takes its file's stem: runs and saved models
-    say `models/tickets/`, not `models/csv/`; a `name` given in the file wins, and two
+    say `models/own_texts/`, not `models/csv/`; a `name` given in the file wins, and two
     unnamed tables with the same stem are reported as a name clash, not merged."""
     from VLAP.experiments import ConfigError, load_config
 

@@ -261,10 +261,11 @@ def _validate_dataset(d, i, n, checks):
     checks.keys(d, DATASET_KEYS, "datasets", where)
     checks("datasets.kind", check_option, f"{where}.kind", d.get("kind"), DATASET_KINDS)
     d = {**copy.deepcopy(DATASET_DEFAULTS), **d}
-    if d["kind"] == "csv" and isinstance(d.get("path"), str) and d["path"].strip():
-        # your own table is named after its file (runs/<name>, models/<name>), not "csv"
-        d.setdefault("name", PurePath(d["path"]).stem or "csv")
-    d.setdefault("name", d.get("mulan_name") or d["kind"])
+    default_name = d.get("mulan_name") or d["kind"]
+    if d["kind"] == "csv" and isinstance(d.get("path"), str):
+        # your own table is named after its file (models/<name>), not "csv"
+        default_name = PurePath(d["path"].strip()).stem or default_name
+    d.setdefault("name", default_name)
     for key in ("name", "path", "mulan_name"):
         checks.text(d, key, f"datasets.{key}", f"{where}.{key}")
     if d["kind"] == "mulan":
