@@ -37,18 +37,34 @@ from VLAP.experiments.saving import save_models, tuned_val_f1, write_models_inde
 
 
 def build_model(model_cfg, prep):
-    """A fresh model for ``prep``: an MLP on features, or an image classifier."""
+    """A fresh model for ``prep``: an MLP on features, or an image classifier.
+
+    ``model_cfg["head"] = "dual"`` (MLP only) ends the MLP with
+    :class:`VLAP.models.DualHeadLogits`: ``2 * num_labels`` logits, the decision
+    head then the score head (train with ``loss="dual_head"``).
+    """
     import keras
 
     kind = model_cfg.get("kind", "mlp")
+    head = model_cfg.get("head", "single")
+    if head not in ("single", "dual"):
+        raise ValueError(f"`model.head` must be 'single' or 'dual'. Received: {head!r}")
     if kind == "mlp":
         layers = [keras.Input(prep.x_train.shape[1:])]
         for units in model_cfg.get("hidden", [256]):
             layers.append(keras.layers.Dense(int(units), activation="relu"))
             if model_cfg.get("dropout", 0.0):
                 layers.append(keras.layers.Dropout(float(model_cfg["dropout"])))
-        layers.append(keras.layers.Dense(prep.num_labels, name="logits"))
+        if head == "dual":
+            from VLAP.models import DualHeadLogits
+
+            layers.append(DualHeadLogits(prep.num_labels, name="logits"))
+        else:
+            layers.append(keras.layers.Dense(prep.num_labels, name="logits"))
         return keras.Sequential(layers, name="mlp")
+    if head == "dual":
+        raise ValueError("`model.head = 'dual'` needs an MLP (`model.kind = 'mlp'`). "
+                         f"Received: kind={kind!r}")
     from VLAP.models import image_classifier
 
     return image_classifier(

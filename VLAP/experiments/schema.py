@@ -32,6 +32,9 @@ from VLAP.experiments.paper import PAPER_RESULTS
 #: Values of a dataset table's ``kind``, a model table's ``kind`` and ``features``.
 DATASET_KINDS = ("synthetic", "mulan", "reuters", "arxiv", "posters", "csv")
 MODEL_KINDS = ("mlp", "image")
+#: Values of a model table's ``head``: one logit per label, or a decision head and a
+#: score head (``"dual"``, MLP only; train it with ``loss = "dual_head"``).
+MODEL_HEADS = ("single", "dual")
 #: frozen ImageNet features for image datasets (VLAP.models.extract_features)
 IMAGE_FEATURES = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")
 FEATURES = ("tfidf", "minilm") + IMAGE_FEATURES
@@ -55,7 +58,8 @@ DATASET_KEYS = {
     "text_column", "image_column", "label_column", "label_separator", "label_columns",
     "split_column", "format", "encoding", "on_error",
 }
-MODEL_KEYS = {"kind", "hidden", "dropout", "backbone", "image_size", "head_units", "width"}
+MODEL_KEYS = {"kind", "hidden", "dropout", "backbone", "image_size", "head_units", "width",
+              "head"}
 GRID_KEYS = {"enabled", "beta", "eta", "seed"}
 SMOKE_KEYS = {"epochs", "seeds", "patience", "batch_size", "model", "grid"} | (
     DATASET_KEYS - {"name"})
@@ -230,6 +234,11 @@ def _validate_model(model, checks):
                    f"`model` must be a table. Received: {model!r}")
     checks.keys(model, MODEL_KEYS, "model", "[model]")
     checks("model.kind", check_option, "model.kind", model.get("kind"), MODEL_KINDS)
+    if "head" in model:
+        checks("model.head", check_option, "model.head", model["head"], MODEL_HEADS)
+        checks.require(model["head"] != "dual" or model.get("kind", "mlp") == "mlp",
+                       "model.head", "`model.head = \"dual\"` needs `model.kind = \"mlp\"`. "
+                       f"Received: kind={model.get('kind')!r}")
     hidden = model.get("hidden", [])
     checks.require(isinstance(hidden, list), "model.hidden",
                    f"`model.hidden` must be a list of layer widths. Received: {hidden!r}")

@@ -72,11 +72,17 @@ CANDIDATES = {
                                       "surrogate_kwargs": {"beta": 1.0}, "weight": 0.5}, [{}]),
     "lead_bce_0.1": ("weighted_sum", {"baseline": "binary_crossentropy",
                                       "surrogate_kwargs": {"beta": 1.0}, "weight": 0.1}, [{}]),
+    # two heads on one trunk: sigmoidF1 decides (decision head, logit > 0), weight·BCE
+    # trains the score head that ranks (mAP); MLP configs only (`head = "dual"`)
+    "dual_head": ("dual_head", {"baseline": "binary_crossentropy"},
+                  _grid(beta=[1.0, 10.0], weight=[0.1, 0.3, 1.0])),
     # the library's fixed default (README "Which loss should I use?"), run as itself on
     # every dataset so that each claim about "the default" has its own rows: `--candidates default`
     "default": ("weighted_sum", {"baseline": "binary_crossentropy",
                                  "surrogate_kwargs": {"beta": 1.0}, "weight": 0.1}, [{}]),
 }
+#: Model options of a candidate (on top of the config's ``[model]`` table).
+MODEL_OPTIONS = {"dual_head": {"head": "dual"}}
 #: What ``vlap reproduce beyond`` runs by default (the leads are for the MULAN check).
 DEFAULT_CANDIDATES = tuple(c for c in CANDIDATES
                            if not c.startswith("lead_") and c != "default")
@@ -123,8 +129,8 @@ def loss_kwargs(candidate, setting, epochs):
             kw["start_epoch"] = int(round(value * epochs))
         elif key == "ramp_fraction":
             kw["ramp_epochs"] = max(1, int(round(value * epochs)))
-        elif key == "beta" and loss in ("weighted_sum", "scheduled"):
-            inner = "surrogate_kwargs" if loss == "weighted_sum" else "end_kwargs"
+        elif key == "beta" and loss in ("weighted_sum", "scheduled", "dual_head"):
+            inner = "end_kwargs" if loss == "scheduled" else "surrogate_kwargs"
             kw[inner] = {**kw.get(inner, {}), "beta": value}
         else:
             kw[key] = value
@@ -162,6 +168,81 @@ def choose(rows, reference=None, goal_aware=True):
     return max(order, key=lambda i: (rows[i]["f1_macro"], -i))
 
 
+#: Metrics of a dual-head model that come from its score head (they use the scores'
+#: order); every other metric thresholds the decision head at 0.5 (logit > 0).
+RANKING_PREFIXES = ("average_precision", "roc_auc", "precision_at_", "recall_at_", "ndcg_at_",
+                    "label_ranking", "coverage_error")
+
+
+def dual_head_summary(y_true, logits, threshold=0.5, **kwargs):
+    """Scores of a dual-head model's output ``(n, 2 * num_labels)`` as one summary table:
+    thresholded metrics from the decision head (columns ``[:L]``), ranking metrics
+    (:data:`RANKING_PREFIXES`: mAP, AUROC, P@k, ...) from the score head (``[L:]``).
+
+    Example:
+    >>> import numpy as np
+    >>> y = np.array([[1, 0], [0, 1], [1, 1]])
+    >>> decide = np.array([[3.0, -3.0], [-3.0, 3.0], [3.0, -3.0]])  # misses one label
+    >>> score = np.array([[2.0, -2.0], [-2.0, 2.0], [2.0, 1.0]])    # ranks perfectly
+    >>> t = dual_head_summary(y, np.concatenate([decide, score], axis=1))["value"]
+    >>> round(t["f1_micro"], 3), t["average_precision_macro"], t["mean_predicted_labels"]
+    (0.857, 1.0, 1.0)
+    """
+    import numpy as np
+
+    from VLAP.evaluation import evaluate_predictions
+    from VLAP.losses import split_dual_logits
+
+    logits = np.asarray(logits, dtype=np.float64)
+    decision, score = (1.0 / (1.0 + np.exp(-h)) for h in
+                       split_dual_logits(logits, np.asarray(y_true).shape[-1]))
+    table = evaluate_predictions(y_true, decision, threshold=threshold, **kwargs)
+    ranked = evaluate_predictions(y_true, score, threshold=threshold, **kwargs)
+    rows = [m for m in table.index if str(m).startswith(RANKING_PREFIXES)]
+    table.loc[rows] = ranked.loc[rows]
+    return table
+
+
+def train_dual_head(prep, cfg, seed, loss_kwargs):
+    """Train a dual-head MLP (``head = "dual"``, ``loss = "dual_head"``) like
+    :func:`VLAP.experiments.runner.train_and_evaluate` (same seeding, data, early
+    stopping); score it with :func:`dual_head_summary`. Returns a
+    :class:`VLAP.experiments.runner.RunResult` (threshold 0.5 only)."""
+    import warnings
+
+    import keras
+    import numpy as np
+
+    from VLAP.data import create_dataset
+    from VLAP.experiments.runner import RunResult, build_model
+    from VLAP.training import train
+
+    model_cfg = {**cfg["model"], **MODEL_OPTIONS["dual_head"]}
+    keras.utils.set_random_seed(int(seed))
+    model = build_model(model_cfg, prep)
+    keras.utils.set_random_seed(int(seed))
+    train_ds = create_dataset(prep.x_train, prep.y_train, batch_size=cfg["batch_size"],
+                              seed=int(seed), is_training=True)
+    val_ds = create_dataset(prep.x_val, prep.y_val, batch_size=256, is_training=False)
+    t0 = time.time()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # labels without a positive: as the runner's notes
+        model, history = train(model, train_ds, val_ds, prep.num_labels, loss="dual_head",
+                               epochs=cfg["epochs"], learning_rate=cfg["learning_rate"],
+                               loss_kwargs=loss_kwargs, threshold=cfg["threshold"],
+                               patience=cfg["patience"] or None, monitor=cfg["monitor"],
+                               deterministic=True, verbose=0)
+        seconds = time.time() - t0
+        thr = cfg["threshold"]
+        val = dual_head_summary(prep.y_val, np.asarray(model.predict(prep.x_val, batch_size=256,
+                                                                      verbose=0)), thr)
+        test = dual_head_summary(prep.y_test, np.asarray(model.predict(
+            prep.x_test, batch_size=256, verbose=0)), thr)
+    hist = {k: list(v) for k, v in history.history.items()}
+    return RunResult(prep.name, "dual_head", int(seed), dict(loss_kwargs), "", hist,
+                     len(next(iter(hist.values()), [])), seconds, {"": test}, {}, val)
+
+
 def _test_rows(res, dataset, candidate, setting):
     out = []
     for variant, threshold in (("", "0.5"), ("tuned", "tuned")):
@@ -192,7 +273,6 @@ def run_dataset(cfg, out, candidates=None, data_dir=None, log=print):
         Path of the dataset's folder.
     """
     from VLAP.experiments.prepare import prepare_dataset
-    from VLAP.experiments.runner import train_and_evaluate
 
     import logging
 
@@ -214,13 +294,21 @@ def run_dataset(cfg, out, candidates=None, data_dir=None, log=print):
     # BCE first: its validation scores on the first seed are the selection's reference
     order = ["bce"] + [c for c in candidates if c != "bce"] if "bce" in candidates \
         else candidates
+    skipped = []
+    for cand in list(order):
+        if MODEL_OPTIONS.get(cand, {}).get("head") == "dual" \
+                and cfg["model"].get("kind", "mlp") != "mlp":
+            log(f"  {prep.name} {cand}: skipped (a dual head needs an MLP config; "
+                f"this one is {cfg['model'].get('kind')!r})")
+            order.remove(cand)
+            skipped.append(cand)
     for cand in order:
         _, _, settings = CANDIDATES[cand]
+        fit = _fitter(cand)
         tried = []
         for setting in settings:
             loss, kw = loss_kwargs(cand, setting, cfg["epochs"])
-            res = train_and_evaluate(prep, cfg, loss, seeds[0], loss_kwargs=kw,
-                                     tune_thresholds=True)
+            res = fit(prep, cfg, loss, seeds[0], loss_kwargs=kw, tune_thresholds=True)
             tried.append((setting, res, _val(res)))
             log(f"  {prep.name} {cand} {setting_label(setting)} seed={seeds[0]}: "
                 f"{res.epochs_run} epochs, {res.train_seconds:.0f}s, val macro-F1 "
@@ -240,8 +328,7 @@ def run_dataset(cfg, out, candidates=None, data_dir=None, log=print):
         results += _test_rows(res, prep.name, cand, label)
         loss, kw = loss_kwargs(cand, setting, cfg["epochs"])
         for seed in seeds[1:]:
-            res = train_and_evaluate(prep, cfg, loss, seed, loss_kwargs=kw,
-                                     tune_thresholds=True)
+            res = fit(prep, cfg, loss, seed, loss_kwargs=kw, tune_thresholds=True)
             results += _test_rows(res, prep.name, cand, label)
             s = res.summaries[""]["value"]
             log(f"  {prep.name} {cand} {label} seed={seed}: test macro-F1 "
@@ -249,9 +336,20 @@ def run_dataset(cfg, out, candidates=None, data_dir=None, log=print):
         _write(folder / "results.csv", results, RESULT_COLUMNS)  # after every candidate
         _write(folder / "selection.csv", selection, list(selection[0]))
     meta = {"dataset": prep.name, "seeds": seeds, "candidates": order,
+            **({"skipped": skipped} if skipped else {}),
             "seconds": round(time.time() - t0, 1), **_provenance()}
     (folder / "run.json").write_text(json.dumps(meta, indent=2))
     return folder
+
+
+def _fitter(candidate):
+    """``fit(prep, cfg, loss, seed, loss_kwargs=..., tune_thresholds=...)`` of a candidate."""
+    from VLAP.experiments.runner import train_and_evaluate
+
+    if MODEL_OPTIONS.get(candidate, {}).get("head") == "dual":
+        return lambda prep, cfg, loss, seed, loss_kwargs, tune_thresholds: \
+            train_dual_head(prep, cfg, seed, loss_kwargs)
+    return train_and_evaluate
 
 
 def run_batch_sizes(cfg, out, batch_sizes, candidates, chosen, data_dir=None, log=print):

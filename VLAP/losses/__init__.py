@@ -45,8 +45,10 @@ import keras
 
 from VLAP.losses.classes import (Asymmetric, BinaryCrossentropy, FBetaLoss, Focal,
                                  JaccardLoss, LabelCountError, MCCLoss, PrecisionLoss,
-                                 RecallLoss, SigmoidF1, UnboundedF1, WeightedSum)
-from VLAP.losses.combined import FUNCTION_ALIASES, ema_sigmoid_f1, mixed, weighted_sum
+                                 RecallLoss, SigmoidF1, UnboundedF1, WeightedSum,
+                                 DualHead)
+from VLAP.losses.combined import (FUNCTION_ALIASES, dual_head, ema_sigmoid_f1, mixed,
+                                  split_dual_logits, weighted_sum)
 from VLAP.losses.functions import (asymmetric, binary_crossentropy, fbeta_loss, focal,
                                    jaccard_loss, label_count_error, mcc_loss,
                                    precision_loss, recall_loss, sigmoid_f1,
@@ -76,6 +78,7 @@ _CLASSES = {
     "weighted_sum": WeightedSum,
     "scheduled": Scheduled,
     "ema_sigmoid_f1": EMASigmoidF1,
+    "dual_head": DualHead,
 }
 # other accepted names -> canonical: the paper's names, Keras' "bce", the
 # abbreviation the paper and the shipped configs use ("asl"), and class names.
@@ -91,6 +94,10 @@ PAPER_LOSSES = ("sigmoid_f1", "unbounded_f1", "binary_crossentropy", "focal",
 #: Losses that keep state across batches and must be attached to their model
 #: (``loss.attach(model)``; :func:`VLAP.train` does it).
 STATEFUL = ("scheduled", "ema_sigmoid_f1")
+
+#: Losses of a dual-head model (output ``(batch, 2 * num_labels)``: decision head,
+#: then score head; see :mod:`VLAP.losses.combined`).
+DUAL_HEAD = ("dual_head",)
 
 #: Every string :func:`get` accepts.
 NAMES = tuple(sorted(set(_CLASSES) | set(_ALIASES)))
@@ -191,4 +198,5 @@ __all__ = [
     "NAMES", "PAPER_LOSSES", "AVERAGES",
     "label_count_error", "LabelCountError", "weighted_sum", "WeightedSum", "mixed",
     "Scheduled", "ema_sigmoid_f1", "EMASigmoidF1", "LossState", "STATEFUL",
+    "dual_head", "DualHead", "split_dual_logits", "DUAL_HEAD",
 ]

@@ -14,7 +14,8 @@ replicas' gradients, so both equal those of the global batch.
 import keras
 from keras import ops as _k
 
-from VLAP.losses.combined import ELEMENTWISE, SURROGATES, resolve_part, weighted_sum
+from VLAP.losses.combined import (ELEMENTWISE, SURROGATES, dual_head, resolve_part,
+                                  weighted_sum)
 from VLAP.losses.functions import (asymmetric, binary_crossentropy, focal,
                                    label_count_error, sigmoid_f1, soft_score_loss,
                                    unbounded_f1)
@@ -245,6 +246,39 @@ class WeightedSum(BatchLoss):
     def __init__(self, surrogate="sigmoid_f1", baseline="binary_crossentropy", weight=0.5,
                  surrogate_kwargs=None, baseline_kwargs=None, from_logits=True,
                  validate_args=True, name="weighted_sum", reduction=_R, dtype=None):
+        resolve_part("surrogate", surrogate, SURROGATES, surrogate_kwargs)
+        resolve_part("baseline", baseline, ELEMENTWISE, baseline_kwargs)
+        super().__init__(name=name, reduction=reduction, dtype=dtype, surrogate=surrogate,
+                         baseline=baseline, weight=weight,
+                         surrogate_kwargs=dict(surrogate_kwargs or {}),
+                         baseline_kwargs=dict(baseline_kwargs or {}),
+                         from_logits=from_logits, validate_args=validate_args)
+
+
+@_register
+class DualHead(BatchLoss):
+    """Keras loss for :func:`VLAP.losses.dual_head`: y_true ``(batch, L)``, y_pred
+    ``(batch, 2L)`` (decision head, then score head; see :mod:`VLAP.losses.combined`).
+
+    ``outputs_per_label = 2`` tells :func:`VLAP.training.compile_for_multilabel`
+    that the model outputs two columns per label and that its thresholded
+    metrics are those of the decision head (columns ``[:L]``).
+
+    Example:
+    >>> import VLAP
+    >>> loss = VLAP.losses.DualHead(weight=0.3, surrogate_kwargs={"beta": 1.0})
+    >>> round(float(loss([[1, 0]], [[2.0, -1.0, 2.0, -1.0]])), 4)
+    0.5977
+    >>> VLAP.losses.DualHead.from_config(loss.get_config()).weight
+    0.3
+    """
+
+    fn = staticmethod(dual_head)
+    outputs_per_label = 2
+
+    def __init__(self, surrogate="sigmoid_f1", baseline="binary_crossentropy", weight=1.0,
+                 surrogate_kwargs=None, baseline_kwargs=None, from_logits=True,
+                 validate_args=True, name="dual_head", reduction=_R, dtype=None):
         resolve_part("surrogate", surrogate, SURROGATES, surrogate_kwargs)
         resolve_part("baseline", baseline, ELEMENTWISE, baseline_kwargs)
         super().__init__(name=name, reduction=reduction, dtype=dtype, surrogate=surrogate,

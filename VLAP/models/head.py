@@ -113,3 +113,50 @@ class BackboneTask(keras.Model):
         if isinstance(config.get("backbone"), dict):
             config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
         return cls(**config)
+
+
+@keras.saving.register_keras_serializable(package="VLAP")
+class DualHeadLogits(keras.layers.Layer):
+    """Two linear heads on one trunk, their logits concatenated: ``(batch, 2 * num_labels)``.
+
+    Columns ``[:num_labels]`` are the decision head (train it with a surrogate such
+    as sigmoidF1; a label is predicted where its logit is > 0), columns
+    ``[num_labels:]`` the score head (train it with BCE; its scores rank). Train
+    with :class:`VLAP.losses.DualHead` (``loss="dual_head"``), which applies each
+    loss to its own half; :func:`VLAP.losses.split_dual_logits` splits the output.
+
+    Args:
+        num_labels: int. Number of labels (the layer outputs twice as many values).
+        **kwargs: Base layer arguments (`name`, `dtype`, ...).
+
+    Example:
+    >>> layer = DualHeadLogits(3)
+    >>> tuple(layer(keras.ops.ones((2, 4))).shape)
+    (2, 6)
+    >>> DualHeadLogits.from_config(layer.get_config()).num_labels
+    3
+    """
+
+    def __init__(self, num_labels, **kwargs):
+        check_positive_int("num_labels", num_labels)
+        super().__init__(**kwargs)
+        self.num_labels = int(num_labels)
+        policy = self.dtype_policy
+        self.decision = keras.layers.Dense(self.num_labels, dtype=policy, name="decision")
+        self.score = keras.layers.Dense(self.num_labels, dtype=policy, name="score")
+
+    def build(self, input_shape):
+        self.decision.build(input_shape)
+        self.score.build(input_shape)
+        self.built = True
+
+    def call(self, x):
+        return keras.ops.concatenate([self.decision(x), self.score(x)], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], 2 * self.num_labels)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"num_labels": self.num_labels})
+        return config

@@ -9,6 +9,9 @@ on its own before a plain ``model.fit``:
   ``from_logits``: a model with a sigmoid output trained with
   ``SigmoidF1(from_logits=False)`` thresholds its probabilities, not
   ``sigmoid(probabilities)``;
+* with a dual-head loss (``outputs_per_label = 2``, :class:`VLAP.losses.DualHead`)
+  the model outputs ``(batch, 2 * num_labels)`` and the metrics score the
+  decision head, columns ``[:num_labels]`` (:func:`decision_head_metrics`);
 * optionally a dtype policy (``"mixed_bfloat16"``) and a ``tf.distribute``
   strategy, for which the model is rebuilt from its config (same weights).
 
@@ -30,7 +33,60 @@ from VLAP import metrics as _metrics
 from VLAP._validation import check_threshold
 
 __all__ = ["compile_for_multilabel", "resolve_learning_rate", "resolve_loss",
-           "has_transformer_backbone", "with_dtype_policy"]
+           "has_transformer_backbone", "with_dtype_policy", "outputs_per_label",
+           "decision_head_metrics", "DecisionHeadF1", "DecisionHeadMeanPredictedLabels"]
+
+
+def outputs_per_label(loss):
+    """Output columns per label a model trained with ``loss`` has: 2 for a dual-head
+    loss (decision head, then score head), else 1.
+
+    Example:
+    >>> import VLAP
+    >>> outputs_per_label(VLAP.losses.get("dual_head")), outputs_per_label("sigmoidF1")
+    (2, 1)
+    """
+    return int(getattr(loss, "outputs_per_label", 1) or 1)
+
+
+def _decision_half(y_true, y_pred):
+    from VLAP.losses import split_dual_logits
+
+    y_pred = keras.ops.convert_to_tensor(y_pred)
+    return split_dual_logits(y_pred, keras.ops.convert_to_tensor(y_true).shape[-1])[0]
+
+
+@keras.saving.register_keras_serializable(package="VLAP")
+class DecisionHeadF1(_metrics.MultilabelF1):
+    """:class:`VLAP.metrics.MultilabelF1` of a dual-head model's decision head
+    (columns ``[:num_labels]`` of its ``(batch, 2 * num_labels)`` output).
+
+    Example:
+    >>> m = DecisionHeadF1(average="micro")
+    >>> m.update_state([[1, 0]], [[2.0, -1.0, -5.0, 5.0]])  # the score head is ignored
+    >>> float(m.result())
+    1.0
+    """
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        return super().update_state(y_true, _decision_half(y_true, y_pred), sample_weight)
+
+
+@keras.saving.register_keras_serializable(package="VLAP")
+class DecisionHeadMeanPredictedLabels(_metrics.MeanPredictedLabels):
+    """:class:`VLAP.metrics.MeanPredictedLabels` of a dual-head model's decision head."""
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        return super().update_state(y_true, _decision_half(y_true, y_pred), sample_weight)
+
+
+def decision_head_metrics(threshold=0.5, from_logits=True, num_labels=None):
+    """:func:`VLAP.metrics.training_metrics` (same names: ``f1_macro``, ``f1_micro``,
+    ``mean_predicted_labels``) computed on a dual-head model's decision head."""
+    kwargs = {"threshold": threshold, "from_logits": from_logits}
+    return [DecisionHeadF1(average="macro", num_labels=num_labels, **kwargs),
+            DecisionHeadF1(average="micro", num_labels=num_labels, **kwargs),
+            DecisionHeadMeanPredictedLabels(**kwargs)]
 
 
 def has_transformer_backbone(model):
@@ -106,12 +162,14 @@ def compile_for_multilabel(model, loss="sigmoidF1", *, learning_rate="auto",
 
     Args:
         model: keras.Model. Outputs one logit (or, with a loss given
-            ``from_logits=False``, one probability) per label.
+            ``from_logits=False``, one probability) per label; two per label
+            (decision head, then score head) with a dual-head loss.
         loss: str or keras.losses.Loss. Any name :func:`VLAP.losses.get` accepts.
         learning_rate: float or "auto". See :func:`resolve_learning_rate`.
         loss_kwargs: dict or None. Options for a loss given by name.
         threshold: float in (0, 1). Probability threshold of the F1 metrics.
-        num_labels: int or None. Builds the metrics' state eagerly when given.
+        num_labels: int or None. Builds the metrics' state eagerly when given
+            (the number of labels, not of output columns).
         strategy: a ``tf.distribute`` strategy or None. The model is rebuilt in
             its scope (same weights) and compiled there.
         dtype_policy: str or None. E.g. ``"mixed_bfloat16"``: the model is
@@ -126,6 +184,8 @@ def compile_for_multilabel(model, loss="sigmoidF1", *, learning_rate="auto",
     loss_obj = resolve_loss(loss, loss_kwargs)
     lr = resolve_learning_rate(learning_rate, transformer=has_transformer_backbone(model))
     from_logits = bool(getattr(loss_obj, "from_logits", True))
+    make_metrics = decision_head_metrics if outputs_per_label(loss_obj) == 2 \
+        else _metrics.training_metrics
     scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
     with scope:
         if dtype_policy is not None:
@@ -135,7 +195,6 @@ def compile_for_multilabel(model, loss="sigmoidF1", *, learning_rate="auto",
             clone.set_weights(model.get_weights())
             model = clone
         model.compile(optimizer=keras.optimizers.Adam(lr), loss=loss_obj,
-                      metrics=_metrics.training_metrics(threshold=threshold,
-                                                        from_logits=from_logits,
-                                                        num_labels=num_labels))
+                      metrics=make_metrics(threshold=threshold, from_logits=from_logits,
+                                           num_labels=num_labels))
     return model

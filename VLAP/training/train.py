@@ -50,7 +50,8 @@ import keras
 
 from VLAP._validation import check_bool, check_positive_int, check_threshold
 from VLAP.training.compile import (compile_for_multilabel, has_transformer_backbone,
-                                   resolve_learning_rate, resolve_loss)
+                                   outputs_per_label, resolve_learning_rate,
+                                   resolve_loss)
 from VLAP.training.resume import (build_for_fit, epoch_stream, load_checkpoint,
                                   open_run, random_states, seed_model)
 from VLAP.training.run_dir import RunCheckpoint, history_rows, library_versions
@@ -88,14 +89,17 @@ def enable_determinism():
         torch.use_deterministic_algorithms(True)
 
 
-def _check_num_labels(model, num_labels):
+def _check_num_labels(model, num_labels, per_label=1):
+    """``num_labels`` checked against the model's output: ``per_label`` values per
+    label (2 for a dual-head loss: decision head, then score head)."""
     if num_labels is None:
         return None
     check_positive_int("num_labels", num_labels)
     out = model.outputs[0].shape[-1] if getattr(model, "outputs", None) else None
-    if out is not None and out != num_labels:
-        raise ValueError(f"`num_labels`={num_labels} but the model outputs {out} "
-                         "values per example.")
+    if out is not None and out != per_label * num_labels:
+        what = "values per example." if per_label == 1 else \
+            f"values per example; a dual-head loss needs {per_label * num_labels}."
+        raise ValueError(f"`num_labels`={num_labels} but the model outputs {out} {what}")
     return num_labels
 
 
@@ -202,11 +206,11 @@ def train(model, train_ds, val_ds, num_labels=None, loss="sigmoidF1", *, epochs=
     check_bool("resume", resume)
     check_bool("deterministic", deterministic)
     threshold = check_threshold(threshold)
-    num_labels = _check_num_labels(model, num_labels)
     monitor = _check_monitor(monitor)
     if dtype_policy is not None:
         dtype_policy = keras.dtype_policies.get(dtype_policy).name
     loss_obj = resolve_loss(loss, loss_kwargs)
+    num_labels = _check_num_labels(model, num_labels, outputs_per_label(loss_obj))
     lr = resolve_learning_rate(learning_rate, transformer=has_transformer_backbone(model))
     config = {"loss": loss_obj.name, "loss_config": loss_obj.get_config(),
               "monitor": monitor, "epochs": epochs, "learning_rate": lr,
