@@ -45,7 +45,7 @@ def test_selection_is_made_on_validation_with_the_documented_rule(study_dir):
         mine = [r for r in sel if r["candidate"] == cand]
         assert len(mine) == len(study.CANDIDATES[cand][2])
         assert sum(r["chosen"] == "True" for r in mine) == 1
-    val = lambda r: {k: float(r["val_" + k]) for k in  # noqa: E731
+    val = lambda r: {"val_" + k: float(r["val_" + k]) for k in  # noqa: E731
                      ("f1_macro", "average_precision_macro", "label_count_mae")}
     bce = val(next(r for r in sel if r["candidate"] == "bce"))
     count = [r for r in sel if r["candidate"] == "f1_plus_count"]

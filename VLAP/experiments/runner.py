@@ -34,6 +34,7 @@ from VLAP.experiments.prepare import DataError, check_data, data_path, prepare_d
 from VLAP.experiments.results import (display_name, experiment_plots, markdown_tables,
                                       result_rows, write_csv)
 from VLAP.experiments.saving import save_models, tuned_val_f1, write_models_index
+from VLAP.experiments.selection import best_index
 
 
 def build_model(model_cfg, prep):
@@ -248,7 +249,9 @@ def run_grid(prep, cfg, run_dir, log=print):
                          "epochs_run": res.epochs_run})
             log(f"  grid {prep.name} beta={beta:g} eta={eta:g}: val macro-F1 "
                 f"{v['f1_macro']:.3f}, #pred {v['mean_predicted_labels']:.2f}")
-    best = max(rows, key=lambda r: (round(r["val_f1_macro"], 12), -r["beta"], -r["eta"]))
+    from VLAP.experiments.selection import best_grid
+
+    best = rows[best_grid(rows)]  # validation scores only
     return {"beta": best["beta"], "eta": best["eta"]}, rows
 
 
@@ -341,7 +344,9 @@ def _run_into(cfg, run_dir, meta, provenance, log):
                     keep_model=cfg["save_models"])
                 if res.model is not None:  # keep the best seed of each loss only
                     thresholds, f1 = tuned_val_f1(res)
-                    if loss not in kept or f1 > kept[loss][2]:
+                    if loss not in kept or best_index(
+                            [{"val_f1_macro_tuned": kept[loss][2]},
+                             {"val_f1_macro_tuned": f1}], "val_f1_macro_tuned") == 1:
                         if loss in kept:
                             kept[loss][0].model = None
                         kept[loss] = (res, thresholds, f1)

@@ -65,7 +65,10 @@ def save_models(best, prep, run_dir, cfg, log=print):
             continue
         entries.append(dict(meta, file=str(file.relative_to(run_dir)), best=False))
     if entries:
-        top = max(entries, key=lambda e: e["val_f1_macro_tuned"])
+        from VLAP.experiments.selection import best_index
+
+        top = entries[best_index([{"val_f1_macro_tuned": e["val_f1_macro_tuned"]}
+                                  for e in entries], "val_f1_macro_tuned")]
         top["best"] = True
         log(f"  saved {len(entries)} models to {folder}; best on validation: "
             f"{display_name(top['loss'])} (macro-F1 {top['val_f1_macro_tuned']:.3f} with "

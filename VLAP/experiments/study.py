@@ -10,7 +10,8 @@ paper comparison in experiments/RESULTS.md):
   a BCE → sigmoidF1 schedule, sigmoidF1 on moving-average counts, and
   sigmoidF1 + λ·(soft label-count error).
 
-**Selection, on the validation split only.** Each candidate's settings are
+**Selection, on the validation split only** (every choice goes through
+:mod:`VLAP.experiments.selection`, which refuses test scores). Each candidate's settings are
 trained on the first seed; the chosen setting is then trained on the other
 seeds (the first seed's model is the one already trained; training is seeded,
 so it is the model a re-run would give). The rule serves the study's goal
@@ -138,34 +139,25 @@ def loss_kwargs(candidate, setting, epochs):
 
 
 def _val(res):
+    """The validation scores of a run, as ``val_<metric>`` (what selection may see)."""
     v = res.val_summary["value"]
-    return {m: float(v[m]) for m in ("f1_macro", "average_precision_macro",
-                                     "label_count_mae", "mean_predicted_labels")}
+    return {f"val_{m}": float(v[m]) for m in ("f1_macro", "average_precision_macro",
+                                              "label_count_mae", "mean_predicted_labels")}
 
 
 def choose(rows, reference=None, goal_aware=True):
-    """Index of the chosen setting among ``rows`` (validation scores, first seed).
-
-    Goal-aware: among rows with mAP >= the reference's and label-count MAE <=
-    the reference's, the best macro-F1; if none qualifies (or no reference),
-    the best macro-F1. Ties: the earlier row.
+    """Index of the chosen setting: :func:`VLAP.experiments.selection.choose_setting`
+    (validation scores only; rows hold ``val_*`` columns).
 
     Example:
-    >>> rows = [{"f1_macro": .6, "average_precision_macro": .7, "label_count_mae": .5},
-    ...         {"f1_macro": .7, "average_precision_macro": .6, "label_count_mae": .5}]
-    >>> choose(rows, {"average_precision_macro": .65, "label_count_mae": .6})
+    >>> rows = [{"val_f1_macro": .6, "val_average_precision_macro": .7, "val_label_count_mae": .5},
+    ...         {"val_f1_macro": .7, "val_average_precision_macro": .6, "val_label_count_mae": .5}]
+    >>> choose(rows, {"val_average_precision_macro": .65, "val_label_count_mae": .6})
     0
-    >>> choose(rows, {"average_precision_macro": .65, "label_count_mae": .6}, goal_aware=False)
-    1
     """
-    order = range(len(rows))
-    if goal_aware and reference is not None:
-        ok = [i for i in order
-              if rows[i]["average_precision_macro"] >= reference["average_precision_macro"]
-              and rows[i]["label_count_mae"] <= reference["label_count_mae"]]
-        if ok:
-            order = ok
-    return max(order, key=lambda i: (rows[i]["f1_macro"], -i))
+    from VLAP.experiments.selection import choose_setting
+
+    return choose_setting(rows, reference, goal_aware=goal_aware)
 
 
 #: Metrics of a dual-head model that come from its score head (they use the scores'
@@ -312,16 +304,16 @@ def run_dataset(cfg, out, candidates=None, data_dir=None, log=print):
             tried.append((setting, res, _val(res)))
             log(f"  {prep.name} {cand} {setting_label(setting)} seed={seeds[0]}: "
                 f"{res.epochs_run} epochs, {res.train_seconds:.0f}s, val macro-F1 "
-                f"{tried[-1][2]['f1_macro']:.3f}, mAP "
-                f"{tried[-1][2]['average_precision_macro']:.3f}, count MAE "
-                f"{tried[-1][2]['label_count_mae']:.3f}")
+                f"{tried[-1][2]['val_f1_macro']:.3f}, mAP "
+                f"{tried[-1][2]['val_average_precision_macro']:.3f}, count MAE "
+                f"{tried[-1][2]['val_label_count_mae']:.3f}")
         pick = choose([t[2] for t in tried], reference, goal_aware=cand not in BASELINES)
         if cand == "bce":
             reference = tried[0][2]
         for i, (setting, res, val) in enumerate(tried):
             selection.append({"dataset": prep.name, "candidate": cand,
                               "setting": setting_label(setting), "seed": seeds[0],
-                              **{f"val_{k}": round(v, 6) for k, v in val.items()},
+                              **{k: round(v, 6) for k, v in val.items()},
                               "epochs_run": res.epochs_run, "chosen": i == pick})
         setting, res, _ = tried[pick]
         label = setting_label(setting)
@@ -340,6 +332,89 @@ def run_dataset(cfg, out, candidates=None, data_dir=None, log=print):
             "seconds": round(time.time() - t0, 1), **_provenance()}
     (folder / "run.json").write_text(json.dumps(meta, indent=2))
     return folder
+
+
+def run_picks(cfg, out, picks, data_dir=None, log=print):
+    """Train each ``(candidate, setting label)`` of ``picks`` on every seed of ``cfg``;
+    write their test rows to ``out/<dataset>/lodo.csv`` (columns of ``results.csv``).
+
+    For the leave-one-dataset-out table: a setting recommended on the other
+    datasets that the held-out dataset's own selection did not choose has no test
+    rows in ``results.csv``; this run supplies them (same config, seeds, training).
+    """
+    import logging
+
+    from VLAP.experiments.prepare import prepare_dataset
+    from VLAP.experiments.runner import DropRetracingNotices
+
+    logging.getLogger("tensorflow").addFilter(DropRetracingNotices())
+    (d,) = cfg["datasets"]
+    t0 = time.time()
+    prep = prepare_dataset(d, data_dir or cfg["data_dir"] or None)
+    folder = Path(out) / prep.name
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for cand, label in picks:
+        if cand not in CANDIDATES:
+            raise ValueError(f"Unknown candidate {cand!r}. Valid: {sorted(CANDIDATES)}")
+        loss, kw = loss_kwargs(cand, parse_setting(label), cfg["epochs"])
+        fit = _fitter(cand)
+        for seed in cfg["seeds"]:
+            res = fit(prep, cfg, loss, int(seed), loss_kwargs=kw, tune_thresholds=True)
+            rows += _test_rows(res, prep.name, cand, label)
+            s = res.summaries[""]["value"]
+            log(f"  {prep.name} {cand} {label} seed={seed}: test macro-F1 "
+                f"{s['f1_macro']:.3f}, mAP {s['average_precision_macro']:.3f}")
+        _write(folder / "lodo.csv", rows, RESULT_COLUMNS)
+    meta = {"dataset": prep.name, "seeds": [int(s) for s in cfg["seeds"]],
+            "picks": [f"{c}:{lbl}" for c, lbl in picks],
+            "seconds": round(time.time() - t0, 1), **_provenance()}
+    (folder / "run.json").write_text(json.dumps(meta, indent=2))
+    return folder
+
+
+def missing_picks(merged):
+    """``{dataset: [(candidate, setting)]}``: the leave-one-dataset-out picks of the merged
+    study folder ``merged`` (chosen on validation) that have no test rows yet."""
+    from VLAP.experiments import selection, study_report
+
+    df = study_report.load(merged, lodo=True)
+    picks = selection.leave_one_out(study_report.load_selection(merged))
+    out = {}
+    for p in picks.itertuples():
+        if study_report.pick_rows(df, p.held_out, p.candidate, p.setting) is None:
+            out.setdefault(p.held_out, []).append((p.candidate, p.setting))
+    return out
+
+
+def main(argv=None):
+    """``python -m VLAP.experiments.study lodo MERGED --out DIR``: train the
+    leave-one-dataset-out picks of the merged study ``MERGED`` that have no test rows,
+    with each dataset's shipped config and the seeds of its study run (``runs.json``)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m VLAP.experiments.study")
+    parser.add_argument("command", choices=["lodo"])
+    parser.add_argument("merged", help="merged study folder, e.g. experiments/beyond")
+    parser.add_argument("--out", required=True, help="folder for <dataset>/lodo.csv")
+    parser.add_argument("--datasets", default="",
+                        help="only these held-out datasets (comma-separated)")
+    parser.add_argument("--dry-run", action="store_true", help="only list the runs")
+    args = parser.parse_args(argv)
+    from VLAP.experiments import load_config
+
+    runs = json.loads((Path(args.merged) / "runs.json").read_text())
+    todo = missing_picks(args.merged)
+    if args.datasets:
+        todo = {d: p for d, p in todo.items() if d in args.datasets.split(",")}
+    for dataset, picks in sorted(todo.items()):
+        seeds = runs[dataset]["seeds"]
+        print(f"{dataset}: {picks}, seeds {seeds}", flush=True)
+        if not args.dry_run:
+            cfg = load_config(dataset, overrides={"seeds": seeds})
+            run_picks(cfg, Path(args.out) / "beyond", picks,
+                      log=lambda m: print(m, flush=True))
+    return 0
 
 
 def _fitter(candidate):
@@ -382,6 +457,35 @@ def run_batch_sizes(cfg, out, batch_sizes, candidates, chosen, data_dir=None, lo
     return folder / "batch_size.csv"
 
 
+def parse_setting(label):
+    """The setting dict of a :func:`setting_label` (values as floats).
+
+    Example:
+    >>> parse_setting("beta=1,weight=0.1"), parse_setting("-")
+    ({'beta': 1.0, 'weight': 0.1}, {})
+    """
+    if label in ("-", "", None):
+        return {}
+    return {k: float(v) for k, v in (part.split("=") for part in str(label).split(","))}
+
+
+def same_training(a, b, epochs=100):
+    """Whether two ``(candidate, setting label)`` train the same model: same loss,
+    options and model options (e.g. ``default`` and ``f1_plus_bce`` at β=1, λ=0.1).
+
+    Example:
+    >>> same_training(("default", "-"), ("f1_plus_bce", "beta=1,weight=0.1"))
+    True
+    >>> same_training(("default", "-"), ("dual_head", "beta=1,weight=0.1"))
+    False
+    """
+    def key(pair):
+        cand, label = pair
+        return loss_kwargs(cand, parse_setting(label), epochs), MODEL_OPTIONS.get(cand, {})
+
+    return key(a) == key(b)
+
+
 def chosen_settings(folder):
     """candidate -> chosen setting dict, read back from ``selection.csv``."""
     out = {}
@@ -409,7 +513,9 @@ def collect(study_dirs, dest):
 
     Args:
         study_dirs: a folder or a list of folders of ``vlap reproduce beyond``
-            (``<out>/beyond``), e.g. the main study and a run of extra candidates.
+            (``<out>/beyond``), e.g. the main study and a run of extra candidates;
+            a folder that holds ``results.csv`` itself is an earlier merge (such
+            as ``experiments/beyond``), read as it is (``dest`` may be one of them).
         dest: folder to write ``results.csv``, ``selection.csv``,
             ``batch_size.csv`` (when any dataset has one) and ``runs.json`` (each
             run's provenance, keyed ``<dataset>`` or ``<dataset>:<candidates>``).
@@ -420,30 +526,38 @@ def collect(study_dirs, dest):
     if isinstance(study_dirs, (str, Path)):
         study_dirs = [study_dirs]
     dest = Path(dest)
-    merged = {"results.csv": [], "selection.csv": [], "batch_size.csv": []}
+    merged = {"results.csv": [], "selection.csv": [], "batch_size.csv": [], "lodo.csv": []}
     runs, seen = {}, {}
+    sources = []  # (folder, its runs: {key: meta})
     for study_dir in map(Path, study_dirs):
+        if (study_dir / "results.csv").exists():  # an earlier merge
+            meta = json.loads((study_dir / "runs.json").read_text()) \
+                if (study_dir / "runs.json").exists() else {}
+            sources.append((study_dir, meta))
+            continue
         for folder in sorted(p for p in study_dir.iterdir() if p.is_dir()):
             meta = {}
             if (folder / "run.json").exists():
-                meta = json.loads((folder / "run.json").read_text())
-            for name in merged:
-                if not (folder / name).exists():
-                    continue
-                with open(folder / name, newline="") as f:
-                    rows = list(csv.DictReader(f))
-                if name == "results.csv":
-                    for cand in {r["candidate"] for r in rows}:
-                        key = (folder.name, cand)
-                        if key in seen:
-                            raise ValueError(f"{folder}: candidate {cand!r} of dataset "
-                                             f"{folder.name!r} is also in {seen[key]}")
-                        seen[key] = folder
-                merged[name] += rows
-            if meta:
-                key = folder.name if folder.name not in runs else \
-                    f"{folder.name}:{','.join(meta.get('candidates', []))}"
-                runs[key] = meta
+                meta = {folder.name: json.loads((folder / "run.json").read_text())}
+            sources.append((folder, meta))
+    for folder, metas in sources:
+        for name in merged:
+            if not (folder / name).exists():
+                continue
+            with open(folder / name, newline="") as f:
+                rows = list(csv.DictReader(f))
+            if name == "results.csv":
+                for key in {(r["dataset"], r["candidate"]) for r in rows}:
+                    if key in seen:
+                        raise ValueError(f"{folder}: candidate {key[1]!r} of dataset "
+                                         f"{key[0]!r} is also in {seen[key]}")
+                    seen[key] = folder
+            merged[name] += rows
+        for key, meta in metas.items():
+            dataset = meta.get("dataset", key.split(":")[0])
+            if key in runs:
+                key = f"{dataset}:{','.join(meta.get('candidates', []))}"
+            runs[key] = meta
     dest.mkdir(parents=True, exist_ok=True)
     for name, rows in merged.items():
         if rows:
@@ -451,3 +565,9 @@ def collect(study_dirs, dest):
             _write(dest / name, rows, columns)
     (dest / "runs.json").write_text(json.dumps(runs, indent=2) + "\n")
     return dest
+
+
+if __name__ == "__main__":  # pragma: no cover
+    import sys
+
+    sys.exit(main())

@@ -6,6 +6,11 @@
 experiments/RESULTS.md's study section and writes ``DIR/recommendation.json``.
 Every number comes from the files.
 
+**Choices see validation only.** The recommended (candidate, setting) and the
+leave-one-dataset-out picks come from :mod:`VLAP.experiments.selection`, which
+reads ``selection.csv`` (validation scores) and refuses test columns; the test
+numbers of ``results.csv`` are only reported here.
+
 **The goal** (issue 14), per dataset, on the test split's means over seeds: a
 candidate's macro-F1 at 0.5 is above both BCE's and sigmoidF1's, its mAP is at
 least BCE's and its label-count MAE at most BCE's.
@@ -18,17 +23,26 @@ from pathlib import Path
 import pandas as pd
 
 #: Display order of the losses in the tables.
-ORDER = ("bce", "bce_tuned", "asl", "asl_tuned", "sigmoid_f1", "f1_plus_bce", "f1_plus_asl",
-         "bce_to_f1", "ema_f1", "f1_plus_count", "lead_bce_0.5", "lead_bce_0.1")
+ORDER = ("bce", "bce_tuned", "asl", "asl_tuned", "sigmoid_f1", "default", "dual_head",
+         "f1_plus_bce", "f1_plus_asl", "bce_to_f1", "ema_f1", "f1_plus_count", "lead_bce_0.5",
+         "lead_bce_0.1")
 #: Columns of the summary table: metric -> heading.
 COLUMNS = {"f1_macro": "macro-F1", "f1_micro": "micro-F1", "average_precision_macro": "mAP",
            "label_count_mae": "count MAE", "mean_predicted_labels": "#pred"}
 BASELINES = ("bce", "bce_tuned", "asl", "asl_tuned", "sigmoid_f1")
 
 
-def load(folder):
-    """The study's test results as a long DataFrame; tuned BCE/ASL as their own rows."""
+def load(folder, lodo=False):
+    """The study's test results as a long DataFrame; tuned BCE/ASL as their own rows.
+
+    With ``lodo``, the rows of ``lodo.csv`` (settings trained only for the
+    leave-one-dataset-out table) are added, marked ``source = "lodo"``."""
     df = pd.read_csv(Path(folder) / "results.csv", dtype={"threshold": str})
+    if lodo:
+        df["source"] = "results"
+        if (Path(folder) / "lodo.csv").exists():
+            extra = pd.read_csv(Path(folder) / "lodo.csv", dtype={"threshold": str})
+            df = pd.concat([df, extra.assign(source="lodo")], ignore_index=True)
     tuned = df[(df.threshold == "tuned") & df.candidate.isin(["bce", "asl"])].copy()
     tuned["candidate"] = tuned["candidate"] + "_tuned"
     return pd.concat([df[df.threshold == "0.5"], tuned], ignore_index=True)
@@ -75,50 +89,145 @@ def goal_table(stats_df):
     return pd.DataFrame(rows)
 
 
-def recommend(goals, stats_df, selection=None):
-    """The candidate meeting the goal on most datasets (ties: the most datasets where
-    it keeps mAP and count no worse than BCE, then its mean macro-F1 gain over BCE),
-    with its default setting (:func:`default_setting`). The issue's leads (fixed weights, not chosen
-    on validation) are reported but never recommended: picking between them on the
-    test scores would be selection on the test split."""
-    # no candidate may need more than its share: rank by the number of goals met
-    goals = goals[~goals.candidate.str.startswith("lead_")]  # fixed weights: not selected
-    g = goals.groupby("candidate").agg(
-        goals_met=("goal", "sum"), datasets=("goal", "size"),
-        beats_sigmoid_f1=("beats_sigmoid_f1_f1", "sum"), beats_bce=("beats_bce_f1", "sum"),
-        keeps_bce_map_and_count=("map_ge_bce", lambda s: int((s & goals.loc[s.index,
-                                                                        "count_le_bce"]).sum())),
-        mean_f1_gain_over_bce=("f1_minus_bce", "mean"),
-        mean_f1_gap_to_sigmoid_f1=("f1_minus_sigmoid_f1", "mean"))
-    g = g.sort_values(["goals_met", "keeps_bce_map_and_count", "mean_f1_gain_over_bce"],
-                      ascending=False)
-    best = g.index[0]
-    setting = None
-    if selection is not None:
-        setting = default_setting(selection, best)
-    return best, setting, g
+def load_selection(folder):
+    """``selection.csv`` (validation scores of every setting tried) as a DataFrame."""
+    selection = pd.read_csv(Path(folder) / "selection.csv")
+    selection["chosen"] = selection["chosen"].astype(str) == "True"
+    return selection
 
 
-def default_setting(selection, candidate):
-    """The setting of ``candidate`` chosen on the most datasets; ties broken by the
-    best mean rank of validation macro-F1 across datasets (validation data only).
+def recommend(folder):
+    """``(candidate, setting, ranking)``: :func:`VLAP.experiments.selection.recommend`
+    on ``selection.csv`` (validation scores only; the test files are not read)."""
+    from VLAP.experiments import selection
+
+    return selection.recommend(load_selection(folder))
+
+
+def pick_rows(df, dataset, candidate, setting):
+    """Test rows on ``dataset`` of a run that trains what ``(candidate, setting)`` trains:
+    its own rows when ``setting`` was chosen there, else those of an equivalent
+    candidate (e.g. ``default`` for ``f1_plus_bce`` at β=1, λ=0.1); None if none ran."""
+    from VLAP.experiments.study import same_training
+
+    d = df[df.dataset == dataset]
+    if "source" in d:  # the study's own rows first, then the leave-one-out runs (lodo.csv)
+        d = d.sort_values("source", kind="stable")
+    pairs = d[["candidate", "setting"]].drop_duplicates().itertuples(index=False)
+    match = sorted((c != candidate or st != setting, c, st) for c, st in pairs
+                   if c == candidate and st == setting
+                   or not c.endswith("_tuned") and same_training((c, st), (candidate, setting)))
+    if not match:
+        return None
+    _, c, st = match[0]
+    return d[(d.candidate == c) & (d.setting == st)]
+
+
+def _means(rows):
+    return rows.groupby("metric")["value"].mean()
+
+
+def record(df, dataset, rows):
+    """Test means of ``rows`` on ``dataset`` and their differences to BCE and sigmoidF1."""
+    m = _means(rows)
+    bce = _means(df[(df.dataset == dataset) & (df.candidate == "bce")])
+    f1 = _means(df[(df.dataset == dataset) & (df.candidate == "sigmoid_f1")])
+    out = {"seeds": int(rows.seed.nunique()), "f1_macro": m["f1_macro"],
+           "average_precision_macro": m["average_precision_macro"],
+           "label_count_mae": m["label_count_mae"],
+           "mean_predicted_labels": m["mean_predicted_labels"],
+           "f1_minus_bce": m["f1_macro"] - bce["f1_macro"],
+           "f1_minus_sigmoid_f1": m["f1_macro"] - f1["f1_macro"],
+           "map_minus_bce": m["average_precision_macro"] - bce["average_precision_macro"],
+           "count_mae_minus_bce": m["label_count_mae"] - bce["label_count_mae"]}
+    out["goal"] = bool(out["f1_minus_bce"] > 0 and out["f1_minus_sigmoid_f1"] > 0
+                       and out["map_minus_bce"] >= 0 and out["count_mae_minus_bce"] <= 0)
+    return out
+
+
+def lodo_table(folder):
+    """Leave-one-dataset-out: for each dataset, the (candidate, setting) recommended on
+    the other datasets' validation scores, and its test record on the held-out one."""
+    from VLAP.experiments import selection
+
+    df = load(folder, lodo=True)
+    picks = selection.leave_one_out(load_selection(folder))
+    rows = []
+    for p in picks.itertuples():
+        found = pick_rows(df, p.held_out, p.candidate, p.setting)
+        rec = record(df, p.held_out, found) if found is not None else {}
+        rows.append({"held_out": p.held_out, "candidate": p.candidate, "setting": p.setting,
+                     "run_as": None if found is None else found.candidate.iloc[0], **rec})
+    return pd.DataFrame(rows, columns=["held_out", "candidate", "setting", "run_as"]
+                        if not rows else None)
+
+
+def fixed_record(folder, candidate="default"):
+    """The test record of a fixed candidate (its own rows) on every dataset it ran on."""
+    df = load(folder)
+    return pd.DataFrame([{"dataset": d, **record(df, d, df[(df.dataset == d)
+                                                          & (df.candidate == candidate)])}
+                         for d in sorted(df[df.candidate == candidate].dataset.unique())
+                         if {"bce", "sigmoid_f1"} <= set(df[df.dataset == d].candidate)])
+
+
+def _tally(table):
+    n = len(table)
+    return (f"beat BCE's macro-F1 on {int((table.f1_minus_bce > 0).sum())}/{n}, sigmoidF1's "
+            f"on {int((table.f1_minus_sigmoid_f1 > 0).sum())}/{n}, kept BCE's mAP on "
+            f"{int((table.map_minus_bce >= 0).sum())}/{n} and its label-count MAE on "
+            f"{int((table.count_mae_minus_bce <= 0).sum())}/{n}, met the goal on "
+            f"{int(table.goal.sum())}/{n}; mean macro-F1 vs BCE "
+            f"{table.f1_minus_bce.mean():+.3f}, vs sigmoidF1 {table.f1_minus_sigmoid_f1.mean():+.3f}")
+
+
+#: The three criteria of the Pareto view: metric -> +1 (higher is better) or -1.
+PARETO = {"f1_macro": 1, "average_precision_macro": 1, "label_count_mae": -1}
+
+
+def pareto_table(stats_df):
+    """Per dataset x loss (test means): whether another loss dominates it on macro-F1
+    (higher), mAP (higher) and label-count MAE (lower): at least as good on all three,
+    better on one. The issue's fixed-weight leads (duplicates of fixed settings) are left out.
 
     Example:
-    >>> sel = pd.DataFrame({"dataset": ["a", "a", "b", "b"], "candidate": ["c"] * 4,
-    ...                     "setting": ["w=1", "w=2"] * 2, "val_f1_macro": [.5, .6, .7, .6],
-    ...                     "chosen": [False, True, True, False]})
-    >>> default_setting(sel, "c")  # one choice each; mean ranks tie, so the first setting
-    'w=1'
+    >>> s = pd.DataFrame({"dataset": ["a"] * 6, "candidate": ["x"] * 3 + ["y"] * 3,
+    ...                   "metric": list(PARETO) * 2, "mean": [.5, .6, .3, .4, .6, .4]})
+    >>> pareto_table(s)[["candidate", "dominated"]].values.tolist()
+    [['x', False], ['y', True]]
     """
-    mine = selection[selection.candidate == candidate].copy()
-    if not len(mine):
-        return None
-    mine["rank"] = mine.groupby("dataset")["val_f1_macro"].rank(ascending=False)
-    table = mine.groupby("setting", sort=False).agg(chosen=("chosen", "sum"),
-                                                    rank=("rank", "mean"))
-    table["order"] = range(len(table))
-    table = table.sort_values(["chosen", "rank", "order"], ascending=[False, True, True])
-    return table.index[0]
+    rows = []
+    for dataset, d in stats_df.groupby("dataset", sort=True):
+        wide = d.pivot_table(index="candidate", columns="metric", values="mean")
+        wide = wide[[c for c in PARETO if c in wide]].dropna()
+        wide = wide[~wide.index.str.startswith("lead_")]
+        signed = wide * pd.Series(PARETO)
+        for cand, v in signed.iterrows():
+            others = signed.drop(index=cand)
+            by = others[(others >= v).all(axis=1) & (others > v).any(axis=1)].index.tolist()
+            rows.append({"dataset": dataset, "candidate": cand, "dominated": bool(by),
+                         "dominated_by": ",".join(by), **wide.loc[cand].to_dict()})
+    return pd.DataFrame(rows)
+
+
+def count_conflict(stats_df):
+    """Per dataset: the loss with the best test macro-F1 and the one with the lowest
+    label-count MAE, their #pred and the true labels per example: where they differ the
+    count criterion conflicts with macro-F1 (the best macro-F1 predicts more labels)."""
+    rows = []
+    for dataset, d in stats_df.groupby("dataset", sort=True):
+        wide = d.pivot_table(index="candidate", columns="metric", values="mean")
+        wide = wide[~wide.index.str.startswith("lead_")]
+        f1, cnt = wide.f1_macro.idxmax(), wide.label_count_mae.idxmin()
+        rows.append({"dataset": dataset, "best_f1": f1, "best_f1_value": wide.f1_macro[f1],
+                     "best_f1_count_mae": wide.label_count_mae[f1],
+                     "best_f1_pred": wide.mean_predicted_labels[f1],
+                     "best_count": cnt, "best_count_f1": wide.f1_macro[cnt],
+                     "best_count_mae": wide.label_count_mae[cnt],
+                     "best_count_pred": wide.mean_predicted_labels[cnt],
+                     "true_labels": wide.mean_true_labels.mean(),
+                     "conflict": f1 != cnt})
+    return pd.DataFrame(rows)
 
 
 def _fmt(r):
@@ -131,10 +240,6 @@ def markdown(folder):
     df = load(folder)
     stats_df = summary(df)
     stats = {(r.dataset, r.candidate, r.metric): r for r in stats_df.itertuples()}
-    selection = None
-    if (folder / "selection.csv").exists():
-        selection = pd.read_csv(folder / "selection.csv")
-        selection["chosen"] = selection["chosen"].astype(str) == "True"
     lines = []
     for dataset in sorted(df.dataset.unique()):
         true = stats[(dataset, "bce", "mean_true_labels")].mean \
@@ -185,19 +290,7 @@ def markdown(folder):
                              f"{mark(r.map_ge_bce)}{r.map_minus_bce:+.3f} / "
                              f"{mark(r.count_le_bce)}{r.count_mae_minus_bce:+.3f}".strip())
             lines.append(f"| {cand} | " + " | ".join(cells) + " |")
-        best, setting, ranking = recommend(goals, stats_df, selection)
-        lines += ["", "#### Ranking of the candidates", "",
-                  "| candidate | goal met | beats sigmoidF1 | beats BCE | keeps BCE's mAP and "
-                  "count | mean F1 gain over BCE | mean F1 gap to sigmoidF1 |",
-                  "|---|---|---|---|---|---|---|"]
-        for cand, r in ranking.iterrows():
-            lines.append(f"| {cand} | {int(r.goals_met)}/{int(r.datasets)} | "
-                         f"{int(r.beats_sigmoid_f1)} | {int(r.beats_bce)} | "
-                         f"{int(r.keeps_bce_map_and_count)} | "
-                         f"{r.mean_f1_gain_over_bce:+.3f} | "
-                         f"{r.mean_f1_gap_to_sigmoid_f1:+.3f} |")
-        lines += ["", f"Top of the ranking: **{best}** (most often chosen setting: "
-                  f"{setting})."]
+    lines += ["", extra_markdown(folder, stats_df)]
     if (folder / "batch_size.csv").exists():
         lines += ["", batch_markdown(folder)]
     return "\n".join(lines) + "\n"
@@ -229,31 +322,105 @@ def batch_markdown(folder):
     return "\n".join(lines)
 
 
-def write_recommendation(folder):
-    """``recommendation.json``: the top candidate, its loss and options, a summary."""
-    from VLAP.experiments.study import CANDIDATES, loss_kwargs
+def extra_markdown(folder, stats_df=None):
+    """The recommendation (chosen on validation), the leave-one-dataset-out table, the
+    fixed default's own record, the Pareto view and where count conflicts with F1."""
+    from VLAP.experiments.selection import validation_goals
 
     folder = Path(folder)
-    stats_df = summary(load(folder))
-    selection = pd.read_csv(folder / "selection.csv")
-    selection["chosen"] = selection["chosen"].astype(str) == "True"
-    goals = goal_table(stats_df)
-    if not len(goals):
-        raise ValueError(f"{folder}: no dataset has both BCE and sigmoidF1 results to compare")
-    best, setting, ranking = recommend(goals, stats_df, selection)
-    parsed = {}
-    if setting and setting != "-":
-        parsed = {k: float(v) for k, v in (p.split("=") for p in setting.split(","))}
-    loss, kw = loss_kwargs(best, parsed, epochs=100)
-    r = ranking.loc[best]
-    text = (f"{best} ({setting}) met the goal on {int(r.goals_met)} of {int(r.datasets)} "
-            f"datasets; it beat sigmoidF1's macro-F1 on {int(r.beats_sigmoid_f1)} and BCE's on "
-            f"{int(r.beats_bce)}, and kept BCE's mAP and label-count error on "
-            f"{int(r.keeps_bce_map_and_count)}; mean macro-F1 gain over BCE "
-            f"{r.mean_f1_gain_over_bce:+.3f}, mean gap to sigmoidF1 "
-            f"{r.mean_f1_gap_to_sigmoid_f1:+.3f}.")
+    stats_df = summary(load(folder)) if stats_df is None else stats_df
+    best, setting, ranking = recommend(folder)
+    pool = sorted(validation_goals(load_selection(folder)).dataset.unique())
+    lines = ["#### The recommendation, chosen on validation scores only", "",
+             f"Rule (`VLAP/experiments/selection.py`): on each dataset's validation split "
+             "(first seed), a (candidate, setting) meets the goal when its macro-F1 is above "
+             "BCE's and above sigmoidF1's best setting, its mAP ≥ BCE's and its label-count "
+             "MAE ≤ BCE's; rank by goals met, then datasets keeping BCE's mAP and count, then "
+             "mean macro-F1 gain over BCE. Eligible: a (candidate, setting) run on all "
+             f"{len(pool)} datasets. Top 8 of {len(ranking)}:", "",
+             "| candidate | setting | goal met (val) | beats sigmoidF1 | beats BCE | keeps "
+             "BCE's mAP and count | mean val macro-F1 gain over BCE |",
+             "|---|---|---|---|---|---|---|"]
+    for (cand, st), r in ranking.head(8).iterrows():
+        lines.append(f"| {cand} | {st} | {int(r.goals_met)}/{int(r.datasets)} | "
+                     f"{int(r.beats_sigmoid_f1)} | {int(r.beats_bce)} | "
+                     f"{int(r.keeps_bce_map_and_count)} | {r.mean_val_f1_gain_over_bce:+.3f} |")
+    lines += ["", f"Recommended: **{best} ({setting})**.", ""]
+    lodo = lodo_table(folder)
+    if len(lodo):
+        lines += ["#### Leave one dataset out (chosen on the other datasets' validation "
+                  "scores, reported on the held-out test split)", "",
+                  "| held out | chosen on the others | run as | seeds | macro-F1 | mAP | count "
+                  "MAE | F1 vs BCE | F1 vs sigmoidF1 | mAP vs BCE | count vs BCE | goal |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in lodo.itertuples():
+        if r.run_as is None or pd.isna(r.run_as):
+            lines.append(f"| {r.held_out} | {r.candidate} ({r.setting}) | not run | — | — | — "
+                         "| — | — | — | — | — | — |")
+            continue
+        lines.append(f"| {r.held_out} | {r.candidate} ({r.setting}) | {r.run_as} | "
+                     f"{int(r.seeds)} | {r.f1_macro:.3f} | {r.average_precision_macro:.3f} | "
+                     f"{r.label_count_mae:.3f} | {r.f1_minus_bce:+.3f} | "
+                     f"{r.f1_minus_sigmoid_f1:+.3f} | {r.map_minus_bce:+.3f} | "
+                     f"{r.count_mae_minus_bce:+.3f} | {'✓' if r.goal else '✗'} |")
+    ran = lodo.dropna(subset=["f1_macro"]) if "f1_macro" in lodo else lodo.iloc[:0]
+    if len(ran):
+        lines += ["", f"Held out, the recommended loss {_tally(ran)}."]
+    fixed = fixed_record(folder, "default")
+    if len(fixed):
+        lines += ["", "#### The fixed default (sigmoidF1 + 0.1·BCE, β = 1), its own rows", "",
+                  "| dataset | seeds | macro-F1 | mAP | count MAE | #pred | F1 vs BCE | "
+                  "F1 vs sigmoidF1 | mAP vs BCE | count vs BCE | goal |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|"]
+        for r in fixed.itertuples():
+            lines.append(f"| {r.dataset} | {r.seeds} | {r.f1_macro:.3f} | "
+                         f"{r.average_precision_macro:.3f} | {r.label_count_mae:.3f} | "
+                         f"{r.mean_predicted_labels:.2f} | {r.f1_minus_bce:+.3f} | "
+                         f"{r.f1_minus_sigmoid_f1:+.3f} | {r.map_minus_bce:+.3f} | "
+                         f"{r.count_mae_minus_bce:+.3f} | {'✓' if r.goal else '✗'} |")
+        lines += ["", f"The default {_tally(fixed)}."]
+    pareto = pareto_table(stats_df)
+    lines += ["", "#### Pareto view (test means: macro-F1 ↑, mAP ↑, label-count MAE ↓)", "",
+              "| dataset | not dominated | dominated |", "|---|---|---|"]
+    for dataset, d in pareto.groupby("dataset", sort=True):
+        order = {c: i for i, c in enumerate(ORDER)}
+        key = lambda c: (order.get(c, 99), c)  # noqa: E731
+        lines.append(f"| {dataset} | {', '.join(sorted(d[~d.dominated].candidate, key=key))} | "
+                     f"{', '.join(sorted(d[d.dominated].candidate, key=key))} |")
+    conflict = count_conflict(stats_df)
+    lines += ["", "Best macro-F1 vs lowest label-count MAE (test means; true labels per "
+              "example in brackets):", "",
+              "| dataset | best macro-F1 (F1 / count MAE / #pred) | lowest count MAE (F1 / "
+              "count MAE / #pred) | conflict |", "|---|---|---|---|"]
+    for r in conflict.itertuples():
+        lines.append(f"| {r.dataset} ({r.true_labels:.2f}) | {r.best_f1} ({r.best_f1_value:.3f}"
+                     f" / {r.best_f1_count_mae:.3f} / {r.best_f1_pred:.2f}) | {r.best_count} "
+                     f"({r.best_count_f1:.3f} / {r.best_count_mae:.3f} / "
+                     f"{r.best_count_pred:.2f}) | {'yes' if r.conflict else 'no'} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_recommendation(folder):
+    """``recommendation.json``: the (candidate, setting) chosen on validation
+    (:func:`recommend`), its loss and options, and its test record from the rows of a
+    run that trains it (for the default: its own ``default`` rows)."""
+    from VLAP.experiments.study import CANDIDATES, loss_kwargs, parse_setting
+
+    folder = Path(folder)
+    best, setting, ranking = recommend(folder)
+    loss, kw = loss_kwargs(best, parse_setting(setting), epochs=100)
+    r = ranking.loc[(best, setting)]
+    text = (f"{best} ({setting}) was chosen on validation scores: it met the goal on "
+            f"{int(r.goals_met)} of {int(r.datasets)} datasets' validation splits.")
+    df = load(folder)
+    table = [record(df, d, rows) for d in sorted(df.dataset.unique())
+             if {"bce", "sigmoid_f1"} <= set(df[df.dataset == d].candidate)
+             and (rows := pick_rows(df, d, best, setting)) is not None]
+    if table:
+        text += f" On the test splits it {_tally(pd.DataFrame(table))}."
     out = {"candidate": best, "loss": loss, "loss_kwargs": kw, "setting": setting,
-           "summary": text, "candidates": sorted(CANDIDATES)}
+           "chosen_on": "validation (selection.csv)", "summary": text,
+           "candidates": sorted(CANDIDATES)}
     (folder / "recommendation.json").write_text(json.dumps(out, indent=2) + "\n")
     return out
 
