@@ -1,0 +1,95 @@
+"""Selection sees validation only (issue 20): every choice goes through
+VLAP.experiments.selection, which refuses test columns, and changing any test number
+changes no choice (the study's settings, the recommendation, the leave-one-out picks)."""
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from VLAP.experiments import DEMO_CONFIG, load_config, selection, study, study_report
+
+BEYOND = Path(__file__).parents[1] / "experiments" / "beyond"
+
+
+def _choices(folder):
+    rec = study_report.write_recommendation(folder)
+    picks = selection.leave_one_out(study_report.load_selection(folder))
+    return ({k: rec[k] for k in ("candidate", "setting", "loss", "loss_kwargs")},
+            picks.to_dict("records"))
+
+
+def _perturb_tests(folder, seed):
+    """Replace every test value of the study's files by a random number."""
+    rng = np.random.default_rng(seed)
+    for name in ("results.csv", "lodo.csv", "batch_size.csv"):
+        if (folder / name).exists():
+            df = pd.read_csv(folder / name, dtype=str)
+            df["value"] = rng.random(len(df))
+            df.to_csv(folder / name, index=False)
+
+
+def test_changing_every_test_number_changes_no_choice(tmp_path):
+    folder = tmp_path / "beyond"
+    shutil.copytree(BEYOND, folder)
+    before = _choices(folder)
+    selection_csv = (folder / "selection.csv").read_text()
+    for seed in (0, 1):
+        _perturb_tests(folder, seed)
+        assert _choices(folder) == before
+    assert (folder / "selection.csv").read_text() == selection_csv
+    # ... while a change of validation scores does move the choice (the check is not vacuous)
+    sel = pd.read_csv(folder / "selection.csv")
+    best = (sel.candidate == "ema_f1") & (sel.setting == "beta=1,momentum=0.9")
+    sel.loc[best, ["val_f1_macro", "val_average_precision_macro"]] += 0.5
+    sel.loc[best, "val_label_count_mae"] = 0.0
+    sel.to_csv(folder / "selection.csv", index=False)
+    assert _choices(folder)[0]["candidate"] == "ema_f1"
+
+
+def test_selection_refuses_test_columns():
+    results = pd.read_csv(BEYOND / "results.csv")
+    with pytest.raises(ValueError, match="validation scores only.*'value'"):
+        selection.recommend(results)
+    sel = pd.read_csv(BEYOND / "selection.csv").assign(f1_macro=0.5)
+    with pytest.raises(ValueError, match="test column 'f1_macro'"):
+        selection.recommend(sel)
+    with pytest.raises(ValueError, match="test column 'average_precision_macro'"):
+        selection.choose_setting([{"val_f1_macro": 0.5, "average_precision_macro": 0.4}])
+    with pytest.raises(ValueError, match="`key` must be a validation score"):
+        selection.best_index([{"f1_macro": 0.5}], "f1_macro")
+
+
+def test_study_choices_do_not_move_when_test_scores_do(tmp_path, monkeypatch):
+    """Train the study twice on generated data, the second time with every test score
+    replaced by noise before the study sees it: the same settings are chosen."""
+    from VLAP.experiments import runner
+
+    cfg = load_config(DEMO_CONFIG, overrides={"seeds": [0]}, smoke=True)
+    cands = ["bce", "f1_plus_count"]
+    study.run_dataset(cfg, tmp_path / "a", cands, log=lambda *a: None)
+    real = runner.train_and_evaluate
+    rng = np.random.default_rng(0)
+
+    def noisy(*args, **kwargs):
+        res = real(*args, **kwargs)
+        for table in res.summaries.values():
+            table["value"] = rng.random(len(table))
+        return res
+
+    monkeypatch.setattr(runner, "train_and_evaluate", noisy)
+    study.run_dataset(cfg, tmp_path / "b", cands, log=lambda *a: None)
+    a, b = (pd.read_csv(tmp_path / x / "synthetic" / "selection.csv") for x in "ab")
+    pd.testing.assert_frame_equal(a, b)
+    ra, rb = (pd.read_csv(tmp_path / x / "synthetic" / "results.csv") for x in "ab")
+    assert not np.allclose(ra.value, rb.value)  # the test numbers did change
+
+
+def test_recommendation_json_is_the_committed_choice():
+    """The committed recommendation.json is what selection makes of selection.csv."""
+    rec = json.loads((BEYOND / "recommendation.json").read_text())
+    cand, setting, _ = selection.recommend(study_report.load_selection(BEYOND))
+    assert (rec["candidate"], rec["setting"]) == (cand, setting)
