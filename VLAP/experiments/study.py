@@ -177,7 +177,7 @@ def dual_head_summary(y_true, logits, threshold=0.5, **kwargs):
     >>> decide = np.array([[3.0, -3.0], [-3.0, 3.0], [3.0, -3.0]])  # misses one label
     >>> score = np.array([[2.0, -2.0], [-2.0, 2.0], [2.0, 1.0]])    # ranks perfectly
     >>> t = dual_head_summary(y, np.concatenate([decide, score], axis=1))["value"]
-    >>> round(t["f1_micro"], 3), t["average_precision_macro"], t["mean_predicted_labels"]
+    >>> round(float(t["f1_micro"]), 3), float(t["average_precision_macro"]), float(t["mean_predicted_labels"])
     (0.857, 1.0, 1.0)
     """
     import numpy as np
