@@ -231,9 +231,18 @@ def write_synthetic_beyond(folder, seed=0):
                         v = 0.5 - 0.02 * np.log2(b) * (candidate == "sigmoid_f1") + 0.01 * s
                         rows.append(f"{dataset},{candidate},{b},{s},{metric},{v:.6f}")
     (folder / "batch_size.csv").write_text("\n".join(rows) + "\n")
+    rows = ["dataset,candidate,setting,seed,val_f1_macro,val_average_precision_macro,"
+            "val_label_count_mae,val_mean_predicted_labels,epochs_run,chosen"]
+    for d, dataset in enumerate(("mulan_yeast", "mulan_scene", "arxiv")):
+        for c, (candidate, setting) in enumerate((("bce", "-"), ("sigmoid_f1", "beta=1"),
+                                                  ("f1_plus_bce", "beta=1,weight=0.3"),
+                                                  ("ema_f1", "decay=0.9"))):
+            rows.append(f"{dataset},{candidate},\"{setting}\",0,{0.4 + 0.05 * c:.3f},"
+                        f"{0.6 + 0.01 * c * (-1) ** d:.3f},{1.0 - 0.05 * c:.3f},2.0,10,True")
+    (folder / "selection.csv").write_text("\n".join(rows) + "\n")
     (folder / "recommendation.json").write_text(json.dumps({
-        "candidate": "f1_plus_bce", "loss": "f1_plus_bce",
-        "loss_kwargs": {"beta": 1.0, "weight": 0.3},
+        "candidate": "f1_plus_bce", "setting": "beta=1,weight=0.3", "loss": "weighted_sum",
+        "loss_kwargs": {"surrogate_kwargs": {"beta": 1.0}, "weight": 0.3},
         "summary": "Synthetic test input: the sum of sigmoidF1 and a small BCE weight."}))
     return folder
 
@@ -247,8 +256,10 @@ def test_05_which_loss_draws_the_study_files(tmp_path):
     assert "3 datasets, 5 candidate rows" in printed
     markdown = "".join(out.get("data", {}).get("text/markdown", "") for cell in nb.cells
                        if cell.cell_type == "code" for out in cell.outputs)
-    assert "**Recommended: `f1_plus_bce`**" in markdown and "Synthetic test input" in markdown
-    assert "It meets the goal on" in markdown
+    assert "**Recommended: `f1_plus_bce` (beta=1,weight=0.3)**" in markdown
+    assert "Synthetic test input" in markdown
+    assert "Held out, the recommended loss beat BCE's macro-F1 on" in markdown
+    assert "no `default` rows" in printed and "conflicts with macro-F1 on" in printed
     images = sum("image/png" in out.get("data", {}) for cell in nb.cells
                  if cell.cell_type == "code" for out in cell.outputs)
     assert images == 3  # macro-F1 vs mAP, vs label-count error, batch size

@@ -464,7 +464,7 @@ def parse_setting(label):
     >>> parse_setting("beta=1,weight=0.1"), parse_setting("-")
     ({'beta': 1.0, 'weight': 0.1}, {})
     """
-    if label in ("-", "", None):
+    if not isinstance(label, str) or label in ("-", "", "nan"):  # pandas reads "" as NaN
         return {}
     return {k: float(v) for k, v in (part.split("=") for part in str(label).split(","))}
 
