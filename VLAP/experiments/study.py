@@ -556,7 +556,7 @@ def collect(study_dirs, dest):
         for key, meta in metas.items():
             dataset = meta.get("dataset", key.split(":")[0])
             if key in runs:
-                key = f"{dataset}:{','.join(meta.get('candidates', []))}"
+                key = f"{dataset}:{','.join(meta.get('candidates') or ['lodo'])}"
             runs[key] = meta
     dest.mkdir(parents=True, exist_ok=True)
     for name, rows in merged.items():
