@@ -143,7 +143,7 @@ def build_parser():
 def _predict(args):
     """`vlap predict`: one `vlap: error:` line and exit status 2 on bad input."""
     _import_backend_quietly()
-    from VLAP.evaluation import predict
+    from VLAP.inference import predict
 
     try:
         frame = predict(args.model, args.input, batch_size=args.batch_size, loss=args.loss,

@@ -25,9 +25,8 @@ from VLAP.evaluation import (
     PER_LABEL_COLUMNS,
     evaluate,
     evaluate_predictions,
-    predict_scores,
-    tune_thresholds,
 )
+from VLAP.inference import predict_scores, tune_thresholds
 
 EXPECTED_NAMES = [
     "f1_micro", "f1_macro", "f1_weighted", "f1_samples",

@@ -10,7 +10,7 @@ from PIL import Image
 
 import VLAP
 from VLAP import datasets, features
-from VLAP.evaluation import Decision, Predictor, load_predictor, package_model, tune_thresholds
+from VLAP.inference import Decision, Predictor, load_predictor, package_model, tune_thresholds
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))

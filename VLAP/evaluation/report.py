@@ -35,8 +35,8 @@ Example:
 import warnings
 
 from VLAP._validation import check_bool
-from VLAP.evaluation._arrays import check_label_names, check_labels, check_probabilities
-from VLAP.evaluation.predict import iter_scores, predict_scores
+from VLAP._arrays import check_label_names, check_labels, check_probabilities
+from VLAP.inference.scores import iter_scores, predict_scores
 from VLAP.evaluation.ranking import DEFAULT_KS
 from VLAP.evaluation.streaming import (
     PER_LABEL_COLUMNS,
@@ -44,7 +44,7 @@ from VLAP.evaluation.streaming import (
     check_ks,
     metric_names,
 )
-from VLAP.evaluation.thresholds import DEFAULT_THRESHOLD, resolve_thresholds
+from VLAP.inference.decision import DEFAULT_THRESHOLD, resolve_thresholds
 
 PAPER_NAMING = {
     "paper_macroF1": "f1_macro",

@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from VLAP._validation import check_positive_int
-from VLAP.evaluation._arrays import check_label_names, check_labels, check_probabilities
+from VLAP._arrays import check_label_names, check_labels, check_probabilities
 from VLAP.evaluation.binned import bin_counts, binned_ranking_scores
 from VLAP.evaluation.counts import ThresholdedCounts
 from VLAP.evaluation.ranking import (
@@ -137,7 +137,7 @@ class MultilabelEvaluator:
             if isinstance(self.threshold, str):
                 raise ValueError(
                     "`threshold` must be a probability or one per label here; tune "
-                    "them first (VLAP.evaluation.tune_thresholds on validation data) "
+                    "them first (VLAP.inference.tune_thresholds on validation data) "
                     f"or use evaluate(..., threshold='tuned'). Received: "
                     f"threshold={self.threshold!r}")
             t = np.asarray(self.threshold, dtype=np.float64)

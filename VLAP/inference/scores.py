@@ -5,7 +5,7 @@ import inspect
 import numpy as np
 from scipy.special import expit
 
-from VLAP.evaluation._arrays import to_numpy
+from VLAP._arrays import to_numpy
 
 
 def _output_array(outputs):

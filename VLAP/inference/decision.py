@@ -1,7 +1,7 @@
 """Threshold strategies: a fixed value, one per label, tuned on validation data, top-k.
 
 :class:`Decision` is the same rule as a serialisable Keras layer, so it is
-saved inside a model (see :mod:`VLAP.evaluation.predictor`).
+saved inside a model (see :mod:`VLAP.inference.predictor`).
 
 :func:`tune_thresholds` picks, per label, the cut on validation scores that
 maximises that label's F1; :func:`resolve_thresholds` turns any strategy into
@@ -15,7 +15,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from VLAP.evaluation._arrays import check_indicator, check_scores, to_numpy
+from VLAP._arrays import check_indicator, check_scores, to_numpy
 
 DEFAULT_THRESHOLD = 0.5
 
@@ -63,7 +63,7 @@ def tune_thresholds(y_val, scores_val):
     >>> import VLAP
     >>> y_val = [[1, 0], [1, 1], [0, 1], [0, 0]]
     >>> scores_val = [[0.4, 0.9], [0.3, 0.6], [0.2, 0.7], [0.1, 0.8]]
-    >>> [round(float(t), 4) for t in VLAP.evaluation.tune_thresholds(y_val, scores_val)]
+    >>> [round(float(t), 4) for t in VLAP.inference.tune_thresholds(y_val, scores_val)]
     [0.25, 0.3]
     """
     y_val = check_indicator(y_val, "y_val")
@@ -81,10 +81,28 @@ def tune_thresholds(y_val, scores_val):
     return thresholds
 
 
-def _top_k(scores, k):
-    """0/1 matrix with exactly ``k`` ones per row: the highest scores (ties: first)."""
+def exact_cut(threshold, dtype):
+    """The cut in ``dtype`` that float ``scores > cut`` agrees with ``> threshold``.
+
+    For float32 scores, the largest float32 not above the (float64) threshold:
+    ``s > threshold`` holds exactly when ``s > cut``, so the comparison needs
+    no float64 copy of the scores.
+    """
+    t = np.asarray(threshold, dtype=np.float64)
+    if np.dtype(dtype) != np.float32:
+        return t
+    cut = t.astype(np.float32)
+    return np.where(cut > t, np.nextafter(cut, np.float32(-np.inf)), cut)
+
+
+def top_k_indicator(scores, k):
+    """0/1 matrix with exactly ``k`` ones per row: the highest scores.
+
+    Ties are broken by label order (the lower label index first), as a stable
+    sort of the negated scores does.
+    """
     idx = np.argsort(-scores, axis=1, kind="stable")[:, :k]
-    y_pred = np.zeros(scores.shape, dtype=np.int64)
+    y_pred = np.zeros(scores.shape, dtype=np.uint8)
     np.put_along_axis(y_pred, idx, 1, axis=1)
     return y_pred
 
@@ -198,7 +216,7 @@ class Decision(keras.layers.Layer):
             `"tuned"`, ...), for the record; None infers it.
 
     Example:
-    >>> from VLAP.evaluation import Decision
+    >>> from VLAP.inference import Decision
     >>> rule = Decision(["cat", "dog", "bird"], thresholds=[0.5, 0.3, 0.9])
     >>> ops.convert_to_numpy(rule(np.array([[0.6, 0.4, 0.8]], "float32"))).tolist()
     [[1.0, 1.0, 0.0]]

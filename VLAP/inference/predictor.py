@@ -3,7 +3,7 @@
 :func:`package_model` wraps a model that outputs logits into a
 :class:`Predictor`: a registered `keras.Model` whose outputs are the label
 probabilities (`"scores"`) and the 0/1 decisions of a
-:class:`~VLAP.evaluation.thresholds.Decision` layer (`"labels"`: per-label
+:class:`~VLAP.inference.decision.Decision` layer (`"labels"`: per-label
 thresholds, fixed or tuned on validation data, or top-k), and whose config
 carries the label names and the featuriser (:mod:`VLAP.features`) that made
 its training inputs. Saved with `predictor.save("model.keras")`, it reloads on
@@ -20,11 +20,9 @@ import numpy as np
 import pandas as pd
 from keras import ops
 
-from VLAP.evaluation.thresholds import DEFAULT_THRESHOLD, Decision, tune_thresholds
+from VLAP.inference.decision import DEFAULT_THRESHOLD, Decision, tune_thresholds
 from VLAP.features import deserialize_featurizer, serialize_featurizer
 
-#: File endings read as images when predicting on a folder.
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp")
 #: The index of the packaged models in a run folder (written by `vlap run`).
 MODELS_INDEX = "models.json"
 
@@ -123,7 +121,7 @@ def package_model(model, label_names, *, thresholds=DEFAULT_THRESHOLD, top_k=Non
 
     Example:
     >>> import keras, numpy as np, VLAP
-    >>> from VLAP.evaluation import package_model
+    >>> from VLAP.inference import package_model
     >>> net = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
     >>> x_val = np.eye(3, dtype="float32"); y_val = np.array([[1, 0], [0, 1], [1, 1]])
     >>> predictor = package_model(net, ["spam", "urgent"], thresholds="tuned",
@@ -191,7 +189,7 @@ def load_predictor(path, loss=None):
     if not isinstance(model, Predictor):
         raise ValueError(
             f"{path}: a {type(model).__name__}, not a packaged VLAP model; wrap it with "
-            "VLAP.evaluation.package_model(model, label_names, ...) and save that.")
+            "VLAP.inference.package_model(model, label_names, ...) and save that.")
     return model
 
 
@@ -241,96 +239,4 @@ def _model_in_run(folder, loss):
     return folder / chosen[0]["file"]
 
 
-def _inputs(predictor, inputs, input_column):
-    """(model inputs, ids) for the accepted kinds of `inputs`."""
-    featurizer = predictor.featurizer
-    kind = getattr(featurizer, "input_kind", "arrays")
-    if isinstance(inputs, (str, Path)):
-        path = Path(inputs).expanduser()
-        if path.is_dir():
-            if kind != "images":
-                raise ValueError(f"{path} is a folder, but the model takes {kind}; pass a list "
-                                 "of texts or a CSV/JSON-lines file.")
-            files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-            if not files:
-                raise ValueError(f"no image files ({', '.join(IMAGE_SUFFIXES)}) in {path}")
-            return featurizer.transform([str(f) for f in files]), [f.name for f in files]
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"input not found: {path} (expected a CSV/TSV/JSON-lines file or a folder of "
-                "images; in Python a single text goes in a list: [text])")
-        if kind not in ("texts", "images"):
-            raise ValueError(f"{path}: the model takes numeric arrays, not a table of texts "
-                             "or images.")
-        from VLAP.datasets import load_table
-
-        column = input_column or predictor.input_column
-        if column is None:
-            raise ValueError(
-                f"Which column of {path} holds the inputs? The model does not record its "
-                "training column; pass input_column=.")
-        data = load_table(path, **{"image_column" if kind == "images" else "text_column": column})
-        items = data.paths if kind == "images" else data.texts
-        return featurizer.transform(items), list(data.ids)
-    if isinstance(inputs, (list, tuple)) and inputs and all(
-            isinstance(v, (str, Path)) for v in inputs):
-        if kind not in ("texts", "images"):
-            raise ValueError("The model takes numeric arrays, not texts or paths.")
-        items = [str(v) for v in inputs]
-        return featurizer.transform(items), list(range(len(items)))
-    try:
-        x = np.asarray(inputs)
-    except (TypeError, ValueError):
-        x = None
-    if x is not None and x.dtype.kind in "fiub" and x.ndim >= 2:
-        # Arrays are raw inputs of an array featuriser (standardisation), else
-        # already featurised inputs of the model.
-        if kind == "arrays" and featurizer is not None:
-            x = featurizer.transform(x)
-        return x, list(range(len(x)))
-    raise TypeError(
-        "`inputs` must be a list of texts (or image paths), a CSV/TSV/JSON-lines file, a "
-        f"folder of images, or a numeric array. Received: {type(inputs).__name__}")
-
-
-def predict(model_or_path, inputs, *, batch_size=256, loss=None, input_column=None):
-    """Predict label names and scores for new inputs with a packaged model.
-
-    Args:
-        model_or_path: Predictor, or str/Path of a `.keras` file or run folder
-            (see :func:`load_predictor`).
-        inputs: a list of texts (text models) or image paths (image models); a
-            CSV/TSV/JSON-lines file with the training text or image column; a
-            folder of images; or a numeric array: raw features when the model's
-            featuriser standardises arrays, else already featurised inputs.
-        batch_size: int. Examples per forward pass.
-        loss: str or None. Which model of a run folder (default: the best).
-        input_column: str or None. The input column of a table file (default:
-            the column the model was trained on).
-
-    Returns:
-        pandas.DataFrame with one row per example: `id` (row number, id or file
-        name), `labels` (predicted label names joined by the model's
-        separator) and one `score_<label>` column of probabilities per label.
-    """
-    if isinstance(model_or_path, (str, Path)):
-        predictor = load_predictor(model_or_path, loss=loss)
-    elif isinstance(model_or_path, Predictor):
-        predictor = model_or_path
-    else:
-        raise TypeError(
-            "`model_or_path` must be a packaged model (VLAP.evaluation.package_model) or the "
-            f"path of one. Received: {type(model_or_path).__name__}")
-    x, ids = _inputs(predictor, inputs, input_column)
-    out = predictor.predict(x, batch_size=batch_size, verbose=0)
-    scores = np.asarray(ops.convert_to_numpy(out["scores"]), dtype=np.float64)
-    names = predictor.decision.names_of(ops.convert_to_numpy(out["labels"]))
-    frame = pd.DataFrame({"id": ids,
-                          "labels": [predictor.label_separator.join(n) for n in names]})
-    for j, name in enumerate(predictor.label_names):
-        frame[f"score_{name}"] = scores[:, j]
-    return frame
-
-
-__all__ = ["IMAGE_SUFFIXES", "MODELS_INDEX", "Predictor", "load_predictor",
-           "package_model", "predict"]
+__all__ = ["MODELS_INDEX", "Predictor", "load_predictor", "package_model"]
