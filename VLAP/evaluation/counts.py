@@ -75,7 +75,7 @@ class ThresholdedCounts:
         self.n_samples = 0
         self.sums = dict.fromkeys(_EXAMPLE_SUMS, 0.0)
 
-    def update(self, y_true, scores, *, threshold=None, top_k=None):
+    def update(self, y_true, scores, *, threshold=None, top_k=None, decisions=None):
         """Count one batch (any size: it is processed in row chunks).
 
         Args:
@@ -84,12 +84,17 @@ class ThresholdedCounts:
             threshold: float or array of shape ``(num_labels,)``: predict
                 ``scores > threshold``. Ignored when ``top_k`` is given.
             top_k: int or None. Predict the ``k`` highest scores per example.
+            decisions: 0/1 array of the shape of ``y_true``, or None. Decisions
+                already made (e.g. by a packaged model's own rule): counted as
+                they are, ``threshold`` and ``top_k`` unused.
         """
-        if top_k is None:
+        if top_k is None and decisions is None:
             cut = exact_cut(threshold, scores.dtype)
         for rows in row_chunks(len(y_true), self.num_labels):
             y = np.asarray(y_true[rows], dtype=np.uint8)
-            if top_k is not None:
+            if decisions is not None:
+                p = np.asarray(decisions[rows], dtype=np.uint8)
+            elif top_k is not None:
                 p = top_k_indicator(scores[rows], top_k)
             else:
                 p = core.hard_indicator(NUMPY_OPS, scores[rows], cut, like=y)

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from keras import ops
+from scipy.special import expit
 
 from VLAP.inference.predictor import Predictor, load_predictor
 
@@ -70,7 +71,8 @@ def _inputs(predictor, inputs, input_column):
         f"folder of images, or a numeric array. Received: {type(inputs).__name__}")
 
 
-def predict(model_or_path, inputs, *, batch_size=256, loss=None, input_column=None):
+def predict(model_or_path, inputs, *, batch_size=256, loss=None, input_column=None,
+            logits=False):
     """Predict label names and scores for new inputs with a packaged model.
 
     Args:
@@ -84,11 +86,17 @@ def predict(model_or_path, inputs, *, batch_size=256, loss=None, input_column=No
         loss: str or None. Which model of a run folder (default: the best).
         input_column: str or None. The input column of a table file (default:
             the column the model was trained on).
+        logits: bool. Also return one `logit_<label>` column per label (the
+            model's float32 logits; a logits model only).
 
     Returns:
         pandas.DataFrame with one row per example: `id` (row number, id or file
         name), `labels` (predicted label names joined by the model's
-        separator) and one `score_<label>` column of probabilities per label.
+        separator: the model's own decisions) and one `score_<label>` column
+        of probabilities per label. Scores are float64 sigmoids of the logits,
+        so they reach 1.0 only above a logit of about 36.7 (a float32 sigmoid
+        would stop at 1.0 above about 17), and written to CSV at full
+        precision they give the ranking metrics of `vlap run`'s report.
     """
     if isinstance(model_or_path, (str, Path)):
         predictor = load_predictor(model_or_path, loss=loss)
@@ -99,13 +107,23 @@ def predict(model_or_path, inputs, *, batch_size=256, loss=None, input_column=No
             "`model_or_path` must be a packaged model (VLAP.evaluation.package_model) or the "
             f"path of one. Received: {type(model_or_path).__name__}")
     x, ids = _inputs(predictor, inputs, input_column)
+    if logits and not predictor.from_logits:
+        raise ValueError("logits=True needs a model that outputs logits; this one outputs "
+                         "probabilities.")
     out = predictor.predict(x, batch_size=batch_size, verbose=0)
-    scores = np.asarray(ops.convert_to_numpy(out["scores"]), dtype=np.float64)
+    if predictor.from_logits:
+        raw = np.asarray(ops.convert_to_numpy(out["logits"]), dtype=np.float64)
+        scores = expit(raw)
+    else:
+        scores = np.asarray(ops.convert_to_numpy(out["scores"]), dtype=np.float64)
     names = predictor.decision.names_of(ops.convert_to_numpy(out["labels"]))
     frame = pd.DataFrame({"id": ids,
                           "labels": [predictor.label_separator.join(n) for n in names]})
     for j, name in enumerate(predictor.label_names):
         frame[f"score_{name}"] = scores[:, j]
+    if logits:
+        for j, name in enumerate(predictor.label_names):
+            frame[f"logit_{name}"] = raw[:, j]
     return frame
 
 
