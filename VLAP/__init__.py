@@ -23,6 +23,7 @@ _EXPORTS = {
     "models": ("VLAP.models", None),
     "training": ("VLAP.training", None),
     "evaluation": ("VLAP.evaluation", None),
+    "inference": ("VLAP.inference", None),
     "features": ("VLAP.features", None),
     "plots": ("VLAP.plots", None),
     "experiments": ("VLAP.experiments", None),
@@ -34,7 +35,7 @@ _EXPORTS = {
     # training and evaluation
     "train": ("VLAP.training", "train"),
     "evaluate": ("VLAP.evaluation", "evaluate"),
-    "predict": ("VLAP.evaluation", "predict"),
+    "predict": ("VLAP.inference", "predict"),
     # the losses most users want at top level
     "sigmoid_f1": ("VLAP.losses", "sigmoid_f1"),
     "sigmoidF1": ("VLAP.losses", "sigmoid_f1"),

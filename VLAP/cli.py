@@ -137,17 +137,20 @@ def build_parser():
                                      "(<dataset>/<loss> when the run has several datasets)")
     pred.add_argument("--column", help="the input column of INPUT (default: the training one)")
     pred.add_argument("--batch-size", type=_positive_int, default=256)
+    pred.add_argument("--logits", action="store_true",
+                      help="also write one logit_<label> column per label (scores are "
+                           "float64 sigmoids of the logits, written at full precision)")
     return parser
 
 
 def _predict(args):
     """`vlap predict`: one `vlap: error:` line and exit status 2 on bad input."""
     _import_backend_quietly()
-    from VLAP.evaluation import predict
+    from VLAP.inference import predict
 
     try:
         frame = predict(args.model, args.input, batch_size=args.batch_size, loss=args.loss,
-                        input_column=args.column)
+                        input_column=args.column, logits=args.logits)
         if args.out:
             frame.to_csv(args.out, index=False)
     except (ValueError, TypeError, OSError) as err:

@@ -4,7 +4,7 @@ Each featuriser has `fit` / `transform` (NumPy out) and `get_config` /
 `from_config` whose config is plain JSON (a TF-IDF vocabulary and its idf
 weights, standardisation means and scales, the MiniLM checkpoint name and
 sequence length, an image size), so a packaged model
-(:func:`VLAP.evaluation.predictor.package_model`) carries the featuriser that
+(:func:`VLAP.inference.package_model`) carries the featuriser that
 made its training inputs and predicts from raw texts or image files.
 
 * :class:`TfidfFeaturizer`: scikit-learn TF-IDF (sublinear tf, English stop

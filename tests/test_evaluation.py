@@ -25,9 +25,9 @@ from VLAP.evaluation import (
     PER_LABEL_COLUMNS,
     evaluate,
     evaluate_predictions,
-    predict_scores,
-    tune_thresholds,
 )
+from VLAP.inference import predict_scores, tune_thresholds
+from VLAP.inference.decision import tune_cut_points
 
 EXPECTED_NAMES = [
     "f1_micro", "f1_macro", "f1_weighted", "f1_samples",
@@ -350,8 +350,9 @@ def test_evaluate_tuned_and_top_k_and_probabilities(tiny):
     model, x, y = tiny
     val = (x[:25], y[:25])
     df = evaluate(model, (x[25:], y[25:]), threshold="tuned", val_data=val)
-    y_val, s_val = predict_scores(model, val)
-    assert np.allclose(df.attrs["threshold"], tune_thresholds(y_val, s_val))
+    y_val, logits_val = predict_scores(model, val, from_logits=False)  # raw logits
+    cuts = tune_cut_points(y_val, logits_val)
+    assert np.allclose(df.attrs["threshold"], 1 / (1 + np.exp(-cuts)))
     with pytest.raises(ValueError, match="val_data"):
         evaluate(model, (x, y), threshold="tuned")
     top = evaluate(model, (x, y), top_k=2)

@@ -28,7 +28,8 @@ from sklearn.metrics import (
 import VLAP
 from VLAP.evaluation import MultilabelEvaluator, binned, evaluate_predictions, ranking
 from VLAP.evaluation import counts as counts_module
-from VLAP.evaluation.counts import ThresholdedCounts, exact_cut
+from VLAP.evaluation.counts import ThresholdedCounts
+from VLAP.inference.decision import exact_cut
 from VLAP.ops import core
 from VLAP.ops.numpy_ops import NUMPY_OPS
 
@@ -314,7 +315,7 @@ def test_evaluate_streams_batches_with_bins():
     inputs = keras.Input((5,))
     model = keras.Model(inputs, keras.layers.Dense(3)(inputs))
     batches = [(x[i:i + 8], y[i:i + 8]) for i in range(0, 40, 8)]
-    y_true, probs = VLAP.evaluation.predict_scores(model, (x, y))
+    y_true, probs = VLAP.inference.predict_scores(model, (x, y))
     whole = evaluate_predictions(y_true, probs, ks=(1, 2))
     streamed = VLAP.evaluate(model, batches, ks=(1, 2))
     np.testing.assert_allclose(streamed["value"], whole["value"], atol=1e-6)

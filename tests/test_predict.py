@@ -10,7 +10,8 @@ from PIL import Image
 
 import VLAP
 from VLAP import datasets, features
-from VLAP.evaluation import Decision, Predictor, load_predictor, package_model, tune_thresholds
+from VLAP.inference import Decision, Predictor, load_predictor, package_model, tune_thresholds
+from VLAP.inference.decision import tune_cut_points
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
@@ -39,8 +40,11 @@ def _text_setup(seed=0):
 
 def test_decision_rules_and_errors():
     scores = np.array([[0.9, 0.2, 0.6], [0.1, 0.7, 0.3]], "float32")
-    tuned = Decision(["a", "b", "c"], thresholds=[0.95, 0.1, 0.5])
+    tuned = Decision(["a", "b", "c"], thresholds=[0.95, 0.1, 0.5], from_logits=False)
     assert keras.ops.convert_to_numpy(tuned(scores)).tolist() == [[0, 1, 1], [0, 1, 0]]
+    on_logits = Decision(["a", "b", "c"], thresholds=[0.95, 0.1, 0.5])
+    logits = np.log(scores) - np.log1p(-scores)
+    assert keras.ops.convert_to_numpy(on_logits(logits)).tolist() == [[0, 1, 1], [0, 1, 0]]
     top = Decision.from_config(Decision(["a", "b", "c"], top_k=1).get_config())
     assert top.names_of(keras.ops.convert_to_numpy(top(scores))) == [["a"], ["b"]]
     assert top.strategy == "top_k" and tuned.strategy == "per_label"
@@ -59,9 +63,10 @@ def test_predict_texts_matches_the_model_and_the_thresholds():
     x_val = featurizer.transform(data.texts[60:])
     predictor = package_model(net, NAMES, thresholds="tuned", val_data=(x_val, y[60:]),
                               featurizer=featurizer, input_column="text",
-                              metadata={"loss": "sigmoid_f1"})
-    scores_val = _sigmoid(net.predict(x_val, verbose=0))
-    thresholds = tune_thresholds(y[60:], scores_val)
+                              metadata={"loss": "sigmoid_f1"}, min_support=1)
+    logits_val = net.predict(x_val, verbose=0)
+    scores_val = _sigmoid(logits_val)
+    thresholds = _sigmoid(tune_cut_points(y[60:], logits_val, min_support=1))
     assert np.allclose(predictor.decision.thresholds, thresholds)
     frame = VLAP.predict(predictor, data.texts[60:])
     assert list(frame.columns) == ["id", "labels"] + [f"score_{n}" for n in NAMES]

@@ -1,22 +1,20 @@
-"""Evaluate multilabel predictions: thresholds, scores, one report.
+"""Evaluate multilabel predictions: every score, as one table.
 
-* :mod:`VLAP.evaluation.predict`: run a model over data (``predict_scores``,
-  ``iter_scores``);
-* :mod:`VLAP.evaluation.thresholds`: fixed, per-label, tuned or top-k cuts;
 * :mod:`VLAP.evaluation.counts`: the thresholded metrics from one counting pass;
 * :mod:`VLAP.evaluation.ranking`: AP, AUROC and the per-example ranking metrics
   from sorted scores;
+* :mod:`VLAP.evaluation.binned`: AP/AUROC from fixed bins, in bounded memory;
 * :mod:`VLAP.evaluation.streaming`: ``MultilabelEvaluator`` (update / result);
 * :mod:`VLAP.evaluation.report`: ``evaluate_predictions`` (a pure function on
-  arrays) and ``evaluate`` (``VLAP.evaluate``: predict, then report);
-* :mod:`VLAP.evaluation.predictor`: ``package_model`` (model + decision rule +
-  featuriser in one ``.keras`` file) and ``predict`` (``VLAP.predict``).
+  arrays) and ``evaluate`` (``VLAP.evaluate``: predict, then report).
+
+The decision rules it applies (thresholds, top-k) and the packaged models it
+scores live in :mod:`VLAP.inference`.
 
 Naming follows scikit-learn (``"macro"``: the mean of per-label scores;
 ``"micro"``: pooled counts).
 """
 
-from VLAP.evaluation.predict import iter_scores, predict_scores
 from VLAP.evaluation.report import (
     METRIC_NAMES,
     NAMING_NOTE,
@@ -25,13 +23,9 @@ from VLAP.evaluation.report import (
     evaluate,
     evaluate_predictions,
 )
-from VLAP.evaluation.predictor import Predictor, load_predictor, package_model, predict
 from VLAP.evaluation.streaming import MultilabelEvaluator
-from VLAP.evaluation.thresholds import DEFAULT_THRESHOLD, Decision, tune_thresholds
 
 __all__ = [
-    "DEFAULT_THRESHOLD", "METRIC_NAMES", "NAMING_NOTE", "PAPER_NAMING",
-    "PER_LABEL_COLUMNS", "Decision", "MultilabelEvaluator", "Predictor", "evaluate",
-    "evaluate_predictions", "iter_scores", "load_predictor", "package_model", "predict",
-    "predict_scores", "tune_thresholds",
+    "METRIC_NAMES", "NAMING_NOTE", "PAPER_NAMING", "PER_LABEL_COLUMNS",
+    "MultilabelEvaluator", "evaluate", "evaluate_predictions",
 ]

@@ -5,7 +5,7 @@ by :func:`VLAP.ops.core.confusion_counts` (the counting step the losses and the
 Keras metrics use) on NumPy, in row chunks so memory stays bounded:
 
 * *format*: :func:`VLAP.ops.core.hard_indicator` at the thresholds, or the
-  ``k`` highest scores of each example (:func:`top_k_indicator`);
+  ``k`` highest scores of each example (:func:`VLAP.inference.decision.top_k_indicator`);
 * *update*: per-label ``tp, fp, tn, fn`` (:func:`VLAP.ops.core.confusion_counts`)
   and per-example ``tp, predicted, true`` (:func:`VLAP.ops.core.example_counts`),
   from which the per-example scores are summed;
@@ -30,6 +30,7 @@ Example:
 
 import numpy as np
 
+from VLAP.inference.decision import exact_cut, top_k_indicator
 from VLAP.ops import core
 from VLAP.ops.numpy_ops import NUMPY_OPS
 
@@ -45,32 +46,6 @@ def row_chunks(n_rows, num_labels, chunk_elements=CHUNK_ELEMENTS):
     """``slice`` objects covering ``range(n_rows)`` with about ``chunk_elements`` each."""
     step = max(1, chunk_elements // max(1, num_labels))
     return [slice(i, min(i + step, n_rows)) for i in range(0, n_rows, step)]
-
-
-def exact_cut(threshold, dtype):
-    """The cut in ``dtype`` that float ``scores > cut`` agrees with ``> threshold``.
-
-    For float32 scores, the largest float32 not above the (float64) threshold:
-    ``s > threshold`` holds exactly when ``s > cut``, so the comparison needs
-    no float64 copy of the scores.
-    """
-    t = np.asarray(threshold, dtype=np.float64)
-    if np.dtype(dtype) != np.float32:
-        return t
-    cut = t.astype(np.float32)
-    return np.where(cut > t, np.nextafter(cut, np.float32(-np.inf)), cut)
-
-
-def top_k_indicator(scores, k):
-    """0/1 matrix with exactly ``k`` ones per row: the highest scores.
-
-    Ties are broken by label order (the lower label index first), as a stable
-    sort of the negated scores does.
-    """
-    idx = np.argsort(-scores, axis=1, kind="stable")[:, :k]
-    y_pred = np.zeros(scores.shape, dtype=np.uint8)
-    np.put_along_axis(y_pred, idx, 1, axis=1)
-    return y_pred
 
 
 def _safe_ratio(num, den):
@@ -100,7 +75,7 @@ class ThresholdedCounts:
         self.n_samples = 0
         self.sums = dict.fromkeys(_EXAMPLE_SUMS, 0.0)
 
-    def update(self, y_true, scores, *, threshold=None, top_k=None):
+    def update(self, y_true, scores, *, threshold=None, top_k=None, decisions=None):
         """Count one batch (any size: it is processed in row chunks).
 
         Args:
@@ -109,12 +84,17 @@ class ThresholdedCounts:
             threshold: float or array of shape ``(num_labels,)``: predict
                 ``scores > threshold``. Ignored when ``top_k`` is given.
             top_k: int or None. Predict the ``k`` highest scores per example.
+            decisions: 0/1 array of the shape of ``y_true``, or None. Decisions
+                already made (e.g. by a packaged model's own rule): counted as
+                they are, ``threshold`` and ``top_k`` unused.
         """
-        if top_k is None:
+        if top_k is None and decisions is None:
             cut = exact_cut(threshold, scores.dtype)
         for rows in row_chunks(len(y_true), self.num_labels):
             y = np.asarray(y_true[rows], dtype=np.uint8)
-            if top_k is not None:
+            if decisions is not None:
+                p = np.asarray(decisions[rows], dtype=np.uint8)
+            elif top_k is not None:
                 p = top_k_indicator(scores[rows], top_k)
             else:
                 p = core.hard_indicator(NUMPY_OPS, scores[rows], cut, like=y)
@@ -190,4 +170,4 @@ class ThresholdedCounts:
         return values
 
 
-__all__ = ["AVERAGES", "ThresholdedCounts", "exact_cut", "row_chunks", "top_k_indicator"]
+__all__ = ["AVERAGES", "ThresholdedCounts", "row_chunks"]

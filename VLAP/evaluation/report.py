@@ -34,9 +34,12 @@ Example:
 
 import warnings
 
+import numpy as np
+from scipy.special import expit
+
 from VLAP._validation import check_bool
-from VLAP.evaluation._arrays import check_label_names, check_labels, check_probabilities
-from VLAP.evaluation.predict import iter_scores, predict_scores
+from VLAP._arrays import check_label_names, check_labels, check_probabilities
+from VLAP.inference.scores import iter_outputs, resolve_from_logits
 from VLAP.evaluation.ranking import DEFAULT_KS
 from VLAP.evaluation.streaming import (
     PER_LABEL_COLUMNS,
@@ -44,7 +47,13 @@ from VLAP.evaluation.streaming import (
     check_ks,
     metric_names,
 )
-from VLAP.evaluation.thresholds import DEFAULT_THRESHOLD, resolve_thresholds
+from VLAP.inference.decision import (
+    DEFAULT_THRESHOLD,
+    decide,
+    logit,
+    resolve_thresholds,
+    tune_cut_points,
+)
 
 PAPER_NAMING = {
     "paper_macroF1": "f1_macro",
@@ -72,7 +81,7 @@ def _finish(summary, table=None):
 
 def evaluate_predictions(y_true, scores, threshold=0.5, label_names=None,
                          per_label=False, y_val=None, scores_val=None, top_k=None,
-                         ks=DEFAULT_KS, ranking_bins=None):
+                         ks=DEFAULT_KS, ranking_bins=None, decisions=None):
     """All multilabel scores of probability predictions, as a pandas table.
 
     Thresholded scores (F1, precision, recall, Hamming loss, subset accuracy,
@@ -111,6 +120,10 @@ def evaluate_predictions(y_true, scores, threshold=0.5, label_names=None,
             (default `(1, 3, 5)`; other values change the row names).
         ranking_bins: int or None. `None` (default): exact mAP/AUROC. An int:
             binned (see :class:`MultilabelEvaluator`).
+        decisions: 0/1 array like `y_true`, or None. Decisions already made by
+            a decision rule (e.g. a packaged model's `"labels"` output): the
+            thresholded metrics count them as they are (`threshold` then only
+            labels the report), the ranking metrics use `scores`.
 
     Returns:
         pandas.DataFrame indexed by metric name (:data:`METRIC_NAMES`) with one
@@ -150,14 +163,37 @@ def evaluate_predictions(y_true, scores, threshold=0.5, label_names=None,
         num_labels, threshold=DEFAULT_THRESHOLD if thresholds is None else thresholds,
         top_k=top_k, ks=ks, ranking_bins=ranking_bins, label_names=label_names)
     evaluator.threshold_strategy = strategy
-    evaluator.update(y, s, validate_args=False)
+    if decisions is not None:
+        decisions = check_labels(decisions, "decisions", min_labels=1)
+        if decisions.shape != y.shape:
+            raise ValueError("`decisions` must have the shape of `y_true`. Received: "
+                             f"decisions.shape={decisions.shape}, y_true.shape={y.shape}")
+    evaluator.update(y, s, validate_args=False, decisions=decisions)
     if per_label:
         return _finish(*evaluator.result(per_label=True))
     return _finish(evaluator.result())
 
 
-def evaluate(model, data, threshold=0.5, label_names=None, per_label=False,
-             val_data=None, top_k=None, from_logits=True, ks=DEFAULT_KS,
+def _rule(model, threshold, top_k, val_data, from_logits, num_labels):
+    """(strategy, cut points as logits or None, top_k) of `evaluate`'s arguments."""
+    tuned = isinstance(threshold, str) and threshold == "tuned" and top_k is None
+    if not tuned:
+        strategy, thresholds = resolve_thresholds(threshold, top_k, num_labels, None, None)
+        return strategy, (None if thresholds is None else logit(thresholds)), top_k
+    outputs = [(y, o) for y, o, _ in iter_outputs(model, val_data)]
+    y_val = check_labels(np.concatenate([y for y, _ in outputs]), "y_val")
+    out_val = np.concatenate([o for _, o in outputs])
+    if y_val.shape[1] != num_labels:
+        raise ValueError(f"`val_data` must have num_labels={num_labels} label columns, as "
+                         f"`data`. Received: {y_val.shape[1]}")
+    if from_logits:
+        return "tuned", tune_cut_points(y_val, out_val), None
+    _, thresholds = resolve_thresholds("tuned", None, num_labels, y_val, out_val)
+    return "tuned", logit(thresholds), None
+
+
+def evaluate(model, data, threshold=None, label_names=None, per_label=False,
+             val_data=None, top_k=None, from_logits=None, ks=DEFAULT_KS,
              ranking_bins=None):
     """Evaluate a multilabel model: every score, as a pandas table.
 
@@ -166,23 +202,35 @@ def evaluate(model, data, threshold=0.5, label_names=None, per_label=False,
     metrics per example never need every score in memory. mAP and AUROC do in
     the default exact mode (the evaluator keeps the scores, then sorts them);
     `ranking_bins=B` computes them from fixed bins in bounded memory instead.
-    The values equal :func:`evaluate_predictions` on :func:`predict_scores`'s
-    output.
+
+    Decisions are made by VLAP's one decision rule
+    (:func:`VLAP.inference.decision.decide`, the rule a packaged model
+    applies): thresholds become cut points on the model's logits, compared
+    exactly in the outputs' dtype. A packaged model
+    (:class:`VLAP.inference.Predictor`) is scored with its *own* decisions by
+    default, so the report is the shipped model's. Probabilities for the
+    ranking metrics are float64 sigmoids of the logits.
 
     Args:
-        model: keras.Model or any object with `.predict`. Outputs logits (or
-            probabilities with `from_logits=False`).
+        model: keras.Model, a packaged Predictor, or any object with
+            `.predict`. Outputs logits or probabilities (see `from_logits`).
         data: tf.data.Dataset yielding `(x, y)`, or a tuple `(X, y)` of arrays
             (`X` may be a dict of arrays).
-        threshold: float, array or str. A probability in [0, 1] (default
-            `0.5`), one threshold per label, or `"tuned"` (per-label thresholds
-            that maximise F1 on `val_data`).
-        label_names: sequence of str or None. Names for the per-label table.
+        threshold: float, array, str or None. A probability in [0, 1], one per
+            label, or `"tuned"` (per-label cuts that maximise F1 on
+            `val_data`, :func:`VLAP.inference.decision.tune_cut_points`). None
+            (default): a packaged model's own rule, else 0.5.
+        label_names: sequence of str or None. Names for the per-label table
+            (default for a packaged model: its label names).
         per_label: bool. Also return the per-label table.
         val_data: dataset or tuple `(X, y)` like `data`. Needed for
             `threshold="tuned"`.
         top_k: int or None. Predict the `k` highest scores per example.
-        from_logits: bool. `True` (default) when the model outputs logits.
+        from_logits: bool or None. Whether the model outputs logits. None
+            (default) asks the model: a packaged model's own setting, the
+            compiled loss's `from_logits`, or a sigmoid/softmax output layer
+            (:func:`VLAP.inference.scores.output_is_logits`), so a sigmoid
+            is never applied twice.
         ks: sequence of int. Cut-offs of precision@k, recall@k and nDCG@k.
         ranking_bins: int or None. `None`: exact mAP/AUROC; an int: binned.
 
@@ -201,34 +249,46 @@ def evaluate(model, data, threshold=0.5, label_names=None, per_label=False,
     >>> df.attrs["threshold"], 0.0 <= float(df.loc["f1_macro", "value"]) <= 1.0
     (0.5, True)
     """
+    from VLAP.inference.predictor import Predictor
+
     check_bool("per_label", per_label)
     ks = check_ks(ks)
+    from_logits = resolve_from_logits(model, from_logits)
+    own_rule = isinstance(model, Predictor) and threshold is None and top_k is None
+    if isinstance(model, Predictor) and label_names is None:
+        label_names = model.label_names
+    if threshold is None:
+        threshold = DEFAULT_THRESHOLD
     tuned = isinstance(threshold, str) and threshold == "tuned" and top_k is None
     if tuned and val_data is None:
         raise ValueError(
             "threshold='tuned' chooses per-label thresholds on validation data: "
             "pass `val_data` (a dataset or a tuple (X, y)). Received: val_data=None"
         )
-    y_val = scores_val = None
-    if val_data is not None and tuned:
-        y_val, scores_val = predict_scores(model, val_data, from_logits=from_logits)
-    elif val_data is not None:
+    if val_data is not None and not tuned:
         warnings.warn(
             "`val_data` is only used with threshold='tuned'; it is ignored.",
             UserWarning, stacklevel=2,
         )
-    evaluator = None
-    for y, s in iter_scores(model, data, from_logits=from_logits):
+    evaluator = cuts = None
+    for y, outputs, own in iter_outputs(model, data):
         if evaluator is None:
             y = check_labels(y, "y_true")
-            strategy, thresholds = resolve_thresholds(threshold, top_k, y.shape[1],
-                                                       y_val, scores_val)
+            if own_rule:
+                rule = model.decision
+                strategy, cuts, k = rule.strategy, rule.cut_points, rule.top_k
+            else:
+                strategy, cuts, k = _rule(model, threshold, top_k, val_data, from_logits,
+                                          y.shape[1])
             evaluator = MultilabelEvaluator(
-                y.shape[1], top_k=top_k, ks=ks, ranking_bins=ranking_bins,
-                threshold=DEFAULT_THRESHOLD if thresholds is None else thresholds,
+                y.shape[1], top_k=k, ks=ks, ranking_bins=ranking_bins,
+                threshold=DEFAULT_THRESHOLD if cuts is None else expit(cuts),
                 label_names=label_names)
             evaluator.threshold_strategy = strategy
-        evaluator.update(y, s)
+        decisions = own if own_rule else decide(outputs, cut_points=cuts, top_k=k,
+                                                from_logits=from_logits)
+        scores = expit(outputs) if from_logits else outputs
+        evaluator.update(y, scores, decisions=decisions)
     if per_label:
         return _finish(*evaluator.result(per_label=True))
     return _finish(evaluator.result())

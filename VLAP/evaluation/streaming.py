@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from VLAP._validation import check_positive_int
-from VLAP.evaluation._arrays import check_label_names, check_labels, check_probabilities
+from VLAP._arrays import check_label_names, check_labels, check_probabilities
 from VLAP.evaluation.binned import bin_counts, binned_ranking_scores
 from VLAP.evaluation.counts import ThresholdedCounts
 from VLAP.evaluation.ranking import (
@@ -137,7 +137,7 @@ class MultilabelEvaluator:
             if isinstance(self.threshold, str):
                 raise ValueError(
                     "`threshold` must be a probability or one per label here; tune "
-                    "them first (VLAP.evaluation.tune_thresholds on validation data) "
+                    "them first (VLAP.inference.tune_thresholds on validation data) "
                     f"or use evaluate(..., threshold='tuned'). Received: "
                     f"threshold={self.threshold!r}")
             t = np.asarray(self.threshold, dtype=np.float64)
@@ -152,7 +152,7 @@ class MultilabelEvaluator:
         self._counts = ThresholdedCounts(num_labels)
         self._ranking = ExampleRankingSums(num_labels, self.ks)
 
-    def update(self, y_true, scores, validate_args=True):
+    def update(self, y_true, scores, validate_args=True, decisions=None):
         """Add a batch: `y_true` 0/1 and `scores` in [0, 1], shape `(batch, num_labels)`.
 
         Args:
@@ -162,6 +162,10 @@ class MultilabelEvaluator:
                 `validate_args`); `False` skips the checks for inputs already
                 checked: then `y_true` must be a bool or uint8 0/1 array and
                 `scores` a float32 or float64 array of probabilities.
+            decisions: 0/1 array like `y_true`, or None. Decisions already made
+                by a decision rule (:mod:`VLAP.inference.decision`, a packaged
+                model's own): the thresholded metrics count them, the ranking
+                metrics use `scores`.
         """
         if validate_args:
             y = check_labels(y_true, "y_true", min_labels=1)
@@ -174,7 +178,14 @@ class MultilabelEvaluator:
             raise ValueError(
                 f"This evaluator has num_labels={self.num_labels}. Received a batch "
                 f"with y_true.shape={y.shape}")
-        self._counts.update(y, s, threshold=self._thresholds, top_k=self.top_k)
+        if decisions is not None:
+            decisions = check_labels(decisions, "decisions", min_labels=1) \
+                if validate_args else np.asarray(decisions)
+            if decisions.shape != y.shape:
+                raise ValueError("`decisions` must have the shape of `y_true`. Received: "
+                                 f"decisions.shape={decisions.shape}, y_true.shape={y.shape}")
+        self._counts.update(y, s, threshold=self._thresholds, top_k=self.top_k,
+                            decisions=decisions)
         self._ranking.update(y, s)
         if self.ranking_bins is None:
             # kept until result(): copy what may be a view of a reused batch buffer

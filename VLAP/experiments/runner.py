@@ -14,7 +14,7 @@ seeds`` runs, trains each with :func:`VLAP.train`, scores the test split with
 - ``models/<dataset>/<loss>.keras``: for each loss, the seed with the best
   validation macro-F1, packaged with per-label thresholds tuned on the
   validation split, the label names and the featuriser
-  (:func:`VLAP.evaluation.package_model`), and ``models.json`` listing them
+  (:func:`VLAP.inference.package_model`), and ``models.json`` listing them
   with the best loss of each dataset marked (``vlap predict RUN_DIR INPUT``).
 """
 
@@ -96,7 +96,7 @@ class RunResult:
 
 
 def _scores(model, x, y, batch_size=256):
-    from VLAP.evaluation import predict_scores
+    from VLAP.inference import predict_scores
     from VLAP.data import create_dataset
 
     ds = create_dataset(x, y, batch_size=batch_size, is_training=False)

@@ -3,9 +3,9 @@
 For each loss, the seed with the best validation macro-F1 (with per-label
 thresholds tuned on the validation split) is packaged with those thresholds,
 the label names and the dataset's fitted featuriser
-(:func:`VLAP.evaluation.package_model`) and saved as
+(:func:`VLAP.inference.package_model`) and saved as
 ``models/<dataset>/<loss>.keras``; ``models.json`` lists them and marks the
-best loss of each dataset (:func:`VLAP.evaluation.load_predictor` reads it).
+best loss of each dataset (:func:`VLAP.inference.load_predictor` reads it).
 """
 
 import json
@@ -20,7 +20,7 @@ SELECTED_BY = ("validation macro-F1 with per-label thresholds tuned on the valid
 
 def tuned_val_f1(res):
     """Per-label thresholds tuned on validation and the validation macro-F1 they give."""
-    from VLAP.evaluation import tune_thresholds
+    from VLAP.inference import tune_thresholds
     from VLAP.evaluation.counts import ThresholdedCounts
 
     y_val, s_val = res.val_scores
@@ -45,7 +45,7 @@ def save_models(best, prep, run_dir, cfg, log=print):
         `val_f1_macro_tuned`, `val_f1_macro`, `best`); the best loss by
         `val_f1_macro_tuned` is marked.
     """
-    from VLAP.evaluation import package_model
+    from VLAP.inference import package_model
 
     entries = []
     folder = run_dir / "models" / prep.name
@@ -79,7 +79,7 @@ def save_models(best, prep, run_dir, cfg, log=print):
 
 def write_models_index(run_dir, entries):
     """Write ``models.json``: ``{"selected_by": ..., "models": entries}``."""
-    from VLAP.evaluation.predictor import MODELS_INDEX
+    from VLAP.inference.predictor import MODELS_INDEX
 
     (run_dir / MODELS_INDEX).write_text(json.dumps(
         {"selected_by": SELECTED_BY, "models": entries}, indent=2))

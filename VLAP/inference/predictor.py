@@ -1,13 +1,15 @@
 """A trained model with its decision rule and featuriser, in one `.keras` file.
 
-:func:`package_model` wraps a model that outputs logits into a
-:class:`Predictor`: a registered `keras.Model` whose outputs are the label
-probabilities (`"scores"`) and the 0/1 decisions of a
-:class:`~VLAP.evaluation.thresholds.Decision` layer (`"labels"`: per-label
-thresholds, fixed or tuned on validation data, or top-k), and whose config
-carries the label names and the featuriser (:mod:`VLAP.features`) that made
-its training inputs. Saved with `predictor.save("model.keras")`, it reloads on
-any backend and predicts as after training; :func:`predict` turns new texts,
+:func:`package_model` wraps a trained model into a :class:`Predictor`: a
+registered `keras.Model` whose outputs are the model's logits (`"logits"`),
+the label probabilities (`"scores"`) and the 0/1 decisions of a
+:class:`~VLAP.inference.decision.Decision` layer (`"labels"`: per-label cut
+points on the logits, fixed, tuned on validation data or chosen between the
+two on validation data, or top-k), and whose config carries the label names,
+whether the model outputs logits (`from_logits`, so no sigmoid is applied
+twice) and the featuriser (:mod:`VLAP.features`) that made its training
+inputs. Saved with `predictor.save("model.keras")`, it reloads on any backend
+and predicts as after training; :func:`VLAP.inference.predict` turns new texts,
 image files, a table or arrays into one row per example with the predicted
 label names and a score per label.
 """
@@ -20,11 +22,18 @@ import numpy as np
 import pandas as pd
 from keras import ops
 
-from VLAP.evaluation.thresholds import DEFAULT_THRESHOLD, Decision, tune_thresholds
+from VLAP.inference.decision import (
+    DEFAULT_THRESHOLD,
+    MIN_TUNING_SUPPORT,
+    Decision,
+    choose_rule,
+    logit,
+    tune_cut_points,
+    tune_thresholds,
+)
+from VLAP.inference.scores import output_is_logits
 from VLAP.features import deserialize_featurizer, serialize_featurizer
 
-#: File endings read as images when predicting on a folder.
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp")
 #: The index of the packaged models in a run folder (written by `vlap run`).
 MODELS_INDEX = "models.json"
 
@@ -42,15 +51,28 @@ class Predictor(keras.Model):
             (used when predicting on a CSV/JSON-lines file).
         label_separator: str. Joins the predicted label names in `predict`.
         metadata: dict or None. JSON-able facts (loss, validation score, ...).
+        from_logits: bool. Whether `model` outputs logits (default) or
+            probabilities; the `decision` must say the same.
 
-    Calling it returns `{"scores": probabilities, "labels": 0/1 decisions}`.
+    Calling it returns `{"logits": float32 logits, "scores": probabilities,
+    "labels": 0/1 decisions}` (no `"logits"` for a probability model). The
+    float32 `"scores"` round logits above about 17 to 1.0;
+    :func:`VLAP.inference.predict` computes float64 scores from the logits.
     """
 
     def __init__(self, model, decision, featurizer=None, input_column=None,
-                 label_separator="|", metadata=None, **kwargs):
+                 label_separator="|", metadata=None, from_logits=True, **kwargs):
         super().__init__(**kwargs)
         if not isinstance(decision, Decision):
             raise TypeError(f"`decision` must be a VLAP Decision layer. Received: {decision!r}")
+        if not isinstance(from_logits, bool):
+            raise TypeError(f"`from_logits` must be a bool. Received: from_logits={from_logits!r}")
+        if decision.from_logits != from_logits:
+            raise ValueError(
+                f"The decision rule takes {'logits' if decision.from_logits else 'probabilities'}"
+                f" but the model outputs {'logits' if from_logits else 'probabilities'}; build "
+                f"the Decision with from_logits={from_logits}.")
+        self.from_logits = from_logits
         self.classifier = model
         self.decision = decision
         self.featurizer_config = (featurizer if isinstance(featurizer, dict) or featurizer is None
@@ -71,9 +93,11 @@ class Predictor(keras.Model):
         return deserialize_featurizer(self.featurizer_config)
 
     def call(self, inputs, training=False):
-        logits = self.classifier(inputs, training=training)
-        scores = ops.sigmoid(ops.cast(logits, "float32"))
-        return {"scores": scores, "labels": self.decision(scores)}
+        outputs = ops.cast(self.classifier(inputs, training=training), "float32")
+        if not self.from_logits:
+            return {"scores": outputs, "labels": self.decision(outputs)}
+        return {"logits": outputs, "scores": ops.sigmoid(outputs),
+                "labels": self.decision(outputs)}
 
     def get_config(self):
         model = keras.saving.serialize_keras_object(self.classifier)
@@ -88,6 +112,7 @@ class Predictor(keras.Model):
             "input_column": self.input_column,
             "label_separator": self.label_separator,
             "metadata": self.metadata,
+            "from_logits": self.from_logits,
         }
 
     @classmethod
@@ -98,37 +123,55 @@ class Predictor(keras.Model):
         return cls(model, decision, **config)
 
 
+def _val_outputs(model, x_val, batch_size):
+    out = model.predict(x_val, batch_size=batch_size, verbose=0)
+    return np.asarray(ops.convert_to_numpy(out), dtype=np.float64)
+
+
 def package_model(model, label_names, *, thresholds=DEFAULT_THRESHOLD, top_k=None,
                   val_data=None, featurizer=None, input_column=None, label_separator="|",
-                  metadata=None, batch_size=256):
-    """Wrap a trained logits model with its decision rule and featuriser.
+                  metadata=None, batch_size=256, from_logits=None, cut_points=None,
+                  min_support=MIN_TUNING_SUPPORT) -> Predictor:
+    """Wrap a trained model with its decision rule and featuriser.
 
     Args:
-        model: keras.Model. Outputs logits `(batch, num_labels)`.
+        model: keras.Model. Outputs logits `(batch, num_labels)` (or
+            probabilities, see `from_logits`).
         label_names: list of str. One per output column.
         thresholds: float, list or str. One threshold for all labels (default
-            0.5), one per label, or `"tuned"`: per-label thresholds maximising
-            each label's F1 on `val_data` (:func:`tune_thresholds`).
+            0.5), one per label, `"tuned"`: per-label cut points that maximise
+            each label's F1 on `val_data`
+            (:func:`VLAP.inference.decision.tune_cut_points`, labels with fewer
+            than `min_support` validation positives keep 0.5), or `"auto"`:
+            tuned cuts or 0.5, whichever scores the higher macro-F1 on
+            `val_data` out of fold (:func:`VLAP.inference.decision.choose_rule`;
+            what `vlap run` ships).
         top_k: int or None. Predict the `top_k` highest scores per example instead.
         val_data: tuple `(x_val, y_val)` or None. Featurised validation inputs and
-            their 0/1 labels, for `thresholds="tuned"`.
+            their 0/1 labels, for `thresholds="tuned"` or `"auto"`.
         featurizer: featuriser or None. Fitted; what made the model's inputs.
         input_column: str or None. The table column of the training inputs.
         label_separator: str. Joins label names in :func:`predict`.
         metadata: dict or None. JSON-able facts to keep with the model.
         batch_size: int. For scoring `val_data`.
+        from_logits: bool or None. Whether `model` outputs logits; None asks
+            the model (:func:`VLAP.inference.scores.output_is_logits`: the
+            compiled loss's `from_logits`, or a sigmoid output layer).
+        cut_points: list or None. Per-label cut points on the logits, already
+            chosen (e.g. by `choose_rule`); they replace `thresholds`.
+        min_support: int. Positive validation examples a label needs to be tuned.
 
     Returns:
         Predictor. Save it with `.save("model.keras")`.
 
     Example:
     >>> import keras, numpy as np, VLAP
-    >>> from VLAP.evaluation import package_model
+    >>> from VLAP.inference import package_model
     >>> net = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
     >>> x_val = np.eye(3, dtype="float32"); y_val = np.array([[1, 0], [0, 1], [1, 1]])
     >>> predictor = package_model(net, ["spam", "urgent"], thresholds="tuned",
-    ...                           val_data=(x_val, y_val))
-    >>> predictor.decision.strategy, len(predictor.decision.thresholds)
+    ...                           val_data=(x_val, y_val), min_support=1)
+    >>> predictor.decision.strategy, len(predictor.decision.cut_points)
     ('tuned', 2)
     >>> list(VLAP.predict(predictor, x_val).columns)
     ['id', 'labels', 'score_spam', 'score_urgent']
@@ -139,20 +182,37 @@ def package_model(model, label_names, *, thresholds=DEFAULT_THRESHOLD, top_k=Non
         raise ValueError(
             f"The model has {out_shape[-1]} outputs but {len(label_names)} `label_names` "
             "were given; pass one name per output column.")
-    strategy = None
+    if from_logits is None:
+        from_logits = output_is_logits(model)
+    strategy, record = None, {}
     if isinstance(thresholds, str):
-        if thresholds != "tuned":
+        if thresholds not in ("tuned", "auto"):
             raise ValueError("Invalid value for argument `thresholds`. Expected a float, a "
-                             f"list or 'tuned'. Received: thresholds={thresholds!r}")
-        if val_data is None or top_k is not None:
-            raise ValueError("thresholds='tuned' needs `val_data=(x_val, y_val)` and no `top_k`.")
+                             f"list, 'tuned' or 'auto'. Received: thresholds={thresholds!r}")
+        if val_data is None or top_k is not None or cut_points is not None:
+            raise ValueError(f"thresholds={thresholds!r} needs `val_data=(x_val, y_val)` and "
+                             "no `top_k` or `cut_points`.")
         x_val, y_val = val_data
-        logits = ops.convert_to_numpy(model.predict(x_val, batch_size=batch_size, verbose=0))
-        scores = 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
-        thresholds, strategy = [float(t) for t in tune_thresholds(y_val, scores)], "tuned"
-    decision = Decision(label_names, thresholds=thresholds, top_k=top_k, strategy=strategy)
+        outputs = _val_outputs(model, x_val, batch_size)
+        # tuned on logits: probabilities of large logits round to 1.0
+        logits_val = outputs if from_logits else logit(np.clip(outputs, 1e-300, np.nextafter(1.0, 0.0)))
+        if thresholds == "auto":
+            record = choose_rule(y_val, logits_val, min_support=min_support)
+            cut_points, strategy = record["cut_points"], record["strategy"]
+        elif from_logits:
+            cut_points, strategy = tune_cut_points(y_val, outputs, min_support=min_support), "tuned"
+        else:
+            cut_points = logit(tune_thresholds(y_val, outputs, min_support=min_support))
+            strategy = "tuned"
+        thresholds = DEFAULT_THRESHOLD
+    decision = Decision(label_names, thresholds=thresholds, top_k=top_k, strategy=strategy,
+                        cut_points=cut_points, from_logits=from_logits)
+    metadata = dict(metadata or {})
+    if record:
+        metadata.setdefault("decision", {k: v for k, v in record.items() if k != "cut_points"})
     return Predictor(model, decision, featurizer=featurizer, input_column=input_column,
-                     label_separator=label_separator, metadata=metadata)
+                     label_separator=label_separator, metadata=metadata,
+                     from_logits=from_logits)
 
 
 def load_predictor(path, loss=None):
@@ -191,7 +251,7 @@ def load_predictor(path, loss=None):
     if not isinstance(model, Predictor):
         raise ValueError(
             f"{path}: a {type(model).__name__}, not a packaged VLAP model; wrap it with "
-            "VLAP.evaluation.package_model(model, label_names, ...) and save that.")
+            "VLAP.inference.package_model(model, label_names, ...) and save that.")
     return model
 
 
@@ -241,96 +301,4 @@ def _model_in_run(folder, loss):
     return folder / chosen[0]["file"]
 
 
-def _inputs(predictor, inputs, input_column):
-    """(model inputs, ids) for the accepted kinds of `inputs`."""
-    featurizer = predictor.featurizer
-    kind = getattr(featurizer, "input_kind", "arrays")
-    if isinstance(inputs, (str, Path)):
-        path = Path(inputs).expanduser()
-        if path.is_dir():
-            if kind != "images":
-                raise ValueError(f"{path} is a folder, but the model takes {kind}; pass a list "
-                                 "of texts or a CSV/JSON-lines file.")
-            files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-            if not files:
-                raise ValueError(f"no image files ({', '.join(IMAGE_SUFFIXES)}) in {path}")
-            return featurizer.transform([str(f) for f in files]), [f.name for f in files]
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"input not found: {path} (expected a CSV/TSV/JSON-lines file or a folder of "
-                "images; in Python a single text goes in a list: [text])")
-        if kind not in ("texts", "images"):
-            raise ValueError(f"{path}: the model takes numeric arrays, not a table of texts "
-                             "or images.")
-        from VLAP.datasets import load_table
-
-        column = input_column or predictor.input_column
-        if column is None:
-            raise ValueError(
-                f"Which column of {path} holds the inputs? The model does not record its "
-                "training column; pass input_column=.")
-        data = load_table(path, **{"image_column" if kind == "images" else "text_column": column})
-        items = data.paths if kind == "images" else data.texts
-        return featurizer.transform(items), list(data.ids)
-    if isinstance(inputs, (list, tuple)) and inputs and all(
-            isinstance(v, (str, Path)) for v in inputs):
-        if kind not in ("texts", "images"):
-            raise ValueError("The model takes numeric arrays, not texts or paths.")
-        items = [str(v) for v in inputs]
-        return featurizer.transform(items), list(range(len(items)))
-    try:
-        x = np.asarray(inputs)
-    except (TypeError, ValueError):
-        x = None
-    if x is not None and x.dtype.kind in "fiub" and x.ndim >= 2:
-        # Arrays are raw inputs of an array featuriser (standardisation), else
-        # already featurised inputs of the model.
-        if kind == "arrays" and featurizer is not None:
-            x = featurizer.transform(x)
-        return x, list(range(len(x)))
-    raise TypeError(
-        "`inputs` must be a list of texts (or image paths), a CSV/TSV/JSON-lines file, a "
-        f"folder of images, or a numeric array. Received: {type(inputs).__name__}")
-
-
-def predict(model_or_path, inputs, *, batch_size=256, loss=None, input_column=None):
-    """Predict label names and scores for new inputs with a packaged model.
-
-    Args:
-        model_or_path: Predictor, or str/Path of a `.keras` file or run folder
-            (see :func:`load_predictor`).
-        inputs: a list of texts (text models) or image paths (image models); a
-            CSV/TSV/JSON-lines file with the training text or image column; a
-            folder of images; or a numeric array: raw features when the model's
-            featuriser standardises arrays, else already featurised inputs.
-        batch_size: int. Examples per forward pass.
-        loss: str or None. Which model of a run folder (default: the best).
-        input_column: str or None. The input column of a table file (default:
-            the column the model was trained on).
-
-    Returns:
-        pandas.DataFrame with one row per example: `id` (row number, id or file
-        name), `labels` (predicted label names joined by the model's
-        separator) and one `score_<label>` column of probabilities per label.
-    """
-    if isinstance(model_or_path, (str, Path)):
-        predictor = load_predictor(model_or_path, loss=loss)
-    elif isinstance(model_or_path, Predictor):
-        predictor = model_or_path
-    else:
-        raise TypeError(
-            "`model_or_path` must be a packaged model (VLAP.evaluation.package_model) or the "
-            f"path of one. Received: {type(model_or_path).__name__}")
-    x, ids = _inputs(predictor, inputs, input_column)
-    out = predictor.predict(x, batch_size=batch_size, verbose=0)
-    scores = np.asarray(ops.convert_to_numpy(out["scores"]), dtype=np.float64)
-    names = predictor.decision.names_of(ops.convert_to_numpy(out["labels"]))
-    frame = pd.DataFrame({"id": ids,
-                          "labels": [predictor.label_separator.join(n) for n in names]})
-    for j, name in enumerate(predictor.label_names):
-        frame[f"score_{name}"] = scores[:, j]
-    return frame
-
-
-__all__ = ["IMAGE_SUFFIXES", "MODELS_INDEX", "Predictor", "load_predictor",
-           "package_model", "predict"]
+__all__ = ["MODELS_INDEX", "Predictor", "load_predictor", "package_model"]

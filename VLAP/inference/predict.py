@@ -1,0 +1,130 @@
+"""Predict with a packaged model: label names and scores for new inputs.
+
+:func:`predict` (``VLAP.predict``, ``vlap predict``) turns new texts, image
+files, a table or arrays into one row per example with the predicted label
+names and a score per label, through the packaged model's own decision rule
+(:class:`~VLAP.inference.predictor.Predictor`).
+"""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from keras import ops
+from scipy.special import expit
+
+from VLAP.inference.predictor import Predictor, load_predictor
+
+#: File endings read as images when predicting on a folder.
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp")
+
+
+def _inputs(predictor, inputs, input_column):
+    """(model inputs, ids) for the accepted kinds of `inputs`."""
+    featurizer = predictor.featurizer
+    kind = getattr(featurizer, "input_kind", "arrays")
+    if isinstance(inputs, (str, Path)):
+        path = Path(inputs).expanduser()
+        if path.is_dir():
+            if kind != "images":
+                raise ValueError(f"{path} is a folder, but the model takes {kind}; pass a list "
+                                 "of texts or a CSV/JSON-lines file.")
+            files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+            if not files:
+                raise ValueError(f"no image files ({', '.join(IMAGE_SUFFIXES)}) in {path}")
+            return featurizer.transform([str(f) for f in files]), [f.name for f in files]
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"input not found: {path} (expected a CSV/TSV/JSON-lines file or a folder of "
+                "images; in Python a single text goes in a list: [text])")
+        if kind not in ("texts", "images"):
+            raise ValueError(f"{path}: the model takes numeric arrays, not a table of texts "
+                             "or images.")
+        from VLAP.datasets import load_table
+
+        column = input_column or predictor.input_column
+        if column is None:
+            raise ValueError(
+                f"Which column of {path} holds the inputs? The model does not record its "
+                "training column; pass input_column=.")
+        data = load_table(path, **{"image_column" if kind == "images" else "text_column": column})
+        items = data.paths if kind == "images" else data.texts
+        return featurizer.transform(items), list(data.ids)
+    if isinstance(inputs, (list, tuple)) and inputs and all(
+            isinstance(v, (str, Path)) for v in inputs):
+        if kind not in ("texts", "images"):
+            raise ValueError("The model takes numeric arrays, not texts or paths.")
+        items = [str(v) for v in inputs]
+        return featurizer.transform(items), list(range(len(items)))
+    try:
+        x = np.asarray(inputs)
+    except (TypeError, ValueError):
+        x = None
+    if x is not None and x.dtype.kind in "fiub" and x.ndim >= 2:
+        # Arrays are raw inputs of an array featuriser (standardisation), else
+        # already featurised inputs of the model.
+        if kind == "arrays" and featurizer is not None:
+            x = featurizer.transform(x)
+        return x, list(range(len(x)))
+    raise TypeError(
+        "`inputs` must be a list of texts (or image paths), a CSV/TSV/JSON-lines file, a "
+        f"folder of images, or a numeric array. Received: {type(inputs).__name__}")
+
+
+def predict(model_or_path, inputs, *, batch_size=256, loss=None, input_column=None,
+            logits=False):
+    """Predict label names and scores for new inputs with a packaged model.
+
+    Args:
+        model_or_path: Predictor, or str/Path of a `.keras` file or run folder
+            (see :func:`load_predictor`).
+        inputs: a list of texts (text models) or image paths (image models); a
+            CSV/TSV/JSON-lines file with the training text or image column; a
+            folder of images; or a numeric array: raw features when the model's
+            featuriser standardises arrays, else already featurised inputs.
+        batch_size: int. Examples per forward pass.
+        loss: str or None. Which model of a run folder (default: the best).
+        input_column: str or None. The input column of a table file (default:
+            the column the model was trained on).
+        logits: bool. Also return one `logit_<label>` column per label (the
+            model's float32 logits; a logits model only).
+
+    Returns:
+        pandas.DataFrame with one row per example: `id` (row number, id or file
+        name), `labels` (predicted label names joined by the model's
+        separator: the model's own decisions) and one `score_<label>` column
+        of probabilities per label. Scores are float64 sigmoids of the logits,
+        so they reach 1.0 only above a logit of about 36.7 (a float32 sigmoid
+        would stop at 1.0 above about 17), and written to CSV at full
+        precision they give the ranking metrics of `vlap run`'s report.
+    """
+    if isinstance(model_or_path, (str, Path)):
+        predictor = load_predictor(model_or_path, loss=loss)
+    elif isinstance(model_or_path, Predictor):
+        predictor = model_or_path
+    else:
+        raise TypeError(
+            "`model_or_path` must be a packaged model (VLAP.evaluation.package_model) or the "
+            f"path of one. Received: {type(model_or_path).__name__}")
+    x, ids = _inputs(predictor, inputs, input_column)
+    if logits and not predictor.from_logits:
+        raise ValueError("logits=True needs a model that outputs logits; this one outputs "
+                         "probabilities.")
+    out = predictor.predict(x, batch_size=batch_size, verbose=0)
+    if predictor.from_logits:
+        raw = np.asarray(ops.convert_to_numpy(out["logits"]), dtype=np.float64)
+        scores = expit(raw)
+    else:
+        scores = np.asarray(ops.convert_to_numpy(out["scores"]), dtype=np.float64)
+    names = predictor.decision.names_of(ops.convert_to_numpy(out["labels"]))
+    frame = pd.DataFrame({"id": ids,
+                          "labels": [predictor.label_separator.join(n) for n in names]})
+    for j, name in enumerate(predictor.label_names):
+        frame[f"score_{name}"] = scores[:, j]
+    if logits:
+        for j, name in enumerate(predictor.label_names):
+            frame[f"logit_{name}"] = raw[:, j]
+    return frame
+
+
+__all__ = ["IMAGE_SUFFIXES", "predict"]
