@@ -48,8 +48,19 @@ METRIC_PREFIXES = ("f1_", "precision_", "recall_", "jaccard_", "average_precisio
                    "mean_true_", "hamming_", "subset_", "coverage_", "test_")
 METRIC_NAMES = ("value", "mean", "std", "macro_f1", "map", "count_mae", "goal")
 #: Candidates that are not chosen between: the baselines (they are the
-#: references) and the fixed settings (run as themselves, not selected).
+#: references) and the fixed settings (run as themselves, not selected): the
+#: default and the issue's fixed-weight leads (``lead_*``).
 NOT_RECOMMENDED = ("bce", "asl", "sigmoid_f1", "default")
+
+
+def recommendable(candidate: str) -> bool:
+    """Whether :func:`recommend` may choose ``candidate`` (not a baseline or fixed run).
+
+    Example:
+    >>> recommendable("f1_plus_bce"), recommendable("default"), recommendable("lead_bce_0.1")
+    (True, False, False)
+    """
+    return candidate not in NOT_RECOMMENDED and not str(candidate).startswith("lead_")
 
 
 def _is_test_column(name: str) -> bool:
@@ -158,7 +169,7 @@ def validation_goals(selection: pd.DataFrame) -> pd.DataFrame:
             continue
         bce = bce.iloc[0]
         f1_best = float(f1.val_f1_macro.max())
-        for r in d[~d.candidate.isin(NOT_RECOMMENDED)].itertuples():
+        for r in d[[recommendable(c) for c in d.candidate]].itertuples():
             checks = {"beats_bce_f1": r.val_f1_macro > bce.val_f1_macro,
                       "beats_sigmoid_f1_f1": r.val_f1_macro > f1_best,
                       "map_ge_bce": r.val_average_precision_macro
@@ -257,4 +268,4 @@ def leave_one_out(selection: pd.DataFrame, datasets: Optional[Sequence[str]] = N
 
 
 __all__ = ["check_validation_only", "best_index", "best_grid", "choose_setting",
-           "validation_goals", "recommend", "leave_one_out", "NOT_RECOMMENDED"]
+           "validation_goals", "recommend", "leave_one_out", "NOT_RECOMMENDED", "recommendable"]
