@@ -241,8 +241,10 @@ def _fmt(r):
     return f"{r.mean:.3f} ± {0.0 if pd.isna(r.std) else r.std:.3f}"
 
 
-def markdown(folder):
-    """The study's markdown: summary per dataset, goal table, ranking, batch sizes."""
+def markdown(folder, extra=True, batch=True):
+    """The study's markdown: summary per dataset, goal table, then (``extra``) the
+    recommendation, leave-one-out, default and Pareto tables (:func:`extra_markdown`)
+    and (``batch``) the batch-size tables."""
     folder = Path(folder)
     df = load(folder)
     stats_df = summary(df)
@@ -297,8 +299,9 @@ def markdown(folder):
                              f"{mark(r.map_ge_bce)}{r.map_minus_bce:+.3f} / "
                              f"{mark(r.count_le_bce)}{r.count_mae_minus_bce:+.3f}".strip())
             lines.append(f"| {cand} | " + " | ".join(cells) + " |")
-    lines += ["", extra_markdown(folder, stats_df)]
-    if (folder / "batch_size.csv").exists():
+    if extra:
+        lines += ["", extra_markdown(folder, stats_df)]
+    if batch and (folder / "batch_size.csv").exists():
         lines += ["", batch_markdown(folder)]
     return "\n".join(lines) + "\n"
 
