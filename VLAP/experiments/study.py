@@ -373,13 +373,22 @@ def run_picks(cfg, out, picks, data_dir=None, log=print):
     return folder
 
 
-def missing_picks(merged):
-    """``{dataset: [(candidate, setting)]}``: the leave-one-dataset-out picks of the merged
-    study folder ``merged`` (chosen on validation) that have no test rows yet."""
+def missing_picks(merged, which="lodo"):
+    """``{dataset: [(candidate, setting)]}``: the picks of the merged study folder
+    ``merged`` (chosen on validation) that have no test rows yet: the leave-one-dataset-out
+    picks (``which="lodo"``), or the recommendation on every dataset (``"recommended"``)."""
+    import pandas as pd
+
     from VLAP.experiments import selection, study_report
 
     df = study_report.load(merged, lodo=True)
-    picks = selection.leave_one_out(study_report.load_selection(merged))
+    sel = study_report.load_selection(merged)
+    if which == "lodo":
+        picks = selection.leave_one_out(sel)
+    else:
+        cand, setting, _ = selection.recommend(sel)
+        picks = pd.DataFrame({"held_out": sorted(selection.validation_goals(sel).dataset.unique()),
+                              "candidate": cand, "setting": setting})
     out = {}
     for p in picks.itertuples():
         if study_report.pick_rows(df, p.held_out, p.candidate, p.setting) is None:
@@ -388,13 +397,14 @@ def missing_picks(merged):
 
 
 def main(argv=None):
-    """``python -m VLAP.experiments.study lodo MERGED --out DIR``: train the
-    leave-one-dataset-out picks of the merged study ``MERGED`` that have no test rows,
-    with each dataset's shipped config and the seeds of its study run (``runs.json``)."""
+    """``python -m VLAP.experiments.study {lodo,recommended} MERGED --out DIR``: train the
+    leave-one-dataset-out picks (or the recommended setting) of the merged study ``MERGED``
+    that have no test rows, with each dataset's shipped config and the seeds of its study
+    run (``runs.json``); the rows go to ``DIR/beyond/<dataset>/lodo.csv``."""
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m VLAP.experiments.study")
-    parser.add_argument("command", choices=["lodo"])
+    parser.add_argument("command", choices=["lodo", "recommended"])
     parser.add_argument("merged", help="merged study folder, e.g. experiments/beyond")
     parser.add_argument("--out", required=True, help="folder for <dataset>/lodo.csv")
     parser.add_argument("--datasets", default="",
@@ -404,7 +414,7 @@ def main(argv=None):
     from VLAP.experiments import load_config
 
     runs = json.loads((Path(args.merged) / "runs.json").read_text())
-    todo = missing_picks(args.merged)
+    todo = missing_picks(args.merged, args.command)
     if args.datasets:
         todo = {d: p for d, p in todo.items() if d in args.datasets.split(",")}
     for dataset, picks in sorted(todo.items()):

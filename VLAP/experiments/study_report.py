@@ -440,7 +440,7 @@ def write_recommendation(folder):
     r = ranking.loc[(best, setting)]
     text = (f"{best} ({setting}) was chosen on validation scores: it met the goal on "
             f"{int(r.goals_met)} of {int(r.datasets)} datasets' validation splits.")
-    df = load(folder)
+    df = load(folder, lodo=True)
     table = [record(df, d, rows) for d in sorted(df.dataset.unique())
              if {"bce", "sigmoid_f1"} <= set(df[df.dataset == d].candidate)
              and (rows := pick_rows(df, d, best, setting)) is not None]
