@@ -275,6 +275,11 @@ def main(argv=None):
         return _error(err)
     rows = ex.read_results(run_dir / "results.csv")
     print(ex.console_table(rows, cfg))
+    from VLAP.experiments.saving import shipped_console
+
+    shipped = shipped_console(run_dir)
+    if shipped:
+        print("\n" + shipped)
     if args.compare_paper:
         print("\n" + "\n".join(ex.paper_comparison(rows, cfg)))
     print(f"\nwrote {run_dir} in {time.time() - t0:.0f}s "

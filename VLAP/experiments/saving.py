@@ -139,6 +139,28 @@ def shipped_markdown(entries):
     return "\n".join(lines) + "\n"
 
 
+def shipped_console(run_dir) -> str:
+    """The console summary of a run's shipped models (from ``models.json``), or ""."""
+    from VLAP.inference.predictor import MODELS_INDEX
+
+    index = run_dir / MODELS_INDEX
+    if not index.is_file():
+        return ""
+    entries = json.loads(index.read_text(encoding="utf-8"))["models"]
+    lines = ["Shipped models (each saved file on the test split, with its own decision rule "
+             "chosen on validation; what `vlap predict` gives):"]
+    for e in entries:
+        t = e["test"]
+        rule = "tuned cuts" if e["decision"]["strategy"] == "tuned" else "threshold 0.5"
+        lines.append(
+            f"  {e['dataset']}/{display_name(e['loss'], '', e.get('loss_kwargs'))}"
+            f"{' (best)' if e['best'] else ''}: {rule}, seed {e['seed']}; test macro-F1 "
+            f"{t['f1_macro']:.3f}, micro-F1 {t['f1_micro']:.3f}, mAP "
+            f"{t['average_precision_macro']:.3f}, #pred {t['mean_predicted_labels']:.2f} "
+            f"(true {t['mean_true_labels']:.2f})  -> {e['file']}")
+    return "\n".join(lines)
+
+
 def write_models_index(run_dir, entries):
     """Write ``models.json``: ``{"selected_by": ..., "models": entries}``."""
     from VLAP.inference.predictor import MODELS_INDEX
