@@ -80,8 +80,9 @@ def _finish(summary, table=None):
 
 
 def evaluate_predictions(y_true, scores, threshold=0.5, label_names=None,
-                         per_label=False, y_val=None, scores_val=None, top_k=None,
-                         ks=DEFAULT_KS, ranking_bins=None, decisions=None):
+                         per_label: bool = False, y_val=None, scores_val=None,
+                         top_k: "int | None" = None, ks=DEFAULT_KS,
+                         ranking_bins: "int | None" = None, decisions=None):
     """All multilabel scores of probability predictions, as a pandas table.
 
     Thresholded scores (F1, precision, recall, Hamming loss, subset accuracy,
@@ -192,9 +193,9 @@ def _rule(model, threshold, top_k, val_data, from_logits, num_labels):
     return "tuned", logit(thresholds), None
 
 
-def evaluate(model, data, threshold=None, label_names=None, per_label=False,
-             val_data=None, top_k=None, from_logits=None, ks=DEFAULT_KS,
-             ranking_bins=None):
+def evaluate(model, data, threshold=None, label_names=None, per_label: bool = False,
+             val_data=None, top_k: "int | None" = None, from_logits: "bool | None" = None,
+             ks=DEFAULT_KS, ranking_bins: "int | None" = None):
     """Evaluate a multilabel model: every score, as a pandas table.
 
     Predicts batch by batch and streams the batches through a

@@ -21,6 +21,7 @@ the shipped file itself:
 
 import json
 import warnings
+from pathlib import Path
 
 from VLAP.experiments.results import display_name
 
@@ -34,7 +35,7 @@ SHIPPED_METRICS = (("f1_macro", "macro-F1"), ("f1_micro", "micro-F1"),
                    ("mean_predicted_labels", "mean #pred"), ("mean_true_labels", "mean #true"))
 
 
-def shipped_rule(res):
+def shipped_rule(res) -> "tuple[dict, float]":
     """The decision rule a trained model would ship with, and its validation macro-F1.
 
     Returns:
@@ -64,7 +65,7 @@ def _rule_text(meta):
             f"macro-F1 {d['val_f1_macro_fixed']:.3f} at 0.5, {versus} tuned out of fold)")
 
 
-def save_models(best, prep, run_dir, cfg, log=print):
+def save_models(best: dict, prep, run_dir: Path, cfg: dict, log=print) -> "list[dict]":
     """Package, save and score the kept model of each loss; return the models.json entries.
 
     Args:
@@ -119,7 +120,7 @@ def save_models(best, prep, run_dir, cfg, log=print):
     return entries
 
 
-def shipped_markdown(entries):
+def shipped_markdown(entries: "list[dict]") -> str:
     """``results.md``'s "Shipped models" section: each saved file's own test figures."""
     if not entries:
         return ""
@@ -161,7 +162,7 @@ def shipped_console(run_dir) -> str:
     return "\n".join(lines)
 
 
-def write_models_index(run_dir, entries):
+def write_models_index(run_dir: Path, entries: "list[dict]") -> None:
     """Write ``models.json``: ``{"selected_by": ..., "models": entries}``."""
     from VLAP.inference.predictor import MODELS_INDEX
 

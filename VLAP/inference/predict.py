@@ -71,8 +71,8 @@ def _inputs(predictor, inputs, input_column):
         f"folder of images, or a numeric array. Received: {type(inputs).__name__}")
 
 
-def predict(model_or_path, inputs, *, batch_size=256, loss=None, input_column=None,
-            logits=False):
+def predict(model_or_path, inputs, *, batch_size: int = 256, loss: "str | None" = None,
+            input_column: "str | None" = None, logits: bool = False) -> pd.DataFrame:
     """Predict label names and scores for new inputs with a packaged model.
 
     Args:
