@@ -18,6 +18,12 @@ median ``sigmoid_f1`` step; ``global - local`` over the step is printed beside i
 
     nice -n 10 python benchmarks/bench_ddp.py                  # batch 32 and 64, 1000 labels
     python benchmarks/bench_ddp.py --batch 32 --labels 100 --rounds 50
+    python benchmarks/bench_ddp.py --model distilbert --seq 128 --batch 16 --rounds 3 --steps 2
+
+``--model distilbert`` times the whole fine-tuning step instead: a randomly
+initialised ``DistilBertForSequenceClassification`` (DistilBERT-base sizes, from a
+``DistilBertConfig``: nothing is downloaded; needs ``transformers``) on random token
+ids of length ``--seq``, the head's logits going to the same losses.
 """
 
 import argparse
@@ -50,6 +56,23 @@ def head(labels, hidden=768):
                                torch.nn.Linear(hidden, labels))
 
 
+class _DistilBert(torch.nn.Module):
+    """DistilBERT-base with a classification head, random weights, logits out."""
+
+    def __init__(self, labels):
+        super().__init__()
+        from transformers import DistilBertConfig, DistilBertForSequenceClassification
+
+        torch.manual_seed(0)
+        config = DistilBertConfig(num_labels=labels, dropout=0.0, attention_dropout=0.0,
+                                  seq_classif_dropout=0.0,
+                                  problem_type="multi_label_classification")
+        self.net = DistilBertForSequenceClassification(config)
+
+    def forward(self, ids):
+        return self.net(input_ids=ids).logits
+
+
 def _median_ms(values):
     return 1000.0 * statistics.median(values)
 
@@ -63,11 +86,15 @@ def worker(rank, world, port, args, queue):
         rows = []
         for batch in args.batch:
             g = torch.Generator().manual_seed(rank)
-            x = torch.randn(batch, 768, generator=g)
+            if args.model == "distilbert":
+                x = torch.randint(0, 30522, (batch, args.seq), generator=g)
+            else:
+                x = torch.randn(batch, 768, generator=g)
             y = (torch.rand(batch, args.labels, generator=g) < 0.05).float()
             setups = {}
             for name, make in LOSSES.items():
-                model = torch.nn.parallel.DistributedDataParallel(head(args.labels))
+                net = _DistilBert(args.labels) if args.model == "distilbert" else head(args.labels)
+                model = torch.nn.parallel.DistributedDataParallel(net)
                 setups[name] = (model, torch.optim.SGD(model.parameters(), lr=1e-3),
                                 make())
             times = {name: [] for name in LOSSES}
@@ -112,6 +139,10 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--steps", type=int, default=5, help="steps per loss per round")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per rank")
+    parser.add_argument("--model", choices=("head", "distilbert"), default="head",
+                        help="the classification head alone (default) or the whole "
+                             "DistilBERT-base model")
+    parser.add_argument("--seq", type=int, default=128, help="tokens per text (distilbert)")
     args = parser.parse_args(argv)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -121,7 +152,9 @@ def main(argv=None):
     mp.start_processes(worker, args=(2, port, args, queue), nprocs=2, join=True,
                        start_method="spawn")
     rows = queue.get()
-    print(f"DDP, 2 processes (gloo), DistilBERT head 768 -> 768 -> {args.labels}, "
+    what = (f"DistilBERT-base + head -> {args.labels}, {args.seq} tokens"
+            if args.model == "distilbert" else f"DistilBERT head 768 -> 768 -> {args.labels}")
+    print(f"DDP, 2 processes (gloo), {what}, "
           f"{args.threads} thread(s) per rank, median of {args.rounds * args.steps} "
           f"steps per loss, torch {torch.__version__}")
     print(f"{'batch/rank':>10} {'BCE ms':>8} {'sigmoidF1 ms':>13} {'ratio':>6} "
