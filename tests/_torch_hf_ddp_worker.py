@@ -31,17 +31,29 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 VOCAB, SEQ, LABELS, LR = 50, 6, 5, 0.1
 
 # name -> (rows in the training set, per-device batch, gradient accumulation steps,
-#          even_batches, the rows each rank sees per micro-batch on 2 ranks)
+#          even_batches, the rows each rank sees per micro-batch on 2 ranks, options:
+#          "loss" and its "kwargs" (default sigmoidF1), "average_tokens_across_devices")
 CASES = {
-    "even": (8, 4, 1, True, [[[0, 1, 2, 3]], [[4, 5, 6, 7]]]),
-    "uneven": (7, 4, 1, False, [[[0, 1, 2, 3]], [[4, 5, 6]]]),
-    "accumulate": (16, 4, 2, True, [[[0, 1, 2, 3], [8, 9, 10, 11]],
-                                    [[4, 5, 6, 7], [12, 13, 14, 15]]]),
-    "accumulate_uneven": (14, 4, 2, False, [[[0, 1, 2, 3], [8, 9, 10, 11]],
-                                            [[4, 5, 6, 7], [12, 13]]]),
+    "even": (8, 4, 1, True, [[[0, 1, 2, 3]], [[4, 5, 6, 7]]], {}),
+    "uneven": (7, 4, 1, False, [[[0, 1, 2, 3]], [[4, 5, 6]]], {}),
     # the Trainer's default (even_batches=True): accelerate fills rank 1's short batch
     # with rows from the start, so the global batch has row 0 twice
-    "uneven_padded": (7, 4, 1, True, [[[0, 1, 2, 3]], [[4, 5, 6, 0]]]),
+    "uneven_padded": (7, 4, 1, True, [[[0, 1, 2, 3]], [[4, 5, 6, 0]]], {}),
+    "accumulate": (16, 4, 2, True, [[[0, 1, 2, 3], [8, 9, 10, 11]],
+                                    [[4, 5, 6, 7], [12, 13, 14, 15]]], {}),
+    "accumulate_uneven": (14, 4, 2, False, [[[0, 1, 2, 3], [8, 9, 10, 11]],
+                                            [[4, 5, 6, 7], [12, 13]]], {}),
+    # TrainingArguments(average_tokens_across_devices=False): no x world_size to undo
+    "no_token_average": (14, 4, 2, False, [[[0, 1, 2, 3], [8, 9, 10, 11]],
+                                           [[4, 5, 6, 7], [12, 13]]],
+                         {"average_tokens_across_devices": False}),
+    # an element-wise loss (each rank's local mean) and WeightedSum (counts and
+    # BCE sums synced): the mean over micro-batches is their mean over all rows
+    "bce_accumulate_uneven": (14, 4, 2, False, [[[0, 1, 2, 3], [8, 9, 10, 11]],
+                                                [[4, 5, 6, 7], [12, 13]]], {"loss": "bce"}),
+    "weighted_sum_accumulate_uneven": (
+        14, 4, 2, False, [[[0, 1, 2, 3], [8, 9, 10, 11]], [[4, 5, 6, 7], [12, 13]]],
+        {"loss": "weighted_sum", "kwargs": {"weight": 0.5}}),
 }
 
 
@@ -72,18 +84,18 @@ def flat_params(model):
     return torch.cat([p.detach().reshape(-1) for p in model.parameters()]).tolist()
 
 
-def reference(name, loss=None):
+def reference(name):
     """The single-process update: one SGD step (lr ``LR``) on the example-weighted mean
-    over micro-batches m of ``loss`` (default sigmoidF1) of the global micro-batch m
+    over micro-batches m of the case's loss (default sigmoidF1) of the global micro-batch m
     (the rows of all ranks at that micro-step, concatenated). Returns the parameters
     and that mean."""
-    import VLAP.torch as vt
+    from VLAP.torch import hf
 
-    n, _, accumulate, _, seen = CASES[name]
+    n, _, accumulate, _, seen, options = CASES[name]
     data = rows(n)
     model = make_model()
     model.train()
-    loss_fn = vt.SigmoidF1() if loss is None else loss
+    loss_fn = hf.get_loss(options.get("loss", "sigmoidF1"), **options.get("kwargs", {}))
     count = sum(len(micro) for rank in seen for micro in rank)
     total = 0.0
     for m in range(accumulate):
@@ -91,7 +103,8 @@ def reference(name, loss=None):
         ids = torch.stack([data[i]["input_ids"] for i in idx])
         mask = torch.stack([data[i]["attention_mask"] for i in idx])
         y = torch.stack([data[i]["labels"] for i in idx])
-        total = total + len(idx) / count * loss_fn(model(input_ids=ids, attention_mask=mask).logits, y)
+        logits = model(input_ids=ids, attention_mask=mask).logits
+        total = total + len(idx) / count * loss_fn(logits, y)
     total.backward()
     with torch.no_grad():
         for p in model.parameters():
@@ -99,7 +112,7 @@ def reference(name, loss=None):
     return flat_params(model), float(total.detach())
 
 
-def train(name, folder, loss=None):
+def train(name, folder):
     """One optimizer step of ``transformers.Trainer`` on case ``name``; returns the
     parameters, the rows this process saw per micro-batch and the training loss the
     Trainer reports."""
@@ -107,8 +120,11 @@ def train(name, folder, loss=None):
 
     from VLAP.torch import hf
 
-    n, batch, accumulate, even, _ = CASES[name]
-    loss_fn = hf.loss_for_trainer("sigmoidF1") if loss is None else loss
+    n, batch, accumulate, even, _, options = CASES[name]
+    average = options.get("average_tokens_across_devices", True)
+    loss_fn = hf.loss_for_trainer(options.get("loss", "sigmoidF1"),
+                                  average_tokens_across_devices=average,
+                                  **options.get("kwargs", {}))
     seen = []  # the rows of each forward pass (micro-batch)
     model = make_model()
     model.register_forward_pre_hook(
@@ -119,8 +135,8 @@ def train(name, folder, loss=None):
         gradient_accumulation_steps=accumulate, optim="sgd", learning_rate=LR,
         weight_decay=0.0, lr_scheduler_type="constant", warmup_steps=0, max_grad_norm=0.0,
         train_sampling_strategy="sequential", accelerator_config={"even_batches": even},
-        use_cpu=True, ddp_backend="gloo", seed=0, report_to=[], save_strategy="no",
-        logging_strategy="no", disable_tqdm=True, dataloader_num_workers=0)
+        average_tokens_across_devices=average, use_cpu=True, ddp_backend="gloo", seed=0,
+        report_to=[], save_strategy="no", logging_strategy="no", disable_tqdm=True, dataloader_num_workers=0)
     trainer = transformers.Trainer(model=model, args=args, train_dataset=rows(n),
                                    compute_loss_func=loss_fn)
     output = trainer.train()
