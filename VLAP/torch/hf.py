@@ -135,11 +135,19 @@ def loss_for_trainer(loss: str | torch.nn.Module = "sigmoid_f1", *,
 
     Under DDP (``torchrun``/``accelerate launch``) the batch-level losses are those of
     the global batch (see :mod:`VLAP.torch.dist`) and the update is that of one
-    process on the concatenated batch. With gradient accumulation each micro-batch's
-    loss is weighted by its share of the accumulated examples: the update is the
-    example-weighted mean of the micro-batches' losses (a batch-level loss is not
-    additive, so the accumulated batch's F1 itself would need all of its examples in
-    one pass).
+    process on the concatenated batch, also when the ranks' batches differ in size
+    (``accelerator_config={"even_batches": False}``; by default accelerate fills a
+    short last batch with rows from the start of the data). With
+    ``gradient_accumulation_steps=k`` each micro-batch's loss is weighted by its share
+    of the accumulated examples: the update is that of
+    ``sum_m (n_m / n) * loss(global micro-batch m)``, micro-batch m being the
+    concatenation of every rank's m-th one, the example-weighted mean of the
+    micro-batches' losses (a batch-level loss is not additive, so the accumulated
+    batch's F1 itself would need all of its examples in one pass). The loss the
+    Trainer reports is that value: on every rank for a batch-level loss; for an
+    element-wise one (BCE, focal, ...) each rank returns its share, and the logs'
+    mean over ranks is the global mean. tests/test_torch_hf_ddp.py checks all of this
+    with 2 processes against one (1e-6).
 
     Args:
         loss: str or torch.nn.Module. A name for :func:`get_loss` (``"sigmoidF1"``,
@@ -147,7 +155,8 @@ def loss_for_trainer(loss: str | torch.nn.Module = "sigmoid_f1", *,
         average_tokens_across_devices: bool. The value of the Trainer's
             ``TrainingArguments.average_tokens_across_devices`` (default ``True``);
             it decides whether the Trainer scales the loss by the number of
-            processes, which this function undoes.
+            processes, which this function undoes (it cannot read the Trainer's
+            setting: pass the same value).
         **kwargs: the loss's options (``beta=5.0``, ``weight=0.1``, ...).
 
     Returns:
