@@ -132,7 +132,23 @@ def build_parser():
                                     "or a .keras file")
     pred.add_argument("input", help="a CSV/TSV/JSON-lines file with the training text or image "
                                     "column, or a folder of images")
-    pred.add_argument("--out", help="CSV file to write (default: standard output)")
+    pred.add_argument("--out", help="CSV file to write (default: standard output); written "
+                                    "whole or not at all (a temporary file, then renamed), "
+                                    "never over INPUT or the model, and not over an existing "
+                                    "file unless --force")
+    pred.add_argument("--force", action="store_true",
+                      help="replace an existing --out file (never INPUT or the model)")
+    pred.add_argument("--id-column",
+                      help="the column of INPUT copied to the `id` column of the output "
+                           "(default: a column named id, ID or Id if INPUT has one, else the "
+                           "0-based data row number)")
+    pred.add_argument("--encoding", help="the text encoding of INPUT, e.g. latin-1 or "
+                                         "utf-16 (default: UTF-8 or what a byte-order mark "
+                                         "says)")
+    pred.add_argument("--on-error", choices=("raise", "skip"), default="raise",
+                      help="a bad row of INPUT (an empty text, a missing image): stop with "
+                           "an error naming it (raise, the default), or leave it out and "
+                           "list it on standard error (skip)")
     pred.add_argument("--loss", help="which model of the run folder, e.g. sigmoidF1 "
                                      "(<dataset>/<loss> when the run has several datasets)")
     pred.add_argument("--column", help="the input column of INPUT (default: the training one)")
@@ -140,18 +156,96 @@ def build_parser():
     return parser
 
 
+def _same_file(a, b):
+    """Whether paths `a` and `b` name one file (links and hard links included)."""
+    from pathlib import Path
+
+    a, b = Path(a).expanduser(), Path(b).expanduser()
+    if a.exists() and b.exists():
+        return os.path.samefile(a, b)
+    return a.resolve() == b.resolve()
+
+
+def _check_out(args):
+    """Refuse an `--out` that would destroy INPUT, the model or an existing file."""
+    from pathlib import Path
+
+    out, model = Path(args.out).expanduser(), Path(args.model).expanduser()
+    if _same_file(out, args.input):
+        raise ValueError(f"--out {args.out} is the input file; write the predictions to "
+                         "another file")
+    if _same_file(out, model):
+        raise ValueError(f"--out {args.out} is the model; write the predictions to another "
+                         "file")
+    if model.is_dir() and out.exists() and out.resolve().is_relative_to(model.resolve()):
+        raise ValueError(f"--out {args.out} is a file of the run folder {args.model}; write "
+                         "the predictions to another file")
+    if out.is_dir():
+        raise ValueError(f"--out {args.out} is a folder; give a file name, e.g. "
+                         f"{out / 'predictions.csv'}")
+    if out.exists() and not args.force:
+        raise ValueError(f"--out {args.out} exists; pass --force to replace it, or choose "
+                         "another file")
+    if not out.parent.is_dir():
+        raise ValueError(f"--out {args.out}: the folder {out.parent} does not exist")
+
+
+def _check_model_file(model):
+    """A `.keras` model is a zip archive: say so, rather than Keras' "File not found"."""
+    import zipfile
+    from pathlib import Path
+
+    path = Path(model).expanduser()
+    if path.is_file() and not zipfile.is_zipfile(path):
+        raise ValueError(f"{model} is not a Keras model file (a .keras file is a zip "
+                         "archive; this one is not). Pass the .keras file or the run folder "
+                         "that `vlap run` wrote.")
+
+
+def _write_atomically(frame, path):
+    """Write `frame` as CSV to a temporary file beside `path`, then rename it to `path`:
+    an interrupted write leaves the old file (or none), never half a file."""
+    from pathlib import Path
+
+    path = Path(path).expanduser()
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", newline="", encoding="utf-8") as handle:
+            frame.to_csv(handle, index=False)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
 def _predict(args):
     """`vlap predict`: one `vlap: error:` line and exit status 2 on bad input."""
+    try:
+        _check_model_file(args.model)
+        if args.out:
+            _check_out(args)
+    except ValueError as err:
+        return _error(err)
     _import_backend_quietly()
     from VLAP.inference import predict
 
     try:
         frame = predict(args.model, args.input, batch_size=args.batch_size, loss=args.loss,
-                        input_column=args.column)
+                        input_column=args.column, id_column=args.id_column,
+                        encoding=args.encoding, on_error=args.on_error)
         if args.out:
-            frame.to_csv(args.out, index=False)
+            _write_atomically(frame, args.out)
     except (ValueError, TypeError, OSError) as err:
-        return _error(err)
+        return _error(err, command="predict")
+    report = frame.attrs.get("report")
+    if report is not None and report.n_skipped:
+        print(f"skipped {report.n_skipped} of {report.n_read} rows of {args.input}:",
+              file=sys.stderr)
+        for s in report.skipped[:20]:
+            print(f"  row {s['row']}: {s['reason']}", file=sys.stderr)
+        if report.n_skipped > 20:
+            print(f"  ... {report.n_skipped - 20} more", file=sys.stderr)
     if args.out:
         print(f"wrote {len(frame)} predictions to {args.out}", file=sys.stderr)
     else:
@@ -214,9 +308,29 @@ def _import_backend_quietly():
                     sys.stderr.write(line)
 
 
-def _error(err):
-    """Print ``vlap: error: <one line>``; return the exit status 2."""
-    text = " ".join(str(err).split()) or type(err).__name__
+#: How the command line words a loader option's advice, per command.
+_ADVICE = {
+    "predict": {"on_error": "Pass --on-error skip to leave such rows out (they are listed).",
+                "encoding": "Pass the file's encoding, e.g. --encoding {value}."},
+    "run": {"on_error": 'Set on_error = "skip" in the [dataset] table to skip such rows (they '
+                        "are listed in notes.txt).",
+            "encoding": 'Set the file\'s encoding in the [dataset] table, e.g. '
+                        'encoding = "{value}".'},
+}
+
+
+def _error(err, command="run"):
+    """Print ``vlap: error: <one line>``; return the exit status 2.
+
+    A data error's advice on a loader option is worded for the command line
+    (``--on-error skip``, ``on_error = "skip"``), not for Python.
+    """
+    text = str(err)
+    option = getattr(err, "option", None)
+    if option is not None and option[0] in _ADVICE[command]:
+        name, value = option
+        text = f"{err.problem} {_ADVICE[command][name].format(value=value)}"
+    text = " ".join(text.split()) or type(err).__name__
     print(f"vlap: error: {text}", file=sys.stderr)
     return 2
 

@@ -9,6 +9,7 @@ train/val/test split.
 
 import ast
 import difflib
+import json
 from collections import Counter
 from pathlib import Path
 
@@ -259,6 +260,36 @@ def _mark_missing(records, na_set):
     return out, n
 
 
+def table_columns(path, *, format=None, encoding=None):
+    """The column names of a table file: the CSV/TSV header, or the keys of the
+    first JSON-lines object (empty when there is none).
+
+    Example:
+    >>> import tempfile
+    >>> f = Path(tempfile.mkdtemp()) / "new.csv"
+    >>> _ = f.write_text("id,text\n7,hello\n")
+    >>> table_columns(f)
+    ['id', 'text']
+    """
+    file = Path(path)
+    format = format or _format_of(file)
+    text = read_text(file, encoding)
+    if format in ("csv", "tsv"):
+        import csv
+        import io
+
+        reader = csv.reader(io.StringIO(text), delimiter="," if format == "csv" else "\t")
+        return next(reader, [])
+    for line in text.split("\n"):
+        if line.strip():
+            try:
+                record = json.loads(line)
+            except (ValueError, RecursionError):
+                return []
+            return [str(k) for k in record] if isinstance(record, dict) else []
+    return []
+
+
 def _format_of(file):
     suffixes = [s.lower() for s in file.suffixes]
     while suffixes and suffixes[-1] in _COMPRESSED:
@@ -380,4 +411,4 @@ def _indicator_labels(record, label_columns):
     return names
 
 
-__all__ = ["FORMATS", "SPLIT_VALUES", "load_table"]
+__all__ = ["FORMATS", "SPLIT_VALUES", "load_table", "table_columns"]
