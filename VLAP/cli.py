@@ -20,12 +20,11 @@ Options shared by demo/reproduce/run (they win over the config file):
 Errors in a config, an override or the data print one line ``vlap: error: ...``
 naming the file (or the override) and exit with status 2. ``vlap list``,
 ``--help``, ``--version`` and argument errors never import Keras or a backend.
-TensorFlow's start-up log lines are not shown unless ``TF_CPP_MIN_LOG_LEVEL`` is
-set by the user (``TF_CPP_MIN_LOG_LEVEL=0 vlap ...`` shows them all).
+TensorFlow's start-up log lines are not shown; a user's ``TF_CPP_MIN_LOG_LEVEL``
+only filters more (``TF_CPP_MIN_LOG_LEVEL=0 vlap ...`` shows them all).
 """
 
 import argparse
-import importlib.util
 import os
 import sys
 import tempfile
@@ -264,48 +263,12 @@ def _overrides(args):
     return out
 
 
-#: Native start-up lines of TensorFlow that say nothing a user can act on: absl's
-#: notice before its logging starts, INFO lines (oneDNN, "Could not find cuda
-#: drivers"), and the CUDA errors of a CPU-only machine.
-_NATIVE_NOISE = ("WARNING: All log messages before absl::InitializeLog()", "I0000 ",
-                 "failed call to cuInit", "Unable to register cu", "computation placer already",
-                 "TF-TRT Warning")
-
-
 def _import_backend_quietly():
-    """Import Keras (and so the backend) with TensorFlow's start-up noise filtered.
+    """Import Keras (and so the backend) with TensorFlow's start-up noise filtered
+    (:func:`VLAP._quiet.import_backend_quietly`)."""
+    from VLAP._quiet import import_backend_quietly
 
-    TensorFlow writes its start-up lines from C++ to file descriptor 2 before
-    ``TF_CPP_MIN_LOG_LEVEL`` is honoured, so they are caught at the descriptor,
-    and every line that is not known noise is written back to stderr. With
-    ``TF_CPP_MIN_LOG_LEVEL`` set by the user nothing is filtered.
-    """
-    if "TF_CPP_MIN_LOG_LEVEL" in os.environ:
-        import keras  # noqa: F401
-
-        return
-    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as caught:
-        os.dup2(caught.fileno(), 2)
-        try:
-            import keras  # noqa: F401
-
-            # VLAP's data pipeline is tf.data on every backend: start TensorFlow
-            # here too, so its start-up lines come now and are filtered.
-            if importlib.util.find_spec("tensorflow") is not None:
-                import tensorflow as tf
-
-                tf.config.list_physical_devices()  # device start-up lines, now
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            caught.seek(0)
-            for line in caught.read().decode("utf-8", "replace").splitlines(keepends=True):
-                if not any(marker in line for marker in _NATIVE_NOISE):
-                    sys.stderr.write(line)
+    import_backend_quietly()
 
 
 #: How the command line words a loader option's advice, per command.
