@@ -45,15 +45,23 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
         self._epoch = epoch + 1
 
     def on_train_batch_end(self, batch, logs=None):
-        value = (logs or {}).get("loss")
+        self._check((logs or {}).get("loss"), f"the training loss became {{}} in epoch "
+                                              f"{self._epoch} (batch {batch + 1})")
+
+    def on_epoch_end(self, epoch, logs=None):
+        # one step can leave the weights non-finite while its own loss was finite:
+        # the validation loss (computed with the new weights) shows it
+        self._check((logs or {}).get("val_loss"),
+                    f"the validation loss became {{}} after epoch {self._epoch} (the weights "
+                    "are no longer finite)")
+
+    def _check(self, value, message):
         if value is None:
             return
         value = float(keras.ops.convert_to_numpy(value))
         if not math.isfinite(value):
             self.model.stop_training = True
-            raise NonFiniteLossError(
-                f"the training loss became {value} in epoch {self._epoch} (batch {batch + 1})",
-                epoch=self._epoch, value=value)
+            raise NonFiniteLossError(message.format(value), epoch=self._epoch, value=value)
 
 
 def dense_parameters(n_inputs, hidden, num_labels):
