@@ -92,8 +92,9 @@ def _split_and_binarize(name, X, labels, d, notes, test=None, given=None):
         parts = {p: [i for i, g in enumerate(given) if g == p] for p in ("train", "val", "test")}
         empty = [p for p, idx in parts.items() if not idx]
         if empty:
-            raise DataError(f"column {d['split_column']!r} gives no {empty} rows; train, "
-                            "val and test each need at least one.")
+            # the runner adds the dataset's name and file (DataError)
+            raise ConfigError(f"column {d['split_column']!r} gives no {empty} rows; train, "
+                              "val and test each need at least one.")
         (x_tr, l_tr), (x_va, l_va), (x_te, l_te) = (
             (take_rows(X, idx), take_rows(labels, idx)) for idx in parts.values())
         notes.append(f"split given by column {d['split_column']!r}")
