@@ -267,7 +267,7 @@ def table_columns(path, *, format=None, encoding=None):
     Example:
     >>> import tempfile
     >>> f = Path(tempfile.mkdtemp()) / "new.csv"
-    >>> _ = f.write_text("id,text\n7,hello\n")
+    >>> _ = f.write_text("id,text\\n7,hello\\n")
     >>> table_columns(f)
     ['id', 'text']
     """
