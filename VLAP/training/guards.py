@@ -47,6 +47,15 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         self._check((logs or {}).get("loss"), f"the training loss became {{}} in epoch "
                                               f"{self._epoch} (batch {batch + 1})")
+        if batch + 1 == (self.params or {}).get("steps"):
+            # the last step of an epoch, before validation: a step can leave the
+            # weights non-finite while its own loss was finite
+            for w in self.model.trainable_weights:
+                if not bool(keras.ops.convert_to_numpy(keras.ops.all(keras.ops.isfinite(w)))):
+                    self.model.stop_training = True
+                    raise NonFiniteLossError(
+                        f"the weights became non-finite in epoch {self._epoch} ({w.path})",
+                        epoch=self._epoch, value=float("nan"))
 
     def on_epoch_end(self, epoch, logs=None):
         # one step can leave the weights non-finite while its own loss was finite:
