@@ -219,7 +219,14 @@ class ImageFeaturizer(_Featurizer):
     def transform(self, paths):
         from VLAP.data.images import load_images  # the one image decoder
 
-        return load_images(list(paths), self.image_size)
+        paths = list(paths)
+        chunk = 512  # decoded in chunks, for a progress bar over large sets
+        if len(paths) <= chunk:
+            return load_images(paths, self.image_size)
+        parts = [load_images(paths[i:i + chunk], self.image_size)
+                 for i in progress(range(0, len(paths), chunk), total=-(-len(paths) // chunk),
+                                   desc="images", unit="chunk")]
+        return np.concatenate(parts)
 
     def get_config(self):
         return {"image_size": self.image_size}
@@ -377,7 +384,9 @@ def embed_texts(texts, sequence_length=256, batch_size=32):
     lengths = mask.sum(1)
     order = np.argsort(lengths, kind="stable")
     out = np.zeros((len(texts), int(backbone.hidden_dim)), dtype="float32")
-    for start in range(0, len(texts), batch_size):
+    for start in progress(range(0, len(texts), batch_size),
+                          total=-(-len(texts) // batch_size), desc="MiniLM features",
+                          unit="batch"):
         idx = order[start:start + batch_size]
         width = max(1, int(lengths[idx].max()))
         feed = {"token_ids": ids[idx, :width], "padding_mask": mask[idx, :width]}
@@ -391,6 +400,23 @@ def embed_texts(texts, sequence_length=256, batch_size=32):
     return out
 
 
+def progress(iterable, *, total=None, desc=None, unit="it"):
+    """`iterable` with a tqdm progress bar on standard error, shown only when
+    standard error is a terminal (never in logs, CI or notebooks' captured output).
+
+    Example:
+    >>> list(progress(range(3), total=3, desc="demo"))  # no bar: not a terminal here
+    [0, 1, 2]
+    """
+    import sys
+
+    from tqdm.auto import tqdm
+
+    tty = hasattr(sys.stderr, "isatty") and sys.stderr.isatty()
+    return tqdm(iterable, total=total, desc=desc, unit=unit, disable=not tty, leave=False,
+                file=sys.stderr)
+
+
 def _texts(texts):
     if isinstance(texts, str):
         raise TypeError("Expected a list of texts, got a single str; wrap it in a list.")
@@ -399,6 +425,6 @@ def _texts(texts):
 
 __all__ = [
     "FEATURIZERS", "FeaturePipeline", "ImageFeaturizer", "MiniLMFeaturizer", "Standardizer",
-    "TfidfFeaturizer", "deserialize_featurizer", "describe", "embed_texts",
+    "TfidfFeaturizer", "deserialize_featurizer", "describe", "embed_texts", "progress",
     "serialize_featurizer", "text_featurizer",
 ]

@@ -24,6 +24,7 @@ import copy
 import json
 import logging
 import re
+import shutil
 import subprocess
 import time
 import warnings
@@ -39,6 +40,7 @@ from VLAP.experiments.results import (display_name, experiment_plots, markdown_t
                                       result_rows, write_csv)
 from VLAP.experiments.saving import (save_models, shipped_markdown, shipped_rule,
                                      write_models_index)
+from VLAP.experiments.schema import ConfigError
 
 
 def build_model(model_cfg, prep):
@@ -129,6 +131,7 @@ def train_and_evaluate(prep, cfg, loss, seed, loss_kwargs=None, variant="",
     from VLAP.inference.decision import decide, logit, tune_cut_points
     from VLAP.inference.scores import output_is_logits
     from VLAP.training import train
+    from VLAP.training.guards import StopOnNonFiniteLoss
 
     # The runner seeds the process on purpose (a run is one seed in a fresh state):
     # weights from the global seed, then the same seed again before training, so
@@ -148,7 +151,8 @@ def train_and_evaluate(prep, cfg, loss, seed, loss_kwargs=None, variant="",
                                epochs=cfg["epochs"], learning_rate=cfg["learning_rate"],
                                loss_kwargs=loss_kwargs or None, threshold=cfg["threshold"],
                                patience=patience, monitor=cfg["monitor"],
-                               deterministic=True, run_dir=run_dir, verbose=0)
+                               deterministic=True, run_dir=run_dir, verbose=0,
+                               callbacks=[StopOnNonFiniteLoss()])
         seconds = time.time() - t0
         from_logits = output_is_logits(model)
         y_val, out_val = _outputs(model, prep.x_val, prep.y_val)
@@ -314,11 +318,40 @@ def run_experiment(cfg, out="runs", data_dir=None, grid=None, compare_paper=None
     tf_logger.addFilter(notice_filter)
     try:
         return _run_into(cfg, run_dir, meta, provenance, log)
-    except BaseException as err:  # keep the folder, but say why it is incomplete
-        (run_dir / "error.txt").write_text(f"{type(err).__name__}: {err}\n")
-        raise
+    except BaseException as caught:
+        err = _user_error(caught, cfg)
+        started = {p.name for p in run_dir.iterdir()} - {"config.toml", "versions.json",
+                                                         "run.json"}
+        if isinstance(err, (ConfigError, DataError, ValueError)) and not started:
+            # a mistake in the config or the data, found before anything was trained
+            # or written: no half-empty run folder is left behind
+            shutil.rmtree(run_dir)
+        else:  # keep the folder, but say why it is incomplete
+            (run_dir / "error.txt").write_text(f"{type(err).__name__}: {err}\n")
+        if err is caught:
+            raise
+        raise err from caught
     finally:
         tf_logger.removeFilter(notice_filter)
+
+
+def _user_error(err, cfg):
+    """A training failure a user can act on, as a ConfigError naming the setting."""
+    from VLAP.training.guards import ModelTooLargeError, NonFiniteLossError, is_out_of_memory
+
+    if isinstance(err, NonFiniteLossError):
+        return ConfigError(
+            f"{cfg.get('source', '<config>')}: training diverged: {err} with "
+            f"learning_rate={cfg['learning_rate']!r}. Lower `learning_rate` (e.g. 0.001, or "
+            "'auto').")
+    if isinstance(err, ModelTooLargeError):
+        return ConfigError(f"{cfg.get('source', '<config>')}: {err}")
+    if isinstance(err, Exception) and is_out_of_memory(err):
+        return ConfigError(
+            f"{cfg.get('source', '<config>')}: out of memory while training "
+            f"(model.hidden={cfg['model'].get('hidden')!r}, batch_size={cfg['batch_size']}). "
+            "Use smaller layers or a smaller `batch_size`.")
+    return err
 
 
 def _prepare(d, data_dir):
@@ -336,6 +369,17 @@ def _prepare(d, data_dir):
         raise DataError(f"dataset {d['name']!r}{where}: {text}") from err
 
 
+def _check_model_fits(cfg, prep):
+    """Refuse, before allocating it, an MLP whose weights cannot fit in memory."""
+    from VLAP.training.guards import check_fits, dense_parameters
+
+    if cfg["model"].get("kind", "mlp") != "mlp":
+        return
+    hidden = cfg["model"].get("hidden", [256])
+    n = dense_parameters(prep.x_train.shape[1], hidden, prep.num_labels)
+    check_fits(n, f"model.hidden={hidden!r}")
+
+
 def _run_into(cfg, run_dir, meta, provenance, log):
     import keras
 
@@ -346,6 +390,9 @@ def _run_into(cfg, run_dir, meta, provenance, log):
         t0 = time.time()
         prep = _prepare(d, cfg["data_dir"] or None)
         log(f"{prep.summary()} (prepared in {time.time() - t0:.0f}s)")
+        for line in prep.details():
+            log(f"  {line}")
+        _check_model_fits(cfg, prep)
         notes.append(f"## {prep.name}\n{prep.summary()}\n" + "\n".join(prep.notes))
         losses = list(cfg["losses"])
         ds_results, kept = [], {}
