@@ -8,7 +8,9 @@ whatever it is); ``TF_CPP_MIN_LOG_LEVEL=0`` asks for everything and filters
 nothing.
 """
 
+import contextlib
 import importlib.util
+import logging
 import os
 import sys
 import tempfile
@@ -75,3 +77,26 @@ def import_backend_quietly():
             for line in caught.read().decode("utf-8", "replace").splitlines(keepends=True):
                 if not any(marker in line for marker in NATIVE_NOISE):
                     sys.stderr.write(line)
+
+
+class DropRetracingNotices(logging.Filter):
+    """Drops TensorFlow's "triggered tf.function retracing" notices.
+
+    Every new model (each model of an experiment, each packaged model loaded by
+    ``VLAP.predict``) traces Keras' predict and train steps again: expected, and
+    not something a user can act on.
+    """
+
+    def filter(self, record):
+        return "triggered tf.function retracing" not in record.getMessage()
+
+
+@contextlib.contextmanager
+def no_retracing_notices():
+    """Within the block, TensorFlow's retracing notices are dropped."""
+    tf_logger, notice_filter = logging.getLogger("tensorflow"), DropRetracingNotices()
+    tf_logger.addFilter(notice_filter)
+    try:
+        yield
+    finally:
+        tf_logger.removeFilter(notice_filter)

@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from VLAP._quiet import DropRetracingNotices  # noqa: F401 - also used by the study
 from VLAP.experiments.config import dump_toml
 from VLAP.experiments.paper import paper_comparison
 from VLAP.experiments.prepare import DataError, check_data, data_path, prepare_dataset
@@ -199,17 +200,6 @@ def run_warnings(caught):
     """
     return [w for w in caught if str(w.filename).startswith(_VLAP_DIR)
             or not issubclass(w.category, _LIBRARY_NOTICES)]
-
-
-class DropRetracingNotices(logging.Filter):
-    """Drops TensorFlow's "triggered tf.function retracing" notices.
-
-    Every model of an experiment is new, so Keras' predict and train steps are
-    traced again for each one: expected, and not something a user can act on.
-    """
-
-    def filter(self, record):
-        return "triggered tf.function retracing" not in record.getMessage()
 
 
 def run_folder_name(cfg):

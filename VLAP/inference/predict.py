@@ -13,6 +13,7 @@ import pandas as pd
 from keras import ops
 from scipy.special import expit
 
+from VLAP._quiet import no_retracing_notices
 from VLAP.inference.predictor import Predictor, load_predictor
 
 #: File endings read as images when predicting on a folder.
@@ -140,7 +141,8 @@ def predict(model_or_path, inputs, *, batch_size: int = 256, loss: "str | None" 
     if logits and not predictor.from_logits:
         raise ValueError("logits=True needs a model that outputs logits; this one outputs "
                          "probabilities.")
-    out = predictor.predict(x, batch_size=batch_size, verbose=0)
+    with no_retracing_notices():  # a new model traces its predict step again
+        out = predictor.predict(x, batch_size=batch_size, verbose=0)
     if predictor.from_logits:
         raw = np.asarray(ops.convert_to_numpy(out["logits"]), dtype=np.float64)
         scores = expit(raw)
