@@ -1,4 +1,4 @@
-"""Importing the backend without TensorFlow's start-up noise (CLI and Python alike).
+"""A quiet console: the backend without TensorFlow's start-up noise, and progress bars.
 
 TensorFlow writes its start-up lines from C++ to file descriptor 2 before
 ``TF_CPP_MIN_LOG_LEVEL`` is read, so they are caught at the descriptor and every
@@ -100,3 +100,20 @@ def no_retracing_notices():
         yield
     finally:
         tf_logger.removeFilter(notice_filter)
+
+
+def progress(iterable, *, total=None, desc=None, unit="it"):
+    """`iterable` with a tqdm progress bar on standard error, shown only when
+    standard error is a terminal (never in logs, CI or notebooks' captured output).
+
+    Example:
+    >>> list(progress(range(3), total=3, desc="demo"))  # no bar: not a terminal here
+    [0, 1, 2]
+    """
+    import sys
+
+    from tqdm.auto import tqdm
+
+    tty = hasattr(sys.stderr, "isatty") and sys.stderr.isatty()
+    return tqdm(iterable, total=total, desc=desc, unit=unit, disable=not tty, leave=False,
+                file=sys.stderr)

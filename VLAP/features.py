@@ -22,6 +22,7 @@ into `{"class_name": ..., "config": ...}` and back. (One module, a little over
 
 import numpy as np
 
+from VLAP._quiet import progress
 from VLAP._validation import check_positive_int
 
 
@@ -398,23 +399,6 @@ def embed_texts(texts, sequence_length=256, batch_size=32):
         m = feed["padding_mask"][..., None].astype("float32")
         out[idx] = (seq * m).sum(1) / np.maximum(m.sum(1), 1.0)
     return out
-
-
-def progress(iterable, *, total=None, desc=None, unit="it"):
-    """`iterable` with a tqdm progress bar on standard error, shown only when
-    standard error is a terminal (never in logs, CI or notebooks' captured output).
-
-    Example:
-    >>> list(progress(range(3), total=3, desc="demo"))  # no bar: not a terminal here
-    [0, 1, 2]
-    """
-    import sys
-
-    from tqdm.auto import tqdm
-
-    tty = hasattr(sys.stderr, "isatty") and sys.stderr.isatty()
-    return tqdm(iterable, total=total, desc=desc, unit=unit, disable=not tty, leave=False,
-                file=sys.stderr)
 
 
 def _texts(texts):

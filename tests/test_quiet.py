@@ -41,3 +41,21 @@ def test_repeated_predict_logs_no_retracing_notice(tmp_path, caplog):
             VLAP.predict(str(file), rng.random((10 + n, 3)).astype("float32"))
             VLAP.predict(predictor, rng.random((20 + n, 3)).astype("float32"))
     assert not [r for r in caplog.records if "retracing" in r.getMessage()]
+
+
+class _Terminal(__import__("io").StringIO):
+    def isatty(self):
+        return True
+
+
+@pytest.mark.parametrize("terminal", [True, False])
+def test_evaluate_shows_progress_over_batches_on_a_terminal_only(monkeypatch, terminal):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 3)).astype("float32")
+    y = (x[:, :2] > 0).astype("float32")
+    net = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    data = VLAP.createDataset(x, y, batch_size=8, is_training=False)
+    stream = _Terminal() if terminal else __import__("io").StringIO()
+    monkeypatch.setattr(sys, "stderr", stream)
+    VLAP.evaluate(net, data)
+    assert ("evaluating" in stream.getvalue()) is terminal

@@ -37,6 +37,7 @@ import warnings
 import numpy as np
 from scipy.special import expit
 
+from VLAP._quiet import progress
 from VLAP._validation import check_bool
 from VLAP._arrays import check_label_names, check_labels, check_probabilities
 from VLAP.inference.scores import iter_outputs, resolve_from_logits
@@ -272,7 +273,14 @@ def evaluate(model, data, threshold=None, label_names=None, per_label: bool = Fa
             UserWarning, stacklevel=2,
         )
     evaluator = cuts = None
-    for y, outputs, own in iter_outputs(model, data):
+    batches = iter_outputs(model, data)
+    if not isinstance(data, (tuple, list)):  # a bar over the batches, on a terminal only
+        try:
+            total = len(data)
+        except TypeError:
+            total = None
+        batches = progress(batches, total=total, desc="evaluating", unit="batch")
+    for y, outputs, own in batches:
         if evaluator is None:
             y = check_labels(y, "y_true")
             if own_rule:
