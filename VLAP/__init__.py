@@ -45,11 +45,19 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS) + ["__version__"]
 
 
+#: Public names whose modules do not import Keras (no backend start-up needed).
+_NO_BACKEND = ("datasets", "experiments")
+
+
 def __getattr__(name):
     try:
         module_name, attr = _EXPORTS[name]
     except KeyError:
         raise AttributeError(f"module 'VLAP' has no attribute {name!r}") from None
+    if name not in _NO_BACKEND:  # TensorFlow's start-up lines filtered, as in the CLI
+        from VLAP._quiet import import_backend_quietly
+
+        import_backend_quietly()
     module = importlib.import_module(module_name)
     value = module if attr is None else getattr(module, attr)
     globals()[name] = value

@@ -20,12 +20,11 @@ Options shared by demo/reproduce/run (they win over the config file):
 Errors in a config, an override or the data print one line ``vlap: error: ...``
 naming the file (or the override) and exit with status 2. ``vlap list``,
 ``--help``, ``--version`` and argument errors never import Keras or a backend.
-TensorFlow's start-up log lines are not shown unless ``TF_CPP_MIN_LOG_LEVEL`` is
-set by the user (``TF_CPP_MIN_LOG_LEVEL=0 vlap ...`` shows them all).
+TensorFlow's start-up log lines are not shown; a user's ``TF_CPP_MIN_LOG_LEVEL``
+only filters more (``TF_CPP_MIN_LOG_LEVEL=0 vlap ...`` shows them all).
 """
 
 import argparse
-import importlib.util
 import os
 import sys
 import tempfile
@@ -132,7 +131,23 @@ def build_parser():
                                     "or a .keras file")
     pred.add_argument("input", help="a CSV/TSV/JSON-lines file with the training text or image "
                                     "column, or a folder of images")
-    pred.add_argument("--out", help="CSV file to write (default: standard output)")
+    pred.add_argument("--out", help="CSV file to write (default: standard output); written "
+                                    "whole or not at all (a temporary file, then renamed), "
+                                    "never over INPUT or the model, and not over an existing "
+                                    "file unless --force")
+    pred.add_argument("--force", action="store_true",
+                      help="replace an existing --out file (never INPUT or the model)")
+    pred.add_argument("--id-column",
+                      help="the column of INPUT copied to the `id` column of the output "
+                           "(default: a column named id, ID or Id if INPUT has one, else the "
+                           "0-based data row number)")
+    pred.add_argument("--encoding", help="the text encoding of INPUT, e.g. latin-1 or "
+                                         "utf-16 (default: UTF-8 or what a byte-order mark "
+                                         "says)")
+    pred.add_argument("--on-error", choices=("raise", "skip"), default="raise",
+                      help="a bad row of INPUT (an empty text, a missing image): stop with "
+                           "an error naming it (raise, the default), or leave it out and "
+                           "list it on standard error (skip)")
     pred.add_argument("--loss", help="which model of the run folder, e.g. sigmoidF1 "
                                      "(<dataset>/<loss> when the run has several datasets)")
     pred.add_argument("--column", help="the input column of INPUT (default: the training one)")
@@ -143,18 +158,96 @@ def build_parser():
     return parser
 
 
+def _same_file(a, b):
+    """Whether paths `a` and `b` name one file (links and hard links included)."""
+    from pathlib import Path
+
+    a, b = Path(a).expanduser(), Path(b).expanduser()
+    if a.exists() and b.exists():
+        return os.path.samefile(a, b)
+    return a.resolve() == b.resolve()
+
+
+def _check_out(args):
+    """Refuse an `--out` that would destroy INPUT, the model or an existing file."""
+    from pathlib import Path
+
+    out, model = Path(args.out).expanduser(), Path(args.model).expanduser()
+    if _same_file(out, args.input):
+        raise ValueError(f"--out {args.out} is the input file; write the predictions to "
+                         "another file")
+    if _same_file(out, model):
+        raise ValueError(f"--out {args.out} is the model; write the predictions to another "
+                         "file")
+    if model.is_dir() and out.exists() and out.resolve().is_relative_to(model.resolve()):
+        raise ValueError(f"--out {args.out} is a file of the run folder {args.model}; write "
+                         "the predictions to another file")
+    if out.is_dir():
+        raise ValueError(f"--out {args.out} is a folder; give a file name, e.g. "
+                         f"{out / 'predictions.csv'}")
+    if out.exists() and not args.force:
+        raise ValueError(f"--out {args.out} exists; pass --force to replace it, or choose "
+                         "another file")
+    if not out.parent.is_dir():
+        raise ValueError(f"--out {args.out}: the folder {out.parent} does not exist")
+
+
+def _check_model_file(model):
+    """A `.keras` model is a zip archive: say so, rather than Keras' "File not found"."""
+    import zipfile
+    from pathlib import Path
+
+    path = Path(model).expanduser()
+    if path.is_file() and not zipfile.is_zipfile(path):
+        raise ValueError(f"{model} is not a Keras model file (a .keras file is a zip "
+                         "archive; this one is not). Pass the .keras file or the run folder "
+                         "that `vlap run` wrote.")
+
+
+def _write_atomically(frame, path):
+    """Write `frame` as CSV to a temporary file beside `path`, then rename it to `path`:
+    an interrupted write leaves the old file (or none), never half a file."""
+    from pathlib import Path
+
+    path = Path(path).expanduser()
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", newline="", encoding="utf-8") as handle:
+            frame.to_csv(handle, index=False)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
 def _predict(args):
     """`vlap predict`: one `vlap: error:` line and exit status 2 on bad input."""
+    try:
+        _check_model_file(args.model)
+        if args.out:
+            _check_out(args)
+    except ValueError as err:
+        return _error(err)
     _import_backend_quietly()
     from VLAP.inference import predict
 
     try:
         frame = predict(args.model, args.input, batch_size=args.batch_size, loss=args.loss,
-                        input_column=args.column, logits=args.logits)
+                        input_column=args.column, id_column=args.id_column,
+                        encoding=args.encoding, on_error=args.on_error, logits=args.logits)
         if args.out:
-            frame.to_csv(args.out, index=False)
+            _write_atomically(frame, args.out)
     except (ValueError, TypeError, OSError) as err:
-        return _error(err)
+        return _error(err, command="predict")
+    report = frame.attrs.get("report")
+    if report is not None and report.n_skipped:
+        print(f"skipped {report.n_skipped} of {report.n_read} rows of {args.input}:",
+              file=sys.stderr)
+        for s in report.skipped[:20]:
+            print(f"  row {s['row']}: {s['reason']}", file=sys.stderr)
+        if report.n_skipped > 20:
+            print(f"  ... {report.n_skipped - 20} more", file=sys.stderr)
     if args.out:
         print(f"wrote {len(frame)} predictions to {args.out}", file=sys.stderr)
     else:
@@ -173,53 +266,37 @@ def _overrides(args):
     return out
 
 
-#: Native start-up lines of TensorFlow that say nothing a user can act on: absl's
-#: notice before its logging starts, INFO lines (oneDNN, "Could not find cuda
-#: drivers"), and the CUDA errors of a CPU-only machine.
-_NATIVE_NOISE = ("WARNING: All log messages before absl::InitializeLog()", "I0000 ",
-                 "failed call to cuInit", "Unable to register cu", "computation placer already",
-                 "TF-TRT Warning")
-
-
 def _import_backend_quietly():
-    """Import Keras (and so the backend) with TensorFlow's start-up noise filtered.
+    """Import Keras (and so the backend) with TensorFlow's start-up noise filtered
+    (:func:`VLAP._quiet.import_backend_quietly`)."""
+    from VLAP._quiet import import_backend_quietly
 
-    TensorFlow writes its start-up lines from C++ to file descriptor 2 before
-    ``TF_CPP_MIN_LOG_LEVEL`` is honoured, so they are caught at the descriptor,
-    and every line that is not known noise is written back to stderr. With
-    ``TF_CPP_MIN_LOG_LEVEL`` set by the user nothing is filtered.
+    import_backend_quietly()
+
+
+#: How the command line words a loader option's advice, per command.
+_ADVICE = {
+    "predict": {"on_error": "Pass --on-error skip to leave such rows out (they are listed).",
+                "encoding": "Pass the file's encoding, e.g. --encoding {value}."},
+    "run": {"on_error": 'Set on_error = "skip" in the [dataset] table to skip such rows (they '
+                        "are listed in notes.txt).",
+            "encoding": 'Set the file\'s encoding in the [dataset] table, e.g. '
+                        'encoding = "{value}".'},
+}
+
+
+def _error(err, command="run"):
+    """Print ``vlap: error: <one line>``; return the exit status 2.
+
+    A data error's advice on a loader option is worded for the command line
+    (``--on-error skip``, ``on_error = "skip"``), not for Python.
     """
-    if "TF_CPP_MIN_LOG_LEVEL" in os.environ:
-        import keras  # noqa: F401
-
-        return
-    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as caught:
-        os.dup2(caught.fileno(), 2)
-        try:
-            import keras  # noqa: F401
-
-            # VLAP's data pipeline is tf.data on every backend: start TensorFlow
-            # here too, so its start-up lines come now and are filtered.
-            if importlib.util.find_spec("tensorflow") is not None:
-                import tensorflow as tf
-
-                tf.config.list_physical_devices()  # device start-up lines, now
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            caught.seek(0)
-            for line in caught.read().decode("utf-8", "replace").splitlines(keepends=True):
-                if not any(marker in line for marker in _NATIVE_NOISE):
-                    sys.stderr.write(line)
-
-
-def _error(err):
-    """Print ``vlap: error: <one line>``; return the exit status 2."""
-    text = " ".join(str(err).split()) or type(err).__name__
+    text = str(err)
+    option = getattr(err, "option", None)
+    if option is not None and option[0] in _ADVICE[command]:
+        name, value = option
+        text = f"{err.problem} {_ADVICE[command][name].format(value=value)}"
+    text = " ".join(text.split()) or type(err).__name__
     print(f"vlap: error: {text}", file=sys.stderr)
     return 2
 
@@ -275,6 +352,11 @@ def main(argv=None):
         return _error(err)
     rows = ex.read_results(run_dir / "results.csv")
     print(ex.console_table(rows, cfg))
+    from VLAP.experiments.saving import shipped_console
+
+    shipped = shipped_console(run_dir)
+    if shipped:
+        print("\n" + shipped)
     if args.compare_paper:
         print("\n" + "\n".join(ex.paper_comparison(rows, cfg)))
     print(f"\nwrote {run_dir} in {time.time() - t0:.0f}s "

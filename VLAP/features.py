@@ -22,6 +22,7 @@ into `{"class_name": ..., "config": ...}` and back. (One module, a little over
 
 import numpy as np
 
+from VLAP._quiet import progress
 from VLAP._validation import check_positive_int
 
 
@@ -219,7 +220,14 @@ class ImageFeaturizer(_Featurizer):
     def transform(self, paths):
         from VLAP.data.images import load_images  # the one image decoder
 
-        return load_images(list(paths), self.image_size)
+        paths = list(paths)
+        chunk = 512  # decoded in chunks, for a progress bar over large sets
+        if len(paths) <= chunk:
+            return load_images(paths, self.image_size)
+        parts = [load_images(paths[i:i + chunk], self.image_size)
+                 for i in progress(range(0, len(paths), chunk), total=-(-len(paths) // chunk),
+                                   desc="images", unit="chunk")]
+        return np.concatenate(parts)
 
     def get_config(self):
         return {"image_size": self.image_size}
@@ -377,7 +385,9 @@ def embed_texts(texts, sequence_length=256, batch_size=32):
     lengths = mask.sum(1)
     order = np.argsort(lengths, kind="stable")
     out = np.zeros((len(texts), int(backbone.hidden_dim)), dtype="float32")
-    for start in range(0, len(texts), batch_size):
+    for start in progress(range(0, len(texts), batch_size),
+                          total=-(-len(texts) // batch_size), desc="MiniLM features",
+                          unit="batch"):
         idx = order[start:start + batch_size]
         width = max(1, int(lengths[idx].max()))
         feed = {"token_ids": ids[idx, :width], "padding_mask": mask[idx, :width]}
@@ -399,6 +409,6 @@ def _texts(texts):
 
 __all__ = [
     "FEATURIZERS", "FeaturePipeline", "ImageFeaturizer", "MiniLMFeaturizer", "Standardizer",
-    "TfidfFeaturizer", "deserialize_featurizer", "describe", "embed_texts",
+    "TfidfFeaturizer", "deserialize_featurizer", "describe", "embed_texts", "progress",
     "serialize_featurizer", "text_featurizer",
 ]

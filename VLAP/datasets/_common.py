@@ -48,6 +48,11 @@ class LoadReport:
         n_kept: int. Records returned.
         dropped: dict. Records left out on purpose, by reason (rows outside a
             filter, duplicates, images without labels), with their count.
+        skipped_parts: list of dict. Parts of records skipped without
+            skipping the record (a COCO annotation naming an unknown image or
+            category): `file`, `row`, `reason`. Not counted in `n_read`.
+        n_empty_labels: int. Kept records whose label cell was empty (kept as
+            all-zero label rows).
 
     Every record read is accounted for: `n_kept + n_skipped + n_dropped ==
     n_read` (:meth:`unaccounted` is 0).
@@ -59,6 +64,8 @@ class LoadReport:
     notes: list = field(default_factory=list)
     n_kept: int = 0
     dropped: dict = field(default_factory=dict)
+    skipped_parts: list = field(default_factory=list)
+    n_empty_labels: int = 0
 
     @property
     def n_skipped(self):
@@ -83,6 +90,10 @@ class LoadReport:
         lines += [f"  skipped {s['file']} row {s['row']}: {s['reason']}" for s in self.skipped[:20]]
         if self.n_skipped > 20:
             lines.append(f"  ... {self.n_skipped - 20} more")
+        lines += [f"  skipped part {s['file']} {s['row']}: {s['reason']}"
+                  for s in self.skipped_parts[:20]]
+        if len(self.skipped_parts) > 20:
+            lines.append(f"  ... {len(self.skipped_parts) - 20} more skipped parts")
         lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)
 
@@ -167,24 +178,40 @@ class MatrixData:
 
 
 class DataFormatError(ValueError):
-    """A record of a data file is malformed. The message names the file and row."""
+    """A record of a data file is malformed. The message names the file and row.
+
+    Attributes:
+        problem: str. The message without advice on options.
+        option: tuple or None. ``(name, value)`` of the loader option that
+            would get past the problem (``("on_error", "skip")``,
+            ``("encoding", "latin-1")``), so that the command line can word
+            the advice as its own flag; ``str(err)`` words it for Python.
+    """
+
+    def __init__(self, problem, option=None, advice=None):
+        self.problem = str(problem)
+        self.option = option
+        self.advice = advice
+        super().__init__(f"{self.problem} {advice}" if advice else self.problem)
 
 
 class ErrorLog:
     """`on_error` policy: raise DataFormatError, or record the problem and go on."""
 
-    def __init__(self, on_error, report):
+    def __init__(self, on_error, report, parts=False):
         check_option("on_error", on_error, _ON_ERROR)
         self.on_error = on_error
         self.report = report
+        self.parts = parts  # record skipped parts of records, not records
 
     def __call__(self, file, row, reason):
         if self.on_error == "raise":
             raise DataFormatError(
-                f"{file}, row {row}: {reason}. Pass on_error='skip' to skip such rows "
-                "and get them listed in the returned report."
-            )
-        self.report.skipped.append({"file": str(file), "row": row, "reason": reason})
+                f"{file}, row {row}: {reason}.", option=("on_error", "skip"),
+                advice="Pass on_error='skip' to skip such rows and get them listed in the "
+                       "returned report.")
+        target = self.report.skipped_parts if self.parts else self.report.skipped
+        target.append({"file": str(file), "row": row, "reason": reason})
 
 
 def resolve_path(path, default, what, download):
@@ -200,15 +227,31 @@ def resolve_path(path, default, what, download):
 
 def json_object(line, file, row, errors):
     """One JSON-lines record as a dict, or None after reporting why it is not one."""
-    try:
-        rec = json.loads(line)
-    except ValueError as err:
-        errors(file, row, f"malformed JSON ({err})")
+    rec = parse_json_line(line, file, row, errors)
+    if rec is _BAD:
         return None
     if not isinstance(rec, dict):
         errors(file, row, "a JSON line must be an object")
         return None
     return rec
+
+
+_BAD = object()
+
+
+def parse_json_line(line, file, row, errors):
+    """``json.loads(line)``, or ``_BAD`` after reporting why it is not JSON.
+
+    A line nested too deeply for Python's parser (thousands of ``[``) is a
+    malformed record like any other, not a ``RecursionError``.
+    """
+    try:
+        return json.loads(line)
+    except ValueError as err:
+        errors(file, row, f"malformed JSON ({err})")
+    except RecursionError:
+        errors(file, row, "JSON nested too deeply to read (thousands of levels of [ or {)")
+    return _BAD
 
 
 def is_blank(value):

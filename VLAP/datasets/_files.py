@@ -76,8 +76,9 @@ def reading(path, encoding=None):
         yield
     except UnicodeDecodeError as err:
         raise DataFormatError(
-            f"{path}: not valid {err.encoding} text (byte {err.start}: {err.reason}). "
-            "Pass the file's encoding, e.g. encoding='latin-1' or encoding='utf-16'."
+            f"{path}: not valid {err.encoding} text (byte {err.start}: {err.reason}).",
+            option=("encoding", "latin-1"),
+            advice="Pass the file's encoding, e.g. encoding='latin-1' or encoding='utf-16'."
         ) from None
     except _STREAM_ERRORS as err:
         raise DataFormatError(
@@ -103,8 +104,8 @@ def decode(raw, path, encoding=None):
     if encoding == "utf-8" and b"\x00" in raw[:65536]:
         raise DataFormatError(
             f"{path}: NUL bytes in what should be UTF-8 text (UTF-16 without a "
-            "byte-order mark?). Pass the file's encoding, e.g. encoding='utf-16-le'."
-        )
+            "byte-order mark?).", option=("encoding", "utf-16-le"),
+            advice="Pass the file's encoding, e.g. encoding='utf-16-le'.")
     with reading(path, encoding):
         text = raw.decode(encoding)
     return text.lstrip("\ufeff")
@@ -122,12 +123,17 @@ def open_text(path, encoding=None):
     return io.StringIO(read_text(path, encoding))
 
 
-def read_csv(path, *, sep=",", encoding=None):
-    """A CSV/TSV file as a DataFrame of str (no NA conversion), errors naming the file."""
+def read_csv(path, *, sep=",", encoding=None, skip_blank_lines=True):
+    """A CSV/TSV file as a DataFrame of str (no NA conversion), errors naming the file.
+
+    With ``skip_blank_lines=False`` an empty line is a row of empty cells, so
+    that row numbers stay those of the file's data rows.
+    """
     import pandas as pd
 
     text = read_text(path, encoding)
     try:
-        return pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False)
+        return pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False,
+                           skip_blank_lines=skip_blank_lines)
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
         raise DataFormatError(f"{path}: not a readable CSV file ({err})") from None

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 from VLAP.datasets._common import (
+    DataFormatError,
     ImageData,
     LoadReport,
     check_images_option,
@@ -44,7 +45,8 @@ def load_coco(instances_json, images_dir=None, check_images=True, on_error="rais
 
     Returns:
         ImageData. `paths`, `labels` (sorted category names), `ids` (COCO image
-        ids), `report`. Rows in messages are 0-based positions in the JSON
+        ids), `report`: images are the records (`n_read` counts them and
+        `unaccounted()` is 0); skipped annotations are in `report.skipped_parts`. Rows in messages are 0-based positions in the JSON
         `images`/`annotations` arrays.
     """
     check_images_option(check_images)
@@ -53,7 +55,9 @@ def load_coco(instances_json, images_dir=None, check_images=True, on_error="rais
     try:
         doc = json.loads(text)
     except ValueError as err:
-        raise ValueError(f"{file}: not valid JSON ({err})") from None
+        raise DataFormatError(f"{file}: not valid JSON ({err})") from None
+    except RecursionError:
+        raise DataFormatError(f"{file}: JSON nested too deeply to read") from None
     for key in ("images", "annotations", "categories"):
         if not isinstance(doc.get(key) if isinstance(doc, dict) else None, list):
             raise ValueError(f"{file}: expected a list under {key!r} (COCO instances format).")
@@ -68,6 +72,8 @@ def load_coco(instances_json, images_dir=None, check_images=True, on_error="rais
         )
     report = LoadReport(source=str(file), n_read=len(doc["images"]))
     errors = ErrorLog(on_error, report)
+    # an annotation is part of an image record: skipping one skips no image
+    part_errors = ErrorLog(on_error, report, parts=True)
     categories = {}
     for i, cat in enumerate(doc["categories"]):
         if not isinstance(cat, dict) or "id" not in cat or not cat.get("name"):
@@ -90,10 +96,10 @@ def load_coco(instances_json, images_dir=None, check_images=True, on_error="rais
         image_id = ann.get("image_id") if isinstance(ann, dict) else None
         cat_id = ann.get("category_id") if isinstance(ann, dict) else None
         if image_id not in labels:
-            errors(file, f"annotations[{i}]", f"unknown image_id {image_id!r}")
+            part_errors(file, f"annotations[{i}]", f"unknown image_id {image_id!r}")
             continue
         if cat_id not in categories:
-            errors(file, f"annotations[{i}]", f"unknown category_id {cat_id!r}")
+            part_errors(file, f"annotations[{i}]", f"unknown category_id {cat_id!r}")
             continue
         labels[image_id].add(categories[cat_id])
     paths, label_lists, ids = [], [], []

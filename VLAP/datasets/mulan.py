@@ -20,7 +20,11 @@ def load_mulan(name, path=None, on_error="raise", encoding=None):
     """Load a MULAN multilabel data set as a feature matrix and a label matrix.
 
     The ARFF file (dense or sparse rows; plain or `.gz`) holds the features and,
-    as `{0,1}` attributes named in the XML label list, the labels.
+    as `{0,1}` attributes named in the XML label list, the labels. Nominal
+    feature attributes are read as MULAN's tools read them: a `{0,1}` attribute
+    as its value, another two-valued one `{a,b}` as one 0/1 column `attr=b`,
+    and one with more values one-hot, a column `attr=value` per value (noted in
+    `report.notes`).
 
     Args:
         name: str. `"emotions"`, `"yeast"` or `"scene"` (any other name works too
@@ -29,7 +33,7 @@ def load_mulan(name, path=None, on_error="raise", encoding=None):
             `<name>.xml[.gz]`; None reads `data_dir()/mulan`.
         on_error: str. `"raise"` (default) or `"skip"` for malformed data rows
             (wrong number of values, missing `?` values, non-numeric features,
-            labels other than 0/1).
+            nominal values outside their attribute's set, labels other than 0/1).
         encoding: str or None. None: UTF-8, or what a byte-order mark says.
             Files may be compressed (gzip, bz2, xz, zip: detected from content).
 
@@ -51,7 +55,8 @@ def load_mulan(name, path=None, on_error="raise", encoding=None):
     label_names = _read_label_xml(xml, encoding)
     report = LoadReport(source=str(arff))
     errors = ErrorLog(on_error, report)
-    attributes, rows, line_numbers = _read_arff(arff, errors, report, encoding)
+    attributes, rows, line_numbers = _read_arff(arff, errors, report, encoding,
+                                                set(label_names))
 
     names = [a for a, _ in attributes]
     missing = [lab for lab in label_names if lab not in names]
@@ -60,21 +65,18 @@ def load_mulan(name, path=None, on_error="raise", encoding=None):
     label_set = set(label_names)
     label_idx = [i for i, n in enumerate(names) if n in label_set]
     feature_idx = [i for i, n in enumerate(names) if n not in label_set]
-    for i in feature_idx:
-        if attributes[i][1] != "numeric":
-            raise ValueError(f"{arff}: feature attribute {names[i]!r} is not numeric ({attributes[i][1]}).")
     data = rows if rows.size else np.zeros((0, len(names)))
     Y = data[:, label_idx]
     bad = ~np.isin(Y, (0, 1)).all(axis=1)
     for r in np.flatnonzero(bad):
         errors(arff, int(line_numbers[r]), f"label values must be 0 or 1, got {Y[r].tolist()}")
     data, Y = data[~bad], Y[~bad]
-    X = data[:, feature_idx].astype("float32")
+    X, feature_names = _expand_nominal(data, attributes, feature_idx, report)
     report.n_kept = len(X)
     return MatrixData(
         X=X,
         Y=Y.astype("float32"),
-        feature_names=[names[i] for i in feature_idx],
+        feature_names=feature_names,
         label_names=[names[i] for i in label_idx],
         report=report,
     )
@@ -106,9 +108,68 @@ def _unquote(token):
     return token
 
 
-def _read_arff(path, errors, report, encoding=None):
+def _nominal_values(kind):
+    """The values of a nominal attribute type ``{a, b, c}``, or None if it is not one."""
+    kind = kind.strip()
+    if not (kind.startswith("{") and kind.endswith("}")):
+        return None
+    return [_unquote(v) for v in kind[1:-1].split(",") if v.strip()]
+
+
+def _is_binary01(values):
+    return sorted(values) == ["0", "1"]
+
+
+def _expand_nominal(data, attributes, feature_idx, report):
+    """The float32 feature matrix: numeric attributes as they are, nominal ones
+    binary as 0/1 (``{0,1}`` as its value, ``{a,b}`` as ``attr=b``) and others
+    one-hot (``attr=value``); the step is noted in the report."""
+    columns, names, n_binary, n_onehot = [], [], 0, 0
+    for i in feature_idx:
+        name, kind = attributes[i]
+        values = _nominal_values(kind) if kind != "numeric" else None
+        if values is None or _is_binary01(values):
+            columns.append(data[:, i])
+            names.append(name)
+            n_binary += values is not None
+        elif len(values) == 2:
+            columns.append((data[:, i] == 1).astype(float))
+            names.append(f"{name}={values[1]}")
+            n_binary += 1
+        else:
+            for j, value in enumerate(values):
+                columns.append((data[:, i] == j).astype(float))
+                names.append(f"{name}={value}")
+            n_onehot += 1
+    if n_binary or n_onehot:
+        report.notes.append(
+            f"nominal feature attributes: {n_binary} binary read as 0/1, {n_onehot} one-hot "
+            "encoded (columns named attr=value)")
+    X = np.stack(columns, axis=1) if columns else np.zeros((len(data), 0))
+    return X.astype("float32"), names
+
+
+def _converters(attributes, label_set, path):
+    """Per attribute: None (a number) or a dict nominal value -> code."""
+    out = []
+    for name, kind in attributes:
+        if kind == "numeric" or name in label_set:
+            out.append(None)
+            continue
+        values = _nominal_values(kind)
+        if values is None:
+            raise ValueError(f"{path}: feature attribute {name!r} is neither numeric nor "
+                             f"nominal ({kind}); MULAN features must be numbers or "
+                             "{value, ...} sets.")
+        out.append({v: float(v) for v in values} if _is_binary01(values)
+                   else {v: float(j) for j, v in enumerate(values)})
+    return out
+
+
+def _read_arff(path, errors, report, encoding=None, label_set=frozenset()):
     """Attributes [(name, "numeric" | "{...}")], a float64 matrix of the kept rows and
-    their line numbers in the file."""
+    their line numbers in the file. Nominal feature values are coded as their
+    position in the attribute's value list (``{0,1}``: as the number)."""
     attributes = []
     rows = []
     data_rows = []
@@ -132,9 +193,12 @@ def _read_arff(path, errors, report, encoding=None):
                     width = len(attributes)
                     if not width:
                         raise ValueError(f"{path}: no @attribute before @data")
+                    converters = _converters(attributes, label_set, path)
+                    if all(c is None for c in converters):
+                        converters = None  # all numeric: the fast path
                 continue
             report.n_read += 1
-            values = _parse_row(line, width)
+            values = _parse_row(line, width, converters)
             if isinstance(values, str):
                 errors(path, lineno, values)
                 continue
@@ -146,8 +210,9 @@ def _read_arff(path, errors, report, encoding=None):
     return attributes, matrix, np.asarray(data_rows)
 
 
-def _parse_row(line, width):
-    """A float64 row, or an error message (str)."""
+def _parse_row(line, width, converters=None):
+    """A float64 row, or an error message (str). `converters`: per column None
+    (a number) or a dict nominal value -> code."""
     if line.startswith("{"):
         if not line.endswith("}"):
             return "sparse row without closing '}'"
@@ -164,7 +229,7 @@ def _parse_row(line, width):
                     return f"malformed sparse index {parts[0]!r}"
                 if not 0 <= index < width:
                     return f"sparse index {index} out of range (0..{width - 1})"
-                value = _number(parts[1])
+                value = _value(parts[1], None if converters is None else converters[index])
                 if isinstance(value, str):
                     return value
                 row[index] = value
@@ -172,6 +237,14 @@ def _parse_row(line, width):
     parts = line.split(",")
     if len(parts) != width:
         return f"expected {width} values, found {len(parts)}"
+    if converters is not None:
+        row = np.zeros(width)
+        for j, (text, convert) in enumerate(zip(parts, converters)):
+            value = _value(text, convert)
+            if isinstance(value, str):
+                return value
+            row[j] = value
+        return row
     try:
         return np.array(parts, dtype=float)
     except ValueError:
@@ -180,6 +253,18 @@ def _parse_row(line, width):
             if isinstance(value, str):
                 return value
         return "unparsable row"
+
+
+def _value(text, convert):
+    """A number, or a nominal value's code, or an error message (str)."""
+    if convert is None:
+        return _number(text)
+    text = _unquote(text)
+    if text == "?":
+        return "missing value '?'"
+    if text not in convert:
+        return f"nominal value {text!r} is not one of {sorted(convert)}"
+    return convert[text]
 
 
 def _number(text):

@@ -8,11 +8,14 @@ train/val/test split.
 """
 
 import ast
+import difflib
 import json
+from collections import Counter
 from pathlib import Path
 
 from VLAP._validation import check_option
 from VLAP.datasets._common import (
+    _BAD,
     DataFormatError,
     ImageData,
     LoadReport,
@@ -21,6 +24,7 @@ from VLAP.datasets._common import (
     check_image_row,
     ErrorLog,
     is_blank,
+    parse_json_line,
     resolve_path,
 )
 from VLAP.datasets._files import read_csv, read_text
@@ -39,7 +43,8 @@ _FALSE = ("0", "0.0", "false", "False", "no", "")
 
 def load_table(path, *, text_column=None, image_column=None, label_column=None,
                label_separator="|", label_columns=None, split_column=None, id_column=None,
-               format=None, encoding=None, on_error="raise", check_images=True):
+               format=None, encoding=None, on_error="raise", check_images=True,
+               na_values=None):
     """Load your own multilabel data set from a CSV, TSV or JSON-lines file.
 
     Compression (gzip, bz2, xz, a zip holding one file) is detected from the
@@ -65,7 +70,9 @@ def load_table(path, *, text_column=None, image_column=None, label_column=None,
         split_column: str or None. A column holding `train`, `val` (or
             `valid`/`validation`) or `test` per row; returned as `data.split`.
         id_column: str or None. A column of example ids; None numbers the rows
-            from 0.
+            from 0 (empty lines count, so the numbers are the file's data rows).
+            Ids that occur more than once are kept and counted in
+            `report.notes`.
         format: str or None. `"csv"`, `"tsv"` or `"jsonl"`; None chooses by the
             file name (`.csv`, `.tsv`/`.tab`, `.jsonl`/`.ndjson`/`.json`, also
             under a compression suffix such as `.csv.gz`).
@@ -79,6 +86,11 @@ def load_table(path, *, text_column=None, image_column=None, label_column=None,
             that each image exists, has a parsable header and is not truncated;
             `"decode"` decodes it fully; `"exists"` only checks the file exists;
             False: no check.
+        na_values: list of str or None. Cell values read as missing (e.g.
+            `["NA", "N/A"]`): a missing text is an empty text, a missing label
+            cell means no label. Default None: no value is missing but an empty
+            cell, so `NA` is read as a label named "NA" (a note in `report.notes`
+            counts such label names).
 
     Returns:
         TextData (with `text_column`) or ImageData (with `image_column`):
@@ -127,6 +139,11 @@ def load_table(path, *, text_column=None, image_column=None, label_column=None,
         )
     if format is not None:
         check_option("format", format, FORMATS)
+    if na_values is not None and (isinstance(na_values, str) or not all(
+            isinstance(v, str) for v in na_values)):
+        raise ValueError("`na_values` must be a list of strings such as ['NA', 'N/A']. "
+                         f"Received: na_values={na_values!r}")
+    na_set = frozenset(v.strip() for v in na_values or ())
     if image_column is not None:
         check_images_option(check_images)
     file = resolve_path(path, None, "data table", "Check the path.")
@@ -135,12 +152,16 @@ def load_table(path, *, text_column=None, image_column=None, label_column=None,
     format = format or _format_of(file)
     report = LoadReport(source=str(file))
     errors = ErrorLog(on_error, report)
-    records, first_row = _records(file, format, encoding, errors)
+    records, first_row, header = _records(file, format, encoding, errors)
     report.n_read = len(records)
     column = text_column if text_column is not None else image_column
     wanted = [column] + ([label_column] if label_column is not None else label_columns or [])
     wanted += [c for c in (split_column, id_column) if c is not None]
-    _check_columns(file, records, wanted)
+    _check_columns(file, records, wanted, header)
+    if na_set:
+        records, n_missing = _mark_missing(records, na_set)
+        if n_missing:
+            report.notes.append(f"{n_missing} cells read as missing (na_values={sorted(na_set)})")
 
     items, labels, ids, split = [], [], [], []
     n_no_label = 0
@@ -188,11 +209,85 @@ def load_table(path, *, text_column=None, image_column=None, label_column=None,
     report.n_kept = len(items)
     if n_no_label:
         report.notes.append(f"{n_no_label} rows without any label kept (all-zero label rows)")
+    report.n_empty_labels = n_no_label
+    if labels and not unlabeled:
+        na_like = Counter(name for row_labels in labels for name in row_labels
+                          if name in _NA_LIKE)
+        if na_like:
+            report.notes.append(
+                f"label names that usually mean 'missing' were read as labels: "
+                f"{dict(na_like)}; pass na_values={sorted(na_like)} to read them as missing")
+    if id_column is not None:
+        counts = Counter(_hashable(v) for v in ids)
+        dup = {k: n for k, n in counts.items() if n > 1}
+        if dup:
+            report.notes.append(
+                f"{sum(dup.values())} rows share {len(dup)} ids in column `{id_column}` "
+                f"(kept; e.g. {list(dup)[:3]})")
     split = split if split_column is not None else None
     labels = None if unlabeled else labels
     if text_column is not None:
         return TextData(texts=items, labels=labels, ids=ids, report=report, split=split)
     return ImageData(paths=items, labels=labels, ids=ids, report=report, split=split)
+
+
+#: Cell values that usually mean "missing" (pandas' default `na_values`, in part).
+_NA_LIKE = frozenset({"NA", "N/A", "n/a", "NaN", "nan", "NULL", "null", "None", "#N/A",
+                      "<NA>", "-NaN", "-nan"})
+
+
+def _hashable(value):
+    try:
+        hash(value)
+        return value
+    except TypeError:
+        return repr(value)
+
+
+def _mark_missing(records, na_set):
+    """Records with every str value in `na_set` replaced by None; and how many."""
+    out, n = [], 0
+    for record in records:
+        if record is None:
+            out.append(None)
+            continue
+        new = {}
+        for key, value in record.items():
+            if isinstance(value, str) and value.strip() in na_set:
+                value, n = None, n + 1
+            new[key] = value
+        out.append(new)
+    return out, n
+
+
+def table_columns(path, *, format=None, encoding=None):
+    """The column names of a table file: the CSV/TSV header, or the keys of the
+    first JSON-lines object (empty when there is none).
+
+    Example:
+    >>> import tempfile
+    >>> f = Path(tempfile.mkdtemp()) / "new.csv"
+    >>> _ = f.write_text("id,text\\n7,hello\\n")
+    >>> table_columns(f)
+    ['id', 'text']
+    """
+    file = Path(path)
+    format = format or _format_of(file)
+    text = read_text(file, encoding)
+    if format in ("csv", "tsv"):
+        import csv
+        import io
+
+        reader = csv.reader(io.StringIO(text), delimiter="," if format == "csv" else "\t")
+        return next(reader, [])
+    for line in text.split("\n"):
+        if line.strip():
+            try:
+                record = json.loads(line)
+            except (ValueError, RecursionError):
+                return []
+            return [str(k) for k in record] if isinstance(record, dict) else []
+    return []
 
 
 def _format_of(file):
@@ -208,11 +303,18 @@ def _format_of(file):
 
 
 def _records(file, format, encoding, errors):
-    """The rows as dicts (None for a JSON line already reported) and the number of
-    the first data row."""
+    """The rows as dicts (None for a blank or reported line), the number of the
+    first data row, and the header's column names (None for JSON lines)."""
     if format in ("csv", "tsv"):
-        frame = read_csv(file, sep="," if format == "csv" else "\t", encoding=encoding)
-        return frame.to_dict("records"), 1
+        frame = read_csv(file, sep="," if format == "csv" else "\t", encoding=encoding,
+                         skip_blank_lines=False)
+        records = frame.to_dict("records")
+        for i, record in enumerate(records):
+            # an empty line: dropped and counted, and the rows after it keep their numbers
+            if all(value == "" for value in record.values()):
+                records[i] = None
+                errors.report.drop("blank line")
+        return records, 1, [str(c) for c in frame.columns]
     text = read_text(file, encoding)
     if text.lstrip().startswith("["):
         raise DataFormatError(
@@ -221,35 +323,51 @@ def _records(file, format, encoding, errors):
             "lines=True)"
         )
     records = []
-    lines = text.splitlines()
+    # "\n" only: str.splitlines() would also split at U+2028 and other characters
+    # that JSON allows unescaped inside a string.
+    lines = text.split("\n")
+    if lines and not lines[-1].strip():
+        lines.pop()  # the newline that ends the last line
     for lineno, line in enumerate(lines, 1):
         if not line.strip():
             records.append(None)
             errors.report.drop("blank line")
             continue
-        try:
-            record = json.loads(line)
-        except ValueError as err:
-            errors(file, lineno, f"malformed JSON ({err})")
+        record = parse_json_line(line, file, lineno, errors)
+        if record is _BAD:
             records.append(None)
             continue
         if not isinstance(record, dict):
             errors(file, lineno, "a JSON line must be an object")
             record = None
         records.append(record)
-    return records, 1
+    return records, 1, None
 
 
-def _check_columns(file, records, wanted):
-    present = set()
+def did_you_mean(name, known):
+    """``" (did you mean 'x'?)"`` for the name in `known` closest to `name`, else ``""``.
+
+    Example:
+    >>> did_you_mean("lables", ["text", "labels"])
+    " (did you mean 'labels'?)"
+    """
+    known = sorted(str(k) for k in known)
+    close = difflib.get_close_matches(str(name), known, n=1, cutoff=0.6)
+    if not close:  # same name in another case: "Text" for "text"
+        close = [k for k in known if k.lower() == str(name).lower()][:1]
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _check_columns(file, records, wanted, header=None):
+    present = set(header or ())
     for record in records:
         if record is not None:
             present.update(record)
     missing = [c for c in wanted if c not in present]
-    if missing and any(r is not None for r in records):
-        raise DataFormatError(
-            f"{file}: missing column(s) {missing}. Found: {sorted(present, key=str)}"
-        )
+    if missing:
+        hint = did_you_mean(missing[0], present)
+        found = f"Found: {sorted(present, key=str)}" if present else "The file has no data rows"
+        raise DataFormatError(f"{file}: missing column(s) {missing}{hint}. {found}")
 
 
 def _parse_labels(value, separator):
@@ -293,4 +411,4 @@ def _indicator_labels(record, label_columns):
     return names
 
 
-__all__ = ["FORMATS", "SPLIT_VALUES", "load_table"]
+__all__ = ["FORMATS", "SPLIT_VALUES", "load_table", "table_columns"]

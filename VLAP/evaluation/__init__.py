@@ -15,6 +15,10 @@ Naming follows scikit-learn (``"macro"``: the mean of per-label scores;
 ``"micro"``: pooled counts).
 """
 
+from VLAP._quiet import import_backend_quietly
+
+import_backend_quietly()  # Keras/TensorFlow start-up without native noise, as in the CLI
+
 from VLAP.evaluation.report import (
     METRIC_NAMES,
     NAMING_NOTE,

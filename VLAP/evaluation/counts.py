@@ -75,7 +75,8 @@ class ThresholdedCounts:
         self.n_samples = 0
         self.sums = dict.fromkeys(_EXAMPLE_SUMS, 0.0)
 
-    def update(self, y_true, scores, *, threshold=None, top_k=None, decisions=None):
+    def update(self, y_true, scores, *, threshold=None, top_k: "int | None" = None,
+               decisions=None) -> None:
         """Count one batch (any size: it is processed in row chunks).
 
         Args:
@@ -134,7 +135,7 @@ class ThresholdedCounts:
         self.n_samples += other.n_samples
         return self
 
-    def per_label(self):
+    def per_label(self) -> dict:
         """Per-label ``support, predicted, precision, recall, f1``, as a dict of arrays."""
         counts = [c.astype(np.float64) for c in (self.tp, self.fp, self.tn, self.fn)]
         out = {"support": self.tp + self.fn, "predicted": self.tp + self.fp}
@@ -144,7 +145,7 @@ class ThresholdedCounts:
                                           epsilon=_TINY)
         return out
 
-    def metrics(self):
+    def metrics(self) -> dict:
         """Every thresholded metric, as a dict of floats (NaN before any update)."""
         n = self.n_samples
         if n == 0:

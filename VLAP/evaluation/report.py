@@ -37,6 +37,7 @@ import warnings
 import numpy as np
 from scipy.special import expit
 
+from VLAP._quiet import progress
 from VLAP._validation import check_bool
 from VLAP._arrays import check_label_names, check_labels, check_probabilities
 from VLAP.inference.scores import iter_outputs, resolve_from_logits
@@ -80,8 +81,9 @@ def _finish(summary, table=None):
 
 
 def evaluate_predictions(y_true, scores, threshold=0.5, label_names=None,
-                         per_label=False, y_val=None, scores_val=None, top_k=None,
-                         ks=DEFAULT_KS, ranking_bins=None, decisions=None):
+                         per_label: bool = False, y_val=None, scores_val=None,
+                         top_k: "int | None" = None, ks=DEFAULT_KS,
+                         ranking_bins: "int | None" = None, decisions=None):
     """All multilabel scores of probability predictions, as a pandas table.
 
     Thresholded scores (F1, precision, recall, Hamming loss, subset accuracy,
@@ -192,9 +194,9 @@ def _rule(model, threshold, top_k, val_data, from_logits, num_labels):
     return "tuned", logit(thresholds), None
 
 
-def evaluate(model, data, threshold=None, label_names=None, per_label=False,
-             val_data=None, top_k=None, from_logits=None, ks=DEFAULT_KS,
-             ranking_bins=None):
+def evaluate(model, data, threshold=None, label_names=None, per_label: bool = False,
+             val_data=None, top_k: "int | None" = None, from_logits: "bool | None" = None,
+             ks=DEFAULT_KS, ranking_bins: "int | None" = None):
     """Evaluate a multilabel model: every score, as a pandas table.
 
     Predicts batch by batch and streams the batches through a
@@ -271,7 +273,14 @@ def evaluate(model, data, threshold=None, label_names=None, per_label=False,
             UserWarning, stacklevel=2,
         )
     evaluator = cuts = None
-    for y, outputs, own in iter_outputs(model, data):
+    batches = iter_outputs(model, data)
+    if not isinstance(data, (tuple, list)):  # a bar over the batches, on a terminal only
+        try:
+            total = len(data)
+        except TypeError:
+            total = None
+        batches = progress(batches, total=total, desc="evaluating", unit="batch")
+    for y, outputs, own in batches:
         if evaluator is None:
             y = check_labels(y, "y_true")
             if own_rule:

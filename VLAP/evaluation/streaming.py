@@ -119,7 +119,7 @@ class MultilabelEvaluator:
         self.threshold_strategy = None  # set by evaluate_predictions ("tuned")
         self.reset()
 
-    def reset(self):
+    def reset(self) -> None:
         """Forget every batch (the settings stay)."""
         self._counts = self._ranking = None
         self._blocks, self._pos_hist, self._all_hist = [], None, None
@@ -152,7 +152,7 @@ class MultilabelEvaluator:
         self._counts = ThresholdedCounts(num_labels)
         self._ranking = ExampleRankingSums(num_labels, self.ks)
 
-    def update(self, y_true, scores, validate_args=True, decisions=None):
+    def update(self, y_true, scores, validate_args: bool = True, decisions=None) -> None:
         """Add a batch: `y_true` 0/1 and `scores` in [0, 1], shape `(batch, num_labels)`.
 
         Args:
@@ -215,7 +215,7 @@ class MultilabelEvaluator:
                                 "average_precision_micro": float(m[2]),
                                 "roc_auc_micro": float(m[3])}
 
-    def result(self, per_label=False):
+    def result(self, per_label: bool = False):
         """The report: a DataFrame indexed by metric (and the per-label table).
 
         Returns:

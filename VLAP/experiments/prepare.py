@@ -11,6 +11,7 @@ Image datasets may instead use frozen ImageNet EfficientNet-Lite features
 :func:`VLAP.models.extract_features`).
 """
 
+import math
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -40,6 +41,8 @@ class Prepared:
     notes: list = field(default_factory=list)
     featurizer: object = None  # fitted VLAP.features featuriser of the raw inputs
     input_column: str = None  # the table column of the inputs (csv datasets)
+    facts: list = field(default_factory=list)  # the data summary (details())
+    warnings: list = field(default_factory=list)  # likely mistakes in the data
 
     @property
     def num_labels(self):
@@ -49,6 +52,12 @@ class Prepared:
         return (f"{self.name}: {len(self.y_train)}/{len(self.y_val)}/{len(self.y_test)} "
                 f"train/val/test rows, {self.num_labels} labels, "
                 f"{self.y_train.sum(1).mean():.2f} labels per training example")
+
+    def details(self):
+        """The data summary shown on the console at the start of a run: rows read,
+        kept and skipped, labels, empty label cells, labels absent from a split,
+        duplicates, then warnings (``"warning: ..."``) with their likely fix."""
+        return list(self.facts) + [f"warning: {w}" for w in self.warnings]
 
 
 def _subsample(n, max_rows, seed=0):
@@ -83,8 +92,9 @@ def _split_and_binarize(name, X, labels, d, notes, test=None, given=None):
         parts = {p: [i for i, g in enumerate(given) if g == p] for p in ("train", "val", "test")}
         empty = [p for p, idx in parts.items() if not idx]
         if empty:
-            raise ConfigError(f"dataset {name!r}: column {d['split_column']!r} gives no "
-                              f"{empty} rows; train, val and test each need at least one.")
+            # the runner adds the dataset's name and file (DataError)
+            raise ConfigError(f"column {d['split_column']!r} gives no {empty} rows; train, "
+                              "val and test each need at least one.")
         (x_tr, l_tr), (x_va, l_va), (x_te, l_te) = (
             (take_rows(X, idx), take_rows(labels, idx)) for idx in parts.values())
         notes.append(f"split given by column {d['split_column']!r}")
@@ -102,6 +112,8 @@ def _split_and_binarize(name, X, labels, d, notes, test=None, given=None):
         x_te, l_te = test
         notes.append(f"official test split kept; validation = {val_fraction:.0%} of the "
                      f"official training split (r={d['r']})")
+    _check_split_sizes(d, {"train": l_tr, "val": l_va, "test": l_te}, given is not None)
+    facts = [_duplicates_fact(X, d, given is not None or test is not None)]
     min_count = d.get("min_count")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -115,7 +127,74 @@ def _split_and_binarize(name, X, labels, d, notes, test=None, given=None):
     emptied = {k: v for k, v in report["rows_emptied_by_cut"].items() if v}
     if emptied:
         notes.append(f"rows left without any label by the cut (kept, as all-zero rows): {emptied}")
-    return Prepared(name, x_tr, y_tr, x_va, y_va, x_te, y_te, names, notes)
+    facts += _label_facts(report, (y_tr, y_va, y_te), names)
+    prep = Prepared(name, x_tr, y_tr, x_va, y_va, x_te, y_te, names, notes)
+    prep.facts = [f for f in facts if f]
+    return prep
+
+
+_PARTS = ("train", "val", "test")
+
+
+def _check_split_sizes(d, parts, given):
+    """A DataError saying which split is empty and how many rows are needed."""
+    empty = [p for p, rows in parts.items() if len(rows) == 0]
+    if not empty:
+        return
+    n = sum(len(rows) for rows in parts.values())
+    if given:
+        raise DataError(f"the {empty} split is empty; each of train, val and test needs at "
+                        "least one row.")
+    fractions = [f for f in d["split"] if f > 0]
+    zero = [p for p, f in zip(_PARTS, d["split"]) if f == 0 and p in empty]
+    if zero:
+        raise DataError(f"split {d['split']} gives the {zero} split no rows; give each of "
+                        "train, val and test a fraction > 0.")
+    need = math.ceil(1 / min(fractions) - 1e-9)
+    raise DataError(f"{n} rows are too few for split {d['split']}: the {empty} split is "
+                    f"empty. At least {need} rows are needed (one per split at these "
+                    "fractions); add rows or change `split`.")
+
+
+def _duplicates_fact(X, d, fixed_split):
+    """How many inputs occur more than once, and whether the split grouped them."""
+    if not isinstance(X, list) or not X or not isinstance(X[0], str):
+        return ""
+    from collections import Counter
+
+    counts = Counter(X)
+    dup = [c for c in counts.values() if c > 1]
+    if not dup:
+        return "duplicates: none (every input occurs once)"
+    what = f"duplicates: {sum(dup)} rows share {len(dup)} inputs"
+    if fixed_split:
+        return f"{what} (the split is given, so they may be in more than one split)"
+    if d.get("group_duplicates"):
+        return f"{what}; grouped, so that each input is in one split only"
+    return (f"{what}; NOT grouped (group_duplicates = false): identical inputs can be in "
+            "train and test")
+
+
+def _label_facts(report, ys, names):
+    """Label counts, empty label rows and labels absent from a split, per split."""
+    y_tr, y_va, y_te = ys
+    facts = [f"labels: {len(names)}, {y_tr.sum(1).mean():.2f} per training example"
+             if len(y_tr) else f"labels: {len(names)}"]
+    empty = {p: report["rows_without_labels"].get(f"y_{p}", 0) for p in _PARTS}
+    if any(empty.values()):
+        facts.append(f"empty label cells (kept as all-zero label rows): "
+                     + ", ".join(f"{p} {n}" for p, n in empty.items()))
+    for key, unseen in report["unseen_in_train"].items():
+        shown = sorted(unseen)[:10]
+        facts.append(f"labels absent from train, so not learned or scored: {len(unseen)} in "
+                     f"{key[2:]} ({shown}{' ...' if len(unseen) > 10 else ''})")
+    for part, y in (("val", y_va), ("test", y_te)):
+        if len(y):
+            absent = [n for n, c in zip(names, y.sum(0)) if c == 0]
+            if absent:
+                facts.append(f"labels absent from {part}: {len(absent)} of {len(names)} "
+                             f"({absent[:10]}{' ...' if len(absent) > 10 else ''})")
+    return facts
 
 
 def _text_featurizer(d):
@@ -129,18 +208,52 @@ def _text_featurizer(d):
 
 
 def _load_csv(d, path, notes):
-    """Read a `kind = "csv"` table; returns (inputs, labels, given split or None)."""
+    """Read a `kind = "csv"` table; returns (inputs, labels, given split or None, report,
+    warnings)."""
     from VLAP.datasets import load_table
 
     data = load_table(
         path, text_column=d.get("text_column"), image_column=d.get("image_column"),
         label_column=d.get("label_column"), label_separator=d.get("label_separator", "|"),
         label_columns=d.get("label_columns"), split_column=d.get("split_column"),
-        format=d.get("format"), encoding=d.get("encoding"),
-        on_error=d.get("on_error", "raise"))
+        id_column=d.get("id_column"), format=d.get("format"), encoding=d.get("encoding"),
+        on_error=d.get("on_error", "raise"), na_values=d.get("na_values"))
     notes.append(str(data.report))
     inputs = list(data.texts) if d.get("text_column") else list(data.paths)
-    return inputs, list(data.labels), data.split
+    found = []
+    if d.get("label_column"):
+        found = separator_warnings(data.labels, d.get("label_separator", "|"))
+    return inputs, list(data.labels), data.split, data.report, found
+
+
+#: Characters that often separate labels in a cell.
+SEPARATORS = (",", ";", "|", "/", "\t")
+
+
+def separator_warnings(labels, separator):
+    """A warning, with the likely fix, when ``label_separator`` does not look like the
+    file's: no row has two labels, but label names hold another separator.
+
+    Example:
+    >>> separator_warnings([["bug,auth"], ["feature"], ["bug"]], "|")  # doctest: +ELLIPSIS
+    ["no row has two labels, but 1 of 3 label names contain ',' (e.g. 'bug,auth'): ...]
+    >>> separator_warnings([["bug", "auth"], ["feature"]], "|")
+    []
+    """
+    if any(len(row) > 1 for row in labels):
+        return []
+    names = sorted({name for row in labels for name in row})
+    out = []
+    for sep in SEPARATORS:
+        if sep == separator:
+            continue
+        hits = [n for n in names if sep in n]
+        if hits:
+            out.append(f"no row has two labels, but {len(hits)} of {len(names)} label names "
+                       f"contain {sep!r} (e.g. {hits[0]!r}): is the separator {sep!r}? Set "
+                       f"label_separator = {sep!r} in the [dataset] table (now "
+                       f"{separator!r}).")
+    return out[:1]
 
 
 #: Where each dataset kind is read from, relative to the data root.
@@ -207,6 +320,22 @@ def _image_features(paths, d, notes):
     return x
 
 
+def _with_loader_facts(prep, report, found, max_rows):
+    """Put the loader's counts first in ``prep.facts``; add the warnings to
+    ``prep.warnings`` and the notes."""
+    if report is not None:
+        line = (f"rows: read {report.n_read}, kept {report.n_kept}, skipped "
+                f"{report.n_skipped}" + "".join(f", dropped {n} ({why})"
+                                                for why, n in report.dropped.items()))
+        prep.facts.insert(0, line + (f"; subsampled to {max_rows}" if max_rows and
+                                     report.n_kept > max_rows else ""))
+        prep.facts[1:1] = [f"note: {n}" for n in report.notes
+                           if "without any label" not in n]  # counted below, per split
+    prep.warnings += found
+    prep.notes += [f"warning: {w}" for w in found]
+    return prep
+
+
 def prepare_dataset(d, data_dir=None):
     """Load, cut, split and featurize one dataset table of a config.
 
@@ -225,6 +354,7 @@ def prepare_dataset(d, data_dir=None):
     kind, notes = d["kind"], []
     _, path = data_path(d, data_dir)
     max_rows = d.get("max_rows")
+    report, found = None, []
 
     if kind == "synthetic":
         from sklearn.datasets import make_multilabel_classification
@@ -245,6 +375,7 @@ def prepare_dataset(d, data_dir=None):
     elif kind == "mulan":
         data = vds.load_mulan(d["mulan_name"], path=path)
         notes.append(str(data.report))
+        report = data.report
         X, Y = data.X, data.Y
         idx = _subsample(len(X), max_rows)
         X, Y = take_rows(X, idx), take_rows(Y, idx)
@@ -253,6 +384,7 @@ def prepare_dataset(d, data_dir=None):
     elif kind == "reuters":
         data = vds.load_reuters(path)
         notes.append(str(data.report))
+        report = data.report
         train, test = data.train, data.test
         tr_idx = _subsample(len(train.texts), max_rows)
         te_idx = _subsample(len(test.texts), None if max_rows is None else max(20, max_rows // 3))
@@ -263,20 +395,23 @@ def prepare_dataset(d, data_dir=None):
     elif kind == "arxiv":
         data = vds.load_arxiv_csv(path)
         notes.append(str(data.report))
+        report = data.report
         idx = _subsample(len(data.texts), max_rows)
         prep = _split_and_binarize(d["name"], take_rows(list(data.texts), idx),
                                    take_rows(list(data.labels), idx), d, notes)
     elif kind == "posters":
         data = vds.load_posters(path)
         notes.append(str(data.report))
+        report = data.report
         idx = _subsample(len(data.paths), max_rows)
         if d.get("features") in IMAGE_FEATURES:  # frozen ImageNet features, not pixels
             x = _image_features(take_rows(list(data.paths), idx), d, notes)
-            return _split_and_binarize(d["name"], x, take_rows(list(data.labels), idx), d, notes)
+            prep = _split_and_binarize(d["name"], x, take_rows(list(data.labels), idx), d, notes)
+            return _with_loader_facts(prep, report, found, max_rows)
         prep = _split_and_binarize(d["name"], take_rows(list(data.paths), idx),
                                    take_rows(list(data.labels), idx), d, notes)
     elif kind == "csv":
-        inputs, labels, given = _load_csv(d, Path(path).expanduser(), notes)
+        inputs, labels, given, report, found = _load_csv(d, Path(path).expanduser(), notes)
         idx = _subsample(len(inputs), max_rows)
         inputs, labels = take_rows(inputs, idx), take_rows(labels, idx)
         prep = _split_and_binarize(d["name"], inputs, labels, d, notes,
@@ -287,6 +422,7 @@ def prepare_dataset(d, data_dir=None):
 
     if max_rows:
         notes.append(f"subsampled to at most {max_rows} rows (smoke/capped run)")
+    _with_loader_facts(prep, report, found, max_rows)
     from VLAP.features import ImageFeaturizer, Standardizer
 
     if kind == "posters" or (kind == "csv" and d.get("image_column")):

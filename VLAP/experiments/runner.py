@@ -12,28 +12,36 @@ seeds`` runs, trains each with :func:`VLAP.train`, scores the test split with
   versions and the git commit), ``notes.txt`` (loader reports, warnings);
 - PNG plots (see :mod:`VLAP.plots`) and, with the grid, ``grid.csv``;
 - ``models/<dataset>/<loss>.keras``: for each loss, the seed with the best
-  validation macro-F1, packaged with per-label thresholds tuned on the
-  validation split, the label names and the featuriser
-  (:func:`VLAP.inference.package_model`), and ``models.json`` listing them
-  with the best loss of each dataset marked (``vlap predict RUN_DIR INPUT``).
+  validation macro-F1, packaged with the decision rule chosen on the
+  validation split (tuned per-label cuts or 0.5), the label names and the
+  featuriser (:func:`VLAP.inference.package_model`), then loaded back and
+  scored on the test split with its own decisions; ``models.json`` lists them
+  with those figures and the best loss of each dataset marked (``vlap predict
+  RUN_DIR INPUT``); see :mod:`VLAP.experiments.saving`.
 """
 
 import copy
 import json
 import logging
 import re
+import shutil
 import subprocess
 import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
+from VLAP._quiet import DropRetracingNotices  # noqa: F401 - also used by the study
 from VLAP.experiments.config import dump_toml
 from VLAP.experiments.paper import paper_comparison
 from VLAP.experiments.prepare import DataError, check_data, data_path, prepare_dataset
 from VLAP.experiments.results import (display_name, experiment_plots, markdown_tables,
                                       result_rows, write_csv)
-from VLAP.experiments.saving import save_models, tuned_val_f1, write_models_index
+from VLAP.experiments.saving import (save_models, shipped_markdown, shipped_rule,
+                                     write_models_index)
+from VLAP.experiments.schema import ConfigError
 from VLAP.experiments.selection import best_index
 
 
@@ -92,32 +100,56 @@ class RunResult:
     notes: list = field(default_factory=list)
     predicted_counts: dict = field(default_factory=dict)  # variant -> labels per test example
     model: object = None  # the trained model, with keep_model=True
-    val_scores: tuple = None  # (y_val, probabilities), with keep_model=True
+    val_scores: tuple = None  # (y_val, outputs, from_logits), with keep_model=True
 
 
-def _scores(model, x, y, batch_size=256):
-    from VLAP.inference import predict_scores
+def _outputs(model, x, y, batch_size=256):
+    """``(y, outputs)``: the model's raw outputs (float64 logits, or probabilities)."""
     from VLAP.data import create_dataset
+    from VLAP.inference.scores import iter_outputs
 
     ds = create_dataset(x, y, batch_size=batch_size, is_training=False)
-    return predict_scores(model, ds)
+    ys, outs = zip(*((b_y, b_out) for b_y, b_out, _ in iter_outputs(model, ds)))
+    return np.concatenate(ys).astype(np.float64), np.concatenate(outs)
+
+
+def _decided(y, outputs, from_logits, cut_points, label_names=None, per_label=False):
+    """The report of one decision rule (cut points on the logits) on model outputs."""
+    from scipy.special import expit
+
+    from VLAP.evaluation import evaluate_predictions
+    from VLAP.inference.decision import decide
+
+    scores = expit(outputs) if from_logits else outputs
+    decisions = decide(outputs, cut_points=cut_points, from_logits=from_logits)
+    return evaluate_predictions(y, scores, threshold=expit(np.asarray(cut_points, float)),
+                                label_names=label_names, per_label=per_label,
+                                decisions=decisions)
 
 
 def train_and_evaluate(prep, cfg, loss, seed, loss_kwargs=None, variant="",
                        run_dir=None, tune_thresholds=False, keep_model=False):
     """Train one model with ``loss`` and ``seed``; score val and test.
 
+    Every decision goes through VLAP's one rule (:mod:`VLAP.inference.decision`)
+    on the model's logits: the threshold of the config as a cut point, and with
+    ``tune_thresholds`` per-label cut points tuned on the validation split
+    (:func:`VLAP.inference.decision.tune_cut_points`).
+
     Returns:
         :class:`RunResult`. ``summaries`` holds the test scores at the fixed
         threshold (key ``""`` or ``variant``) and, with ``tune_thresholds``,
         with per-label thresholds tuned on the validation split (``"tuned"``).
-        With ``keep_model``, ``model`` and ``val_scores`` are filled in.
+        With ``keep_model``, ``model`` and ``val_scores`` (``(y_val, outputs,
+        from_logits)``) are filled in.
     """
     import keras
 
     from VLAP.data import create_dataset
-    from VLAP.evaluation import evaluate_predictions
+    from VLAP.inference.decision import decide, logit, tune_cut_points
+    from VLAP.inference.scores import output_is_logits
     from VLAP.training import train
+    from VLAP.training.guards import StopOnNonFiniteLoss
 
     # The runner seeds the process on purpose (a run is one seed in a fresh state):
     # weights from the global seed, then the same seed again before training, so
@@ -137,29 +169,36 @@ def train_and_evaluate(prep, cfg, loss, seed, loss_kwargs=None, variant="",
                                epochs=cfg["epochs"], learning_rate=cfg["learning_rate"],
                                loss_kwargs=loss_kwargs or None, threshold=cfg["threshold"],
                                patience=patience, monitor=cfg["monitor"],
-                               deterministic=True, run_dir=run_dir, verbose=0)
+                               deterministic=True, run_dir=run_dir, verbose=0,
+                               callbacks=[StopOnNonFiniteLoss()])
         seconds = time.time() - t0
-        y_val, s_val = _scores(model, prep.x_val, prep.y_val)
-        y_test, s_test = _scores(model, prep.x_test, prep.y_test)
+        from_logits = output_is_logits(model)
+        y_val, out_val = _outputs(model, prep.x_val, prep.y_val)
+        y_test, out_test = _outputs(model, prep.x_test, prep.y_test)
         summaries, per_label = {}, {}
-        thr = cfg["threshold"]
-        val_summary = evaluate_predictions(y_val, s_val, threshold=thr)
-        summaries[variant], per_label[variant] = evaluate_predictions(
-            y_test, s_test, threshold=thr, label_names=prep.label_names, per_label=True)
+        fixed = np.full(prep.num_labels, float(logit(cfg["threshold"])))
+        rules = {variant: fixed}
+        val_summary = _decided(y_val, out_val, from_logits, fixed)
+        summaries[variant], per_label[variant] = _decided(
+            y_test, out_test, from_logits, fixed, prep.label_names, per_label=True)
         if tune_thresholds:
-            summaries["tuned"], per_label["tuned"] = evaluate_predictions(
-                y_test, s_test, threshold="tuned", y_val=y_val, scores_val=s_val,
-                label_names=prep.label_names, per_label=True)
+            val_logits = out_val if from_logits else logit(
+                np.clip(out_val, 1e-300, np.nextafter(1.0, 0.0)))
+            cuts = tune_cut_points(y_val, val_logits)
+            rules["tuned"] = cuts
+            summaries["tuned"], per_label["tuned"] = _decided(
+                y_test, out_test, from_logits, cuts, prep.label_names, per_label=True)
+            summaries["tuned"].attrs["threshold_strategy"] = "tuned"
     notes = sorted({f"{prep.name}/{loss}: {w.category.__name__}: {w.message}"
                     for w in run_warnings(caught)})
-    counts = {v: (s_test > table["threshold"].to_numpy()[None, :]).sum(1)
-              for v, table in per_label.items()}
+    counts = {v: decide(out_test, cut_points=c, from_logits=from_logits).sum(1)
+              for v, c in rules.items()}
     hist = {k: list(v) for k, v in history.history.items()}
     epochs_run = len(next(iter(hist.values()), []))
     return RunResult(prep.name, loss, int(seed), dict(loss_kwargs or {}), variant, hist,
                      epochs_run, seconds, summaries, per_label, val_summary, notes, counts,
                      model=model if keep_model else None,
-                     val_scores=(y_val, s_val) if keep_model else None)
+                     val_scores=(y_val, out_val, from_logits) if keep_model else None)
 
 
 #: Warning categories that, raised inside a library, say nothing about the run.
@@ -178,17 +217,6 @@ def run_warnings(caught):
     """
     return [w for w in caught if str(w.filename).startswith(_VLAP_DIR)
             or not issubclass(w.category, _LIBRARY_NOTICES)]
-
-
-class DropRetracingNotices(logging.Filter):
-    """Drops TensorFlow's "triggered tf.function retracing" notices.
-
-    Every model of an experiment is new, so Keras' predict and train steps are
-    traced again for each one: expected, and not something a user can act on.
-    """
-
-    def filter(self, record):
-        return "triggered tf.function retracing" not in record.getMessage()
 
 
 def run_folder_name(cfg):
@@ -299,11 +327,40 @@ def run_experiment(cfg, out="runs", data_dir=None, grid=None, compare_paper=None
     tf_logger.addFilter(notice_filter)
     try:
         return _run_into(cfg, run_dir, meta, provenance, log)
-    except BaseException as err:  # keep the folder, but say why it is incomplete
-        (run_dir / "error.txt").write_text(f"{type(err).__name__}: {err}\n")
-        raise
+    except BaseException as caught:
+        err = _user_error(caught, cfg)
+        started = {p.name for p in run_dir.iterdir()} - {"config.toml", "versions.json",
+                                                         "run.json"}
+        if isinstance(err, (ConfigError, DataError, ValueError)) and not started:
+            # a mistake in the config or the data, found before anything was trained
+            # or written: no half-empty run folder is left behind
+            shutil.rmtree(run_dir)
+        else:  # keep the folder, but say why it is incomplete
+            (run_dir / "error.txt").write_text(f"{type(err).__name__}: {err}\n")
+        if err is caught:
+            raise
+        raise err from caught
     finally:
         tf_logger.removeFilter(notice_filter)
+
+
+def _user_error(err, cfg):
+    """A training failure a user can act on, as a ConfigError naming the setting."""
+    from VLAP.training.guards import ModelTooLargeError, NonFiniteLossError, is_out_of_memory
+
+    if isinstance(err, NonFiniteLossError):
+        return ConfigError(
+            f"{cfg.get('source', '<config>')}: training diverged: {err} with "
+            f"learning_rate={cfg['learning_rate']!r}. Lower `learning_rate` (e.g. 0.001, or "
+            "'auto').")
+    if isinstance(err, ModelTooLargeError):
+        return ConfigError(f"{cfg.get('source', '<config>')}: {err}")
+    if isinstance(err, Exception) and is_out_of_memory(err):
+        return ConfigError(
+            f"{cfg.get('source', '<config>')}: out of memory while training "
+            f"(model.hidden={cfg['model'].get('hidden')!r}, batch_size={cfg['batch_size']}). "
+            "Use smaller layers or a smaller `batch_size`.")
+    return err
 
 
 def _prepare(d, data_dir):
@@ -321,6 +378,17 @@ def _prepare(d, data_dir):
         raise DataError(f"dataset {d['name']!r}{where}: {text}") from err
 
 
+def _check_model_fits(cfg, prep):
+    """Refuse, before allocating it, an MLP whose weights cannot fit in memory."""
+    from VLAP.training.guards import check_fits, dense_parameters
+
+    if cfg["model"].get("kind", "mlp") != "mlp":
+        return
+    hidden = cfg["model"].get("hidden", [256])
+    n = dense_parameters(prep.x_train.shape[1], hidden, prep.num_labels)
+    check_fits(n, f"model.hidden={hidden!r}")
+
+
 def _run_into(cfg, run_dir, meta, provenance, log):
     import keras
 
@@ -331,6 +399,9 @@ def _run_into(cfg, run_dir, meta, provenance, log):
         t0 = time.time()
         prep = _prepare(d, cfg["data_dir"] or None)
         log(f"{prep.summary()} (prepared in {time.time() - t0:.0f}s)")
+        for line in prep.details():
+            log(f"  {line}")
+        _check_model_fits(cfg, prep)
         notes.append(f"## {prep.name}\n{prep.summary()}\n" + "\n".join(prep.notes))
         losses = list(cfg["losses"])
         ds_results, kept = [], {}
@@ -343,10 +414,10 @@ def _run_into(cfg, run_dir, meta, provenance, log):
                     tune_thresholds=(loss == "binary_crossentropy" and cfg["tuned_bce"]),
                     keep_model=cfg["save_models"])
                 if res.model is not None:  # keep the best seed of each loss only
-                    thresholds, f1 = tuned_val_f1(res)
+                    thresholds, f1 = shipped_rule(res)  # f1: validation macro-F1
                     if loss not in kept or best_index(
-                            [{"val_f1_macro_tuned": kept[loss][2]},
-                             {"val_f1_macro_tuned": f1}], "val_f1_macro_tuned") == 1:
+                            [{"val_f1_macro": kept[loss][2]}, {"val_f1_macro": f1}],
+                            "val_f1_macro") == 1:
                         if loss in kept:
                             kept[loss][0].model = None
                         kept[loss] = (res, thresholds, f1)
@@ -387,7 +458,8 @@ def _run_into(cfg, run_dir, meta, provenance, log):
     if grid_rows:
         write_csv(run_dir / "grid.csv", grid_rows, columns=list(grid_rows[0]))
     paper_lines = paper_comparison(rows, cfg) if cfg["compare_paper"] else ()
-    (run_dir / "results.md").write_text(markdown_tables(rows, cfg, paper_lines))
+    (run_dir / "results.md").write_text(markdown_tables(rows, cfg, paper_lines)
+                                        + shipped_markdown(model_entries))
     if cfg["plots"]:
         from VLAP.plots import surrogate_vs_f1
 

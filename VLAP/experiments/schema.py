@@ -56,7 +56,7 @@ DATASET_KEYS = {
     "n_classes", "n_labels", "length", "random_state", "val_fraction", "embed_batch_size",
     # kind = "csv": your own table (VLAP.datasets.load_table)
     "text_column", "image_column", "label_column", "label_separator", "label_columns",
-    "split_column", "format", "encoding", "on_error",
+    "split_column", "format", "encoding", "on_error", "id_column", "na_values",
 }
 MODEL_KEYS = {"kind", "hidden", "dropout", "backbone", "image_size", "head_units", "width",
               "head"}
@@ -282,6 +282,9 @@ def _validate_dataset(d, i, n, checks):
                        f"{where}: a mulan dataset needs `mulan_name` (emotions, yeast or scene).")
     if d["kind"] == "csv":
         _validate_csv(d, where, checks)
+        # your own tables often repeat a text: keep identical inputs in one split,
+        # so the test split does not score texts seen in training
+        d.setdefault("group_duplicates", True)
     fractions = d["split"]
     name = f"{where}.split"
     checks.require(isinstance(fractions, list) and len(fractions) == 3, "datasets.split",
@@ -326,7 +329,7 @@ def _validate_csv(d, where, checks):
                    f"{where} (kind csv) needs exactly one of `label_column` (names joined by "
                    "`label_separator`, or a list literal) and `label_columns` (0/1 columns).")
     for key in ("text_column", "image_column", "label_column", "label_separator",
-                "split_column", "encoding"):
+                "split_column", "id_column", "encoding"):
         checks.require(d.get(key) is None or (isinstance(d[key], str) and d[key]),
                        f"datasets.{key}", f"`{where}.{key}` must be a non-empty string. "
                        f"Received: {d.get(key)!r}")
@@ -334,6 +337,10 @@ def _validate_csv(d, where, checks):
     checks.require(cols is None or (isinstance(cols, list) and cols and all(
         isinstance(c, str) and c for c in cols)), "datasets.label_columns",
         f"`{where}.label_columns` must be a non-empty list of column names. Received: {cols!r}")
+    na = d.get("na_values")
+    checks.require(na is None or (isinstance(na, list) and all(isinstance(v, str) for v in na)),
+                   "datasets.na_values", f"`{where}.na_values` must be a list of strings such "
+                   f"as [\"NA\", \"N/A\"]. Received: {na!r}")
     if d.get("format") is not None:
         checks("datasets.format", check_option, f"{where}.format", d["format"],
                ("csv", "tsv", "jsonl"))
@@ -372,8 +379,16 @@ def validate_config(cfg, origin="<config>", overrides=None):
         checks(key, check_bool, key, cfg[key])
     for key in ("epochs", "batch_size"):
         checks(key, check_positive_int, key, cfg[key])
-    if cfg["patience"] not in (None, False):
-        checks("patience", check_positive_int, "patience", cfg["patience"])
+    # patience: epochs without improvement before early stopping, an int >= 1;
+    # `false` turns early stopping off. 0 is refused: it read as "no early stopping"
+    # while looking like "stop at once".
+    patience = cfg["patience"]
+    if patience is not None and patience is not False:
+        checks.require(not (_is_int(patience) and patience == 0), "patience",
+                       "`patience` must be an int >= 1 (epochs without improvement before "
+                       "early stopping), or false to turn early stopping off. Received: "
+                       "patience=0")
+        checks("patience", check_positive_int, "patience", patience)
     checks.require(cfg["monitor"].startswith("val_"), "monitor",
                    "`monitor` must name a validation log such as 'val_f1_macro' or 'val_loss'. "
                    f"Received: {cfg['monitor']!r}")

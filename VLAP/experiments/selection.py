@@ -46,7 +46,7 @@ import pandas as pd
 METRIC_PREFIXES = ("f1_", "precision_", "recall_", "jaccard_", "average_precision_",
                    "roc_auc_", "ndcg_", "label_count_", "label_ranking_", "mean_predicted_",
                    "mean_true_", "hamming_", "subset_", "coverage_", "test_")
-METRIC_NAMES = ("value", "mean", "std", "macro_f1", "map", "count_mae", "goal")
+METRIC_NAMES = ("value", "mean", "std", "macro_f1", "map", "count_mae", "goal", "test")
 #: Candidates that are not chosen between: the baselines (they are the
 #: references) and the fixed settings (run as themselves, not selected): the
 #: default and the issue's fixed-weight leads (``lead_*``).

@@ -15,6 +15,10 @@ number the shipped model produces:
 :mod:`VLAP.evaluation` only evaluates: it applies these rules and scores them.
 """
 
+from VLAP._quiet import import_backend_quietly
+
+import_backend_quietly()  # Keras/TensorFlow start-up without native noise, as in the CLI
+
 from VLAP.inference.decision import DEFAULT_THRESHOLD, Decision, tune_thresholds
 from VLAP.inference.predict import IMAGE_SUFFIXES, predict
 from VLAP.inference.predictor import MODELS_INDEX, Predictor, load_predictor, package_model

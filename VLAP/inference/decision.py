@@ -10,6 +10,7 @@ what :func:`VLAP.evaluation.evaluate_predictions` applies.
 
 import numbers
 import warnings
+from collections.abc import Sequence
 
 import keras
 import numpy as np
@@ -228,7 +229,7 @@ def choose_rule(y_val, logits_val, *, min_support: int = MIN_TUNING_SUPPORT,
     return out
 
 
-def exact_cut(threshold, dtype):
+def exact_cut(threshold, dtype) -> np.ndarray:
     """The cut in ``dtype`` that float ``scores > cut`` agrees with ``> threshold``.
 
     For float32 scores, the largest float32 not above the (float64) threshold:
@@ -242,7 +243,7 @@ def exact_cut(threshold, dtype):
     return np.where(cut > t, np.nextafter(cut, np.float32(-np.inf)), cut)
 
 
-def top_k_indicator(scores, k):
+def top_k_indicator(scores, k: int) -> np.ndarray:
     """0/1 matrix with exactly ``k`` ones per row: the highest scores.
 
     The one top-k rule of VLAP (NumPy here, ``keras.ops`` in :class:`Decision`):
@@ -323,7 +324,8 @@ def _check_top_k(top_k, threshold, num_labels):
     return int(top_k)
 
 
-def resolve_thresholds(threshold, top_k, num_labels, y_val, scores_val):
+def resolve_thresholds(threshold, top_k: "int | None", num_labels: int, y_val,
+                       scores_val) -> "tuple[str, np.ndarray | None]":
     """``(strategy, thresholds or None)``; strategy is fixed/per_label/tuned/top_k."""
     uses_val = isinstance(threshold, str) and top_k is None
     if not uses_val and (y_val is not None or scores_val is not None):
@@ -427,8 +429,9 @@ class Decision(keras.layers.Layer):
     [['cat', 'dog']]
     """
 
-    def __init__(self, label_names, thresholds=DEFAULT_THRESHOLD, top_k=None,
-                 strategy=None, cut_points=None, from_logits=True, **kwargs):
+    def __init__(self, label_names: "Sequence[str]", thresholds=DEFAULT_THRESHOLD,
+                 top_k: "int | None" = None, strategy: "str | None" = None,
+                 cut_points=None, from_logits: bool = True, **kwargs):
         kwargs.setdefault("trainable", False)
         super().__init__(**kwargs)
         label_names = [str(n) for n in label_names]
@@ -464,7 +467,7 @@ class Decision(keras.layers.Layer):
         return len(self.label_names)
 
     @property
-    def thresholds(self):
+    def thresholds(self) -> "list[float] | None":
         """The cut points as probabilities (float64), or None for top-k."""
         return None if self.cut_points is None else [float(t) for t in expit(self.cut_points)]
 
@@ -491,7 +494,7 @@ class Decision(keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         return input_shape
 
-    def names_of(self, decisions):
+    def names_of(self, decisions) -> "list[list[str]]":
         """Label-name lists of a 0/1 decision matrix."""
         decisions = np.asarray(to_numpy(decisions))
         return [[self.label_names[j] for j in np.flatnonzero(row)] for row in decisions]

@@ -13,14 +13,21 @@ import pandas as pd
 from keras import ops
 from scipy.special import expit
 
+from VLAP._quiet import no_retracing_notices
 from VLAP.inference.predictor import Predictor, load_predictor
 
 #: File endings read as images when predicting on a folder.
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp")
 
 
-def _inputs(predictor, inputs, input_column):
-    """(model inputs, ids) for the accepted kinds of `inputs`."""
+#: Column names taken as a table's id column when `id_column` is not given.
+ID_COLUMNS = ("id", "ID", "Id")
+
+
+def _inputs(predictor, inputs, input_column, id_column=None, encoding=None,
+            on_error="raise", reports=None):
+    """(model inputs, ids) for the accepted kinds of `inputs`; a table's
+    LoadReport is appended to `reports`."""
     featurizer = predictor.featurizer
     kind = getattr(featurizer, "input_kind", "arrays")
     if isinstance(inputs, (str, Path)):
@@ -41,14 +48,23 @@ def _inputs(predictor, inputs, input_column):
             raise ValueError(f"{path}: the model takes numeric arrays, not a table of texts "
                              "or images.")
         from VLAP.datasets import load_table
+        from VLAP.datasets.table import table_columns
 
         column = input_column or predictor.input_column
         if column is None:
             raise ValueError(
                 f"Which column of {path} holds the inputs? The model does not record its "
                 "training column; pass input_column=.")
-        data = load_table(path, **{"image_column" if kind == "images" else "text_column": column})
+        if id_column is None:  # the table's own id column, if it has one
+            id_column = next((c for c in table_columns(path, encoding=encoding)
+                              if c in ID_COLUMNS and c != column), None)
+        data = load_table(path, **{"image_column" if kind == "images" else "text_column": column},
+                          id_column=id_column, encoding=encoding, on_error=on_error)
+        if reports is not None:
+            reports.append(data.report)
         items = data.paths if kind == "images" else data.texts
+        if not items:
+            raise ValueError(f"{path}: no rows to predict ({data.report.n_skipped} skipped)")
         return featurizer.transform(items), list(data.ids)
     if isinstance(inputs, (list, tuple)) and inputs and all(
             isinstance(v, (str, Path)) for v in inputs):
@@ -71,8 +87,10 @@ def _inputs(predictor, inputs, input_column):
         f"folder of images, or a numeric array. Received: {type(inputs).__name__}")
 
 
-def predict(model_or_path, inputs, *, batch_size=256, loss=None, input_column=None,
-            logits=False):
+def predict(model_or_path, inputs, *, batch_size: int = 256, loss: "str | None" = None,
+            input_column: "str | None" = None, id_column: "str | None" = None,
+            encoding: "str | None" = None, on_error: str = "raise",
+            logits: bool = False) -> pd.DataFrame:
     """Predict label names and scores for new inputs with a packaged model.
 
     Args:
@@ -86,6 +104,16 @@ def predict(model_or_path, inputs, *, batch_size=256, loss=None, input_column=No
         loss: str or None. Which model of a run folder (default: the best).
         input_column: str or None. The input column of a table file (default:
             the column the model was trained on).
+        id_column: str or None. The column of a table file whose values become
+            the `id` column (default: a column named `id`, `ID` or `Id` if
+            the table has one, else the 0-based data row number, blank lines
+            included, so that skipped rows never renumber the others).
+        encoding: str or None. The text encoding of a table file (default:
+            UTF-8, or what a byte-order mark says).
+        on_error: str. For a table file: `"raise"` (default) stops at the
+            first bad row (an empty text, a missing image) naming it;
+            `"skip"` leaves such rows out and lists them in
+            `frame.attrs["report"]` (a :class:`VLAP.datasets.LoadReport`).
         logits: bool. Also return one `logit_<label>` column per label (the
             model's float32 logits; a logits model only).
 
@@ -96,7 +124,8 @@ def predict(model_or_path, inputs, *, batch_size=256, loss=None, input_column=No
         of probabilities per label. Scores are float64 sigmoids of the logits,
         so they reach 1.0 only above a logit of about 36.7 (a float32 sigmoid
         would stop at 1.0 above about 17), and written to CSV at full
-        precision they give the ranking metrics of `vlap run`'s report.
+        precision they give the ranking metrics of `vlap run`'s report. For a
+        table file, `frame.attrs["report"]` says what was read and skipped.
     """
     if isinstance(model_or_path, (str, Path)):
         predictor = load_predictor(model_or_path, loss=loss)
@@ -106,11 +135,14 @@ def predict(model_or_path, inputs, *, batch_size=256, loss=None, input_column=No
         raise TypeError(
             "`model_or_path` must be a packaged model (VLAP.evaluation.package_model) or the "
             f"path of one. Received: {type(model_or_path).__name__}")
-    x, ids = _inputs(predictor, inputs, input_column)
+    reports = []
+    x, ids = _inputs(predictor, inputs, input_column, id_column=id_column, encoding=encoding,
+                     on_error=on_error, reports=reports)
     if logits and not predictor.from_logits:
         raise ValueError("logits=True needs a model that outputs logits; this one outputs "
                          "probabilities.")
-    out = predictor.predict(x, batch_size=batch_size, verbose=0)
+    with no_retracing_notices():  # a new model traces its predict step again
+        out = predictor.predict(x, batch_size=batch_size, verbose=0)
     if predictor.from_logits:
         raw = np.asarray(ops.convert_to_numpy(out["logits"]), dtype=np.float64)
         scores = expit(raw)
@@ -124,7 +156,9 @@ def predict(model_or_path, inputs, *, batch_size=256, loss=None, input_column=No
     if logits:
         for j, name in enumerate(predictor.label_names):
             frame[f"logit_{name}"] = raw[:, j]
+    if reports:
+        frame.attrs["report"] = reports[0]
     return frame
 
 
-__all__ = ["IMAGE_SUFFIXES", "predict"]
+__all__ = ["ID_COLUMNS", "IMAGE_SUFFIXES", "predict"]

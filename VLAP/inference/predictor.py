@@ -15,6 +15,7 @@ label names and a score per label.
 """
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import keras
@@ -60,8 +61,9 @@ class Predictor(keras.Model):
     :func:`VLAP.inference.predict` computes float64 scores from the logits.
     """
 
-    def __init__(self, model, decision, featurizer=None, input_column=None,
-                 label_separator="|", metadata=None, from_logits=True, **kwargs):
+    def __init__(self, model: keras.Model, decision: Decision, featurizer=None,
+                 input_column: "str | None" = None, label_separator: str = "|",
+                 metadata: "dict | None" = None, from_logits: bool = True, **kwargs):
         super().__init__(**kwargs)
         if not isinstance(decision, Decision):
             raise TypeError(f"`decision` must be a VLAP Decision layer. Received: {decision!r}")
@@ -85,7 +87,7 @@ class Predictor(keras.Model):
             self.built = True
 
     @property
-    def label_names(self):
+    def label_names(self) -> "list[str]":
         return list(self.decision.label_names)
 
     @property
@@ -128,10 +130,12 @@ def _val_outputs(model, x_val, batch_size):
     return np.asarray(ops.convert_to_numpy(out), dtype=np.float64)
 
 
-def package_model(model, label_names, *, thresholds=DEFAULT_THRESHOLD, top_k=None,
-                  val_data=None, featurizer=None, input_column=None, label_separator="|",
-                  metadata=None, batch_size=256, from_logits=None, cut_points=None,
-                  min_support=MIN_TUNING_SUPPORT) -> Predictor:
+def package_model(model: keras.Model, label_names: "Sequence[str]", *,
+                  thresholds=DEFAULT_THRESHOLD, top_k: "int | None" = None, val_data=None,
+                  featurizer=None, input_column: "str | None" = None,
+                  label_separator: str = "|", metadata: "dict | None" = None,
+                  batch_size: int = 256, from_logits: "bool | None" = None, cut_points=None,
+                  min_support: int = MIN_TUNING_SUPPORT) -> Predictor:
     """Wrap a trained model with its decision rule and featuriser.
 
     Args:
@@ -215,7 +219,7 @@ def package_model(model, label_names, *, thresholds=DEFAULT_THRESHOLD, top_k=Non
                      from_logits=from_logits)
 
 
-def load_predictor(path, loss=None):
+def load_predictor(path: "str | Path", loss: "str | None" = None) -> Predictor:
     """A Predictor from a `.keras` file or a run folder.
 
     Args:

@@ -8,6 +8,7 @@ float32 sigmoid rounds every logit above about 17 to 1.0.
 """
 
 import inspect
+from collections.abc import Iterator
 
 import numpy as np
 from scipy.special import expit
@@ -112,7 +113,7 @@ def _check_outputs(outputs, y_true):
         )
 
 
-def iter_outputs(model, data):
+def iter_outputs(model, data) -> "Iterator[tuple[np.ndarray, np.ndarray, np.ndarray | None]]":
     """Run the model over `data` batch by batch; yield `(y_true, outputs, decisions)`.
 
     `outputs` are the model's outputs as float64 (logits, or probabilities for
@@ -164,7 +165,8 @@ def resolve_from_logits(model, from_logits) -> bool:
     return from_logits
 
 
-def iter_scores(model, data, from_logits=None):
+def iter_scores(model, data, from_logits: "bool | None" = None
+                ) -> "Iterator[tuple[np.ndarray, np.ndarray]]":
     """Run the model over `data` batch by batch; yield `(y_true, probabilities)`.
 
     Arguments as :func:`predict_scores`, which concatenates what this yields. A
@@ -177,7 +179,8 @@ def iter_scores(model, data, from_logits=None):
         yield y, (expit(outputs) if from_logits else outputs)
 
 
-def predict_scores(model, data, from_logits=None):
+def predict_scores(model, data, from_logits: "bool | None" = None
+                   ) -> "tuple[np.ndarray, np.ndarray]":
     """Run the model once over `data`; return `(y_true, probabilities)`.
 
     Args:

@@ -38,6 +38,10 @@ Example:
 0.0022
 """
 
+from VLAP._quiet import import_backend_quietly
+
+import_backend_quietly()  # Keras/TensorFlow start-up without native noise, as in the CLI
+
 import difflib
 import inspect
 

@@ -20,6 +20,10 @@ Example:
 ['f1_macro', 'f1_micro', 'mean_predicted_labels']
 """
 
+from VLAP._quiet import import_backend_quietly
+
+import_backend_quietly()  # Keras/TensorFlow start-up without native noise, as in the CLI
+
 from VLAP.metrics.multilabel import (
     AVERAGES,
     LabelCountMAE,

