@@ -34,7 +34,8 @@ from VLAP.training.run_dir import library_versions, read_json, truncate_history,
 
 __all__ = ["RESUME_KEYS", "open_run", "load_checkpoint", "check_resume_config",
            "seed_generators", "seed_generator_states", "set_seed_generator_states",
-           "seed_model", "random_states", "restore_random_states", "epoch_stream",
+           "seed_model", "random_states", "restore_random_states", "run_states",
+           "epoch_stream",
            "build_for_fit"]
 
 #: ``config.json`` entries that must be equal for ``resume=True``.
@@ -125,6 +126,21 @@ def random_states(model):
         import torch
 
         out["torch_rng_state"] = torch.get_rng_state().tolist()
+    return out
+
+
+def run_states(model: keras.Model) -> dict:
+    """:func:`random_states`, plus the state of a loss attached to ``model``.
+
+    A loss with state across batches (:class:`VLAP.losses.EMASigmoidF1`'s moving
+    soft counts) is part of what a resumed run must continue from: its values
+    go under ``"loss_state"`` (see :meth:`VLAP.losses.stateful.LossState.values`),
+    and :func:`VLAP.train` attaches the loss with them on ``resume=True``.
+    """
+    out = random_states(model)
+    loss_state = getattr(model, "_vlap_loss_state", None)
+    if loss_state is not None:
+        out["loss_state"] = loss_state.values()
     return out
 
 

