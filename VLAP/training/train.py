@@ -51,6 +51,7 @@ import keras
 from VLAP._validation import check_bool, check_positive_int, check_threshold
 from VLAP.training.compile import (compile_for_multilabel, has_transformer_backbone,
                                    resolve_learning_rate, resolve_loss)
+from VLAP.training.monitors import MONITORS, ValidationScores
 from VLAP.training.resume import (build_for_fit, epoch_stream, load_checkpoint,
                                   open_run, run_states, seed_model)
 from VLAP.training.run_dir import RunCheckpoint, describe_kept, history_rows, library_versions
@@ -161,10 +162,15 @@ def train(model, train_ds, val_ds, num_labels=None, loss="sigmoidF1", *, epochs=
             be undone). Off by default: VLAP's CPU runs are reproducible without.
         monitor: str. The validation log that early stopping and the best
             checkpoint follow: ``"val_f1_macro"`` (default; F1 at ``threshold``),
-            ``"val_f1_micro"``, or ``"val_loss"`` (minimised; any name ending in
-            "loss" is). Macro-F1 at a fixed threshold can stop a loss that has not
-            yet pushed any probability over the threshold (focal, early on); the
-            loss does not.
+            ``"val_f1_micro"``, ``"val_loss"`` (minimised; any name ending in
+            "loss" is), or a score of :mod:`VLAP.training.monitors`:
+            ``"val_f1_macro_tuned"`` (validation macro-F1 with per-label
+            thresholds tuned on validation) or ``"val_map"``, computed each epoch
+            by a callback added here. Macro-F1 at a fixed threshold can stop a
+            loss that has not yet pushed any probability over the threshold
+            (BCE or focal, early on); ``val_loss`` can stop where the decisions
+            are far from their best (BCE); the tuned macro-F1 does neither
+            (measured in BENCHMARKS.md, "Early stopping on your own data").
         dtype_policy: str or None. E.g. ``"mixed_bfloat16"``: the model is rebuilt
             under that policy (same weights; the global policy is untouched).
             The losses compute in float32 whatever the policy.
@@ -247,6 +253,9 @@ def train(model, train_ds, val_ds, num_labels=None, loss="sigmoidF1", *, epochs=
     attach = getattr(getattr(model, "loss", None), "attach", None)
     cbs = (list(attach(model, num_labels=num_labels, values=state.get("loss_state")))
            if callable(attach) else [])
+    if monitor in MONITORS:  # scores of the whole validation set, before their readers
+        cbs.append(ValidationScores(val_ds, from_logits=bool(getattr(model.loss, "from_logits",
+                                                                     True))))
     if run_dir is not None:  # the history row first: state.json commits the epoch
         cbs.append(keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=resume))
     cbs.append(checkpoint)
