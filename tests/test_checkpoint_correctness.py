@@ -115,3 +115,73 @@ def test_resume_continues_the_moving_counts_exactly(tmp_path, loss):
         np.testing.assert_allclose(hist.history[key], full_hist.history[key], rtol=1e-6)
     for a, b in zip(full.get_weights(), resumed.get_weights()):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
+
+
+# --- resume and the data order under distribution (subprocesses, 2 devices) ----------
+
+def _run_worker(backend, mode, out, expect_kill=False):
+    from conftest import run_on_backend
+
+    worker = str(Path(__file__).parent / "_training_worker.py")
+    proc = run_on_backend(backend, [worker, mode, str(out)],
+                          XLA_FLAGS="--xla_force_host_platform_device_count=2")
+    if expect_kill:
+        assert proc.returncode == -9, f"{backend} {mode}: not killed\n{proc.stderr[-3000:]}"
+        return None
+    assert proc.returncode == 0, f"{backend} {mode} failed:\n{proc.stderr[-4000:]}"
+    line = [l for l in proc.stdout.splitlines() if l.startswith("VLAP-RESULT ")][-1]
+    return json.loads(line[len("VLAP-RESULT "):])
+
+
+def _weights(path):
+    with np.load(path) as f:
+        return [f[k] for k in sorted(f.files, key=lambda k: int(k.split("_")[1]))]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
+def test_distributed_runs_read_one_shuffle_and_resume_exactly(tmp_path, backend):
+    """TF MirroredStrategy (2 logical CPUs) / JAX DataParallel (2 host devices): a
+    1-replica run equals a run without distribution (one shuffle iterator, the same
+    batches), a 2-replica run equals it up to float summation order, and a run
+    SIGKILLed mid-epoch 3 and resumed in a fresh process equals the uninterrupted run
+    with the same replicas."""
+    pytest.importorskip(backend)
+    full = _run_worker(backend, "dist-full", tmp_path)
+    for replicas in (1, 2):
+        _run_worker(backend, f"dist-kill-{replicas}", tmp_path, expect_kill=True)
+        state = json.loads((tmp_path / f"killed-{replicas}" / "state.json").read_text())
+        assert state["last_epoch"] == 1
+        resumed = _run_worker(backend, f"dist-continue-{replicas}", tmp_path)
+        ref, got = full[f"full-{replicas}"], resumed[f"resumed-{replicas}"]
+        for key in ("loss", "val_loss"):
+            np.testing.assert_allclose(got[key], ref[key], rtol=1e-6,
+                                       err_msg=f"{replicas} replicas, {key}")
+        for a, b in zip(_weights(tmp_path / f"full-{replicas}.npz"),
+                        _weights(tmp_path / f"killed-{replicas}.npz")):
+            np.testing.assert_allclose(a, b, rtol=0, atol=1e-6,
+                                       err_msg=f"{replicas} replicas: resumed weights")
+    none = _weights(tmp_path / "full-0.npz")
+    for replicas, atol in ((1, 1e-6), (2, 1e-4)):
+        np.testing.assert_allclose(full[f"full-{replicas}"]["loss"], full["full-0"]["loss"],
+                                   rtol=0, atol=atol, err_msg=f"{replicas} replicas: losses")
+        for a, b in zip(none, _weights(tmp_path / f"full-{replicas}.npz")):
+            np.testing.assert_allclose(a, b, rtol=0, atol=atol,
+                                       err_msg=f"{replicas} replicas vs no distribution")
+
+
+def test_the_runner_console_names_the_kept_epoch_and_why(tmp_path):
+    from VLAP.experiments import load_config, run_experiment
+
+    fixture = Path(__file__).parent / "data" / "own_texts.csv"
+    cfg = load_config({"name": "kept", "losses": ["bce"], "seeds": [0], "epochs": 4,
+                       "patience": 2, "plots": False, "save_models": False,
+                       "tuned_bce": False,
+                       "dataset": {"kind": "csv", "path": str(fixture), "text_column": "text",
+                                   "label_column": "labels"}})
+    lines = []
+    run_experiment(cfg, out=tmp_path, log=lines.append)
+    line = next(l for l in lines if "seed=0:" in l)
+    monitor = cfg["monitor"]
+    assert f"epochs, " in line and "kept epoch " in line, line
+    assert f"(best {monitor} " in line and "; stopped: " in line, line

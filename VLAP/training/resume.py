@@ -17,7 +17,12 @@ the same in both:
    draw a batch from the training data to build an unbuilt model, optimizer,
    loss or metrics, which a fresh model needs and a reloaded one does not.
    :func:`build_for_fit` builds all of them from the dataset's element spec,
-   without reading it, so no trainer ever takes that extra iterator.
+   without reading it. Keras' TensorFlow trainer under a ``tf.distribute``
+   strategy takes that batch from a first iterator *whatever is built* (its
+   ``_maybe_symbolic_build``), then trains on a second one: a 1-replica run
+   started on another shuffle than a run without strategy, and a resumed run
+   on yet another. :func:`one_iterator` skips that read for a model
+   :func:`build_for_fit` has built, so no trainer ever takes an extra iterator.
 
 :func:`check_resume_config` refuses to resume with arguments that differ from
 the stored ``config.json``.
@@ -36,7 +41,7 @@ __all__ = ["RESUME_KEYS", "open_run", "load_checkpoint", "check_resume_config",
            "seed_generators", "seed_generator_states", "set_seed_generator_states",
            "seed_model", "random_states", "restore_random_states", "run_states",
            "epoch_stream",
-           "build_for_fit"]
+           "build_for_fit", "one_iterator"]
 
 #: ``config.json`` entries that must be equal for ``resume=True``.
 RESUME_KEYS = ("loss", "loss_config", "learning_rate", "threshold", "monitor", "epochs",
@@ -212,6 +217,45 @@ def build_for_fit(model, dataset, strategy=None):
             model._symbolic_build(data_batch=batch)
     else:
         model._symbolic_build(data_batch=batch)
+
+
+def _is_built(model):
+    """True when the model, its optimizer, compiled loss and metrics are all built."""
+    parts = [all(layer.built for layer in model._flatten_layers())]
+    for name in ("_compile_metrics", "_compile_loss", "optimizer"):
+        part = getattr(model, name, None)
+        parts.append(part is None or bool(getattr(part, "built", True)))
+    return all(parts)
+
+
+@contextlib.contextmanager
+def one_iterator(model: keras.Model):
+    """While ``fit`` runs, keep it from reading a batch of an extra iterator.
+
+    Keras' TensorFlow trainer, for a model made under a ``tf.distribute``
+    strategy, calls ``_maybe_symbolic_build`` at the start of ``fit``, which
+    creates an iterator over the training data and takes one batch from it even
+    when everything is built, and then trains on a new iterator (see the module
+    docstring, point 4). For a model :func:`build_for_fit` has built, that call
+    has nothing to build: this context replaces it on the instance by a no-op
+    and restores it after. Elsewhere (other backends, no strategy, an unbuilt
+    model) it changes nothing.
+    """
+    patch = (keras.config.backend() == "tensorflow"
+             and getattr(model, "_distribute_strategy", None) is not None
+             and hasattr(model, "_maybe_symbolic_build") and _is_built(model))
+    if not patch:
+        yield model
+        return
+
+    def built_already(iterator=None, data_batch=None):
+        """Everything is built (build_for_fit): read no batch."""
+
+    model._maybe_symbolic_build = built_already
+    try:
+        yield model
+    finally:
+        del model._maybe_symbolic_build
 
 
 def open_run(run_dir, config, *, resume=False):

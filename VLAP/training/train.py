@@ -53,7 +53,7 @@ from VLAP.training.compile import (compile_for_multilabel, has_transformer_backb
                                    resolve_learning_rate, resolve_loss)
 from VLAP.training.monitors import MONITORS, ValidationScores
 from VLAP.training.resume import (build_for_fit, epoch_stream, load_checkpoint,
-                                  open_run, run_states, seed_model)
+                                  one_iterator, open_run, run_states, seed_model)
 from VLAP.training.run_dir import RunCheckpoint, describe_kept, history_rows, library_versions
 
 MONITOR = "val_f1_macro"  # the default early-stopping / best-model criterion
@@ -267,9 +267,10 @@ def train(model, train_ds, val_ds, num_labels=None, loss="sigmoidF1", *, epochs=
     if initial_epoch < epochs and not checkpoint.finished:
         stream, steps = epoch_stream(train_ds, initial_epoch)
         build_for_fit(model, stream, strategy)  # no extra iterator over the stream
-        history = model.fit(stream, validation_data=val_ds, epochs=epochs,
-                            steps_per_epoch=steps, initial_epoch=initial_epoch,
-                            callbacks=cbs, verbose=verbose, shuffle=False)
+        with one_iterator(model):  # nor under a tf.distribute strategy
+            history = model.fit(stream, validation_data=val_ds, epochs=epochs,
+                                steps_per_epoch=steps, initial_epoch=initial_epoch,
+                                callbacks=cbs, verbose=verbose, shuffle=False)
     else:
         checkpoint.set_model(model)
         checkpoint.on_train_begin()
