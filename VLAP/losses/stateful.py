@@ -58,7 +58,7 @@ class LossState(keras.metrics.Metric):
         name: str. The log's name.
     """
 
-    def __init__(self, variables, report, name):
+    def __init__(self, variables: dict, report: str, name: str):
         super().__init__(name=name)
         self._initial = {}
         for key, (shape, value) in variables.items():
@@ -207,10 +207,11 @@ class Scheduled(_StatefulLoss):
         start_kwargs, end_kwargs: dict or None. Options of each loss.
     """
 
-    def __init__(self, start="binary_crossentropy", end="sigmoid_f1", start_epoch=0,
-                 ramp_epochs=10, start_kwargs=None, end_kwargs=None, from_logits=True,
-                 validate_args=True, name="scheduled", reduction="sum_over_batch_size",
-                 dtype=None):
+    def __init__(self, start: str = "binary_crossentropy", end: str = "sigmoid_f1",
+                 start_epoch: int = 0, ramp_epochs: int = 10, start_kwargs: dict | None = None,
+                 end_kwargs: dict | None = None, from_logits: bool = True,
+                 validate_args: bool = True, name: str = "scheduled",
+                 reduction: str = "sum_over_batch_size", dtype=None):
         tables = {**SURROGATES, **ELEMENTWISE}
         resolve_part("start", start, tables, start_kwargs)
         resolve_part("end", end, tables, end_kwargs)
@@ -220,7 +221,7 @@ class Scheduled(_StatefulLoss):
                          end_kwargs=dict(end_kwargs or {}), from_logits=from_logits,
                          validate_args=validate_args)
 
-    def mix_at(self, epoch):
+    def mix_at(self, epoch: int) -> float:
         """The weight of ``end`` during ``epoch`` (0-based).
 
         Example:
@@ -235,7 +236,7 @@ class Scheduled(_StatefulLoss):
         return min(1.0, (epoch - self.start_epoch) / self.ramp_epochs)
 
     @property
-    def warmup_epochs(self):
+    def warmup_epochs(self) -> int:
         """The first epoch of pure ``end``: :func:`VLAP.train` counts early-stopping
         patience only from there, so the schedule is never cut short."""
         return self.start_epoch + self.ramp_epochs
@@ -263,9 +264,11 @@ class EMASigmoidF1(_StatefulLoss):
         (others as :class:`SigmoidF1`)
     """
 
-    def __init__(self, momentum=0.9, beta=1.0, eta=0.0, average="macro", from_logits=True,
-                 epsilon=core.DEFAULT_EPSILON, validate_args=True, name="ema_sigmoid_f1",
-                 reduction="sum_over_batch_size", dtype=None):
+    def __init__(self, momentum: float = 0.9, beta: float = 1.0, eta: float = 0.0,
+                 average: str = "macro", from_logits: bool = True,
+                 epsilon: float = core.DEFAULT_EPSILON, validate_args: bool = True,
+                 name: str = "ema_sigmoid_f1", reduction: str = "sum_over_batch_size",
+                 dtype=None):
         super().__init__(name=name, reduction=reduction, dtype=dtype, momentum=momentum,
                          beta=beta, eta=eta, average=average, from_logits=from_logits,
                          epsilon=epsilon, validate_args=validate_args)

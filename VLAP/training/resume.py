@@ -52,7 +52,8 @@ def _plain(value):
     return json.loads(json.dumps(value, default=str))
 
 
-def check_resume_config(stored, config, run_dir="the run folder"):
+def check_resume_config(stored: dict, config: dict,
+                        run_dir: "str | Path" = "the run folder") -> None:
     """Raise a ValueError naming every entry of ``config`` that differs from ``stored``.
 
     Example:
@@ -80,19 +81,19 @@ def check_resume_config(stored, config, run_dir="the run folder"):
                          + ". Resume with the stored arguments, or start a new run.")
 
 
-def seed_generators(model):
+def seed_generators(model: keras.Model) -> list:
     """The ``keras.random.SeedGenerator`` objects of a model's layers, in layer order."""
     return [sg for layer in model._flatten_layers(include_self=True, recursive=True)
             for sg in getattr(layer, "_seed_generators", ())]
 
 
-def seed_generator_states(model):
+def seed_generator_states(model: keras.Model) -> list:
     """States of the model's random generators, as lists (JSON-able)."""
     return [keras.ops.convert_to_numpy(sg.state.value).tolist()
             for sg in seed_generators(model)]
 
 
-def set_seed_generator_states(model, states):
+def set_seed_generator_states(model: keras.Model, states: "list | None") -> bool:
     """Restore states from :func:`seed_generator_states`; False when they do not fit."""
     generators = seed_generators(model)
     if states is None or len(states) != len(generators):
@@ -102,7 +103,7 @@ def set_seed_generator_states(model, states):
     return True
 
 
-def seed_model(model, seed):
+def seed_model(model: keras.Model, seed: int) -> None:
     """Seed the model's own random generators (dropout masks...) from ``seed``.
 
     Touches only this model: no global seed is set. Generator ``i`` gets the
@@ -120,7 +121,7 @@ def seed_model(model, seed):
             sg._initial_seed = value[0]
 
 
-def random_states(model):
+def random_states(model: keras.Model) -> dict:
     """Everything random a resumed run must continue from, as JSON-able lists.
 
     The model's generator states, and on PyTorch the state of torch's global
@@ -149,7 +150,7 @@ def run_states(model: keras.Model) -> dict:
     return out
 
 
-def restore_random_states(model, state):
+def restore_random_states(model: keras.Model, state: dict) -> bool:
     """Restore :func:`random_states`; False when the generators do not fit the model.
 
     On PyTorch this sets torch's global CPU generator, as ``resume=True`` asks.
@@ -161,7 +162,7 @@ def restore_random_states(model, state):
     return set_seed_generator_states(model, state.get("seed_generators"))
 
 
-def epoch_stream(train_ds, initial_epoch=0):
+def epoch_stream(train_ds, initial_epoch: int = 0) -> tuple:
     """One repeated stream of epochs, skipping those already trained.
 
     Epoch ``k`` of a resumed run must see the batches epoch ``k`` of the
@@ -194,7 +195,7 @@ def epoch_stream(train_ds, initial_epoch=0):
     return stream, steps
 
 
-def build_for_fit(model, dataset, strategy=None):
+def build_for_fit(model: keras.Model, dataset, strategy=None) -> None:
     """Build a compiled model's variables, optimizer, loss and metrics without data.
 
     Uses the ``element_spec`` of ``dataset`` (a ``tf.data.Dataset``), so no
@@ -258,7 +259,8 @@ def one_iterator(model: keras.Model):
         del model._maybe_symbolic_build
 
 
-def open_run(run_dir, config, *, resume=False):
+def open_run(run_dir: "str | Path | None", config: dict, *,
+             resume: bool = False) -> "tuple[Path | None, dict]":
     """Create a run folder, or reopen one to resume; returns ``(run_dir, state)``.
 
     A new run writes ``config.json`` and ``versions.json`` into ``run_dir``
@@ -290,7 +292,8 @@ def open_run(run_dir, config, *, resume=False):
     return run_dir, {}
 
 
-def load_checkpoint(run_dir, state, strategy=None, seed=None):
+def load_checkpoint(run_dir: "str | Path", state: dict, strategy=None,
+                    seed: "int | None" = None) -> "tuple[keras.Model, int]":
     """The model of ``checkpoints/last.keras`` with its random generators restored.
 
     ``seed``: the run's seed (its generators are marked seeded again, see

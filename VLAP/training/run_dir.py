@@ -35,7 +35,7 @@ __all__ = ["new_run_dir", "library_versions", "write_json", "read_json", "atomic
            "history_rows", "truncate_history", "RunCheckpoint", "describe_kept"]
 
 
-def new_run_dir(base="runs", name=None):
+def new_run_dir(base: "str | Path" = "runs", name: "str | None" = None) -> Path:
     """Create a new, never-existing folder under ``base`` and return its path.
 
     Args:
@@ -64,7 +64,7 @@ def new_run_dir(base="runs", name=None):
     raise RuntimeError(f"could not create a new run directory under {base}")
 
 
-def library_versions():
+def library_versions() -> dict:
     """Versions of Python, Keras (and its backend) and the libraries a run used."""
     import numpy
 
@@ -81,7 +81,7 @@ def library_versions():
     return out
 
 
-def write_json(path, obj):
+def write_json(path: "str | Path", obj) -> None:
     """Write ``obj`` as JSON to a temporary file, then rename it over ``path``."""
     path = Path(path)
     tmp = Path(str(path) + ".tmp")
@@ -89,7 +89,7 @@ def write_json(path, obj):
     os.replace(tmp, path)
 
 
-def read_json(path):
+def read_json(path: "str | Path"):
     """The JSON object in ``path``, with an error naming the file when it is not JSON."""
     path = Path(path)
     try:
@@ -98,7 +98,7 @@ def read_json(path):
         raise ValueError(f"{path} is not valid JSON ({err}).") from None
 
 
-def atomic_save(model, path):
+def atomic_save(model: keras.Model, path: "str | Path") -> None:
     """Save a ``.keras`` file via a temporary file: a kill never leaves half of one."""
     path = Path(path)
     tmp = path.with_name(path.stem + ".tmp.keras")
@@ -106,7 +106,7 @@ def atomic_save(model, path):
     os.replace(tmp, path)
 
 
-def history_rows(path):
+def history_rows(path: "str | Path") -> "list[dict]":
     """The rows of a ``history.csv`` as dicts (an empty list when it does not exist)."""
     path = Path(path)
     if not path.exists():
@@ -115,7 +115,7 @@ def history_rows(path):
         return list(csv.DictReader(f))
 
 
-def truncate_history(path, last_epoch):
+def truncate_history(path: "str | Path", last_epoch: int) -> None:
     """Drop the rows of ``history.csv`` after ``last_epoch`` (rows a kill left behind)."""
     path = Path(path)
     rows = history_rows(path)
@@ -172,7 +172,7 @@ class RunCheckpoint(keras.callbacks.Callback):
     After training, :attr:`kept` says which epoch the model holds and why.
     """
 
-    def __init__(self, run_dir, monitor: str, patience: int | None = None,
+    def __init__(self, run_dir: "str | Path | None", monitor: str, patience: int | None = None,
                  restore_best: bool = True, state: dict | None = None,
                  random_state=None, start_from_epoch: int = 0):
         super().__init__()

@@ -46,6 +46,8 @@ the score, so one and several replicas give the same loss and the same update):
   rank's local batch.
 """
 
+import os
+
 import keras
 
 from VLAP._validation import check_bool, check_positive_int, check_threshold
@@ -71,7 +73,7 @@ def _is_legacy_model(model):
     return tf_keras is not None and isinstance(model, tf_keras.Model)
 
 
-def enable_determinism():
+def enable_determinism() -> None:
     """Turn on deterministic ops of the current backend, for the whole process.
 
     TensorFlow: ``tf.config.experimental.enable_op_determinism()`` (cannot be
@@ -107,11 +109,14 @@ def _check_monitor(monitor):
     return monitor
 
 
-def train(model, train_ds, val_ds, num_labels=None, loss="sigmoidF1", *, epochs=10,
-          learning_rate="auto", loss_kwargs=None, threshold=0.5, patience=3,
-          restore_best=True, seed=None, run_dir=None, resume=False, verbose="auto",
-          tensorboard=False, strategy=None, callbacks=None, deterministic=False,
-          monitor=MONITOR, dtype_policy=None):
+def train(model: keras.Model, train_ds, val_ds, num_labels: int | None = None,
+          loss: "str | keras.losses.Loss" = "sigmoidF1", *, epochs: int = 10,
+          learning_rate: "float | str" = "auto", loss_kwargs: dict | None = None,
+          threshold: float = 0.5, patience: int | None = 3, restore_best: bool = True,
+          seed: int | None = None, run_dir: "str | os.PathLike | None" = None,
+          resume: bool = False, verbose: "int | str" = "auto", tensorboard: bool = False,
+          strategy=None, callbacks: list | None = None, deterministic: bool = False,
+          monitor: str = MONITOR, dtype_policy: str | None = None) -> tuple:
     """Train a multilabel model; returns ``(model, history)``.
 
     Args:
