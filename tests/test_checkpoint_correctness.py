@@ -185,3 +185,13 @@ def test_the_runner_console_names_the_kept_epoch_and_why(tmp_path):
     monitor = cfg["monitor"]
     assert f"epochs, " in line and "kept epoch " in line, line
     assert f"(best {monitor} " in line and "; stopped: " in line, line
+
+
+def test_own_data_configs_stop_on_the_tuned_validation_macro_f1():
+    from VLAP.experiments import load_config
+
+    cfg = load_config({"name": "own", "dataset": {
+        "kind": "csv", "path": "tests/data/own_texts.csv", "text_column": "text",
+        "label_column": "labels"}})
+    assert cfg["monitor"] == "val_f1_macro_tuned"
+    assert cfg["patience"] == 15

@@ -238,7 +238,9 @@ class Scheduled(_StatefulLoss):
     @property
     def warmup_epochs(self) -> int:
         """The first epoch of pure ``end``: :func:`VLAP.train` counts early-stopping
-        patience only from there, so the schedule is never cut short."""
+        patience and seeks the best (kept) epoch only from there, so the schedule is
+        never cut short and a warm-up epoch, trained on another loss whose
+        ``val_loss`` is on another scale, is never the one kept."""
         return self.start_epoch + self.ramp_epochs
 
     def _make_state(self, num_labels):
