@@ -18,7 +18,7 @@ with TF-IDF features (the arxiv config uses MiniLM; TF-IDF keeps this run short)
 and Reuters-21578 (10,788 documents, 90 topics) written out as a CSV table in a
 temporary folder and read as ``kind = "csv"`` (the "larger text table").
 
-    nice -n 10 python benchmarks/bench_user_data_defaults.py     # ~45 min on a shared 2-core CPU box
+    nice -n 10 python benchmarks/bench_user_data_defaults.py   # ~21 min, shared 2-core CPU
     python benchmarks/bench_user_data_defaults.py --quick         # 3 epochs: does it run
 """
 
