@@ -195,3 +195,23 @@ def test_own_data_configs_stop_on_the_tuned_validation_macro_f1():
         "label_column": "labels"}})
     assert cfg["monitor"] == "val_f1_macro_tuned"
     assert cfg["patience"] == 15
+
+
+def test_tuned_macro_f1_and_map_monitors_match_scikit_learn(tmp_path):
+    from sklearn.metrics import average_precision_score, f1_score
+
+    from VLAP.inference import predict_scores, tune_thresholds
+
+    train_ds, val_ds = _datasets()
+    model, history = VLAP.train(_model(), train_ds, val_ds, 4, loss="bce", epochs=3,
+                                patience=None, restore_best=False, seed=0, verbose=0,
+                                learning_rate=0.02, monitor="val_f1_macro_tuned")
+    y, s = predict_scores(model, val_ds)
+    pred = (s > tune_thresholds(y, s)[None, :]).astype(int)
+    expected_f1 = f1_score(y, pred, average="macro", zero_division=0)
+    has_both = (y.sum(0) > 0) & (y.sum(0) < len(y))
+    expected_map = np.mean([average_precision_score(y[:, j], s[:, j])
+                            for j in np.flatnonzero(has_both)])
+    assert history.history["val_f1_macro_tuned"][-1] == pytest.approx(expected_f1, abs=1e-9)
+    assert history.history["val_map"][-1] == pytest.approx(expected_map, abs=1e-9)
+    assert history.kept["monitor"] == "val_f1_macro_tuned"
