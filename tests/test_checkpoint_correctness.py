@@ -215,3 +215,14 @@ def test_tuned_macro_f1_and_map_monitors_match_scikit_learn(tmp_path):
     assert history.history["val_f1_macro_tuned"][-1] == pytest.approx(expected_f1, abs=1e-9)
     assert history.history["val_map"][-1] == pytest.approx(expected_map, abs=1e-9)
     assert history.kept["monitor"] == "val_f1_macro_tuned"
+
+
+def test_verbose_train_prints_the_kept_epoch(capsys):
+    train_ds, val_ds = _datasets()
+    _, history = VLAP.train(_model(), train_ds, val_ds, 4, loss="bce", epochs=2,
+                            patience=None, seed=0, verbose=2, learning_rate=0.02)
+    best = history.history["val_f1_macro"]
+    epoch = int(np.argmax(best))
+    out = capsys.readouterr().out
+    assert (f"kept epoch {epoch + 1} of 2 (best val_f1_macro {max(best):.3f}; "
+            "stopped: ran all 2 epochs)") in out, out[-500:]
