@@ -28,6 +28,9 @@ def main(out_dir):
                                 loss_kwargs={"weight": 0.3, "surrogate_kwargs": {"beta": 1.0}},
                                 epochs=2, learning_rate=0.01, patience=None, seed=0,
                                 verbose=0)
+    # the threshold-free monitors read the decision head (tuned F1) and the score head (mAP)
+    _, monitored = VLAP.train(keras.models.clone_model(model), train_ds, val_ds, 3,
+                              loss="dual_head", epochs=1, seed=0, verbose=0, monitor="val_map")
     path = os.path.join(out_dir, f"dual-{keras.config.backend()}.keras")
     model.save(path)
     again = keras.saving.load_model(path)
@@ -36,7 +39,8 @@ def main(out_dir):
         "logs": sorted(history.history), "shape": list(a.shape),
         "reload_max_diff": float(np.abs(a - b).max()),
         "loss": type(again.loss).__name__,
-        "f1_finite": bool(np.isfinite(history.history["val_f1_macro"]).all())}))
+        "f1_finite": bool(np.isfinite(history.history["val_f1_macro"]).all()),
+        "monitored": sorted(k for k in monitored.history if k.startswith("val_"))}))
 
 
 if __name__ == "__main__":

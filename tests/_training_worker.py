@@ -12,6 +12,9 @@ Modes:
 * ``resume-continue``: ``resume=True`` on the killed run, in a fresh process.
 * ``distribute``: one SGD step with 1 and with 2 replicas (TF MirroredStrategy
   over 2 logical CPUs; JAX DataParallel over 2 host devices).
+* ``dist-full``: uninterrupted runs without strategy, with 1 and with 2 replicas
+  (same devices as ``distribute``); ``dist-kill-R``: an R-replica run SIGKILLed in
+  the middle of epoch 3; ``dist-continue-R``: ``resume=True`` on it.
 """
 
 import json
@@ -205,8 +208,76 @@ def distribute(out):
     return res
 
 
+# --- issue 19: exact resume and one shuffle iterator under distribution ----------------
+DIST_KW = dict(loss="sigmoidF1", epochs=4, seed=11, patience=None, restore_best=False,
+               learning_rate=0.02, verbose=0)
+
+
+def _devices():
+    """Two devices for this process: 2 logical CPUs (TF) or 2 host devices (JAX)."""
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    else:
+        import jax
+
+        assert len(jax.devices()) == 2, jax.devices()
+
+
+def _dist(replicas):
+    """train() arguments for 0 (no strategy), 1 or 2 replicas; JAX sets the distribution."""
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        if not replicas:
+            return {}
+        return {"strategy": tf.distribute.MirroredStrategy(
+            [f"/cpu:{i}" for i in range(replicas)])}
+    import jax
+
+    keras.distribution.set_distribution(
+        keras.distribution.DataParallel(devices=jax.devices()[:replicas]) if replicas else None)
+    return {}
+
+
+def _dist_train(out, name, replicas, callbacks=None, resume=False):
+    train_ds, val_ds = _datasets()
+    kw = _dist(replicas)  # JAX: before the model is built
+    model = _model(99 if resume else 2, False)
+    model, hist = VLAP.train(model, train_ds, val_ds, 4, run_dir=os.path.join(out, name),
+                             resume=resume, callbacks=callbacks, **kw, **DIST_KW)
+    return _save(out, name, model, hist)
+
+
+def dist_full(out):
+    """Uninterrupted runs without strategy, with 1 and with 2 replicas."""
+    _devices()
+    return {f"full-{r}": _dist_train(out, f"full-{r}", r) for r in (0, 1, 2)}
+
+
+def dist_kill(out, replicas):
+    """A run with ``replicas`` replicas, SIGKILLed in the middle of epoch 3."""
+    _devices()
+    _dist_train(out, f"killed-{replicas}", replicas, callbacks=[_KillMidEpoch(2, 1)])
+    return {"not": "killed"}
+
+
+def dist_continue(out, replicas):
+    _devices()
+    return {f"resumed-{replicas}": _dist_train(out, f"killed-{replicas}", replicas,
+                                               resume=True)}
+
+
 MODES = {"smoke": smoke, "resume-full": resume_full, "resume-kill": resume_kill,
-         "resume-continue": resume_continue, "distribute": distribute}
+         "resume-continue": resume_continue, "distribute": distribute,
+         "dist-full": dist_full,
+         "dist-kill-1": lambda out: dist_kill(out, 1),
+         "dist-kill-2": lambda out: dist_kill(out, 2),
+         "dist-continue-1": lambda out: dist_continue(out, 1),
+         "dist-continue-2": lambda out: dist_continue(out, 2)}
 
 if __name__ == "__main__":
     mode, out = sys.argv[1], sys.argv[2]

@@ -67,6 +67,24 @@ def test_train_checks_the_output_width():
         VLAP.train(model, data, data, 3, loss="dual_head", epochs=1, verbose=0)
 
 
+def test_threshold_free_monitors_read_their_head():
+    """monitor="val_f1_macro_tuned": the decision head's tuned F1, the score head's mAP."""
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(48, 5)).astype("float32")
+    y = (x[:, :3] > 0).astype("float32")
+    ds = VLAP.data.create_dataset(x, y, batch_size=16, seed=0)
+    model = keras.Sequential([keras.Input((5,)), VLAP.models.DualHeadLogits(3)])
+    model, history = VLAP.train(model, ds, ds, 3, loss="dual_head", epochs=1, seed=0,
+                                verbose=0, monitor="val_f1_macro_tuned")
+    scores = 1 / (1 + np.exp(-model.predict(x, verbose=0)))
+    from VLAP.training.monitors import mean_average_precision, tuned_macro_f1
+
+    assert history.history["val_map"][-1] == pytest.approx(
+        mean_average_precision(y, scores[:, 3:]))
+    assert history.history["val_f1_macro_tuned"][-1] == pytest.approx(
+        tuned_macro_f1(y, scores[:, :3]))
+
+
 def test_build_model_dual_head():
     from types import SimpleNamespace
 
@@ -91,3 +109,4 @@ def test_dual_head_trains_saves_and_reloads(backend, tmp_path):
     assert out["shape"] == [64, 6] and out["loss"] == "DualHead"
     assert {"f1_macro", "val_f1_macro", "mean_predicted_labels"} <= set(out["logs"])
     assert out["f1_finite"] and out["reload_max_diff"] < 1e-5
+    assert {"val_map", "val_f1_macro_tuned"} <= set(out["monitored"])

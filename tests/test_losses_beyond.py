@@ -268,10 +268,11 @@ def test_schedule_at_mix_zero_trains_exactly_as_bce():
 
 def test_early_stopping_never_cuts_a_schedule_short():
     # a learning rate of ~0: nothing ever improves, so patience 1 alone would stop after
-    # epoch 1, in the BCE phase; epochs are counted from the first pure-F1 one (epoch 4)
+    # epoch 1, in the BCE phase; the best epoch is sought from the first pure-F1 one
+    # (epoch 4, the baseline) on, so epoch 5 is the one without improvement
     _, history = _train("scheduled", {"start_epoch": 3, "ramp_epochs": 1}, epochs=8,
                         patience=1, learning_rate=1e-12)
-    assert history.history["loss_mix"] == pytest.approx([0.0, 0.0, 0.0, 0.0, 1.0])
+    assert history.history["loss_mix"] == pytest.approx([0.0, 0.0, 0.0, 0.0, 1.0, 1.0])
 
 
 class _Crash(keras.callbacks.Callback):

@@ -9,7 +9,8 @@
   arrays) and ``evaluate`` (``VLAP.evaluate``: predict, then report).
 
 The decision rules it applies (thresholds, top-k) and the packaged models it
-scores live in :mod:`VLAP.inference`.
+scores live in :mod:`VLAP.inference`; ``predict_scores`` and ``iter_scores``
+(run a model over data) are exported here too, as the same objects.
 
 Naming follows scikit-learn (``"macro"``: the mean of per-label scores;
 ``"micro"``: pooled counts).
@@ -28,8 +29,9 @@ from VLAP.evaluation.report import (
     evaluate_predictions,
 )
 from VLAP.evaluation.streaming import MultilabelEvaluator
+from VLAP.inference.scores import iter_scores, predict_scores
 
 __all__ = [
     "METRIC_NAMES", "NAMING_NOTE", "PAPER_NAMING", "PER_LABEL_COLUMNS",
-    "MultilabelEvaluator", "evaluate", "evaluate_predictions",
+    "MultilabelEvaluator", "evaluate", "evaluate_predictions", "iter_scores", "predict_scores",
 ]

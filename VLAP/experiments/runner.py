@@ -101,6 +101,7 @@ class RunResult:
     predicted_counts: dict = field(default_factory=dict)  # variant -> labels per test example
     model: object = None  # the trained model, with keep_model=True
     val_scores: tuple = None  # (y_val, outputs, from_logits), with keep_model=True
+    kept: dict = None  # the epoch the model holds and why (VLAP.training.RunCheckpoint.kept)
 
 
 def _outputs(model, x, y, batch_size=256):
@@ -198,7 +199,8 @@ def train_and_evaluate(prep, cfg, loss, seed, loss_kwargs=None, variant="",
     return RunResult(prep.name, loss, int(seed), dict(loss_kwargs or {}), variant, hist,
                      epochs_run, seconds, summaries, per_label, val_summary, notes, counts,
                      model=model if keep_model else None,
-                     val_scores=(y_val, out_val, from_logits) if keep_model else None)
+                     val_scores=(y_val, out_val, from_logits) if keep_model else None,
+                     kept=getattr(history, "kept", None))
 
 
 #: Warning categories that, raised inside a library, say nothing about the run.
@@ -428,8 +430,12 @@ def _run_into(cfg, run_dir, meta, provenance, log):
                 for note in res.notes:
                     log(f"  warning: {note}")
                 s = res.summaries[""]["value"]
+                from VLAP.training.run_dir import describe_kept
+
+                kept_epoch = f"{describe_kept(res.kept)}, " if res.kept else ""
                 log(f"  {prep.name} {display_name(loss, '', kw)} seed={seed}: {res.epochs_run} "
-                    f"epochs, {res.train_seconds:.1f}s, test macro-F1 {s['f1_macro']:.3f}, "
+                    f"epochs, {res.train_seconds:.1f}s, {kept_epoch}"
+                    f"test macro-F1 {s['f1_macro']:.3f}, "
                     f"mAP {s['average_precision_macro']:.3f}, #pred "
                     f"{s['mean_predicted_labels']:.2f} (true {s['mean_true_labels']:.2f})")
         if kept:

@@ -95,15 +95,16 @@ DEFAULTS = {
 }
 
 #: Defaults for configs on your own data (a ``kind = "csv"`` dataset), on top of
-#: DEFAULTS: early stopping on each loss's own validation loss (the thresholded
-#: validation F1 stays flat for many epochs while sigmoidF1 still over-predicts,
-#: so patience on it stopped sigmoidF1 after 9-18 epochs) and a budget that lets
-#: both sigmoidF1 and BCE converge on small tables (measured in the README,
-#: "Use your own data").
+#: DEFAULTS: early stopping on the validation macro-F1 with per-label thresholds
+#: tuned on validation (``val_f1_macro_tuned``, VLAP.training.monitors), which
+#: depends on neither a loss's scale nor the 0.5 cut: ``val_loss`` kept BCE and
+#: focal far before their best epoch, macro-F1 at 0.5 stopped losses whose
+#: probabilities had not yet crossed 0.5 (BENCHMARKS.md, "Early stopping on your
+#: own data"); and a budget that lets every loss converge on small tables.
 USER_DATA_DEFAULTS = {
     "epochs": 300,
     "patience": 15,
-    "monitor": "val_loss",
+    "monitor": "val_f1_macro_tuned",
 }
 
 #: Defaults of every dataset table.

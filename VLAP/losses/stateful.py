@@ -18,6 +18,11 @@ carries its variables through the compiled step) and tells the loss which
 traced step is a training step. The state's value is logged under its name
 (``loss_mix``, ``ema_f1``). Not supported under ``tf.distribute``.
 
+The state survives a kill: :func:`VLAP.train` writes :meth:`LossState.values`
+into the run's ``state.json`` every epoch and a resumed run attaches the loss
+with them (``attach(model, values=...)``), so EMASigmoidF1's moving counts
+continue where they stopped instead of restarting.
+
 Example:
 >>> import keras, numpy as np, VLAP
 >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
@@ -53,7 +58,7 @@ class LossState(keras.metrics.Metric):
         name: str. The log's name.
     """
 
-    def __init__(self, variables, report, name):
+    def __init__(self, variables: dict, report: str, name: str):
         super().__init__(name=name)
         self._initial = {}
         for key, (shape, value) in variables.items():
@@ -69,10 +74,39 @@ class LossState(keras.metrics.Metric):
     def reset_state(self):
         """Nothing: the state spans epochs (see :meth:`restart`)."""
 
-    def restart(self):
+    def restart(self) -> None:
+        """Set every variable to its initial value."""
         for key, value in self._initial.items():
             var = getattr(self, key)
             var.assign(_k.full(var.shape, value, dtype=var.dtype))
+
+    def values(self) -> dict:
+        """The variables' current values as JSON-able (nested) lists of floats.
+
+        Floats written by ``json`` read back to the same float32 values, so
+        :meth:`load` restores the state exactly.
+        """
+        return {key: _k.convert_to_numpy(getattr(self, key)).tolist() for key in self._initial}
+
+    def load(self, values: dict) -> None:
+        """Set the variables to ``values`` (from :meth:`values`).
+
+        Raises:
+            ValueError: when ``values`` names other variables or has other shapes.
+        """
+        import numpy as np
+
+        if not isinstance(values, dict) or set(values) != set(self._initial):
+            got = sorted(values) if isinstance(values, dict) else type(values).__name__
+            raise ValueError(f"{self.name}: `values` must hold the variables "
+                             f"{sorted(self._initial)}. Received: {got}")
+        for key, value in values.items():
+            var = getattr(self, key)
+            array = np.asarray(value, dtype=var.dtype)
+            if array.shape != tuple(var.shape):
+                raise ValueError(f"{self.name}.{key}: expected shape {tuple(var.shape)}. "
+                                 f"Received: {array.shape}")
+            var.assign(array)
 
     def result(self):
         return _k.mean(_k.convert_to_tensor(getattr(self, self._report)))
@@ -81,12 +115,14 @@ class LossState(keras.metrics.Metric):
 class _StateCallback(keras.callbacks.Callback):
     """Restarts the state at the start of ``fit`` and sets each epoch's value."""
 
-    def __init__(self, loss):
+    def __init__(self, loss, restart=True):
         super().__init__()
         self.loss = loss
+        self.restart = restart
 
     def on_train_begin(self, logs=None):
-        self.loss.state.restart()
+        if self.restart:
+            self.loss.state.restart()
 
     def on_epoch_begin(self, epoch, logs=None):
         self.loss.on_epoch_begin(epoch)
@@ -104,12 +140,16 @@ class _StatefulLoss(BatchLoss):
     def on_epoch_begin(self, epoch):
         """Hook for epoch-dependent state (the schedule)."""
 
-    def attach(self, model, num_labels=None):
+    def attach(self, model: keras.Model, num_labels: int | None = None,
+               values: dict | None = None) -> list:
         """Attach the loss to the compiled ``model``; returns the callbacks for ``fit``.
 
         Args:
             model: keras.Model compiled with this loss.
             num_labels: int or None. Taken from the model's output when None.
+            values: dict or None. A state saved by :meth:`LossState.values` (a
+                resumed run): the state starts from it instead of its initial
+                values.
         """
         if num_labels is None:
             num_labels = int(model.outputs[0].shape[-1]) if getattr(model, "outputs", None) \
@@ -133,7 +173,9 @@ class _StatefulLoss(BatchLoss):
 
         model.compute_loss = compute_loss
         self._training = False
-        return [_StateCallback(self)]
+        if values is not None:
+            self.state.load(values)
+        return [_StateCallback(self, restart=values is None)]
 
     def _check_attached(self):
         if self.state is None:
@@ -165,10 +207,11 @@ class Scheduled(_StatefulLoss):
         start_kwargs, end_kwargs: dict or None. Options of each loss.
     """
 
-    def __init__(self, start="binary_crossentropy", end="sigmoid_f1", start_epoch=0,
-                 ramp_epochs=10, start_kwargs=None, end_kwargs=None, from_logits=True,
-                 validate_args=True, name="scheduled", reduction="sum_over_batch_size",
-                 dtype=None):
+    def __init__(self, start: str = "binary_crossentropy", end: str = "sigmoid_f1",
+                 start_epoch: int = 0, ramp_epochs: int = 10, start_kwargs: dict | None = None,
+                 end_kwargs: dict | None = None, from_logits: bool = True,
+                 validate_args: bool = True, name: str = "scheduled",
+                 reduction: str = "sum_over_batch_size", dtype=None):
         tables = {**SURROGATES, **ELEMENTWISE}
         resolve_part("start", start, tables, start_kwargs)
         resolve_part("end", end, tables, end_kwargs)
@@ -178,7 +221,7 @@ class Scheduled(_StatefulLoss):
                          end_kwargs=dict(end_kwargs or {}), from_logits=from_logits,
                          validate_args=validate_args)
 
-    def mix_at(self, epoch):
+    def mix_at(self, epoch: int) -> float:
         """The weight of ``end`` during ``epoch`` (0-based).
 
         Example:
@@ -193,9 +236,11 @@ class Scheduled(_StatefulLoss):
         return min(1.0, (epoch - self.start_epoch) / self.ramp_epochs)
 
     @property
-    def warmup_epochs(self):
+    def warmup_epochs(self) -> int:
         """The first epoch of pure ``end``: :func:`VLAP.train` counts early-stopping
-        patience only from there, so the schedule is never cut short."""
+        patience and seeks the best (kept) epoch only from there, so the schedule is
+        never cut short and a warm-up epoch, trained on another loss whose
+        ``val_loss`` is on another scale, is never the one kept."""
         return self.start_epoch + self.ramp_epochs
 
     def _make_state(self, num_labels):
@@ -221,9 +266,11 @@ class EMASigmoidF1(_StatefulLoss):
         (others as :class:`SigmoidF1`)
     """
 
-    def __init__(self, momentum=0.9, beta=1.0, eta=0.0, average="macro", from_logits=True,
-                 epsilon=core.DEFAULT_EPSILON, validate_args=True, name="ema_sigmoid_f1",
-                 reduction="sum_over_batch_size", dtype=None):
+    def __init__(self, momentum: float = 0.9, beta: float = 1.0, eta: float = 0.0,
+                 average: str = "macro", from_logits: bool = True,
+                 epsilon: float = core.DEFAULT_EPSILON, validate_args: bool = True,
+                 name: str = "ema_sigmoid_f1", reduction: str = "sum_over_batch_size",
+                 dtype=None):
         super().__init__(name=name, reduction=reduction, dtype=dtype, momentum=momentum,
                          beta=beta, eta=eta, average=average, from_logits=from_logits,
                          epsilon=epsilon, validate_args=validate_args)

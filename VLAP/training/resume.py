@@ -17,7 +17,12 @@ the same in both:
    draw a batch from the training data to build an unbuilt model, optimizer,
    loss or metrics, which a fresh model needs and a reloaded one does not.
    :func:`build_for_fit` builds all of them from the dataset's element spec,
-   without reading it, so no trainer ever takes that extra iterator.
+   without reading it. Keras' TensorFlow trainer under a ``tf.distribute``
+   strategy takes that batch from a first iterator *whatever is built* (its
+   ``_maybe_symbolic_build``), then trains on a second one: a 1-replica run
+   started on another shuffle than a run without strategy, and a resumed run
+   on yet another. :func:`one_iterator` skips that read for a model
+   :func:`build_for_fit` has built, so no trainer ever takes an extra iterator.
 
 :func:`check_resume_config` refuses to resume with arguments that differ from
 the stored ``config.json``.
@@ -34,8 +39,9 @@ from VLAP.training.run_dir import library_versions, read_json, truncate_history,
 
 __all__ = ["RESUME_KEYS", "open_run", "load_checkpoint", "check_resume_config",
            "seed_generators", "seed_generator_states", "set_seed_generator_states",
-           "seed_model", "random_states", "restore_random_states", "epoch_stream",
-           "build_for_fit"]
+           "seed_model", "random_states", "restore_random_states", "run_states",
+           "epoch_stream",
+           "build_for_fit", "one_iterator"]
 
 #: ``config.json`` entries that must be equal for ``resume=True``.
 RESUME_KEYS = ("loss", "loss_config", "learning_rate", "threshold", "monitor", "epochs",
@@ -46,7 +52,8 @@ def _plain(value):
     return json.loads(json.dumps(value, default=str))
 
 
-def check_resume_config(stored, config, run_dir="the run folder"):
+def check_resume_config(stored: dict, config: dict,
+                        run_dir: "str | Path" = "the run folder") -> None:
     """Raise a ValueError naming every entry of ``config`` that differs from ``stored``.
 
     Example:
@@ -74,19 +81,19 @@ def check_resume_config(stored, config, run_dir="the run folder"):
                          + ". Resume with the stored arguments, or start a new run.")
 
 
-def seed_generators(model):
+def seed_generators(model: keras.Model) -> list:
     """The ``keras.random.SeedGenerator`` objects of a model's layers, in layer order."""
     return [sg for layer in model._flatten_layers(include_self=True, recursive=True)
             for sg in getattr(layer, "_seed_generators", ())]
 
 
-def seed_generator_states(model):
+def seed_generator_states(model: keras.Model) -> list:
     """States of the model's random generators, as lists (JSON-able)."""
     return [keras.ops.convert_to_numpy(sg.state.value).tolist()
             for sg in seed_generators(model)]
 
 
-def set_seed_generator_states(model, states):
+def set_seed_generator_states(model: keras.Model, states: "list | None") -> bool:
     """Restore states from :func:`seed_generator_states`; False when they do not fit."""
     generators = seed_generators(model)
     if states is None or len(states) != len(generators):
@@ -96,7 +103,7 @@ def set_seed_generator_states(model, states):
     return True
 
 
-def seed_model(model, seed):
+def seed_model(model: keras.Model, seed: int) -> None:
     """Seed the model's own random generators (dropout masks...) from ``seed``.
 
     Touches only this model: no global seed is set. Generator ``i`` gets the
@@ -114,7 +121,7 @@ def seed_model(model, seed):
             sg._initial_seed = value[0]
 
 
-def random_states(model):
+def random_states(model: keras.Model) -> dict:
     """Everything random a resumed run must continue from, as JSON-able lists.
 
     The model's generator states, and on PyTorch the state of torch's global
@@ -128,7 +135,22 @@ def random_states(model):
     return out
 
 
-def restore_random_states(model, state):
+def run_states(model: keras.Model) -> dict:
+    """:func:`random_states`, plus the state of a loss attached to ``model``.
+
+    A loss with state across batches (:class:`VLAP.losses.EMASigmoidF1`'s moving
+    soft counts) is part of what a resumed run must continue from: its values
+    go under ``"loss_state"`` (see :meth:`VLAP.losses.stateful.LossState.values`),
+    and :func:`VLAP.train` attaches the loss with them on ``resume=True``.
+    """
+    out = random_states(model)
+    loss_state = getattr(model, "_vlap_loss_state", None)
+    if loss_state is not None:
+        out["loss_state"] = loss_state.values()
+    return out
+
+
+def restore_random_states(model: keras.Model, state: dict) -> bool:
     """Restore :func:`random_states`; False when the generators do not fit the model.
 
     On PyTorch this sets torch's global CPU generator, as ``resume=True`` asks.
@@ -140,7 +162,7 @@ def restore_random_states(model, state):
     return set_seed_generator_states(model, state.get("seed_generators"))
 
 
-def epoch_stream(train_ds, initial_epoch=0):
+def epoch_stream(train_ds, initial_epoch: int = 0) -> tuple:
     """One repeated stream of epochs, skipping those already trained.
 
     Epoch ``k`` of a resumed run must see the batches epoch ``k`` of the
@@ -173,7 +195,7 @@ def epoch_stream(train_ds, initial_epoch=0):
     return stream, steps
 
 
-def build_for_fit(model, dataset, strategy=None):
+def build_for_fit(model: keras.Model, dataset, strategy=None) -> None:
     """Build a compiled model's variables, optimizer, loss and metrics without data.
 
     Uses the ``element_spec`` of ``dataset`` (a ``tf.data.Dataset``), so no
@@ -198,7 +220,47 @@ def build_for_fit(model, dataset, strategy=None):
         model._symbolic_build(data_batch=batch)
 
 
-def open_run(run_dir, config, *, resume=False):
+def _is_built(model):
+    """True when the model, its optimizer, compiled loss and metrics are all built."""
+    parts = [all(layer.built for layer in model._flatten_layers())]
+    for name in ("_compile_metrics", "_compile_loss", "optimizer"):
+        part = getattr(model, name, None)
+        parts.append(part is None or bool(getattr(part, "built", True)))
+    return all(parts)
+
+
+@contextlib.contextmanager
+def one_iterator(model: keras.Model):
+    """While ``fit`` runs, keep it from reading a batch of an extra iterator.
+
+    Keras' TensorFlow trainer, for a model made under a ``tf.distribute``
+    strategy, calls ``_maybe_symbolic_build`` at the start of ``fit``, which
+    creates an iterator over the training data and takes one batch from it even
+    when everything is built, and then trains on a new iterator (see the module
+    docstring, point 4). For a model :func:`build_for_fit` has built, that call
+    has nothing to build: this context replaces it on the instance by a no-op
+    and restores it after. Elsewhere (other backends, no strategy, an unbuilt
+    model) it changes nothing.
+    """
+    patch = (keras.config.backend() == "tensorflow"
+             and getattr(model, "_distribute_strategy", None) is not None
+             and hasattr(model, "_maybe_symbolic_build") and _is_built(model))
+    if not patch:
+        yield model
+        return
+
+    def built_already(iterator=None, data_batch=None):
+        """Everything is built (build_for_fit): read no batch."""
+
+    model._maybe_symbolic_build = built_already
+    try:
+        yield model
+    finally:
+        del model._maybe_symbolic_build
+
+
+def open_run(run_dir: "str | Path | None", config: dict, *,
+             resume: bool = False) -> "tuple[Path | None, dict]":
     """Create a run folder, or reopen one to resume; returns ``(run_dir, state)``.
 
     A new run writes ``config.json`` and ``versions.json`` into ``run_dir``
@@ -230,7 +292,8 @@ def open_run(run_dir, config, *, resume=False):
     return run_dir, {}
 
 
-def load_checkpoint(run_dir, state, strategy=None, seed=None):
+def load_checkpoint(run_dir: "str | Path", state: dict, strategy=None,
+                    seed: "int | None" = None) -> "tuple[keras.Model, int]":
     """The model of ``checkpoints/last.keras`` with its random generators restored.
 
     ``seed``: the run's seed (its generators are marked seeded again, see

@@ -32,10 +32,10 @@ from pathlib import Path
 import keras
 
 __all__ = ["new_run_dir", "library_versions", "write_json", "read_json", "atomic_save",
-           "history_rows", "truncate_history", "RunCheckpoint"]
+           "history_rows", "truncate_history", "RunCheckpoint", "describe_kept"]
 
 
-def new_run_dir(base="runs", name=None):
+def new_run_dir(base: "str | Path" = "runs", name: "str | None" = None) -> Path:
     """Create a new, never-existing folder under ``base`` and return its path.
 
     Args:
@@ -64,7 +64,7 @@ def new_run_dir(base="runs", name=None):
     raise RuntimeError(f"could not create a new run directory under {base}")
 
 
-def library_versions():
+def library_versions() -> dict:
     """Versions of Python, Keras (and its backend) and the libraries a run used."""
     import numpy
 
@@ -81,7 +81,7 @@ def library_versions():
     return out
 
 
-def write_json(path, obj):
+def write_json(path: "str | Path", obj) -> None:
     """Write ``obj`` as JSON to a temporary file, then rename it over ``path``."""
     path = Path(path)
     tmp = Path(str(path) + ".tmp")
@@ -89,7 +89,7 @@ def write_json(path, obj):
     os.replace(tmp, path)
 
 
-def read_json(path):
+def read_json(path: "str | Path"):
     """The JSON object in ``path``, with an error naming the file when it is not JSON."""
     path = Path(path)
     try:
@@ -98,7 +98,7 @@ def read_json(path):
         raise ValueError(f"{path} is not valid JSON ({err}).") from None
 
 
-def atomic_save(model, path):
+def atomic_save(model: keras.Model, path: "str | Path") -> None:
     """Save a ``.keras`` file via a temporary file: a kill never leaves half of one."""
     path = Path(path)
     tmp = path.with_name(path.stem + ".tmp.keras")
@@ -106,7 +106,7 @@ def atomic_save(model, path):
     os.replace(tmp, path)
 
 
-def history_rows(path):
+def history_rows(path: "str | Path") -> "list[dict]":
     """The rows of a ``history.csv`` as dicts (an empty list when it does not exist)."""
     path = Path(path)
     if not path.exists():
@@ -115,7 +115,7 @@ def history_rows(path):
         return list(csv.DictReader(f))
 
 
-def truncate_history(path, last_epoch):
+def truncate_history(path: "str | Path", last_epoch: int) -> None:
     """Drop the rows of ``history.csv`` after ``last_epoch`` (rows a kill left behind)."""
     path = Path(path)
     rows = history_rows(path)
@@ -128,6 +128,19 @@ def truncate_history(path, last_epoch):
         writer.writeheader()
         writer.writerows(keep)
     os.replace(tmp, path)
+
+
+def describe_kept(kept: dict) -> str:
+    """One line that says which epoch a run kept and why (epochs counted from 1).
+
+    Example:
+    >>> describe_kept({"epoch": 11, "epochs": 18, "monitor": "val_f1_macro_tuned",
+    ...                "best": 0.29, "reason": "best val_f1_macro_tuned 0.290",
+    ...                "stopped": "no improvement for 5 epochs"})
+    'kept epoch 12 of 18 (best val_f1_macro_tuned 0.290; stopped: no improvement for 5 epochs)'
+    """
+    return (f"kept epoch {kept['epoch'] + 1} of {kept['epochs']} "
+            f"({kept['reason']}; stopped: {kept['stopped']})")
 
 
 class RunCheckpoint(keras.callbacks.Callback):
@@ -146,15 +159,22 @@ class RunCheckpoint(keras.callbacks.Callback):
         patience: int or None. Epochs without improvement before stopping.
         restore_best: bool. End training with the best epoch's weights.
         state: dict or None. The ``state.json`` of a run being resumed.
-        random_state: callable or None. ``model -> dict`` of JSON-able random
-            states, merged into ``state.json`` every epoch.
-        start_from_epoch: int. Epochs without improvement are counted only from
-            this epoch on (the best epoch is tracked throughout): a schedule's
-            warm-up (:class:`VLAP.losses.Scheduled`) is never cut short.
+        random_state: callable or None. ``model -> dict`` of JSON-able states
+            (random generators, a loss's moving state), merged into
+            ``state.json`` every epoch.
+        start_from_epoch: int. The first epoch that can be the best one and that
+            counts towards patience. A loss schedule's warm-up
+            (:class:`VLAP.losses.Scheduled`) trains on other losses, whose
+            values (``val_loss``) are on another scale and whose models are not
+            the one asked for: its epochs are never kept and never stop the run.
+            A run that ends before this epoch keeps its last epoch.
+
+    After training, :attr:`kept` says which epoch the model holds and why.
     """
 
-    def __init__(self, run_dir, monitor, patience=None, restore_best=True, state=None,
-                 random_state=None, start_from_epoch=0):
+    def __init__(self, run_dir: "str | Path | None", monitor: str, patience: int | None = None,
+                 restore_best: bool = True, state: dict | None = None,
+                 random_state=None, start_from_epoch: int = 0):
         super().__init__()
         self.run_dir = None if run_dir is None else Path(run_dir)
         self.monitor = monitor
@@ -167,9 +187,42 @@ class RunCheckpoint(keras.callbacks.Callback):
         self.best_weights = None
 
     @property
-    def finished(self):
+    def finished(self) -> bool:
         """True when early stopping already ended the run (nothing left to train)."""
         return self.patience is not None and self.state.get("wait", 0) >= self.patience
+
+    @property
+    def kept(self) -> dict | None:
+        """The epoch the trained model holds, and why; None before any epoch.
+
+        A dict: ``epoch`` (0-based, as in ``history.csv``), ``epochs`` (number
+        trained), ``monitor``, ``best`` (the monitor's best value or None),
+        ``reason`` and ``stopped`` (text; :func:`describe_kept` joins them).
+        """
+        last = self.state.get("last_epoch")
+        if last is None:
+            return None
+        best_epoch, best = self.state.get("best_epoch"), self.state.get("best")
+        if self.finished:
+            stopped = f"no improvement for {self.patience} epochs"
+        else:
+            stopped = f"ran all {last + 1} epochs"
+        if best_epoch is None:
+            epoch = last
+            reason = (f"the last epoch: the loss schedule's warm-up ({self.start_from_epoch} "
+                      f"epochs) had not ended, no epoch was compared on {self.monitor}")
+        elif not self.restore_best:
+            epoch = last
+            reason = (f"the last epoch (restore_best=False; best {self.monitor} {best:.3f} "
+                      f"at epoch {best_epoch + 1})")
+        else:
+            epoch = best_epoch
+            reason = f"best {self.monitor} {best:.3f}"
+            if self.start_from_epoch:
+                reason += f" from epoch {self.start_from_epoch + 1} on, after the warm-up"
+        return {"epoch": int(epoch), "epochs": int(last) + 1, "monitor": self.monitor,
+                "best": None if best is None else float(best), "reason": reason,
+                "stopped": stopped}
 
     def on_train_begin(self, logs=None):
         if self.run_dir is not None and self.restore_best \
@@ -182,19 +235,22 @@ class RunCheckpoint(keras.callbacks.Callback):
         logs = logs or {}
         if self.monitor not in logs:
             raise KeyError(f"`{self.monitor}` is missing from the epoch logs ({sorted(logs)}); "
-                           "train() needs validation data.")
+                           "train() needs validation data (and, for a monitor such as "
+                           "'val_f1_macro_tuned', its callback: VLAP.training.monitors).")
         score = float(logs[self.monitor])
         ckpt = None if self.run_dir is None else self.run_dir / "checkpoints"
         if ckpt is not None:
             ckpt.mkdir(parents=True, exist_ok=True)
         best = self.state.get("best")
-        if best is None or self.sign * score > self.sign * best:
+        if epoch < self.start_from_epoch:
+            pass  # a warm-up epoch: neither the best nor counted for patience
+        elif best is None or self.sign * score > self.sign * best:
             self.state.update(best=score, best_epoch=epoch, wait=0)
             if ckpt is not None:
                 atomic_save(self.model, ckpt / "best.keras")
             if self.restore_best:
                 self.best_weights = self.model.get_weights()
-        elif epoch >= self.start_from_epoch:
+        else:
             self.state["wait"] = self.state.get("wait", 0) + 1
         self.state["last_epoch"] = epoch
         if ckpt is not None:

@@ -46,15 +46,18 @@ the score, so one and several replicas give the same loss and the same update):
   rank's local batch.
 """
 
+import os
+
 import keras
 
 from VLAP._validation import check_bool, check_positive_int, check_threshold
 from VLAP.training.compile import (compile_for_multilabel, has_transformer_backbone,
                                    outputs_per_label, resolve_learning_rate,
                                    resolve_loss)
+from VLAP.training.monitors import MONITORS, ValidationScores
 from VLAP.training.resume import (build_for_fit, epoch_stream, load_checkpoint,
-                                  open_run, random_states, seed_model)
-from VLAP.training.run_dir import RunCheckpoint, history_rows, library_versions
+                                  one_iterator, open_run, run_states, seed_model)
+from VLAP.training.run_dir import RunCheckpoint, describe_kept, history_rows, library_versions
 
 MONITOR = "val_f1_macro"  # the default early-stopping / best-model criterion
 
@@ -71,7 +74,7 @@ def _is_legacy_model(model):
     return tf_keras is not None and isinstance(model, tf_keras.Model)
 
 
-def enable_determinism():
+def enable_determinism() -> None:
     """Turn on deterministic ops of the current backend, for the whole process.
 
     TensorFlow: ``tf.config.experimental.enable_op_determinism()`` (cannot be
@@ -110,11 +113,14 @@ def _check_monitor(monitor):
     return monitor
 
 
-def train(model, train_ds, val_ds, num_labels=None, loss="sigmoidF1", *, epochs=10,
-          learning_rate="auto", loss_kwargs=None, threshold=0.5, patience=3,
-          restore_best=True, seed=None, run_dir=None, resume=False, verbose="auto",
-          tensorboard=False, strategy=None, callbacks=None, deterministic=False,
-          monitor=MONITOR, dtype_policy=None):
+def train(model: keras.Model, train_ds, val_ds, num_labels: int | None = None,
+          loss: "str | keras.losses.Loss" = "sigmoidF1", *, epochs: int = 10,
+          learning_rate: "float | str" = "auto", loss_kwargs: dict | None = None,
+          threshold: float = 0.5, patience: int | None = 3, restore_best: bool = True,
+          seed: int | None = None, run_dir: "str | os.PathLike | None" = None,
+          resume: bool = False, verbose: "int | str" = "auto", tensorboard: bool = False,
+          strategy=None, callbacks: list | None = None, deterministic: bool = False,
+          monitor: str = MONITOR, dtype_policy: str | None = None) -> tuple:
     """Train a multilabel model; returns ``(model, history)``.
 
     Args:
@@ -139,6 +145,11 @@ def train(model, train_ds, val_ds, num_labels=None, loss="sigmoidF1", *, epochs=
             With a loss schedule (:class:`VLAP.losses.Scheduled`) epochs are
             counted only once the schedule has reached its end loss.
         restore_best: bool. End with the weights of the best validation epoch.
+            With a loss schedule the best epoch is sought only from the first
+            epoch of pure end loss (``warmup_epochs``) on, whatever ``monitor``:
+            warm-up epochs train another loss, and their ``val_loss`` is on
+            another scale (a BCE-phase epoch would beat every sigmoidF1 epoch).
+            A run that ends inside the warm-up keeps its last epoch.
         seed: int or None. Seeds the model's own random generators (dropout,
             augmentation layers); no global seed is set. The data order is the
             dataset's (``VLAP.createDataset(..., seed=)``) and the initial
@@ -160,10 +171,15 @@ def train(model, train_ds, val_ds, num_labels=None, loss="sigmoidF1", *, epochs=
             be undone). Off by default: VLAP's CPU runs are reproducible without.
         monitor: str. The validation log that early stopping and the best
             checkpoint follow: ``"val_f1_macro"`` (default; F1 at ``threshold``),
-            ``"val_f1_micro"``, or ``"val_loss"`` (minimised; any name ending in
-            "loss" is). Macro-F1 at a fixed threshold can stop a loss that has not
-            yet pushed any probability over the threshold (focal, early on); the
-            loss does not.
+            ``"val_f1_micro"``, ``"val_loss"`` (minimised; any name ending in
+            "loss" is), or a score of :mod:`VLAP.training.monitors`:
+            ``"val_f1_macro_tuned"`` (validation macro-F1 with per-label
+            thresholds tuned on validation) or ``"val_map"``, computed each epoch
+            by a callback added here. Macro-F1 at a fixed threshold can stop a
+            loss that has not yet pushed any probability over the threshold
+            (BCE or focal, early on); ``val_loss`` can stop where the decisions
+            are far from their best (BCE); the tuned macro-F1 does neither
+            (measured in BENCHMARKS.md, "Early stopping on your own data").
         dtype_policy: str or None. E.g. ``"mixed_bfloat16"``: the model is rebuilt
             under that policy (same weights; the global policy is untouched).
             The losses compute in float32 whatever the policy.
@@ -171,7 +187,10 @@ def train(model, train_ds, val_ds, num_labels=None, loss="sigmoidF1", *, epochs=
     Returns:
         ``(model, history)``: the trained model and a ``keras.callbacks.History``
         whose ``.history`` holds every epoch, including those before a resume,
-        and whose ``.run_dir`` is the run folder (or None).
+        whose ``.run_dir`` is the run folder (or None), and whose ``.kept``
+        says which epoch the model holds and why (:attr:`RunCheckpoint.kept`;
+        printed as one line, e.g. ``kept epoch 12 of 18 (best val_f1_macro
+        0.290; stopped: no improvement for 5 epochs)``, when ``verbose``).
 
     Example:
     >>> import tempfile, numpy as np, keras, VLAP
@@ -231,14 +250,22 @@ def train(model, train_ds, val_ds, num_labels=None, loss="sigmoidF1", *, epochs=
     if deterministic:
         enable_determinism()
 
-    # a loss schedule's warm-up (VLAP.losses.Scheduled) is never cut short by patience
+    # A loss schedule's warm-up (VLAP.losses.Scheduled) trains other losses: its
+    # epochs are never the kept one (their val_loss is on another scale) and never
+    # count towards patience.
     warmup = int(getattr(getattr(model, "loss", None), "warmup_epochs", 0) or 0)
     checkpoint = RunCheckpoint(run_dir, monitor, patience, restore_best, state,
-                               random_state=random_states, start_from_epoch=warmup)
+                               random_state=run_states, start_from_epoch=warmup)
     # A loss with state across batches (VLAP.losses.STATEFUL) is attached to this
-    # model: its variables ride in the model's metrics, its callbacks go first.
+    # model: its variables ride in the model's metrics, its callbacks go first; a
+    # resumed run continues from the state its checkpoint recorded.
     attach = getattr(getattr(model, "loss", None), "attach", None)
-    cbs = list(attach(model, num_labels=num_labels)) if callable(attach) else []
+    cbs = (list(attach(model, num_labels=num_labels, values=state.get("loss_state")))
+           if callable(attach) else [])
+    if monitor in MONITORS:  # scores of the whole validation set, before their readers
+        cbs.append(ValidationScores(val_ds, from_logits=bool(getattr(model.loss, "from_logits",
+                                                                     True)),
+                                    dual_head=outputs_per_label(model.loss) == 2))
     if run_dir is not None:  # the history row first: state.json commits the epoch
         cbs.append(keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=resume))
     cbs.append(checkpoint)
@@ -250,9 +277,10 @@ def train(model, train_ds, val_ds, num_labels=None, loss="sigmoidF1", *, epochs=
     if initial_epoch < epochs and not checkpoint.finished:
         stream, steps = epoch_stream(train_ds, initial_epoch)
         build_for_fit(model, stream, strategy)  # no extra iterator over the stream
-        history = model.fit(stream, validation_data=val_ds, epochs=epochs,
-                            steps_per_epoch=steps, initial_epoch=initial_epoch,
-                            callbacks=cbs, verbose=verbose, shuffle=False)
+        with one_iterator(model):  # nor under a tf.distribute strategy
+            history = model.fit(stream, validation_data=val_ds, epochs=epochs,
+                                steps_per_epoch=steps, initial_epoch=initial_epoch,
+                                callbacks=cbs, verbose=verbose, shuffle=False)
     else:
         checkpoint.set_model(model)
         checkpoint.on_train_begin()
@@ -263,4 +291,7 @@ def train(model, train_ds, val_ds, num_labels=None, loss="sigmoidF1", *, epochs=
             history.history = {k: [float(r[k]) for r in rows] for k in rows[0] if k != "epoch"}
             history.epoch = [int(r["epoch"]) for r in rows]
     history.run_dir = run_dir
+    history.kept = checkpoint.kept
+    if verbose and history.kept is not None:
+        print(describe_kept(history.kept))
     return model, history
