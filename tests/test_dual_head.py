@@ -34,6 +34,33 @@ def test_each_term_sees_its_own_half():
     assert float(VLAP.losses.dual_head(y, other, weight=0.0)) == pytest.approx(f1, abs=1e-6)
 
 
+def test_gradients_reach_each_head_from_its_own_term():
+    """The surrogate's gradient lies in the decision columns only, λ·BCE's in the score
+    columns only; both finite and non-zero (on the current backend)."""
+    from test_losses import _grad
+
+    y, decide, score = _case(seed=2)
+    both = np.concatenate([decide, score], axis=1)
+    f1_only = _grad(lambda u: VLAP.losses.dual_head(y, u, weight=0.0), both)
+    total = _grad(lambda u: VLAP.losses.dual_head(y, u, weight=0.5), both)
+    assert np.isfinite(total).all()
+    assert np.abs(f1_only[:, :4]).sum() > 0 and np.abs(f1_only[:, 4:]).max() == 0
+    assert np.abs(total[:, 4:]).sum() > 0
+    np.testing.assert_allclose(total[:, :4], f1_only[:, :4], rtol=1e-5, atol=1e-7)
+
+
+def test_dtype_of_the_value():
+    if keras.config.backend() == "jax":
+        import jax
+
+        if not jax.config.jax_enable_x64:
+            pytest.skip("JAX computes float64 only with jax_enable_x64")
+    loss = VLAP.losses.DualHead(dtype="float64")
+    y, decide, score = _case()
+    value = loss(y, np.concatenate([decide, score], axis=1).astype("float64"))
+    assert keras.backend.standardize_dtype(value.dtype) == "float64"
+
+
 def test_loss_is_registered_and_round_trips():
     loss = VLAP.losses.get("dual_head", weight=0.1, surrogate_kwargs={"beta": 10.0})
     assert isinstance(loss, VLAP.losses.DualHead) and loss.outputs_per_label == 2
