@@ -96,3 +96,14 @@ def test_study_command_errors_are_one_line(argv, match, capsys):
     assert cli.main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("vlap: error:") and match in err[0]
+
+
+def test_dual_head_is_skipped_on_a_config_without_an_mlp(tmp_path):
+    cfg = load_config(DEMO_CONFIG, overrides={"seeds": [0]}, smoke=True)
+    cfg["model"] = {**cfg["model"], "kind": "image"}
+    said = []
+    folder = study.run_dataset(cfg, tmp_path, ["dual_head"], log=said.append)
+    meta = json.loads((folder / "run.json").read_text())
+    assert meta["skipped"] == ["dual_head"] and meta["candidates"] == []
+    assert any("dual_head: skipped" in m for m in said)
+    assert not (folder / "results.csv").exists()
