@@ -214,3 +214,47 @@ def test_vlap_run_reports_what_the_shipped_file_predicts(tmp_path):
     for entry in index["models"]:
         assert f"{entry['test']['f1_macro']:.3f}" in report
         assert f"test macro-F1 {entry['test']['f1_macro']:.3f}" in console
+
+
+def test_a_dual_head_run_decides_with_one_head_and_scores_with_the_other(tmp_path):
+    """`head = "dual"` through vlap run, package_model, VLAP.evaluate and VLAP.predict."""
+    from scipy.special import expit
+
+    from VLAP.experiments import load_config, run_experiment
+    from VLAP.experiments.prepare import prepare_dataset
+
+    cfg_file = _tickets_config(tmp_path, losses=("dual_head",))
+    cfg_file.write_text(cfg_file.read_text().replace("seeds = [0, 1]", "seeds = [0]")
+                        + '\n[model]\nhead = "dual"\n')
+    cfg = load_config(cfg_file)
+    run_dir = run_experiment(cfg, out=tmp_path / "runs", log=lambda *_: None)
+    (entry,) = json.loads((run_dir / "models.json").read_text())["models"]
+    predictor = load_predictor(run_dir / entry["file"])
+    assert predictor.head == "dual"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        prep = prepare_dataset(cfg["datasets"][0], None)
+    names = predictor.label_names
+    n = len(names)
+    raw = keras.ops.convert_to_numpy(predictor.classifier.predict(prep.x_test, verbose=0))
+    assert raw.shape == (len(prep.y_test), 2 * n)
+    frame = VLAP.predict(predictor, prep.x_test, logits=True)
+    # decisions from the decision head's cut points, scores from the score head
+    want = decide(raw[:, :n], cut_points=predictor.decision.cut_points)
+    got = np.array([[name in row.split("|") for name in names] for row in frame["labels"]])
+    np.testing.assert_array_equal(got, want.astype(bool))
+    np.testing.assert_allclose(frame[[f"score_{m}" for m in names]].to_numpy(),
+                               expit(raw[:, n:].astype(np.float64)), rtol=1e-6)
+    np.testing.assert_allclose(frame[[f"decision_{m}" for m in names]].to_numpy(),
+                               expit(raw[:, :n].astype(np.float64)), rtol=1e-6)
+    assert {f"score_logit_{m}" for m in names} <= set(frame.columns)
+    # the run's figures are the file's, and VLAP.evaluate agrees with scikit-learn
+    f1 = f1_score(prep.y_test, got, average="macro", zero_division=0)
+    assert abs(f1 - entry["test"]["f1_macro"]) < 1e-6
+    report = VLAP.evaluate(predictor, (prep.x_test, prep.y_test))
+    has_both = (prep.y_test.sum(0) > 0) & (prep.y_test.sum(0) < len(prep.y_test))
+    ap = average_precision_score(prep.y_test[:, has_both],
+                                 frame[[f"score_{m}" for m in names]].to_numpy()[:, has_both],
+                                 average="macro")
+    assert abs(ap - report.loc["average_precision_macro", "value"]) < 1e-6
+    assert abs(ap - entry["test"]["average_precision_macro"]) < 1e-6

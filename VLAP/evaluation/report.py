@@ -40,7 +40,7 @@ from scipy.special import expit
 from VLAP._quiet import progress
 from VLAP._validation import check_bool
 from VLAP._arrays import check_label_names, check_labels, check_probabilities
-from VLAP.inference.scores import iter_outputs, resolve_from_logits
+from VLAP.inference.scores import iter_outputs, output_heads, resolve_from_logits, split_heads
 from VLAP.evaluation.ranking import DEFAULT_KS
 from VLAP.evaluation.streaming import (
     PER_LABEL_COLUMNS,
@@ -182,7 +182,8 @@ def _rule(model, threshold, top_k, val_data, from_logits, num_labels):
     if not tuned:
         strategy, thresholds = resolve_thresholds(threshold, top_k, num_labels, None, None)
         return strategy, (None if thresholds is None else logit(thresholds)), top_k
-    outputs = [(y, o) for y, o, _ in iter_outputs(model, val_data)]
+    heads = output_heads(model)
+    outputs = [(y, split_heads(o, heads)[0]) for y, o, _ in iter_outputs(model, val_data)]
     y_val = check_labels(np.concatenate([y for y, _ in outputs]), "y_val")
     out_val = np.concatenate([o for _, o in outputs])
     if y_val.shape[1] != num_labels:
@@ -211,7 +212,9 @@ def evaluate(model, data, threshold=None, label_names=None, per_label: bool = Fa
     exactly in the outputs' dtype. A packaged model
     (:class:`VLAP.inference.Predictor`) is scored with its *own* decisions by
     default, so the report is the shipped model's. Probabilities for the
-    ranking metrics are float64 sigmoids of the logits.
+    ranking metrics are float64 sigmoids of the logits. A dual-head model
+    (:func:`VLAP.inference.scores.output_heads`) decides with its decision head
+    and ranks with its score head.
 
     Args:
         model: keras.Model, a packaged Predictor, or any object with
@@ -256,6 +259,7 @@ def evaluate(model, data, threshold=None, label_names=None, per_label: bool = Fa
     check_bool("per_label", per_label)
     ks = check_ks(ks)
     from_logits = resolve_from_logits(model, from_logits)
+    heads = output_heads(model)
     own_rule = isinstance(model, Predictor) and threshold is None and top_k is None
     if isinstance(model, Predictor) and label_names is None:
         label_names = model.label_names
@@ -294,9 +298,10 @@ def evaluate(model, data, threshold=None, label_names=None, per_label: bool = Fa
                 threshold=DEFAULT_THRESHOLD if cuts is None else expit(cuts),
                 label_names=label_names)
             evaluator.threshold_strategy = strategy
-        decisions = own if own_rule else decide(outputs, cut_points=cuts, top_k=k,
+        decide_on, rank_on = split_heads(outputs, heads)
+        decisions = own if own_rule else decide(decide_on, cut_points=cuts, top_k=k,
                                                 from_logits=from_logits)
-        scores = expit(outputs) if from_logits else outputs
+        scores = expit(rank_on) if from_logits else rank_on
         evaluator.update(y, scores, decisions=decisions)
     if per_label:
         return _finish(*evaluator.result(per_label=True))

@@ -114,6 +114,13 @@ def _outputs(model, x, y, batch_size=256):
     return np.concatenate(ys).astype(np.float64), np.concatenate(outs)
 
 
+def _heads(outputs, y):
+    """``(decision outputs, score outputs)``: a dual head's halves, or the outputs twice."""
+    from VLAP.inference.scores import split_heads
+
+    return split_heads(outputs, 2 if outputs.shape[1] == 2 * y.shape[1] else 1)
+
+
 def _decided(y, outputs, from_logits, cut_points, label_names=None, per_label=False):
     """The report of one decision rule (cut points on the logits) on model outputs."""
     from scipy.special import expit
@@ -121,8 +128,9 @@ def _decided(y, outputs, from_logits, cut_points, label_names=None, per_label=Fa
     from VLAP.evaluation import evaluate_predictions
     from VLAP.inference.decision import decide
 
-    scores = expit(outputs) if from_logits else outputs
-    decisions = decide(outputs, cut_points=cut_points, from_logits=from_logits)
+    decide_on, rank_on = _heads(outputs, y)
+    scores = expit(rank_on) if from_logits else rank_on
+    decisions = decide(decide_on, cut_points=cut_points, from_logits=from_logits)
     return evaluate_predictions(y, scores, threshold=expit(np.asarray(cut_points, float)),
                                 label_names=label_names, per_label=per_label,
                                 decisions=decisions)
@@ -183,8 +191,9 @@ def train_and_evaluate(prep, cfg, loss, seed, loss_kwargs=None, variant="",
         summaries[variant], per_label[variant] = _decided(
             y_test, out_test, from_logits, fixed, prep.label_names, per_label=True)
         if tune_thresholds:
-            val_logits = out_val if from_logits else logit(
-                np.clip(out_val, 1e-300, np.nextafter(1.0, 0.0)))
+            decide_val = _heads(out_val, y_val)[0]
+            val_logits = decide_val if from_logits else logit(
+                np.clip(decide_val, 1e-300, np.nextafter(1.0, 0.0)))
             cuts = tune_cut_points(y_val, val_logits)
             rules["tuned"] = cuts
             summaries["tuned"], per_label["tuned"] = _decided(
@@ -192,7 +201,8 @@ def train_and_evaluate(prep, cfg, loss, seed, loss_kwargs=None, variant="",
             summaries["tuned"].attrs["threshold_strategy"] = "tuned"
     notes = sorted({f"{prep.name}/{loss}: {w.category.__name__}: {w.message}"
                     for w in run_warnings(caught)})
-    counts = {v: decide(out_test, cut_points=c, from_logits=from_logits).sum(1)
+    counts = {v: decide(_heads(out_test, y_test)[0], cut_points=c,
+                        from_logits=from_logits).sum(1)
               for v, c in rules.items()}
     hist = {k: list(v) for k, v in history.history.items()}
     epochs_run = len(next(iter(hist.values()), []))

@@ -49,6 +49,7 @@ def shipped_rule(res) -> "tuple[dict, float]":
     from VLAP.inference.decision import choose_rule, logit
 
     y_val, outputs, from_logits = res.val_scores
+    outputs = outputs[:, :y_val.shape[1]]  # a dual head decides with its first half
     logits = outputs if from_logits else logit(np.clip(outputs, 1e-300, np.nextafter(1.0, 0.0)))
     record = choose_rule(y_val, logits)
     record["from_logits"] = bool(from_logits)

@@ -115,7 +115,8 @@ def predict(model_or_path, inputs, *, batch_size: int = 256, loss: "str | None" 
             `"skip"` leaves such rows out and lists them in
             `frame.attrs["report"]` (a :class:`VLAP.datasets.LoadReport`).
         logits: bool. Also return one `logit_<label>` column per label (the
-            model's float32 logits; a logits model only).
+            model's float32 logits; a logits model only; a dual-head model adds
+            its score head's as `score_logit_<label>`).
 
     Returns:
         pandas.DataFrame with one row per example: `id` (row number, id or file
@@ -125,7 +126,10 @@ def predict(model_or_path, inputs, *, batch_size: int = 256, loss: "str | None" 
         so they reach 1.0 only above a logit of about 36.7 (a float32 sigmoid
         would stop at 1.0 above about 17), and written to CSV at full
         precision they give the ranking metrics of `vlap run`'s report. For a
-        table file, `frame.attrs["report"]` says what was read and skipped.
+        table file, `frame.attrs["report"]` says what was read and skipped. A
+        dual-head model's `labels` come from its decision head, its
+        `score_<label>` from its score head, and `decision_<label>` columns
+        hold the decision head's probabilities.
     """
     if isinstance(model_or_path, (str, Path)):
         predictor = load_predictor(model_or_path, loss=loss)
@@ -143,7 +147,12 @@ def predict(model_or_path, inputs, *, batch_size: int = 256, loss: "str | None" 
                          "probabilities.")
     with no_retracing_notices():  # a new model traces its predict step again
         out = predictor.predict(x, batch_size=batch_size, verbose=0)
-    if predictor.from_logits:
+    dual = predictor.head == "dual"
+    if dual:  # the decision head decides, the score head scores
+        raw = np.asarray(ops.convert_to_numpy(out["logits"]), dtype=np.float64)
+        score_raw = np.asarray(ops.convert_to_numpy(out["score_logits"]), dtype=np.float64)
+        scores = expit(score_raw)
+    elif predictor.from_logits:
         raw = np.asarray(ops.convert_to_numpy(out["logits"]), dtype=np.float64)
         scores = expit(raw)
     else:
@@ -153,9 +162,15 @@ def predict(model_or_path, inputs, *, batch_size: int = 256, loss: "str | None" 
                           "labels": [predictor.label_separator.join(n) for n in names]})
     for j, name in enumerate(predictor.label_names):
         frame[f"score_{name}"] = scores[:, j]
+    if dual:
+        for j, name in enumerate(predictor.label_names):
+            frame[f"decision_{name}"] = expit(raw[:, j])
     if logits:
         for j, name in enumerate(predictor.label_names):
             frame[f"logit_{name}"] = raw[:, j]
+        if dual:
+            for j, name in enumerate(predictor.label_names):
+                frame[f"score_logit_{name}"] = score_raw[:, j]
     if reports:
         frame.attrs["report"] = reports[0]
     return frame

@@ -32,7 +32,7 @@ from VLAP.inference.decision import (
     tune_cut_points,
     tune_thresholds,
 )
-from VLAP.inference.scores import output_is_logits
+from VLAP.inference.scores import output_heads, output_is_logits
 from VLAP.features import deserialize_featurizer, serialize_featurizer
 
 #: The index of the packaged models in a run folder (written by `vlap run`).
@@ -54,17 +54,29 @@ class Predictor(keras.Model):
         metadata: dict or None. JSON-able facts (loss, validation score, ...).
         from_logits: bool. Whether `model` outputs logits (default) or
             probabilities; the `decision` must say the same.
+        head: str. `"single"` (default), or `"dual"` for a dual-head model
+            (:class:`VLAP.models.DualHeadLogits`): its decision head (the
+            first `num_labels` outputs) decides, its score head scores.
 
     Calling it returns `{"logits": float32 logits, "scores": probabilities,
-    "labels": 0/1 decisions}` (no `"logits"` for a probability model). The
+    "labels": 0/1 decisions}` (no `"logits"` for a probability model; a dual
+    head adds `"score_logits"`, its `"scores"` come from the score head and
+    `"decision_scores"` from the decision head). The
     float32 `"scores"` round logits above about 17 to 1.0;
     :func:`VLAP.inference.predict` computes float64 scores from the logits.
     """
 
     def __init__(self, model: keras.Model, decision: Decision, featurizer=None,
                  input_column: "str | None" = None, label_separator: str = "|",
-                 metadata: "dict | None" = None, from_logits: bool = True, **kwargs):
+                 metadata: "dict | None" = None, from_logits: bool = True,
+                 head: str = "single", **kwargs):
         super().__init__(**kwargs)
+        if head not in ("single", "dual"):
+            raise ValueError("Invalid value for argument `head`. Expected one of "
+                             f"('single', 'dual'). Received: head={head!r}")
+        if head == "dual" and not from_logits:
+            raise ValueError("A dual-head model outputs logits: from_logits must be True.")
+        self.head = head
         if not isinstance(decision, Decision):
             raise TypeError(f"`decision` must be a VLAP Decision layer. Received: {decision!r}")
         if not isinstance(from_logits, bool):
@@ -96,6 +108,12 @@ class Predictor(keras.Model):
 
     def call(self, inputs, training=False):
         outputs = ops.cast(self.classifier(inputs, training=training), "float32")
+        if self.head == "dual":
+            n = self.decision.num_labels
+            decide_on, rank_on = outputs[:, :n], outputs[:, n:]
+            return {"logits": decide_on, "score_logits": rank_on,
+                    "scores": ops.sigmoid(rank_on), "decision_scores": ops.sigmoid(decide_on),
+                    "labels": self.decision(decide_on)}
         if not self.from_logits:
             return {"scores": outputs, "labels": self.decision(outputs)}
         return {"logits": outputs, "scores": ops.sigmoid(outputs),
@@ -115,6 +133,7 @@ class Predictor(keras.Model):
             "label_separator": self.label_separator,
             "metadata": self.metadata,
             "from_logits": self.from_logits,
+            "head": self.head,
         }
 
     @classmethod
@@ -140,7 +159,9 @@ def package_model(model: keras.Model, label_names: "Sequence[str]", *,
 
     Args:
         model: keras.Model. Outputs logits `(batch, num_labels)` (or
-            probabilities, see `from_logits`).
+            probabilities, see `from_logits`), or a dual-head model's
+            `(batch, 2 * num_labels)` (:func:`VLAP.inference.scores.output_heads`):
+            the decision head's cut points are chosen, the score head scores.
         label_names: list of str. One per output column.
         thresholds: float, list or str. One threshold for all labels (default
             0.5), one per label, `"tuned"`: per-label cut points that maximise
@@ -181,11 +202,14 @@ def package_model(model: keras.Model, label_names: "Sequence[str]", *,
     ['id', 'labels', 'score_spam', 'score_urgent']
     """
     label_names = [str(n) for n in label_names]
+    heads = output_heads(model)
     out_shape = getattr(model, "output_shape", None)
-    if isinstance(out_shape, tuple) and out_shape and out_shape[-1] not in (None, len(label_names)):
+    if isinstance(out_shape, tuple) and out_shape and out_shape[-1] not in (
+            None, heads * len(label_names)):
         raise ValueError(
             f"The model has {out_shape[-1]} outputs but {len(label_names)} `label_names` "
-            "were given; pass one name per output column.")
+            "were given; pass one name per output column"
+            + (" (a dual head has two per label)." if heads == 2 else "."))
     if from_logits is None:
         from_logits = output_is_logits(model)
     strategy, record = None, {}
@@ -197,7 +221,7 @@ def package_model(model: keras.Model, label_names: "Sequence[str]", *,
             raise ValueError(f"thresholds={thresholds!r} needs `val_data=(x_val, y_val)` and "
                              "no `top_k` or `cut_points`.")
         x_val, y_val = val_data
-        outputs = _val_outputs(model, x_val, batch_size)
+        outputs = _val_outputs(model, x_val, batch_size)[:, :len(label_names)]  # decision head
         # tuned on logits: probabilities of large logits round to 1.0
         logits_val = outputs if from_logits else logit(np.clip(outputs, 1e-300, np.nextafter(1.0, 0.0)))
         if thresholds == "auto":
@@ -216,7 +240,7 @@ def package_model(model: keras.Model, label_names: "Sequence[str]", *,
         metadata.setdefault("decision", {k: v for k, v in record.items() if k != "cut_points"})
     return Predictor(model, decision, featurizer=featurizer, input_column=input_column,
                      label_separator=label_separator, metadata=metadata,
-                     from_logits=from_logits)
+                     from_logits=from_logits, head="dual" if heads == 2 else "single")
 
 
 def load_predictor(path: "str | Path", loss: "str | None" = None) -> Predictor:

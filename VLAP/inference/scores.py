@@ -48,6 +48,42 @@ def output_is_logits(model) -> bool:
     return True
 
 
+def output_heads(model) -> int:
+    """1, or 2 for a dual-head model (decision head, then score head).
+
+    A dual-head model (``head="dual"``, :class:`VLAP.models.DualHeadLogits`,
+    trained with :class:`VLAP.losses.DualHead`) outputs ``(batch, 2 * L)``:
+    columns ``[:L]`` decide (logit > cut point), columns ``[L:]`` score and rank.
+    Known from a packaged model's `head`, the compiled loss's
+    `outputs_per_label`, or a last layer that is a `DualHeadLogits`.
+
+    Example:
+    >>> import keras
+    >>> output_heads(keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)]))
+    1
+    """
+    head = getattr(model, "head", None)
+    if head in ("single", "dual"):
+        return 2 if head == "dual" else 1
+    if int(getattr(getattr(model, "loss", None), "outputs_per_label", 1) or 1) == 2:
+        return 2
+    layers = getattr(model, "layers", None)
+    if layers:
+        from VLAP.models.head import DualHeadLogits
+
+        if isinstance(layers[-1], DualHeadLogits):
+            return 2
+    return 1
+
+
+def split_heads(outputs, heads):
+    """``(decision outputs, score outputs)``: the same array twice for one head."""
+    if heads == 1:
+        return outputs, outputs
+    half = outputs.shape[1] // 2
+    return outputs[:, :half], outputs[:, half:]
+
+
 def _outputs_and_decisions(outputs):
     """(outputs as float64, decisions or None) of what a model's predict returns.
 
@@ -56,8 +92,11 @@ def _outputs_and_decisions(outputs):
     """
     if isinstance(outputs, dict) and "labels" in outputs:
         raw = outputs["logits"] if "logits" in outputs else outputs["scores"]
-        return (np.asarray(to_numpy(raw), dtype=np.float64),
-                np.asarray(to_numpy(outputs["labels"])).astype(np.uint8))
+        raw = np.asarray(to_numpy(raw), dtype=np.float64)
+        if "score_logits" in outputs:  # a dual head: decision half, then score half
+            raw = np.concatenate(
+                [raw, np.asarray(to_numpy(outputs["score_logits"]), dtype=np.float64)], axis=1)
+        return raw, np.asarray(to_numpy(outputs["labels"])).astype(np.uint8)
     return _output_array(outputs), None
 
 
@@ -105,10 +144,12 @@ def _is_xy_pair(data):
     return isinstance(data, (tuple, list)) and len(data) in (2, 3)
 
 
-def _check_outputs(outputs, y_true):
-    if outputs.shape != y_true.shape:
+def _check_outputs(outputs, y_true, heads=1):
+    if outputs.shape != (y_true.shape[0], heads * y_true.shape[1]) or y_true.ndim != 2:
+        what = ("the shape of the labels" if heads == 1 else
+                "twice the labels' columns (a dual head: decision head, then score head)")
         raise ValueError(
-            "The model's outputs must have the shape of the labels. Received: "
+            f"The model's outputs must have {what}. Received: "
             f"outputs.shape={outputs.shape}, y.shape={y_true.shape}"
         )
 
@@ -117,7 +158,8 @@ def iter_outputs(model, data) -> "Iterator[tuple[np.ndarray, np.ndarray, np.ndar
     """Run the model over `data` batch by batch; yield `(y_true, outputs, decisions)`.
 
     `outputs` are the model's outputs as float64 (logits, or probabilities for
-    a probability model), `decisions` the 0/1 decisions of a packaged model's
+    a probability model; both heads of a dual-head model, see
+    :func:`output_heads`), `decisions` the 0/1 decisions of a packaged model's
     own rule (None for other models). Arguments as :func:`predict_scores`.
     """
     if not hasattr(model, "predict"):
@@ -125,10 +167,12 @@ def iter_outputs(model, data) -> "Iterator[tuple[np.ndarray, np.ndarray, np.ndar
             f"`model` must have a `predict` method. Received: model={model!r}"
         )
 
+    heads = output_heads(model)
+
     def finish(y, result):
         outputs, decisions = result
         y = np.asarray(to_numpy(y))
-        _check_outputs(outputs, y)
+        _check_outputs(outputs, y, heads)
         return y, outputs, decisions
 
     if _is_xy_pair(data):
@@ -175,7 +219,9 @@ def iter_scores(model, data, from_logits: "bool | None" = None
     which would turn distinct scores into ties for the ranking metrics.
     """
     from_logits = resolve_from_logits(model, from_logits)
+    heads = output_heads(model)
     for y, outputs, _ in iter_outputs(model, data):
+        outputs = split_heads(outputs, heads)[1]  # a dual head ranks with its score head
         yield y, (expit(outputs) if from_logits else outputs)
 
 
@@ -208,5 +254,5 @@ def predict_scores(model, data, from_logits: "bool | None" = None
     return y_true.astype(np.float64), probabilities
 
 
-__all__ = ["iter_outputs", "iter_scores", "output_is_logits", "predict_scores",
-           "resolve_from_logits"]
+__all__ = ["iter_outputs", "iter_scores", "output_heads", "output_is_logits", "predict_scores",
+           "resolve_from_logits", "split_heads"]
