@@ -42,7 +42,6 @@ from VLAP.experiments.results import (display_name, experiment_plots, markdown_t
 from VLAP.experiments.saving import (save_models, shipped_markdown, shipped_rule,
                                      write_models_index)
 from VLAP.experiments.schema import ConfigError
-from VLAP.experiments.selection import best_index
 
 
 def build_model(model_cfg, prep):
@@ -402,6 +401,8 @@ def _check_model_fits(cfg, prep):
 
 
 def _run_into(cfg, run_dir, meta, provenance, log):
+    from VLAP.experiments.selection import best_index  # pandas: only when a run starts
+
     import keras
 
     run_id = run_dir.name
