@@ -127,6 +127,13 @@ def _split_and_binarize(name, X, labels, d, notes, test=None, given=None):
             l_tr, l_va, l_te, min_count=min_count, top_n=d.get("top_n"), return_report=True)
     notes += [f"binarize: {w.message}" for w in caught]
     cut = report["cut_by_min_count"]
+    if len(names) < 2:  # evaluation needs two labels; say why, before any training
+        raise DataError(
+            f"{len(names)} label{'s' if len(names) != 1 else ''} ({names}) left in the "
+            f"training split after the rare-label cut (min_count={min_count}"
+            f"{', top_n=' + str(d['top_n']) if d.get('top_n') else ''}; cut: "
+            f"{sorted(cut)[:10]}); multilabel classification needs at least 2. Add rows, "
+            "lower `min_count`, or check `label_separator`.")
     notes.append(f"rare-label cut min_count={min_count}: kept {len(names)} labels, "
                  f"cut {len(cut)}" + (f" ({sorted(cut)[:10]}{' ...' if len(cut) > 10 else ''})"
                                       if cut else ""))
