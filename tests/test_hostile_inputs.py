@@ -252,3 +252,34 @@ def test_python_start_up_is_quiet_and_user_log_level_filters_more():
         assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr
         for noise in ("absl::InitializeLog", "I0000 ", "cuInit", "cuda drivers"):
             assert noise not in proc.stderr, (level, proc.stderr)
+
+
+def test_one_label_left_after_the_cut_is_one_error_line(tmp_path, capsys):
+    """Found by the mutated-config property test: a table left with one label (here by
+    min_count = 2) failed in evaluation with a traceback."""
+    table = _table(labels=lambda i: "a" if i else "b")  # 'b' once: cut by min_count = 2
+    code, err, out = _run(tmp_path, capsys, table, dataset="min_count = 2")
+    line = _error_line(err)
+    assert code == 2 and "1 label (['a']) left in the training split" in line
+    assert "min_count=2" in line and "needs at least 2" in line
+    assert line.count("'own'") == 1  # the dataset is named once
+
+
+def test_skip_run_names_the_dataset_once(tmp_path, capsys):
+    table = "text,labels\nok one,a\n   ,b\n,c\nok two,b\n"
+    code, err, out = _run(tmp_path, capsys, table, dataset='on_error = "skip"')
+    line = _error_line(err)
+    assert code == 2 and "too few for split" in line
+    assert line.count("dataset 'own'") == 1 and line.count("own.csv") == 1, line
+    assert "run directory" in err and "removed: nothing was trained or written" in err
+    assert not out.exists() or not list(out.iterdir())
+
+
+def test_load_predictor_on_a_text_file_named_keras_says_so(tmp_path):
+    from VLAP.inference import load_predictor
+
+    fake = tmp_path / "x.keras"
+    fake.write_text("not a model\n")
+    with pytest.raises(ValueError, match=r"x\.keras is not a Keras model file \(a \.keras file "
+                                         r"is a zip archive"):
+        load_predictor(fake)

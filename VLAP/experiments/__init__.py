@@ -12,13 +12,15 @@ The package reads top-down, each module using only the ones above it:
   console tables, display names, the per-dataset figures;
 - :mod:`~VLAP.experiments.paper`: the paper's published numbers and the
   comparison table;
+- :mod:`~VLAP.experiments.kinds`: the dataset-kind registry (each kind's keys,
+  loader, featuriser and data path), read by the schema and by ``prepare``;
 - :mod:`~VLAP.experiments.schema`: the config keys, defaults and validation
   (every key's type and range, before any data is read);
 - :mod:`~VLAP.experiments.config`: finding (``./experiments``, then the configs
   installed with VLAP), loading (``defaults < file < [smoke] < overrides``) and
   writing configs;
 - :mod:`~VLAP.experiments.prepare`: load, split, binarize and featurise one
-  dataset table;
+  dataset table; the built-in dataset kinds, registered beside their loaders;
 - :mod:`~VLAP.experiments.saving`: package and save each loss's best model
   (``models/<dataset>/<loss>.keras``, ``models.json``);
 - :mod:`~VLAP.experiments.runner`: build the models, train, evaluate, write the
@@ -32,7 +34,7 @@ Example:
 [('synthetic', 'sigmoid_f1', 0), ('synthetic', 'sigmoid_f1', 1)]
 """
 
-from VLAP.experiments import config, paper, prepare, results, runner, schema
+from VLAP.experiments import config, kinds, paper, prepare, results, runner, schema
 from VLAP.experiments.config import (
     DEMO_CONFIG,
     ConfigError,
@@ -51,5 +53,5 @@ __all__ = [
     "load_config", "validate_config", "expand_runs", "available_configs", "find_config",
     "ConfigError", "DataError", "DEMO_CONFIG", "prepare_dataset", "Prepared", "train_and_evaluate",
     "RunResult", "run_experiment", "read_results", "console_table", "markdown_tables",
-    "paper_comparison", "schema", "config", "prepare", "runner", "results", "paper",
+    "paper_comparison", "schema", "config", "kinds", "prepare", "runner", "results", "paper",
 ]

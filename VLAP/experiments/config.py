@@ -19,10 +19,10 @@ import tomllib
 from pathlib import Path
 
 from VLAP.experiments.schema import (
-    DATASET_KEYS,
     PROVENANCE_KEYS,
     TOP_KEYS,
     ConfigError,
+    dataset_keys,
     defaults_for,
     did_you_mean,
     validate_config,
@@ -168,7 +168,7 @@ def load_config(source, overrides=None, smoke=False):
         if "grid" in smoke_cfg:
             cfg["grid"] = _merge(cfg["grid"], smoke_cfg["grid"])
         dataset_smoke = {k: v for k, v in smoke_cfg.items()
-                         if k in DATASET_KEYS and k != "name"}
+                         if k in dataset_keys() and k != "name"}
         cfg["datasets"] = [_merge(d, dataset_smoke) for d in cfg["datasets"]]
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
     for key, value in overrides.items():

@@ -9,16 +9,22 @@ in :attr:`Prepared.featurizer`, so the trained models are saved with it.
 Image datasets may instead use frozen ImageNet EfficientNet-Lite features
 (``features = "efficientnet_lite0"``, extracted once and cached by
 :func:`VLAP.models.extract_features`).
+
+The built-in dataset kinds are registered here, each beside its loader
+(:func:`VLAP.experiments.kinds.register_kind`); :func:`prepare_dataset`,
+:func:`data_path` and :func:`check_data` read the registry.
 """
 
 import math
 import time
 import warnings
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 
 import numpy as np
 
+from VLAP._validation import check_option
+from VLAP.experiments.kinds import Loaded, get_kind, register_kind
 from VLAP.experiments.schema import IMAGE_FEATURES, ConfigError
 
 
@@ -121,6 +127,13 @@ def _split_and_binarize(name, X, labels, d, notes, test=None, given=None):
             l_tr, l_va, l_te, min_count=min_count, top_n=d.get("top_n"), return_report=True)
     notes += [f"binarize: {w.message}" for w in caught]
     cut = report["cut_by_min_count"]
+    if len(names) < 2:  # evaluation needs two labels; say why, before any training
+        raise DataError(
+            f"{len(names)} label{'s' if len(names) != 1 else ''} ({names}) left in the "
+            f"training split after the rare-label cut (min_count={min_count}"
+            f"{', top_n=' + str(d['top_n']) if d.get('top_n') else ''}; cut: "
+            f"{sorted(cut)[:10]}); multilabel classification needs at least 2. Add rows, "
+            "lower `min_count`, or check `label_separator`.")
     notes.append(f"rare-label cut min_count={min_count}: kept {len(names)} labels, "
                  f"cut {len(cut)}" + (f" ({sorted(cut)[:10]}{' ...' if len(cut) > 10 else ''})"
                                       if cut else ""))
@@ -207,25 +220,6 @@ def _text_featurizer(d):
                            standardize=bool(d.get("standardize", True)))
 
 
-def _load_csv(d, path, notes):
-    """Read a `kind = "csv"` table; returns (inputs, labels, given split or None, report,
-    warnings)."""
-    from VLAP.datasets import load_table
-
-    data = load_table(
-        path, text_column=d.get("text_column"), image_column=d.get("image_column"),
-        label_column=d.get("label_column"), label_separator=d.get("label_separator", "|"),
-        label_columns=d.get("label_columns"), split_column=d.get("split_column"),
-        id_column=d.get("id_column"), format=d.get("format"), encoding=d.get("encoding"),
-        on_error=d.get("on_error", "raise"), na_values=d.get("na_values"))
-    notes.append(str(data.report))
-    inputs = list(data.texts) if d.get("text_column") else list(data.paths)
-    found = []
-    if d.get("label_column"):
-        found = separator_warnings(data.labels, d.get("label_separator", "|"))
-    return inputs, list(data.labels), data.split, data.report, found
-
-
 #: Characters that often separate labels in a cell.
 SEPARATORS = (",", ";", "|", "/", "\t")
 
@@ -254,57 +248,6 @@ def separator_warnings(labels, separator):
                        f"label_separator = {sep!r} in the [dataset] table (now "
                        f"{separator!r}).")
     return out[:1]
-
-
-#: Where each dataset kind is read from, relative to the data root.
-DEFAULT_PATHS = {
-    "mulan": "mulan",
-    "reuters": "reuters21578/reuters21578_modapte90.jsonl.gz",
-    "arxiv": "arxiv/arxiv_abstracts_sample.csv",
-    "posters": "posters",
-}
-
-
-def data_path(d, data_dir=None):
-    """``(root, path)``: the data root and the file or folder a dataset table reads.
-
-    ``path`` is the table's ``path`` (relative to the root unless absolute;
-    for ``kind = "csv"``, the user's own file, relative to the current folder),
-    else :data:`DEFAULT_PATHS` under the root; None for generated data. The
-    root is ``data_dir``, else :func:`VLAP.datasets.data_dir`.
-    """
-    if data_dir:
-        root = Path(data_dir).expanduser()
-    else:
-        from VLAP.datasets import data_dir as default_data_dir
-
-        root = default_data_dir()
-    path = d.get("path") or DEFAULT_PATHS.get(d["kind"])
-    if path is None:
-        return root, None
-    path = Path(path).expanduser()
-    if d["kind"] == "csv":
-        return root, path.absolute()
-    return root, path if path.is_absolute() else root / path
-
-
-def check_data(d, data_dir=None):
-    """Raise FileNotFoundError, saying how to point VLAP at the data, if ``d``'s data is absent.
-
-    A cheap check made for every dataset before any is read, so a run does not
-    train on the first dataset and then stop on a missing second one.
-    """
-    root, path = data_path(d, data_dir)
-    if path is None or path.exists():
-        return
-    if d["kind"] == "csv":
-        raise FileNotFoundError(
-            f"dataset {d['name']!r} (csv): {path} not found (a relative `path` is read from "
-            "the folder vlap runs in).")
-    raise FileNotFoundError(
-        f"dataset {d['name']!r} ({d['kind']}): {path} not found (data root: {root}). "
-        "Point VLAP at the data with --data-dir DIR, `data_dir` in the config, or the "
-        "VLAP_DATA_DIR environment variable (data/README.md says where to get each dataset).")
 
 
 def _image_features(paths, d, notes):
@@ -336,8 +279,58 @@ def _with_loader_facts(prep, report, found, max_rows):
     return prep
 
 
+
+def data_path(d, data_dir=None):
+    """``(root, path)``: the data root and the file or folder a dataset table reads.
+
+    ``path`` is the table's ``path``, else its kind's
+    :attr:`~VLAP.experiments.kinds.DatasetKind.default_path`; None for
+    generated data. A relative path is read from the root, or from the current
+    folder for a kind whose ``path_base`` is ``"cwd"`` (``kind = "csv"``, the
+    user's own file). The root is ``data_dir``, else
+    :func:`VLAP.datasets.data_dir`.
+    """
+    kind = get_kind(d["kind"])
+    if data_dir:
+        root = Path(data_dir).expanduser()
+    else:
+        from VLAP.datasets import data_dir as default_data_dir
+
+        root = default_data_dir()
+    path = d.get("path") or kind.default_path
+    if path is None:
+        return root, None
+    path = Path(path).expanduser()
+    if kind.path_base == "cwd":
+        return root, path.absolute()
+    return root, path if path.is_absolute() else root / path
+
+
+def check_data(d, data_dir=None):
+    """Raise FileNotFoundError, saying how to point VLAP at the data, if ``d``'s data is absent.
+
+    A cheap check made for every dataset before any is read, so a run does not
+    train on the first dataset and then stop on a missing second one.
+    """
+    root, path = data_path(d, data_dir)
+    if path is None or path.exists():
+        return
+    if get_kind(d["kind"]).path_base == "cwd":
+        raise FileNotFoundError(
+            f"dataset {d['name']!r} ({d['kind']}): {path} not found (a relative `path` is "
+            "read from the folder vlap runs in).")
+    raise FileNotFoundError(
+        f"dataset {d['name']!r} ({d['kind']}): {path} not found (data root: {root}). "
+        "Point VLAP at the data with --data-dir DIR, `data_dir` in the config, or the "
+        "VLAP_DATA_DIR environment variable (data/README.md says where to get each dataset).")
+
+
 def prepare_dataset(d, data_dir=None):
     """Load, cut, split and featurize one dataset table of a config.
+
+    The table's kind (:mod:`VLAP.experiments.kinds`) loads the rows and
+    chooses the featuriser; the split, the label cut, the data summary and the
+    featurisation are the same for every kind.
 
     Args:
         d: dict. A validated dataset table (``kind``, ``split``, ``r``,
@@ -348,87 +341,201 @@ def prepare_dataset(d, data_dir=None):
     Returns:
         :class:`Prepared`.
     """
-    from VLAP import datasets as vds
-    from VLAP.data.split import take_rows
-
-    kind, notes = d["kind"], []
+    kind = get_kind(d["kind"])
     _, path = data_path(d, data_dir)
     max_rows = d.get("max_rows")
-    report, found = None, []
-
-    if kind == "synthetic":
-        from sklearn.datasets import make_multilabel_classification
-
-        n = int(d.get("n_samples", 2000))
-        if max_rows:
-            n = min(n, max_rows)
-        X, Y = make_multilabel_classification(
-            n_samples=n, n_features=int(d.get("n_features", 40)),
-            n_classes=int(d.get("n_classes", 12)), n_labels=int(d.get("n_labels", 3)),
-            length=int(d.get("length", 60)), allow_unlabeled=False,
-            random_state=int(d.get("random_state", 0)))
-        notes.append(f"generated with scikit-learn make_multilabel_classification "
-                     f"(n_samples={n}, random_state={d.get('random_state', 0)})")
-        names = [f"label_{j}" for j in range(Y.shape[1])]
-        prep = _split_and_binarize(d["name"], X.astype("float32"), _matrix_to_lists(Y, names),
-                                   d, notes)
-    elif kind == "mulan":
-        data = vds.load_mulan(d["mulan_name"], path=path)
-        notes.append(str(data.report))
-        report = data.report
-        X, Y = data.X, data.Y
-        idx = _subsample(len(X), max_rows)
-        X, Y = take_rows(X, idx), take_rows(Y, idx)
-        prep = _split_and_binarize(d["name"], X, _matrix_to_lists(Y, list(data.label_names)),
-                                   d, notes)
-    elif kind == "reuters":
-        data = vds.load_reuters(path)
-        notes.append(str(data.report))
-        report = data.report
-        train, test = data.train, data.test
-        tr_idx = _subsample(len(train.texts), max_rows)
-        te_idx = _subsample(len(test.texts), None if max_rows is None else max(20, max_rows // 3))
-        prep = _split_and_binarize(
-            d["name"], take_rows(list(train.texts), tr_idx),
-            take_rows(list(train.labels), tr_idx), d,
-            notes, test=(take_rows(list(test.texts), te_idx), take_rows(list(test.labels), te_idx)))
-    elif kind == "arxiv":
-        data = vds.load_arxiv_csv(path)
-        notes.append(str(data.report))
-        report = data.report
-        idx = _subsample(len(data.texts), max_rows)
-        prep = _split_and_binarize(d["name"], take_rows(list(data.texts), idx),
-                                   take_rows(list(data.labels), idx), d, notes)
-    elif kind == "posters":
-        data = vds.load_posters(path)
-        notes.append(str(data.report))
-        report = data.report
-        idx = _subsample(len(data.paths), max_rows)
-        if d.get("features") in IMAGE_FEATURES:  # frozen ImageNet features, not pixels
-            x = _image_features(take_rows(list(data.paths), idx), d, notes)
-            prep = _split_and_binarize(d["name"], x, take_rows(list(data.labels), idx), d, notes)
-            return _with_loader_facts(prep, report, found, max_rows)
-        prep = _split_and_binarize(d["name"], take_rows(list(data.paths), idx),
-                                   take_rows(list(data.labels), idx), d, notes)
-    elif kind == "csv":
-        inputs, labels, given, report, found = _load_csv(d, Path(path).expanduser(), notes)
-        idx = _subsample(len(inputs), max_rows)
-        inputs, labels = take_rows(inputs, idx), take_rows(labels, idx)
-        prep = _split_and_binarize(d["name"], inputs, labels, d, notes,
-                                   given=None if given is None else take_rows(given, idx))
-        prep.input_column = d.get("text_column") or d.get("image_column")
-    else:  # pragma: no cover - validate_config rejects it
-        raise ConfigError(f"unknown dataset kind {kind!r}")
-
+    loaded = kind.load(d, path)
+    if not isinstance(loaded, Loaded):
+        raise TypeError(f"the loader of dataset kind {kind.name!r} must return a "
+                        f"VLAP.experiments.kinds.Loaded. Received: {type(loaded).__name__}")
+    notes = list(loaded.notes)
+    prep = _split_and_binarize(d["name"], loaded.inputs, loaded.labels, d, notes,
+                               test=loaded.test, given=loaded.given)
+    prep.input_column = loaded.input_column
     if max_rows:
         notes.append(f"subsampled to at most {max_rows} rows (smoke/capped run)")
-    _with_loader_facts(prep, report, found, max_rows)
-    from VLAP.features import ImageFeaturizer, Standardizer
-
-    if kind == "posters" or (kind == "csv" and d.get("image_column")):
-        _featurize(prep, ImageFeaturizer(int(d.get("image_size", 64))))
-    elif kind in ("reuters", "arxiv", "csv"):
-        _featurize(prep, _text_featurizer(d))
-    elif d.get("standardize", True):
-        _featurize(prep, Standardizer())
+    _with_loader_facts(prep, loaded.report, list(loaded.warnings), max_rows)
+    featurizer = kind.featurizer(d)
+    if featurizer is not None:
+        _featurize(prep, featurizer)
     return prep
+
+
+# === Built-in dataset kinds ===
+# Each loader registers its kind: its keys, featuriser, data path and checks.
+
+
+def _subsampled(d, *columns, max_rows=None):
+    """``columns``, each cut to the same random ``max_rows`` rows (``d["max_rows"]``)."""
+    from VLAP.data.split import take_rows
+
+    idx = _subsample(len(columns[0]), d.get("max_rows") if max_rows is None else max_rows)
+    return [take_rows(list(c) if not hasattr(c, "shape") else c, idx) for c in columns]
+
+
+@register_kind("synthetic", keys=(
+    "n_samples", "n_features", "n_classes", "n_labels", "length", "random_state"),
+    description="scikit-learn make_multilabel_classification, standardised")
+def _load_synthetic(d, path):
+    from sklearn.datasets import make_multilabel_classification
+
+    n = int(d.get("n_samples", 2000))
+    if d.get("max_rows"):
+        n = min(n, d["max_rows"])
+    X, Y = make_multilabel_classification(
+        n_samples=n, n_features=int(d.get("n_features", 40)),
+        n_classes=int(d.get("n_classes", 12)), n_labels=int(d.get("n_labels", 3)),
+        length=int(d.get("length", 60)), allow_unlabeled=False,
+        random_state=int(d.get("random_state", 0)))
+    names = [f"label_{j}" for j in range(Y.shape[1])]
+    return Loaded(X.astype("float32"), _matrix_to_lists(Y, names), notes=[
+        f"generated with scikit-learn make_multilabel_classification "
+        f"(n_samples={n}, random_state={d.get('random_state', 0)})"])
+
+
+def _validate_mulan(d, where, checks):
+    checks.text(d, "mulan_name", "datasets.mulan_name", f"{where}.mulan_name")
+    checks.require(isinstance(d.get("mulan_name"), str), "datasets.mulan_name",
+                   f"{where}: a mulan dataset needs `mulan_name` (emotions, yeast or scene).")
+
+
+@register_kind("mulan", keys=("mulan_name",), default_path="mulan",
+               default_name=lambda d: d.get("mulan_name") or "mulan",
+               validate=_validate_mulan, description="a MULAN ARFF benchmark, standardised")
+def _load_mulan(d, path):
+    from VLAP.datasets import load_mulan
+
+    data = load_mulan(d["mulan_name"], path=path)
+    X, Y = _subsampled(d, data.X, data.Y)
+    return Loaded(X, _matrix_to_lists(Y, list(data.label_names)), report=data.report,
+                  notes=[str(data.report)])
+
+
+@register_kind("reuters", default_path="reuters21578/reuters21578_modapte90.jsonl.gz",
+               featurizer=_text_featurizer, description="Reuters-21578 ModApte, texts")
+def _load_reuters(d, path):
+    from VLAP.datasets import load_reuters
+
+    data = load_reuters(path)
+    max_rows = d.get("max_rows")
+    texts, labels = _subsampled(d, data.train.texts, data.train.labels)
+    test = _subsampled(d, data.test.texts, data.test.labels,
+                       max_rows=None if max_rows is None else max(20, max_rows // 3))
+    return Loaded(texts, labels, report=data.report, notes=[str(data.report)],
+                  test=tuple(test))
+
+
+@register_kind("arxiv", default_path="arxiv/arxiv_abstracts_sample.csv",
+               featurizer=_text_featurizer, description="arXiv abstracts, texts")
+def _load_arxiv(d, path):
+    from VLAP.datasets import load_arxiv_csv
+
+    data = load_arxiv_csv(path)
+    texts, labels = _subsampled(d, data.texts, data.labels)
+    return Loaded(texts, labels, report=data.report, notes=[str(data.report)])
+
+
+def _poster_featurizer(d):
+    if d.get("features") in IMAGE_FEATURES:  # extracted by the loader
+        return None
+    from VLAP.features import ImageFeaturizer
+
+    return ImageFeaturizer(int(d.get("image_size", 64)))
+
+
+@register_kind("posters", default_path="posters", featurizer=_poster_featurizer,
+               pixels=lambda d: d.get("features") not in IMAGE_FEATURES,
+               description="movie posters, images (or their frozen ImageNet features)")
+def _load_posters(d, path):
+    from VLAP.datasets import load_posters
+
+    data = load_posters(path)
+    paths, labels = _subsampled(d, data.paths, data.labels)
+    notes = [str(data.report)]
+    if d.get("features") in IMAGE_FEATURES:  # frozen ImageNet features, not pixels
+        paths = _image_features(paths, d, notes)
+    return Loaded(paths, labels, report=data.report, notes=notes)
+
+
+def _csv_name(d):
+    # your own table is named after its file (models/<name>), not "csv"
+    if isinstance(d.get("path"), str):
+        return PurePath(d["path"].strip()).stem or "csv"
+    return "csv"
+
+
+def _csv_featurizer(d):
+    if d.get("image_column"):
+        from VLAP.features import ImageFeaturizer
+
+        return ImageFeaturizer(int(d.get("image_size", 64)))
+    return _text_featurizer(d)
+
+
+def _validate_csv(d, where, checks):
+    """The keys of a ``kind = "csv"`` table (the file's contents are checked when read)."""
+    checks.require(isinstance(d.get("path"), str) and d["path"], "datasets.path",
+                   f"{where} (kind csv) needs `path`, the CSV/TSV/JSON-lines file (relative "
+                   "to the current folder or absolute).")
+    checks.require((d.get("text_column") is None) != (d.get("image_column") is None),
+                   "datasets.text_column",
+                   f"{where} (kind csv) needs exactly one of `text_column` and `image_column`. "
+                   f"Received: text_column={d.get('text_column')!r}, "
+                   f"image_column={d.get('image_column')!r}")
+    checks.require((d.get("label_column") is None) != (d.get("label_columns") is None),
+                   "datasets.label_column",
+                   f"{where} (kind csv) needs exactly one of `label_column` (names joined by "
+                   "`label_separator`, or a list literal) and `label_columns` (0/1 columns).")
+    for key in ("text_column", "image_column", "label_column", "label_separator",
+                "split_column", "id_column", "encoding"):
+        checks.require(d.get(key) is None or (isinstance(d[key], str) and d[key]),
+                       f"datasets.{key}", f"`{where}.{key}` must be a non-empty string. "
+                       f"Received: {d.get(key)!r}")
+    cols = d.get("label_columns")
+    checks.require(cols is None or (isinstance(cols, list) and cols and all(
+        isinstance(c, str) and c for c in cols)), "datasets.label_columns",
+        f"`{where}.label_columns` must be a non-empty list of column names. Received: {cols!r}")
+    na = d.get("na_values")
+    checks.require(na is None or (isinstance(na, list) and all(isinstance(v, str) for v in na)),
+                   "datasets.na_values", f"`{where}.na_values` must be a list of strings such "
+                   f"as [\"NA\", \"N/A\"]. Received: {na!r}")
+    if d.get("format") is not None:
+        checks("datasets.format", check_option, f"{where}.format", d["format"],
+               ("csv", "tsv", "jsonl"))
+    checks("datasets.on_error", check_option, f"{where}.on_error", d.get("on_error", "raise"),
+           ("raise", "skip"))
+    checks.require(not (d.get("image_column") and "features" in d), "datasets.features",
+                   f"{where}: `features` applies to texts; images are resized to `image_size`.")
+
+
+@register_kind(
+    "csv",
+    keys=("text_column", "image_column", "label_column", "label_separator", "label_columns",
+          "split_column", "format", "encoding", "on_error", "id_column", "na_values"),
+    # your own tables often repeat a text: keep identical inputs in one split, so the
+    # test split does not score texts seen in training
+    defaults={"group_duplicates": True},
+    path_base="cwd", default_name=_csv_name, validate=_validate_csv,
+    featurizer=_csv_featurizer, pixels=lambda d: bool(d.get("image_column")), user_data=True,
+    description="your own CSV/TSV/JSON-lines table (VLAP.datasets.load_table)")
+def _load_csv(d, path):
+    from VLAP.datasets import load_table
+
+    data = load_table(
+        Path(path).expanduser(), text_column=d.get("text_column"),
+        image_column=d.get("image_column"), label_column=d.get("label_column"),
+        label_separator=d.get("label_separator", "|"), label_columns=d.get("label_columns"),
+        split_column=d.get("split_column"), id_column=d.get("id_column"),
+        format=d.get("format"), encoding=d.get("encoding"),
+        on_error=d.get("on_error", "raise"), na_values=d.get("na_values"))
+    inputs = list(data.texts) if d.get("text_column") else list(data.paths)
+    found = []
+    if d.get("label_column"):
+        found = separator_warnings(data.labels, d.get("label_separator", "|"))
+    idx = _subsample(len(inputs), d.get("max_rows"))
+    from VLAP.data.split import take_rows
+
+    return Loaded(take_rows(inputs, idx), take_rows(list(data.labels), idx),
+                  report=data.report, warnings=found, notes=[str(data.report)],
+                  given=None if data.split is None else take_rows(data.split, idx),
+                  input_column=d.get("text_column") or d.get("image_column"))

@@ -346,6 +346,7 @@ def run_experiment(cfg, out="runs", data_dir=None, grid=None, compare_paper=None
             # a mistake in the config or the data, found before anything was trained
             # or written: no half-empty run folder is left behind
             shutil.rmtree(run_dir)
+            log(f"run directory {run_dir} removed: nothing was trained or written")
         else:  # keep the folder, but say why it is incomplete
             (run_dir / "error.txt").write_text(f"{type(err).__name__}: {err}\n")
         if err is caught:

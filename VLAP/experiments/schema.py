@@ -16,7 +16,6 @@ VLAP.experiments.schema.ConfigError: my.toml: `threshold` must be a probability 
 import copy
 import difflib
 import numbers
-from pathlib import PurePath
 
 from VLAP._validation import (
     check_bool,
@@ -27,10 +26,12 @@ from VLAP._validation import (
     check_positive_int,
     check_threshold,
 )
+from VLAP.experiments import kinds
 from VLAP.experiments.paper import PAPER_RESULTS
 
-#: Values of a dataset table's ``kind``, a model table's ``kind`` and ``features``.
-DATASET_KINDS = ("synthetic", "mulan", "reuters", "arxiv", "posters", "csv")
+#: Values of a model table's ``kind`` and a dataset table's ``features``. A
+#: dataset table's ``kind`` is one of the registered kinds
+#: (:func:`VLAP.experiments.kinds.dataset_kinds`).
 MODEL_KINDS = ("mlp", "image")
 #: Values of a model table's ``head``: one logit per label, or a decision head and a
 #: score head (``"dual"``, MLP only; train it with ``loss = "dual_head"``).
@@ -38,10 +39,9 @@ MODEL_HEADS = ("single", "dual")
 #: frozen ImageNet features for image datasets (VLAP.models.extract_features)
 IMAGE_FEATURES = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")
 FEATURES = ("tfidf", "minilm") + IMAGE_FEATURES
-#: Dataset kinds whose inputs are images (they need ``[model] kind = "image"``).
-IMAGE_DATASET_KINDS = ("posters",)
 
-#: The keys each table accepts: top level, ``[dataset]``, ``[model]``, ``[grid]``, ``[smoke]``.
+#: The keys each table accepts: top level, ``[model]``, ``[grid]``; a
+#: ``[dataset]`` table's keys come from the kind registry (:func:`dataset_keys`).
 TOP_KEYS = {
     "name", "description", "paper_table", "seeds", "losses", "tuned_bce", "epochs",
     "patience", "monitor", "batch_size", "learning_rate", "threshold", "data_dir",
@@ -49,20 +49,32 @@ TOP_KEYS = {
     "model", "dataset", "datasets", "grid", "smoke", "plots", "compare_paper",
     "save_models",
 }
-DATASET_KEYS = {
-    "name", "kind", "path", "split", "r", "min_count", "top_n", "standardize",
-    "max_rows", "features", "max_features", "sequence_length", "image_size",
-    "group_duplicates", "paper", "mulan_name", "n_samples", "n_features",
-    "n_classes", "n_labels", "length", "random_state", "val_fraction", "embed_batch_size",
-    # kind = "csv": your own table (VLAP.datasets.load_table)
-    "text_column", "image_column", "label_column", "label_separator", "label_columns",
-    "split_column", "format", "encoding", "on_error", "id_column", "na_values",
-}
 MODEL_KEYS = {"kind", "hidden", "dropout", "backbone", "image_size", "head_units", "width",
               "head"}
 GRID_KEYS = {"enabled", "beta", "eta", "seed"}
-SMOKE_KEYS = {"epochs", "seeds", "patience", "batch_size", "model", "grid"} | (
-    DATASET_KEYS - {"name"})
+#: ``[smoke]`` holds these and every dataset key but ``name`` (:func:`smoke_keys`).
+SMOKE_RUN_KEYS = {"epochs", "seeds", "patience", "batch_size", "model", "grid"}
+
+
+def dataset_keys():
+    """The keys a ``[dataset]`` table accepts: every registered kind's and the common ones."""
+    return set(kinds.dataset_keys())
+
+
+def smoke_keys():
+    """The keys a ``[smoke]`` table accepts."""
+    return SMOKE_RUN_KEYS | (dataset_keys() - {"name"})
+
+
+def __getattr__(name):
+    # DATASET_KINDS, DATASET_KEYS and SMOKE_KEYS, read from the kind registry when
+    # asked for, so a kind registered later is included
+    live = {"DATASET_KINDS": kinds.dataset_kinds, "DATASET_KEYS": dataset_keys,
+            "SMOKE_KEYS": smoke_keys}
+    if name in live:
+        return live[name]()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 #: Keys a run writes beside the config (older ``config.toml`` files hold them);
 #: read back as provenance and not used.
@@ -123,8 +135,10 @@ class ConfigError(ValueError):
 def defaults_for(raw):
     """DEFAULTS, with USER_DATA_DEFAULTS on top when a dataset is the user's own table."""
     tables = raw.get("datasets") or ([raw["dataset"]] if "dataset" in raw else [])
-    if isinstance(tables, list) and any(isinstance(d, dict) and d.get("kind") == "csv"
-                                        for d in tables):
+    known = kinds.dataset_kinds()
+    if isinstance(tables, list) and any(
+            isinstance(d, dict) and isinstance(d.get("kind"), str) and d["kind"] in known
+            and kinds.get_kind(d["kind"]).user_data for d in tables):
         return {**DEFAULTS, **USER_DATA_DEFAULTS}
     return DEFAULTS
 
@@ -268,24 +282,17 @@ _POSITIVE_INT_KEYS = ("max_features", "sequence_length", "image_size", "n_sample
 def _validate_dataset(d, i, n, checks):
     where = "dataset" if n == 1 else f"datasets[{i}]"
     checks.require(isinstance(d, dict), "datasets", f"{where} must be a table. Received: {d!r}")
-    checks.keys(d, DATASET_KEYS, "datasets", where)
-    checks("datasets.kind", check_option, f"{where}.kind", d.get("kind"), DATASET_KINDS)
+    checks.keys(d, dataset_keys(), "datasets", where)
+    checks("datasets.kind", kinds.check_kind, f"{where}.kind", d.get("kind"))
+    kind = kinds.get_kind(d["kind"])
     d = {**copy.deepcopy(DATASET_DEFAULTS), **d}
-    default_name = d.get("mulan_name") or d["kind"]
-    if d["kind"] == "csv" and isinstance(d.get("path"), str):
-        # your own table is named after its file (models/<name>), not "csv"
-        default_name = PurePath(d["path"].strip()).stem or default_name
-    d.setdefault("name", default_name)
-    for key in ("name", "path", "mulan_name"):
+    d.setdefault("name", kind.default_name(d))
+    for key in ("name", "path"):
         checks.text(d, key, f"datasets.{key}", f"{where}.{key}")
-    if d["kind"] == "mulan":
-        checks.require(isinstance(d.get("mulan_name"), str), "datasets.mulan_name",
-                       f"{where}: a mulan dataset needs `mulan_name` (emotions, yeast or scene).")
-    if d["kind"] == "csv":
-        _validate_csv(d, where, checks)
-        # your own tables often repeat a text: keep identical inputs in one split,
-        # so the test split does not score texts seen in training
-        d.setdefault("group_duplicates", True)
+    for key, value in kind.defaults.items():
+        d.setdefault(key, copy.deepcopy(value))
+    if kind.validate is not None:  # the kind's own keys
+        kind.validate(d, where, checks)
     fractions = d["split"]
     name = f"{where}.split"
     checks.require(isinstance(fractions, list) and len(fractions) == 3, "datasets.split",
@@ -313,42 +320,6 @@ def _validate_dataset(d, i, n, checks):
     if d.get("paper") is not None:
         checks("datasets.paper", check_option, f"{where}.paper", d["paper"], sorted(PAPER_RESULTS))
     return d
-
-
-def _validate_csv(d, where, checks):
-    """The keys of a ``kind = "csv"`` table (the file's contents are checked when read)."""
-    checks.require(isinstance(d.get("path"), str) and d["path"], "datasets.path",
-                   f"{where} (kind csv) needs `path`, the CSV/TSV/JSON-lines file (relative "
-                   "to the current folder or absolute).")
-    checks.require((d.get("text_column") is None) != (d.get("image_column") is None),
-                   "datasets.text_column",
-                   f"{where} (kind csv) needs exactly one of `text_column` and `image_column`. "
-                   f"Received: text_column={d.get('text_column')!r}, "
-                   f"image_column={d.get('image_column')!r}")
-    checks.require((d.get("label_column") is None) != (d.get("label_columns") is None),
-                   "datasets.label_column",
-                   f"{where} (kind csv) needs exactly one of `label_column` (names joined by "
-                   "`label_separator`, or a list literal) and `label_columns` (0/1 columns).")
-    for key in ("text_column", "image_column", "label_column", "label_separator",
-                "split_column", "id_column", "encoding"):
-        checks.require(d.get(key) is None or (isinstance(d[key], str) and d[key]),
-                       f"datasets.{key}", f"`{where}.{key}` must be a non-empty string. "
-                       f"Received: {d.get(key)!r}")
-    cols = d.get("label_columns")
-    checks.require(cols is None or (isinstance(cols, list) and cols and all(
-        isinstance(c, str) and c for c in cols)), "datasets.label_columns",
-        f"`{where}.label_columns` must be a non-empty list of column names. Received: {cols!r}")
-    na = d.get("na_values")
-    checks.require(na is None or (isinstance(na, list) and all(isinstance(v, str) for v in na)),
-                   "datasets.na_values", f"`{where}.na_values` must be a list of strings such "
-                   f"as [\"NA\", \"N/A\"]. Received: {na!r}")
-    if d.get("format") is not None:
-        checks("datasets.format", check_option, f"{where}.format", d["format"],
-               ("csv", "tsv", "jsonl"))
-    checks("datasets.on_error", check_option, f"{where}.on_error", d.get("on_error", "raise"),
-           ("raise", "skip"))
-    checks.require(not (d.get("image_column") and "features" in d), "datasets.features",
-                   f"{where}: `features` applies to texts; images are resized to `image_size`.")
 
 
 def validate_config(cfg, origin="<config>", overrides=None):
@@ -409,8 +380,7 @@ def validate_config(cfg, origin="<config>", overrides=None):
     cfg["datasets"] = out
     kind = cfg["model"]["kind"]
     for d in out:  # the image model reads pixels, the MLP feature vectors
-        pixels = (d["kind"] in IMAGE_DATASET_KINDS and d.get("features") not in IMAGE_FEATURES
-                  or d["kind"] == "csv" and bool(d.get("image_column")))
+        pixels = kinds.get_kind(d["kind"]).reads_pixels(d)
         needed = "image" if pixels else "mlp"
         what = "pixels" if pixels else "feature vectors"
         checks.require(kind == needed, "model.kind",
@@ -431,5 +401,5 @@ def validate_config(cfg, origin="<config>", overrides=None):
     smoke = cfg["smoke"]
     checks.require(isinstance(smoke, dict), "smoke",
                    f"`smoke` must be a table. Received: {smoke!r}")
-    checks.keys(smoke, SMOKE_KEYS, "smoke", "[smoke]")
+    checks.keys(smoke, smoke_keys(), "smoke", "[smoke]")
     return cfg

@@ -267,6 +267,12 @@ def load_predictor(path: "str | Path", loss: "str | None" = None) -> Predictor:
         raise FileNotFoundError(f"model file not found: {path}")
     if path.suffix != ".keras":
         raise ValueError(f"{path}: expected a .keras model file (or a run folder).")
+    import zipfile
+
+    if not zipfile.is_zipfile(path):  # Keras would say "File not found"
+        raise ValueError(f"{path} is not a Keras model file (a .keras file is a zip archive; "
+                         "this one is not). Pass the .keras file that a Predictor was saved "
+                         "to, or the run folder that `vlap run` wrote.")
     import VLAP.losses  # noqa: F401 - registers VLAP's Keras classes (models, losses)
     import VLAP.models  # noqa: F401
 
