@@ -256,7 +256,7 @@ class WeightedSum(BatchLoss):
 
 
 @_register
-class DualHead(BatchLoss):
+class DualHead(WeightedSum):
     """Keras loss for :func:`VLAP.losses.dual_head`: y_true ``(batch, L)``, y_pred
     ``(batch, 2L)`` (decision head, then score head; see :mod:`VLAP.losses.combined`).
 
@@ -279,10 +279,8 @@ class DualHead(BatchLoss):
     def __init__(self, surrogate="sigmoid_f1", baseline="binary_crossentropy", weight=1.0,
                  surrogate_kwargs=None, baseline_kwargs=None, from_logits=True,
                  validate_args=True, name="dual_head", reduction=_R, dtype=None):
-        resolve_part("surrogate", surrogate, SURROGATES, surrogate_kwargs)
-        resolve_part("baseline", baseline, ELEMENTWISE, baseline_kwargs)
-        super().__init__(name=name, reduction=reduction, dtype=dtype, surrogate=surrogate,
-                         baseline=baseline, weight=weight,
-                         surrogate_kwargs=dict(surrogate_kwargs or {}),
-                         baseline_kwargs=dict(baseline_kwargs or {}),
-                         from_logits=from_logits, validate_args=validate_args)
+        # WeightedSum's options and checks; only the function (one term per head) differs
+        super().__init__(surrogate=surrogate, baseline=baseline, weight=weight,
+                         surrogate_kwargs=surrogate_kwargs, baseline_kwargs=baseline_kwargs,
+                         from_logits=from_logits, validate_args=validate_args, name=name,
+                         reduction=reduction, dtype=dtype)
