@@ -127,3 +127,11 @@ def test_trainer_fine_tunes_minilm_with_sigmoid_f1_offline(shared_data, tmp_path
             assert np.isnan(got), name
         else:
             assert got == pytest.approx(float(value), abs=1e-6), name
+
+
+def test_trainer_loss_refuses_a_loss_that_is_not_a_mean():
+    import VLAP.torch as vt
+
+    with pytest.raises(ValueError, match="reduction='mean'"):
+        hf.loss_for_trainer(vt.BinaryCrossentropy(reduction="sum"))
+    assert hf.loss_for_trainer(vt.BinaryCrossentropy()).loss.reduction == "mean"

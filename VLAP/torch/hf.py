@@ -85,6 +85,12 @@ class TrainerLoss:
         if not isinstance(average_tokens_across_devices, bool):
             raise TypeError("`average_tokens_across_devices` must be a bool. Received: "
                             f"average_tokens_across_devices={average_tokens_across_devices!r}")
+        reduction = getattr(loss, "reduction", "mean")
+        if reduction != "mean":
+            raise ValueError(
+                "The Trainer needs the loss as a mean: the micro-batch weighting of "
+                "loss_for_trainer assumes it. Build the loss with reduction='mean'. "
+                f"Received: reduction={reduction!r}")
         self.loss = loss
         self.average_tokens_across_devices = average_tokens_across_devices
 
