@@ -50,11 +50,17 @@ def test_torch_loop_block_trains(tmp_path):
 
 def test_torch_ddp_block_gives_every_rank_the_global_loss(tmp_path):
     (tmp_path / "train_ddp.py").write_text(readme_block("torch-ddp"))
-    out = _run(["-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr",
-                "127.0.0.1", "--master_port", str(free_port()), "train_ddp.py"], tmp_path)
-    lines = sorted(ln.split() for ln in out.splitlines() if ln[:2] in ("0 ", "1 "))
-    assert [ln[0] for ln in lines] == ["0", "1"], out
-    assert lines[0][1] == lines[1][1], out  # one global loss, the same on both ranks
+    # each rank's stdout to its own file: two ranks printing to one pipe can interleave
+    # their lines ("10  0.36990.3699" was seen once)
+    _run(["-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr",
+          "127.0.0.1", "--master_port", str(free_port()), "--log-dir", str(tmp_path / "logs"),
+          "--redirects", "1", "train_ddp.py"], tmp_path)
+    files = sorted((tmp_path / "logs").rglob("stdout.log"), key=lambda f: f.parent.name)
+    lines = [ln.split() for f in files for ln in f.read_text().splitlines()
+             if ln[:2] in ("0 ", "1 ")]
+    assert [f.parent.name for f in files] == ["0", "1"], files
+    assert [ln[0] for ln in lines] == ["0", "1"], lines
+    assert lines[0][1] == lines[1][1], lines  # one global loss, the same on both ranks
 
 
 @pytest.mark.slow
