@@ -15,6 +15,7 @@ import pytest
 
 import VLAP
 from VLAP.training import RunCheckpoint
+from test_training import _Kill, _model  # the same small MLP and simulated kill
 
 
 
@@ -29,22 +30,6 @@ def _datasets(seed=5):
     x, y = _data()
     return (VLAP.createDataset(x[:64], y[:64], batch_size=16, seed=seed),
             VLAP.createDataset(x[64:], y[64:], batch_size=16, is_training=False))
-
-
-def _model(seed=2):
-    keras.utils.set_random_seed(seed)
-    return keras.Sequential([keras.Input((6,)), keras.layers.Dense(8, activation="relu"),
-                             keras.layers.Dropout(0.2), keras.layers.Dense(4)])
-
-
-class _Kill(keras.callbacks.Callback):
-    def __init__(self, at):
-        super().__init__()
-        self.at = at
-
-    def on_epoch_end(self, epoch, logs=None):
-        if epoch == self.at:
-            raise KeyboardInterrupt("simulated kill")
 
 
 def _replay(checkpoint, values, monitor="val_loss"):
@@ -86,7 +71,7 @@ def test_scheduled_with_val_loss_never_keeps_a_warm_up_epoch(tmp_path):
     train_ds, val_ds = _datasets()
     # focal's losses are a fraction of sigmoidF1's: without the rule epoch 0 or 1 wins
     loss = VLAP.losses.Scheduled(start="focal", start_epoch=1, ramp_epochs=2)
-    model, history = VLAP.train(_model(), train_ds, val_ds, 4, loss=loss, epochs=6,
+    model, history = VLAP.train(_model(2), train_ds, val_ds, 4, loss=loss, epochs=6,
                                 monitor="val_loss", patience=None, seed=0, verbose=0,
                                 learning_rate=0.01, run_dir=tmp_path / "s")
     state = json.loads((tmp_path / "s" / "state.json").read_text())
@@ -102,11 +87,11 @@ def test_resume_continues_the_moving_counts_exactly(tmp_path, loss):
     kwargs = dict(epochs=4, seed=11, verbose=0, patience=None, restore_best=False,
                   learning_rate=0.02)
     train_ds, val_ds = _datasets()
-    full, full_hist = VLAP.train(_model(), train_ds, val_ds, 4, loss=loss,
+    full, full_hist = VLAP.train(_model(2), train_ds, val_ds, 4, loss=loss,
                                  run_dir=tmp_path / "full", **kwargs)
     train_ds, val_ds = _datasets()
     with pytest.raises(KeyboardInterrupt):
-        VLAP.train(_model(), train_ds, val_ds, 4, loss=loss, run_dir=tmp_path / "killed",
+        VLAP.train(_model(2), train_ds, val_ds, 4, loss=loss, run_dir=tmp_path / "killed",
                    callbacks=[_Kill(at=1)], **kwargs)
     train_ds, val_ds = _datasets()
     resumed, hist = VLAP.train(_model(99), train_ds, val_ds, 4, loss=loss,
@@ -203,7 +188,7 @@ def test_tuned_macro_f1_and_map_monitors_match_scikit_learn(tmp_path):
     from VLAP.inference import predict_scores, tune_thresholds
 
     train_ds, val_ds = _datasets()
-    model, history = VLAP.train(_model(), train_ds, val_ds, 4, loss="bce", epochs=3,
+    model, history = VLAP.train(_model(2), train_ds, val_ds, 4, loss="bce", epochs=3,
                                 patience=None, restore_best=False, seed=0, verbose=0,
                                 learning_rate=0.02, monitor="val_f1_macro_tuned")
     y, s = predict_scores(model, val_ds)
@@ -219,7 +204,7 @@ def test_tuned_macro_f1_and_map_monitors_match_scikit_learn(tmp_path):
 
 def test_verbose_train_prints_the_kept_epoch(capsys):
     train_ds, val_ds = _datasets()
-    _, history = VLAP.train(_model(), train_ds, val_ds, 4, loss="bce", epochs=2,
+    _, history = VLAP.train(_model(2), train_ds, val_ds, 4, loss="bce", epochs=2,
                             patience=None, seed=0, verbose=2, learning_rate=0.02)
     best = history.history["val_f1_macro"]
     epoch = int(np.argmax(best))
