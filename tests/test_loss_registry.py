@@ -88,6 +88,8 @@ def _torch_value_and_grad(module, u, y, w):
 
 
 def _close(keras_side, torch_side, what):
+    assert np.isfinite(keras_side[1]).all() and np.isfinite(torch_side[1]).all(), \
+        f"a gradient is not finite: {what}"
     np.testing.assert_allclose(keras_side[0], torch_side[0], rtol=0, atol=ATOL,
                                err_msg=f"value, {what}")
     np.testing.assert_allclose(keras_side[1], torch_side[1], rtol=0, atol=ATOL,

@@ -282,6 +282,13 @@ def _log_probs(xp, y_pred, from_logits, epsilon):
     return xp.log(p), xp.log(1.0 - p)
 
 
+def _focus(xp, x, gamma):
+    """``x ** gamma``, and exactly 1 for ``gamma == 0``: autodiff of ``x ** 0`` at
+    ``x = 0`` is ``0 * 0 ** -1 = nan`` on JAX (a saturated probability makes ``x``
+    zero), while the factor is the constant 1."""
+    return 1.0 if gamma == 0 else xp.power(x, gamma)
+
+
 def binary_crossentropy(xp, y_true, y_pred, *, from_logits=True,
                         epsilon=DEFAULT_EPSILON):
     y = xp.cast_like(y_true, y_pred)
@@ -300,7 +307,7 @@ def focal(xp, y_true, y_pred, *, alpha=0.25, gamma=2.0, from_logits=True,
     log_p, log_not_p = _log_probs(xp, y_pred, from_logits, epsilon)
     p_t = y * p + (1.0 - y) * (1.0 - p)
     log_p_t = y * log_p + (1.0 - y) * log_not_p
-    loss = -xp.power(1.0 - p_t, gamma) * log_p_t
+    loss = -_focus(xp, 1.0 - p_t, gamma) * log_p_t
     if alpha is not None:
         loss = (y * alpha + (1.0 - y) * (1.0 - alpha)) * loss
     return xp.mean(loss, -1)
@@ -396,6 +403,6 @@ def asymmetric(xp, y_true, y_pred, *, gamma_neg=4.0, gamma_pos=1.0, clip=0.05,
     log_pos = xp.log(xp.clip(p, epsilon, 1.0))
     log_neg = xp.log(xp.clip(not_p, epsilon, 1.0))
     # asymmetric focusing: (1 - p)^gamma_pos for positives, p_m^gamma_neg for negatives
-    focus = y * xp.power(1.0 - p, gamma_pos) * log_pos
-    focus = focus + (1.0 - y) * xp.power(1.0 - not_p, gamma_neg) * log_neg
+    focus = y * _focus(xp, 1.0 - p, gamma_pos) * log_pos
+    focus = focus + (1.0 - y) * _focus(xp, 1.0 - not_p, gamma_neg) * log_neg
     return -xp.mean(focus, -1)

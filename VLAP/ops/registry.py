@@ -509,4 +509,5 @@ __all__ = ["KINDS", "Option", "BatchFormula", "LossSpec", "register_loss",
            "unregister_loss", "on_register", "specs", "names", "paper_losses",
            "stateful_losses", "dual_head_losses", "canonical_name", "loss_spec",
            "display_name", "check_options", "part_names", "resolve_part",
-           "call_formula", "soft_score_formula", "suggest"]
+           "call_formula", "soft_score_formula", "suggest", "BETA", "ETA", "AVERAGE",
+           "FROM_LOGITS", "EPSILON", "F_BETA"]

@@ -1,8 +1,12 @@
 """VLAP's losses as native ``torch.nn.Module`` objects, for your own PyTorch loops.
 
-Importing this module imports PyTorch only: no Keras, no TensorFlow. The formulas
-are the very functions the Keras losses use (:mod:`VLAP.ops.core`), evaluated on
-a thin PyTorch namespace, so both give the same values.
+Importing this module imports PyTorch only: no Keras, no TensorFlow. Every loss
+of the registry (:mod:`VLAP.ops.registry`) has a module here, made from its
+registration (:func:`module_class`, :func:`get_loss`; the composite and stateful
+ones, :class:`WeightedSum`, :class:`DualHead`, :class:`Scheduled`,
+:class:`EMASigmoidF1`, are written by hand on their registered options). The
+formulas are the very functions the Keras losses use, evaluated on a thin
+PyTorch namespace, so both give the same values (tests/test_loss_registry.py).
 
 Example:
 >>> import torch
@@ -18,8 +22,9 @@ Note the argument order: ``module(input, target)`` as in ``torch.nn`` losses
 (the Keras side uses ``(y_true, y_pred)``).
 
 Under ``torch.distributed`` (DDP, FSDP, Lightning's ``strategy="ddp"``, the HF
-Trainer) the batch-level losses (:class:`SoftScoreLoss` and its subclasses,
-:class:`WeightedSum`, :class:`Scheduled`, :class:`EMASigmoidF1`) are the loss of
+Trainer) the batch-level losses (:class:`SigmoidF1`, :class:`JaccardLoss` and the other
+soft scores, :class:`SoftScoreLoss`, :class:`WeightedSum`, :class:`DualHead`,
+:class:`Scheduled`, :class:`EMASigmoidF1`) are the loss of
 the *global* batch by default: their soft counts are summed across ranks with
 one differentiable ``all_reduce`` per call, scaled so that DDP's gradient
 averaging gives the single-process gradient of the concatenated batch. Their
