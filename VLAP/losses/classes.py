@@ -144,8 +144,9 @@ def _signature(spec):
 
 def _make_class(spec):
     """The Keras class of a registered loss with a formula (see the module)."""
-    if spec.formula is None or spec.name in _CLASSES:
-        return
+    made = _CLASSES.get(spec.name)
+    if spec.formula is None or (made is not None and getattr(made, "spec", spec) is spec):
+        return  # hand-written, or made already (a loss registered anew is made anew)
     signature = _signature(spec)
     base = BatchLoss if spec.kind == "batch" else _VLAPLoss
 
@@ -165,7 +166,7 @@ def _make_class(spec):
     kind = ("batch-level: ``sample_weight`` inside the counts" if spec.kind == "batch"
             else "element-wise: one value per example, then ``reduction``")
     namespace = {
-        "__init__": __init__, "_compute": _compute, "loss_name": spec.name,
+        "__init__": __init__, "_compute": _compute, "loss_name": spec.name, "spec": spec,
         "outputs_per_label": spec.outputs_per_label, "__module__": __name__,
         "__qualname__": spec.class_name,
         "__doc__": (f"Keras loss {spec.name!r} of :mod:`VLAP.ops.registry` ({kind}); "

@@ -279,8 +279,9 @@ def _signature(spec):
 
 def _make_module(spec):
     """The module class of a registered loss with a formula."""
-    if spec.formula is None or spec.name in _MODULES:
-        return
+    made = _MODULES.get(spec.name)
+    if spec.formula is None or (made is not None and made.spec is spec):
+        return  # hand-written, or made already (a loss registered anew is made anew)
     signature = _signature(spec)
     base = _RegisteredBatchLoss if spec.kind == "batch" else _RegisteredElementwiseLoss
 
