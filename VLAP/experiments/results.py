@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from VLAP.ops import registry
+
 #: Column order of ``results.csv``.
 RESULT_COLUMNS = (
     "experiment", "dataset", "loss", "variant", "loss_kwargs", "threshold", "seed",
@@ -36,19 +38,14 @@ TABLE_METRICS = (
     ("mean_true_labels", "mean #true", None),
 )
 
-#: Paper loss names for display.
-DISPLAY_NAMES = {
-    "sigmoid_f1": "sigmoidF1",
-    "unbounded_f1": "unboundedF1",
-    "binary_crossentropy": "BCE",
-    "focal": "focal",
-    "asymmetric": "ASL",
-}
-
-
 def display_name(loss, variant="", loss_kwargs=None):
-    """How a loss (and its variant and options) is named in tables and figures."""
-    name = DISPLAY_NAMES.get(loss, loss)
+    """How a loss (and its variant and options) is named in tables and figures.
+
+    The loss's own name is its ``display`` in the loss registry
+    (:func:`VLAP.ops.registry.display_name`; a name it does not know is shown
+    as given).
+    """
+    name = registry.display_name(loss)
     if variant == "tuned":
         return f"{name} + tuned thresholds"
     if variant == "grid":

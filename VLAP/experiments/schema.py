@@ -213,11 +213,13 @@ def _check_seed(name, value):
 
 
 def _validate_losses(cfg, checks):
-    from VLAP.losses import PAPER_LOSSES, canonical_name, get
+    # names from the loss registry (framework-free); options checked by the Keras
+    # class itself (VLAP.losses.get), only when a config gives some
+    from VLAP.ops.registry import canonical_name, paper_losses
 
     losses = cfg["losses"]
     if losses is None:
-        losses = list(PAPER_LOSSES)
+        losses = list(paper_losses())
     if isinstance(losses, str):
         losses = [losses]
     checks.require(isinstance(losses, list) and losses, "losses",
@@ -239,8 +241,11 @@ def _validate_losses(cfg, checks):
                        f"`loss_kwargs.{name}` must be a table. Received: {opts!r}")
         kwargs.setdefault(c, {}).update(opts)  # sigmoidF1 and sigmoid_f1: one loss
         written.setdefault(c, []).append(key)
-    for c, opts in kwargs.items():
-        checks(written[c], get, c, **opts)  # the loss's own option checks
+    if kwargs:
+        from VLAP.losses import get
+
+        for c, opts in kwargs.items():
+            checks(written[c], get, c, **opts)  # the loss's own option checks
     cfg["loss_kwargs"] = kwargs
 
 

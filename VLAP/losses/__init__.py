@@ -18,9 +18,10 @@ Two kinds:
   return one value per example (mean over labels), as ``keras.losses`` does; the
   classes average over the batch.
 
-Modules: :mod:`VLAP.losses.functions` (the functions),
-:mod:`VLAP.losses.classes` (the ``keras.losses.Loss`` classes); names and
-:func:`get` live here.
+Every loss is declared once, in :mod:`VLAP.ops.registry` (name, aliases, kind,
+options, formula); everything here is derived from it. Modules:
+:mod:`VLAP.losses.functions` (the functions), :mod:`VLAP.losses.classes` (the
+``keras.losses.Loss`` classes); names and :func:`get` live here.
 
 All take logits by default (``from_logits=True``): give the model a linear last
 layer. ``average`` follows scikit-learn: ``"macro"`` = F1 per label then mean
@@ -42,23 +43,21 @@ from VLAP._quiet import import_backend_quietly
 
 import_backend_quietly()  # Keras/TensorFlow start-up without native noise, as in the CLI
 
-import difflib
-import inspect
-
 import keras
 
 from VLAP.losses.classes import (Asymmetric, BinaryCrossentropy, FBetaLoss, Focal,
                                  JaccardLoss, LabelCountError, MCCLoss, PrecisionLoss,
                                  RecallLoss, SigmoidF1, UnboundedF1, WeightedSum,
-                                 DualHead)
-from VLAP.losses.combined import (FUNCTION_ALIASES, dual_head, ema_sigmoid_f1, mixed,
-                                  split_dual_logits, weighted_sum)
+                                 DualHead, loss_class)
+from VLAP.losses.combined import dual_head, ema_sigmoid_f1, mixed, weighted_sum
 from VLAP.losses.functions import (asymmetric, binary_crossentropy, fbeta_loss, focal,
-                                   jaccard_loss, label_count_error, mcc_loss,
+                                   jaccard_loss, label_count_error, loss_value, mcc_loss,
                                    precision_loss, recall_loss, sigmoid_f1,
                                    soft_score_loss, unbounded_f1)
 from VLAP.losses.stateful import EMASigmoidF1, LossState, Scheduled
-from VLAP.ops.core import AVERAGES
+from VLAP.ops import registry
+from VLAP.ops.core import AVERAGES, split_dual_logits
+from VLAP.ops.registry import canonical_name
 
 # --------------------------------------------------------------------------
 # names: the paper's camelCase names are the same objects as the snake_case ones
@@ -66,75 +65,29 @@ from VLAP.ops.core import AVERAGES
 sigmoidF1 = sigmoid_f1
 unboundedF1 = unbounded_f1
 
-# canonical (snake_case) name -> Loss class
-_CLASSES = {
-    "sigmoid_f1": SigmoidF1,
-    "unbounded_f1": UnboundedF1,
-    "binary_crossentropy": BinaryCrossentropy,
-    "focal": Focal,
-    "asymmetric": Asymmetric,
-    "fbeta": FBetaLoss,
-    "precision": PrecisionLoss,
-    "recall": RecallLoss,
-    "jaccard": JaccardLoss,
-    "mcc": MCCLoss,
-    "label_count_error": LabelCountError,
-    "weighted_sum": WeightedSum,
-    "scheduled": Scheduled,
-    "ema_sigmoid_f1": EMASigmoidF1,
-    "dual_head": DualHead,
-}
-# other accepted names -> canonical: the paper's names, Keras' "bce", the
-# abbreviation the paper and the shipped configs use ("asl"), and class names.
-_ALIASES = {
-    **FUNCTION_ALIASES,
-    **{cls.__name__: key for key, cls in _CLASSES.items()},
-}
-
-#: The five losses the paper compares, by canonical name.
-PAPER_LOSSES = ("sigmoid_f1", "unbounded_f1", "binary_crossentropy", "focal",
-                "asymmetric")
-
-#: Losses that keep state across batches and must be attached to their model
-#: (``loss.attach(model)``; :func:`VLAP.train` does it).
-STATEFUL = ("scheduled", "ema_sigmoid_f1")
-
-#: Losses of a dual-head model (output ``(batch, 2 * num_labels)``: decision head,
-#: then score head; see :mod:`VLAP.losses.combined`).
-DUAL_HEAD = ("dual_head",)
-
-#: Every string :func:`get` accepts.
-NAMES = tuple(sorted(set(_CLASSES) | set(_ALIASES)))
+# Every table of loss names is read from the registry (VLAP.ops.registry), at
+# each access, so a loss registered after this import is in them too:
+#   NAMES         every string get() accepts (canonical names, aliases, class names);
+#   PAPER_LOSSES  the five losses the paper compares, by canonical name;
+#   STATEFUL      losses that keep state across batches and must be attached to
+#                 their model (``loss.attach(model)``; VLAP.train does it);
+#   DUAL_HEAD     losses of a dual-head model (output ``(batch, 2 * num_labels)``:
+#                 decision head, then score head; see VLAP.losses.combined).
+_TABLES = {"NAMES": registry.names, "PAPER_LOSSES": registry.paper_losses,
+           "STATEFUL": registry.stateful_losses, "DUAL_HEAD": registry.dual_head_losses}
 
 
-def _suggest(value, valid):
-    """`` Did you mean 'x'?`` for the closest valid name (case-insensitive), or ''."""
-    lowered = {v.lower(): v for v in valid}
-    close = difflib.get_close_matches(value.lower(), list(lowered), n=1, cutoff=0.6)
-    return f" Did you mean {lowered[close[0]]!r}?" if close else ""
+def __getattr__(name):
+    if name in _TABLES:
+        return _TABLES[name]()
+    spec = next((s for s in registry.specs() if s.class_name == name), None)
+    if spec is not None:  # the class of a loss registered after this import
+        return loss_class(spec.name)
+    raise AttributeError(f"module 'VLAP.losses' has no attribute {name!r}")
 
 
-def canonical_name(name):
-    """Map an accepted loss name (``"sigmoidF1"``, ``"bce"``, ...) to its canonical one.
-
-    Names are exact (case-sensitive), as Keras' own loss names are.
-
-    Example:
-    >>> import VLAP
-    >>> VLAP.losses.canonical_name("sigmoidF1")
-    'sigmoid_f1'
-    >>> VLAP.losses.canonical_name("BCE")  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    ValueError: Unknown loss 'BCE'. Did you mean 'bce'? Valid names: ['Asymmetric', ...]
-    """
-    if not isinstance(name, str):
-        raise TypeError(f"A loss name must be a str. Received: {name!r}")
-    key = _ALIASES.get(name, name)
-    if key not in _CLASSES:
-        raise ValueError(f"Unknown loss {name!r}.{_suggest(name, NAMES)} "
-                         f"Valid names: {list(NAMES)}")
-    return key
+#: The arguments every Keras loss class takes after its own options.
+FRONT_END_OPTIONS = ("validate_args", "name", "reduction", "dtype")
 
 
 def loss_options(name):
@@ -145,19 +98,7 @@ def loss_options(name):
     >>> VLAP.losses.loss_options("focal")
     ('alpha', 'gamma', 'from_logits', 'epsilon', 'validate_args', 'name', 'reduction', 'dtype')
     """
-    cls = _CLASSES[canonical_name(name)]
-    params = []
-    for klass in cls.__mro__:  # FBetaLoss forwards **kwargs to its parent
-        if "__init__" not in vars(klass):
-            continue
-        for p in inspect.signature(klass.__init__).parameters.values():
-            if p.name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL) \
-                    and p.name not in params:
-                params.append(p.name)
-        if not any(p.kind == p.VAR_KEYWORD
-                   for p in inspect.signature(klass.__init__).parameters.values()):
-            break
-    return tuple(params)
+    return registry.loss_spec(name).option_names + FRONT_END_OPTIONS
 
 
 def get(identifier, **kwargs):
@@ -189,8 +130,8 @@ def get(identifier, **kwargs):
     for option in kwargs:
         if option not in valid:
             raise ValueError(f"Unknown option {option!r} for loss {identifier!r}."
-                             f"{_suggest(option, valid)} Valid options: {list(valid)}")
-    return _CLASSES[key](**kwargs)
+                             f"{registry.suggest(option, valid)} Valid options: {list(valid)}")
+    return loss_class(key)(**kwargs)
 
 
 __all__ = [
@@ -202,5 +143,5 @@ __all__ = [
     "NAMES", "PAPER_LOSSES", "AVERAGES",
     "label_count_error", "LabelCountError", "weighted_sum", "WeightedSum", "mixed",
     "Scheduled", "ema_sigmoid_f1", "EMASigmoidF1", "LossState", "STATEFUL",
-    "dual_head", "DualHead", "split_dual_logits", "DUAL_HEAD",
+    "dual_head", "DualHead", "split_dual_logits", "DUAL_HEAD", "loss_class", "loss_value",
 ]

@@ -1,7 +1,14 @@
-"""The Keras ``Loss`` classes: registered, serializable, one per loss function.
+"""The Keras ``Loss`` classes: registered, serializable, one per registered loss.
 
-Every constructor argument is an attribute and appears in ``get_config``;
-``call`` delegates to the function in :mod:`VLAP.losses.functions`.
+The class of every loss of :mod:`VLAP.ops.registry` that has a formula is made
+from its registration (:func:`loss_class`): its name, constructor (the
+registry's options, then ``validate_args``, ``name``, ``reduction``,
+``dtype``), checks and flags; ``call`` computes
+:func:`VLAP.losses.functions.loss_value`. A loss registered later gets its
+class at once. Composite losses (:class:`WeightedSum`, :class:`DualHead`) are
+written by hand and tied to their registration by :func:`keras_loss`.
+
+Every constructor argument is an attribute and appears in ``get_config``.
 
 Batch-level losses (:class:`SigmoidF1` and the soft-score family) take
 ``sample_weight`` inside their soft counts, so their ``__call__`` replaces
@@ -11,15 +18,14 @@ scales every reduced loss: Keras multiplies the logged value back and sums the
 replicas' gradients, so both equal those of the global batch.
 """
 
+import inspect
+
 import keras
 from keras import ops as _k
 
-from VLAP.losses.combined import (ELEMENTWISE, SURROGATES, dual_head, resolve_part,
-                                  weighted_sum)
-from VLAP.losses.functions import (asymmetric, binary_crossentropy, focal,
-                                   label_count_error, sigmoid_f1, soft_score_loss,
-                                   unbounded_f1)
-from VLAP.ops import core
+from VLAP.losses.combined import dual_head, weighted_sum
+from VLAP.losses.functions import loss_value
+from VLAP.ops import core, registry
 from VLAP.ops.soft import replica_count
 
 _PACKAGE = "VLAP"
@@ -30,9 +36,15 @@ _PACKAGE = "VLAP"
 
 
 class _VLAPLoss(keras.losses.Loss):
-    """Base: ``call`` delegates to the loss function with the stored options."""
+    """Base: ``call`` delegates to the loss function with the stored options.
+
+    ``loss_name`` is the loss's canonical name in :mod:`VLAP.ops.registry`,
+    whose checks the options pass at construction.
+    """
 
     fn = None
+    loss_name = None
+    outputs_per_label = 1
 
     def __init__(self, *, name, reduction="sum_over_batch_size", dtype=None, **options):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
@@ -40,7 +52,11 @@ class _VLAPLoss(keras.losses.Loss):
             setattr(self, key, value)
         self._option_names = tuple(options)
         # Validate the options now, in Python, so a bad one fails at construction.
-        core.check_loss_options(**self._options())
+        checked = {k: v for k, v in self._options().items() if k != "validate_args"}
+        if self.loss_name is None:
+            core.check_loss_options(**checked)
+        else:
+            registry.check_options(self.loss_name, checked)
 
     def _options(self):
         return {key: getattr(self, key) for key in self._option_names}
@@ -84,152 +100,116 @@ def _register(cls):
     return keras.saving.register_keras_serializable(package=_PACKAGE)(cls)
 
 
-_D = core.DEFAULT_EPSILON
 _R = "sum_over_batch_size"
 
+# canonical name -> Keras class: made from the registry for every loss with a
+# formula; composite and stateful ones are written by hand (keras_loss below).
+_CLASSES = {}
 
-@_register
-class SigmoidF1(BatchLoss):
-    """Keras loss for :func:`sigmoid_f1` (arguments as there).
 
-    Example:
-    >>> import keras, VLAP
-    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
-    >>> model.compile(optimizer="adam", loss=VLAP.losses.SigmoidF1(beta=5.0))
+def keras_loss(name):
+    """Class decorator: the hand-written Keras class of the registered loss ``name``.
+
+    Checks that the class has the registry's class name and that its constructor
+    takes exactly the registry's options (then ``validate_args``, ``name``,
+    ``reduction``, ``dtype``), and registers it for serialization.
     """
+    spec = registry.loss_spec(name)
 
-    fn = staticmethod(sigmoid_f1)
+    def wrap(cls):
+        params = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+        expected = [*spec.option_names, "validate_args", "name", "reduction", "dtype"]
+        if cls.__name__ != spec.class_name or params != expected:
+            raise TypeError(f"The Keras class of loss {spec.name!r} must be named "
+                            f"{spec.class_name!r} and take {expected}. Received: "
+                            f"{cls.__name__!r} taking {params}")
+        cls.loss_name = spec.name
+        cls.outputs_per_label = spec.outputs_per_label
+        _CLASSES[spec.name] = _register(cls)
+        return cls
 
-    def __init__(self, beta=1.0, eta=0.0, average="macro", from_logits=True,
-                 epsilon=_D, validate_args=True, name="sigmoid_f1", reduction=_R,
-                 dtype=None):
-        super().__init__(name=name, reduction=reduction, dtype=dtype, beta=beta,
-                         eta=eta, average=average, from_logits=from_logits,
-                         epsilon=epsilon, validate_args=validate_args)
-
-
-@_register
-class UnboundedF1(BatchLoss):
-    """Keras loss for :func:`unbounded_f1`."""
-
-    fn = staticmethod(unbounded_f1)
-
-    def __init__(self, average="macro", from_logits=True, epsilon=_D,
-                 validate_args=True, name="unbounded_f1", reduction=_R, dtype=None):
-        super().__init__(name=name, reduction=reduction, dtype=dtype, average=average,
-                         from_logits=from_logits, epsilon=epsilon,
-                         validate_args=validate_args)
+    return wrap
 
 
-class _SoftScoreLoss(BatchLoss):
-    """``1 - soft score`` for the score named by the subclass's ``score``."""
+def _signature(spec):
+    P = inspect.Parameter
+    params = [P("self", P.POSITIONAL_OR_KEYWORD)]
+    params += [P(o.name, P.POSITIONAL_OR_KEYWORD, default=o.default) for o in spec.options]
+    params += [P("validate_args", P.POSITIONAL_OR_KEYWORD, default=True),
+               P("name", P.POSITIONAL_OR_KEYWORD, default=spec.function),
+               P("reduction", P.POSITIONAL_OR_KEYWORD, default=_R),
+               P("dtype", P.POSITIONAL_OR_KEYWORD, default=None)]
+    return inspect.Signature(params)
 
-    score = None
 
-    def __init__(self, beta=1.0, eta=0.0, average="macro", from_logits=True,
-                 epsilon=_D, validate_args=True, name=None, reduction=_R, dtype=None,
-                 **extra):
-        super().__init__(name=name or f"{self.score}_loss", reduction=reduction,
-                         dtype=dtype, beta=beta, eta=eta, average=average,
-                         from_logits=from_logits, epsilon=epsilon,
-                         validate_args=validate_args, **extra)
+def _make_class(spec):
+    """The Keras class of a registered loss with a formula (see the module)."""
+    made = _CLASSES.get(spec.name)
+    if spec.formula is None or (made is not None and getattr(made, "spec", spec) is spec):
+        return  # hand-written, or made already (a loss registered anew is made anew)
+    signature = _signature(spec)
+    base = BatchLoss if spec.kind == "batch" else _VLAPLoss
+
+    def __init__(self, *args, **kwargs):
+        bound = signature.bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        arguments = dict(bound.arguments)
+        del arguments["self"]
+        base.__init__(self, name=arguments.pop("name"), reduction=arguments.pop("reduction"),
+                      dtype=arguments.pop("dtype"), **arguments)
+
+    __init__.__signature__ = signature
 
     def _compute(self, y_true, y_pred, **kwargs):
-        return soft_score_loss(self.score, y_true, y_pred, **kwargs)
+        return loss_value(spec.name, y_true, y_pred, **kwargs)
+
+    kind = ("batch-level: ``sample_weight`` inside the counts" if spec.kind == "batch"
+            else "element-wise: one value per example, then ``reduction``")
+    namespace = {
+        "__init__": __init__, "_compute": _compute, "loss_name": spec.name, "spec": spec,
+        "outputs_per_label": spec.outputs_per_label, "__module__": __name__,
+        "__qualname__": spec.class_name,
+        "__doc__": (f"Keras loss {spec.name!r} of :mod:`VLAP.ops.registry` ({kind}); "
+                    f"options {list(spec.option_names)}, see "
+                    f":func:`VLAP.losses.{spec.function}`."),
+    }
+    if getattr(spec.formula, "score", None):
+        namespace["score"] = spec.formula.score
+    _CLASSES[spec.name] = _register(type(spec.class_name, (base,), namespace))
 
 
-@_register
-class FBetaLoss(_SoftScoreLoss):
-    """Keras loss for :func:`fbeta_loss`; ``f_beta`` is F-beta's own beta."""
-
-    score = "fbeta"
-
-    def __init__(self, f_beta=1.0, **kwargs):
-        super().__init__(f_beta=f_beta, **kwargs)
+registry.on_register(_make_class)
 
 
-@_register
-class PrecisionLoss(_SoftScoreLoss):
-    """Keras loss for :func:`precision_loss`."""
+def loss_class(name):
+    """The Keras class of a registered loss, by any of its names.
 
-    score = "precision"
-
-
-@_register
-class RecallLoss(_SoftScoreLoss):
-    """Keras loss for :func:`recall_loss`."""
-
-    score = "recall"
-
-
-@_register
-class JaccardLoss(_SoftScoreLoss):
-    """Keras loss for :func:`jaccard_loss`."""
-
-    score = "jaccard"
+    Example:
+    >>> loss_class("sigmoidF1").__name__, loss_class("asl")().clip
+    ('SigmoidF1', 0.05)
+    """
+    spec = registry.loss_spec(name)
+    if spec.name not in _CLASSES:
+        raise ValueError(f"Loss {spec.name!r} has no Keras class: register a formula or "
+                         "decorate a class with VLAP.losses.classes.keras_loss.")
+    return _CLASSES[spec.name]
 
 
-@_register
-class MCCLoss(_SoftScoreLoss):
-    """Keras loss for :func:`mcc_loss`."""
-
-    score = "mcc"
-
-
-@_register
-class BinaryCrossentropy(_VLAPLoss):
-    """Keras loss for :func:`binary_crossentropy`."""
-
-    fn = staticmethod(binary_crossentropy)
-
-    def __init__(self, from_logits=True, epsilon=_D, validate_args=True,
-                 name="binary_crossentropy", reduction=_R, dtype=None):
-        super().__init__(name=name, reduction=reduction, dtype=dtype,
-                         from_logits=from_logits, epsilon=epsilon,
-                         validate_args=validate_args)
+# The classes of the built-in losses under their public names.
+SigmoidF1 = loss_class("sigmoid_f1")
+UnboundedF1 = loss_class("unbounded_f1")
+BinaryCrossentropy = loss_class("binary_crossentropy")
+Focal = loss_class("focal")
+Asymmetric = loss_class("asymmetric")
+FBetaLoss = loss_class("fbeta")
+PrecisionLoss = loss_class("precision")
+RecallLoss = loss_class("recall")
+JaccardLoss = loss_class("jaccard")
+MCCLoss = loss_class("mcc")
+LabelCountError = loss_class("label_count_error")
 
 
-@_register
-class Focal(_VLAPLoss):
-    """Keras loss for :func:`focal`."""
-
-    fn = staticmethod(focal)
-
-    def __init__(self, alpha=0.25, gamma=2.0, from_logits=True, epsilon=_D,
-                 validate_args=True, name="focal", reduction=_R, dtype=None):
-        super().__init__(name=name, reduction=reduction, dtype=dtype, alpha=alpha,
-                         gamma=gamma, from_logits=from_logits, epsilon=epsilon,
-                         validate_args=validate_args)
-
-
-@_register
-class Asymmetric(_VLAPLoss):
-    """Keras loss for :func:`asymmetric` (ASL)."""
-
-    fn = staticmethod(asymmetric)
-
-    def __init__(self, gamma_neg=4.0, gamma_pos=1.0, clip=0.05, from_logits=True,
-                 epsilon=1e-8, validate_args=True, name="asymmetric", reduction=_R,
-                 dtype=None):
-        super().__init__(name=name, reduction=reduction, dtype=dtype,
-                         gamma_neg=gamma_neg, gamma_pos=gamma_pos, clip=clip,
-                         from_logits=from_logits, epsilon=epsilon,
-                         validate_args=validate_args)
-
-
-@_register
-class LabelCountError(_VLAPLoss):
-    """Keras loss for :func:`label_count_error` (a calibration term; see there)."""
-
-    fn = staticmethod(label_count_error)
-
-    def __init__(self, from_logits=True, validate_args=True, name="label_count_error",
-                 reduction=_R, dtype=None):
-        super().__init__(name=name, reduction=reduction, dtype=dtype,
-                         from_logits=from_logits, validate_args=validate_args)
-
-
-@_register
+@keras_loss("weighted_sum")
 class WeightedSum(BatchLoss):
     """Keras loss for :func:`VLAP.losses.weighted_sum`: surrogate + weight * element-wise.
 
@@ -246,8 +226,6 @@ class WeightedSum(BatchLoss):
     def __init__(self, surrogate="sigmoid_f1", baseline="binary_crossentropy", weight=0.5,
                  surrogate_kwargs=None, baseline_kwargs=None, from_logits=True,
                  validate_args=True, name="weighted_sum", reduction=_R, dtype=None):
-        resolve_part("surrogate", surrogate, SURROGATES, surrogate_kwargs)
-        resolve_part("baseline", baseline, ELEMENTWISE, baseline_kwargs)
         super().__init__(name=name, reduction=reduction, dtype=dtype, surrogate=surrogate,
                          baseline=baseline, weight=weight,
                          surrogate_kwargs=dict(surrogate_kwargs or {}),
@@ -255,7 +233,7 @@ class WeightedSum(BatchLoss):
                          from_logits=from_logits, validate_args=validate_args)
 
 
-@_register
+@keras_loss("dual_head")
 class DualHead(WeightedSum):
     """Keras loss for :func:`VLAP.losses.dual_head`: y_true ``(batch, L)``, y_pred
     ``(batch, 2L)`` (decision head, then score head; see :mod:`VLAP.losses.combined`).
@@ -274,7 +252,6 @@ class DualHead(WeightedSum):
     """
 
     fn = staticmethod(dual_head)
-    outputs_per_label = 2
 
     def __init__(self, surrogate="sigmoid_f1", baseline="binary_crossentropy", weight=1.0,
                  surrogate_kwargs=None, baseline_kwargs=None, from_logits=True,

@@ -23,71 +23,40 @@ the element-wise loss; its scores rank: mAP, P@k). :func:`split_dual_logits`
 splits it.
 """
 
+import functools
+
 from VLAP._validation import check_number
-from VLAP.losses.functions import (asymmetric, binary_crossentropy, fbeta_loss, focal,
-                                   jaccard_loss, label_count_error, mcc_loss,
-                                   precision_loss, recall_loss, sigmoid_f1, unbounded_f1)
-from VLAP.ops import core
-from VLAP.ops.core import check_loss_options
+from VLAP.losses.functions import loss_value
+from VLAP.ops import core, registry
+from VLAP.ops.core import check_loss_options, split_dual_logits
 from VLAP.ops.soft import KERAS_OPS, entry_weights, prepare, sum_across_replicas
 
-
-#: Batch-level surrogates a combined loss can use, by canonical name.
-SURROGATES = {"sigmoid_f1": sigmoid_f1, "unbounded_f1": unbounded_f1,
-              "fbeta": fbeta_loss, "precision": precision_loss, "recall": recall_loss,
-              "jaccard": jaccard_loss, "mcc": mcc_loss}
-#: Element-wise losses (one value per example), by canonical name.
-ELEMENTWISE = {"binary_crossentropy": binary_crossentropy, "focal": focal,
-               "asymmetric": asymmetric, "label_count_error": label_count_error}
-#: Other accepted names of these functions (the paper's, Keras' "bce", "asl").
-FUNCTION_ALIASES = {"sigmoidF1": "sigmoid_f1", "unboundedF1": "unbounded_f1",
-                    "bce": "binary_crossentropy", "asl": "asymmetric"}
+_BATCH, _ELEMENTWISE, _ANY = ("batch",), ("elementwise",), ("batch", "elementwise")
 
 
-def _options_of(fn):
-    import inspect
+def resolve_part(role, name, kinds, options=None):
+    """``(spec, function)`` of one part of a combined loss; options checked.
 
-    return [p.name for p in inspect.signature(fn).parameters.values()
-            if p.kind == p.KEYWORD_ONLY]
-
-
-def resolve_part(role, name, table, options=None):
-    """``(canonical name, function)`` of one part of a combined loss; options checked.
-
-    Raises a ValueError naming the role (``surrogate``, ``baseline``, ...), the
-    valid names and, for an unknown option, the valid options.
+    The part is a registered loss of one of ``kinds`` (see
+    :func:`VLAP.ops.registry.resolve_part`, whose ValueError names the role,
+    the valid names and options); the function is its :func:`loss_value`.
 
     Example:
-    >>> resolve_part("baseline", "bce", ELEMENTWISE)[0]
+    >>> resolve_part("baseline", "bce", ("elementwise",))[0].name
     'binary_crossentropy'
-    >>> resolve_part("baseline", "sigmoidF1", ELEMENTWISE)
-    Traceback (most recent call last):
-    ...
-    ValueError: `baseline` must be one of ['asl', 'asymmetric', 'bce', 'binary_crossentropy', 'focal', 'label_count_error']. Received: baseline='sigmoidF1'
     """
-    valid = sorted(set(table) | {a for a, c in FUNCTION_ALIASES.items() if c in table})
-    key = FUNCTION_ALIASES.get(name, name) if isinstance(name, str) else name
-    if key not in table:
-        raise ValueError(f"`{role}` must be one of {valid}. Received: {role}={name!r}")
-    fn = table[key]
-    allowed = [o for o in _options_of(fn) if o not in ("sample_weight", "validate_args",
-                                                       "from_logits")]
-    for option in options or {}:
-        if option not in allowed:
-            raise ValueError(f"Unknown option {option!r} in `{role}_kwargs` for {key!r}. "
-                             f"Valid options: {allowed}")
-    if "f_beta" in (options or {}) or "beta" in (options or {}) or "eta" in (options or {}):
-        check_loss_options(**options)
-    return key, fn
+    spec = registry.resolve_part(role, name, kinds, options)
+    return spec, functools.partial(loss_value, spec.name)
 
 
-def _weighted_mean(fn, y_true, y_pred, sample_weight, **options):
+def _weighted_mean(part, y_true, y_pred, sample_weight, **options):
     """Batch mean of an element-wise loss, with row or entry weights (Keras' rule:
-    ``sum(w * loss) / count``)."""
+    ``sum(w * loss) / count``). ``part`` is ``(spec, function)``."""
+    spec, fn = part
     if sample_weight is None:
         return KERAS_OPS.mean(fn(y_true, y_pred, **options))
     weights = entry_weights(sample_weight, y_pred)
-    if fn is label_count_error:
+    if spec.weights_inside:
         return KERAS_OPS.mean(fn(y_true, y_pred, sample_weight=weights, **options))
     if weights.shape[-1] == 1:
         return KERAS_OPS.mean(weights[:, 0] * fn(y_true, y_pred, **options))
@@ -141,15 +110,15 @@ def weighted_sum(y_true, y_pred, *, surrogate="sigmoid_f1", baseline="binary_cro
     True
     """
     check_loss_options(weight=weight, from_logits=from_logits)
-    _, s_fn = resolve_part("surrogate", surrogate, SURROGATES, surrogate_kwargs)
-    _, b_fn = resolve_part("baseline", baseline, ELEMENTWISE, baseline_kwargs)
+    _, s_fn = resolve_part("surrogate", surrogate, _BATCH, surrogate_kwargs)
+    base = resolve_part("baseline", baseline, _ELEMENTWISE, baseline_kwargs)
     y_true, y_pred = prepare(y_true, y_pred, from_logits=from_logits,
                              validate_args=validate_args)
     value = s_fn(y_true, y_pred, from_logits=from_logits, sample_weight=sample_weight,
                  validate_args=False, **(surrogate_kwargs or {}))
     if weight:
         value = value + weight * _weighted_mean(
-            b_fn, y_true, y_pred, sample_weight, from_logits=from_logits,
+            base, y_true, y_pred, sample_weight, from_logits=from_logits,
             validate_args=False, **(baseline_kwargs or {}))
     return value
 
@@ -171,17 +140,16 @@ def mixed(y_true, y_pred, *, mix, start="binary_crossentropy", end="sigmoid_f1",
     """
     if not hasattr(mix, "shape"):  # a tensor (a schedule's variable) is checked by its owner
         check_number("mix", mix, low=0.0, high=1.0)
-    tables = {**SURROGATES, **ELEMENTWISE}
     parts = []
     for role, name, options in (("start", start, start_kwargs), ("end", end, end_kwargs)):
-        key, fn = resolve_part(role, name, tables, options)
-        parts.append((fn, key in ELEMENTWISE, options or {}))
+        part = resolve_part(role, name, _ANY, options)
+        parts.append((part, options or {}))
     y_true, y_pred = prepare(y_true, y_pred, from_logits=from_logits,
                              validate_args=validate_args)
     values = []
-    for fn, elementwise, options in parts:
-        if elementwise:
-            values.append(_weighted_mean(fn, y_true, y_pred, sample_weight,
+    for (spec, fn), options in parts:
+        if spec.kind == "elementwise":
+            values.append(_weighted_mean((spec, fn), y_true, y_pred, sample_weight,
                                          from_logits=from_logits, validate_args=False,
                                          **options))
         else:
@@ -240,37 +208,6 @@ def ema_sigmoid_f1(y_true, y_pred, state, *, momentum=0.9, beta=1.0, eta=0.0,
     return loss, new_state
 
 
-def split_dual_logits(y_pred, num_labels=None):
-    """``(decision, score)``: the two halves of a dual-head output ``(batch, 2 * L)``.
-
-    Args:
-        y_pred: tensor or array whose last dimension is ``2 * num_labels``.
-        num_labels: int or None. Checked against the output when given.
-
-    Example:
-    >>> import numpy as np
-    >>> decision, score = split_dual_logits(np.arange(8.0).reshape(2, 4))
-    >>> decision.tolist(), score.tolist()
-    ([[0.0, 1.0], [4.0, 5.0]], [[2.0, 3.0], [6.0, 7.0]])
-    >>> split_dual_logits(np.zeros((2, 3)))
-    Traceback (most recent call last):
-    ...
-    ValueError: A dual-head output has 2 * num_labels columns (decision head, then score head). Received: 3 columns
-    """
-    width = y_pred.shape[-1]
-    if width is None:
-        raise ValueError("A dual-head output needs a static last dimension (2 * num_labels). "
-                         f"Received: shape {tuple(y_pred.shape)}")
-    if width % 2:
-        raise ValueError("A dual-head output has 2 * num_labels columns (decision head, then "
-                         f"score head). Received: {width} columns")
-    half = width // 2
-    if num_labels is not None and num_labels != half:
-        raise ValueError(f"A dual-head output for {num_labels} labels has {2 * num_labels} "
-                         f"columns. Received: {width} columns")
-    return y_pred[..., :half], y_pred[..., half:]
-
-
 def dual_head(y_true, y_pred, *, surrogate="sigmoid_f1", baseline="binary_crossentropy",
               weight=1.0, surrogate_kwargs=None, baseline_kwargs=None, from_logits=True,
               sample_weight=None, validate_args=True):
@@ -305,8 +242,8 @@ def dual_head(y_true, y_pred, *, surrogate="sigmoid_f1", baseline="binary_crosse
     True
     """
     check_loss_options(weight=weight, from_logits=from_logits)
-    _, s_fn = resolve_part("surrogate", surrogate, SURROGATES, surrogate_kwargs)
-    _, b_fn = resolve_part("baseline", baseline, ELEMENTWISE, baseline_kwargs)
+    _, s_fn = resolve_part("surrogate", surrogate, _BATCH, surrogate_kwargs)
+    base = resolve_part("baseline", baseline, _ELEMENTWISE, baseline_kwargs)
     import keras
 
     y_pred = keras.ops.convert_to_tensor(y_pred)
@@ -319,6 +256,6 @@ def dual_head(y_true, y_pred, *, surrogate="sigmoid_f1", baseline="binary_crosse
                  validate_args=False, **(surrogate_kwargs or {}))
     if weight:
         value = value + weight * _weighted_mean(
-            b_fn, y_s, score, sample_weight, from_logits=from_logits,
+            base, y_s, score, sample_weight, from_logits=from_logits,
             validate_args=False, **(baseline_kwargs or {}))
     return value

@@ -15,9 +15,63 @@ Every function computes in ``float32`` at least: half-precision logits from a
 mixed-precision model are cast up first.
 """
 
-from VLAP.ops import core
+from VLAP.ops import core, registry
 from VLAP.ops.core import check_loss_options, check_option
-from VLAP.ops.soft import KERAS_OPS, entry_weights, global_soft_score, prepare
+from VLAP.ops.soft import KERAS_OPS, entry_weights, prepare, sum_across_replicas
+
+
+# --------------------------------------------------------------------------
+# every registered loss on keras.ops: its formula from VLAP.ops.registry
+
+
+def _batch_value(formula, y_true, y_pred, options, sample_weight):
+    """A batch formula on prepared tensors: counts (weights inside), summed over
+    ``tf.distribute`` replicas, then finished."""
+    counts = registry.call_formula(formula.counts, KERAS_OPS, y_true, y_pred,
+                                   options=options,
+                                   sample_weight=entry_weights(sample_weight, y_pred))
+    counts = sum_across_replicas(tuple(counts))
+    return registry.call_formula(formula.finish, KERAS_OPS, counts, options=options)
+
+
+def formula_value(spec, y_true, y_pred, options, sample_weight=None):
+    """The value of a registered loss on prepared tensors, its options checked.
+
+    Batch-level: one scalar (the global batch's under ``tf.distribute``).
+    Element-wise: one value per example; ``sample_weight`` only for a loss that
+    takes entry weights inside its formula (``label_count_error``).
+    """
+    if spec.formula is None:
+        raise ValueError(f"Loss {spec.name!r} has no formula of its own (a composite "
+                         "or stateful loss): use its class.")
+    if spec.kind == "batch":
+        return _batch_value(spec.formula, y_true, y_pred, options, sample_weight)
+    if spec.weights_inside:
+        return registry.call_formula(spec.formula, KERAS_OPS, y_true, y_pred,
+                                     options=options,
+                                     sample_weight=entry_weights(sample_weight, y_pred))
+    if sample_weight is not None:
+        raise ValueError(f"The element-wise loss {spec.name!r} returns one value per "
+                         "example: weight them with its class (`loss(y_true, y_pred, "
+                         "sample_weight)`), not in its function.")
+    return registry.call_formula(spec.formula, KERAS_OPS, y_true, y_pred, options=options)
+
+
+def loss_value(name, y_true, y_pred, *, sample_weight=None, validate_args=True, **options):
+    """Any registered loss by name on ``keras.ops``: its options checked, the inputs
+    prepared (see :func:`VLAP.ops.soft.prepare`), then its formula.
+
+    Example:
+    >>> import VLAP
+    >>> y_true, logits = [[1, 0, 1], [0, 1, 0]], [[2.0, -1.0, 0.5], [-0.5, 1.5, -2.0]]
+    >>> round(float(loss_value("sigmoidF1", y_true, logits, beta=10.0)), 4)
+    0.0022
+    """
+    spec = registry.loss_spec(name)
+    options = registry.check_options(spec, options)
+    y_true, y_pred = prepare(y_true, y_pred, from_logits=options.get("from_logits", True),
+                             validate_args=validate_args)
+    return formula_value(spec, y_true, y_pred, options, sample_weight)
 
 
 # --------------------------------------------------------------------------
@@ -52,14 +106,13 @@ def soft_score_loss(score, y_true, y_pred, *, average="macro", from_logits=True,
     """
     check_option("score", score, core.SCORES)
     # A loss needs a scalar: no per-label average (None), unlike the soft scores.
-    check_loss_options(average=average, from_logits=from_logits, beta=beta, eta=eta,
-                       epsilon=epsilon, f_beta=f_beta)
+    options = dict(average=average, from_logits=from_logits, beta=beta, eta=eta,
+                   epsilon=epsilon, f_beta=f_beta)
+    check_loss_options(**options)
     y_true, y_pred = prepare(y_true, y_pred, from_logits=from_logits,
                              validate_args=validate_args)
-    return 1.0 - global_soft_score(score, y_true, y_pred, average=average,
-                                   from_logits=from_logits, beta=beta, eta=eta,
-                                   f_beta=f_beta, epsilon=epsilon,
-                                   sample_weight=sample_weight)
+    return _batch_value(registry.soft_score_formula(score), y_true, y_pred, options,
+                        sample_weight)
 
 
 def sigmoid_f1(y_true, y_pred, *, beta=1.0, eta=0.0, average="macro",
@@ -106,10 +159,9 @@ def sigmoid_f1(y_true, y_pred, *, beta=1.0, eta=0.0, average="macro",
         Bénédict, Koops, Odijk, de Rijke. "sigmoidF1: A Smooth F1 Score
         Surrogate Loss for Multilabel Classification". TMLR 2022.
     """
-    return soft_score_loss("fbeta", y_true, y_pred, average=average,
-                           from_logits=from_logits, beta=beta, eta=eta, f_beta=1.0,
-                           epsilon=epsilon, sample_weight=sample_weight,
-                           validate_args=validate_args)
+    return loss_value("sigmoid_f1", y_true, y_pred, beta=beta, eta=eta, average=average,
+                      from_logits=from_logits, epsilon=epsilon, sample_weight=sample_weight,
+                      validate_args=validate_args)
 
 
 def unbounded_f1(y_true, y_pred, *, average="macro", from_logits=True,
@@ -126,9 +178,9 @@ def unbounded_f1(y_true, y_pred, *, average="macro", from_logits=True,
     >>> round(float(VLAP.losses.unbounded_f1([[1, 0]], [[0.9, 0.2]], from_logits=False)), 4)
     0.5263
     """
-    return soft_score_loss("fbeta", y_true, y_pred, average=average,
-                           from_logits=from_logits, f_beta=1.0, epsilon=epsilon,
-                           sample_weight=sample_weight, validate_args=validate_args)
+    return loss_value("unbounded_f1", y_true, y_pred, average=average,
+                      from_logits=from_logits, epsilon=epsilon, sample_weight=sample_weight,
+                      validate_args=validate_args)
 
 
 def fbeta_loss(y_true, y_pred, *, f_beta=1.0, **kwargs):
@@ -169,11 +221,8 @@ def binary_crossentropy(y_true, y_pred, *, from_logits=True,
     >>> [round(float(v), 4) for v in VLAP.losses.binary_crossentropy([[1, 0]], [[2.0, -1.0]])]
     [0.2201]
     """
-    check_loss_options(from_logits=from_logits, epsilon=epsilon)
-    y_true, y_pred = prepare(y_true, y_pred, from_logits=from_logits,
-                             validate_args=validate_args)
-    return core.binary_crossentropy(KERAS_OPS, y_true, y_pred,
-                                    from_logits=from_logits, epsilon=epsilon)
+    return loss_value("binary_crossentropy", y_true, y_pred, from_logits=from_logits,
+                      epsilon=epsilon, validate_args=validate_args)
 
 
 def focal(y_true, y_pred, *, alpha=0.25, gamma=2.0, from_logits=True,
@@ -189,12 +238,8 @@ def focal(y_true, y_pred, *, alpha=0.25, gamma=2.0, from_logits=True,
     >>> [round(float(v), 4) for v in VLAP.losses.focal([[1, 0]], [[2.0, -1.0]])]
     [0.0087]
     """
-    check_loss_options(from_logits=from_logits, alpha=alpha, gamma=gamma,
-                       epsilon=epsilon)
-    y_true, y_pred = prepare(y_true, y_pred, from_logits=from_logits,
-                             validate_args=validate_args)
-    return core.focal(KERAS_OPS, y_true, y_pred, alpha=alpha, gamma=gamma,
-                      from_logits=from_logits, epsilon=epsilon)
+    return loss_value("focal", y_true, y_pred, alpha=alpha, gamma=gamma,
+                      from_logits=from_logits, epsilon=epsilon, validate_args=validate_args)
 
 
 def asymmetric(y_true, y_pred, *, gamma_neg=4.0, gamma_pos=1.0, clip=0.05,
@@ -213,13 +258,9 @@ def asymmetric(y_true, y_pred, *, gamma_neg=4.0, gamma_pos=1.0, clip=0.05,
     >>> [round(float(v), 4) for v in VLAP.losses.asymmetric([[1, 0]], [[2.0, -1.0]])]
     [0.0078]
     """
-    check_loss_options(from_logits=from_logits, gamma_neg=gamma_neg,
-                       gamma_pos=gamma_pos, clip=clip, epsilon=epsilon)
-    y_true, y_pred = prepare(y_true, y_pred, from_logits=from_logits,
-                             validate_args=validate_args)
-    return core.asymmetric(KERAS_OPS, y_true, y_pred, gamma_neg=gamma_neg,
-                           gamma_pos=gamma_pos, clip=clip, from_logits=from_logits,
-                           epsilon=epsilon)
+    return loss_value("asymmetric", y_true, y_pred, gamma_neg=gamma_neg,
+                      gamma_pos=gamma_pos, clip=clip, from_logits=from_logits,
+                      epsilon=epsilon, validate_args=validate_args)
 
 
 def label_count_error(y_true, y_pred, *, from_logits=True, sample_weight=None,
@@ -238,12 +279,5 @@ def label_count_error(y_true, y_pred, *, from_logits=True, sample_weight=None,
     ...     [[1, 0, 1]], [[0.9, 0.6, 0.2]], from_logits=False)]
     [0.3]
     """
-    check_loss_options(from_logits=from_logits)
-    y_true, y_pred = prepare(y_true, y_pred, from_logits=from_logits,
-                             validate_args=validate_args)
-    weights = entry_weights(sample_weight, y_pred)
-    if weights is not None:
-        p = KERAS_OPS.sigmoid(y_pred) if from_logits else y_pred
-        return KERAS_OPS.abs(KERAS_OPS.sum(weights * (p - y_true), -1))
-    return core.label_count_error(KERAS_OPS, y_true, y_pred, from_logits=from_logits)
-
+    return loss_value("label_count_error", y_true, y_pred, from_logits=from_logits,
+                      sample_weight=sample_weight, validate_args=validate_args)

@@ -38,12 +38,10 @@ Example:
 import keras
 from keras import ops as _k
 
-from VLAP.losses.classes import BatchLoss
-from VLAP.losses.combined import ELEMENTWISE, SURROGATES, ema_sigmoid_f1, mixed, resolve_part
+from VLAP.losses.classes import BatchLoss, keras_loss
+from VLAP.losses.combined import ema_sigmoid_f1, mixed
 from VLAP.ops import core
 from VLAP.ops.soft import replica_count
-
-_PACKAGE = "VLAP"
 
 
 class LossState(keras.metrics.Metric):
@@ -189,7 +187,7 @@ class _StatefulLoss(BatchLoss):
                              "state is one set of variables per model.")
 
 
-@keras.saving.register_keras_serializable(package=_PACKAGE)
+@keras_loss("scheduled")
 class Scheduled(_StatefulLoss):
     """From ``start`` to ``end`` over the epochs: ``(1 - mix) * start + mix * end``.
 
@@ -212,9 +210,6 @@ class Scheduled(_StatefulLoss):
                  end_kwargs: dict | None = None, from_logits: bool = True,
                  validate_args: bool = True, name: str = "scheduled",
                  reduction: str = "sum_over_batch_size", dtype=None):
-        tables = {**SURROGATES, **ELEMENTWISE}
-        resolve_part("start", start, tables, start_kwargs)
-        resolve_part("end", end, tables, end_kwargs)
         super().__init__(name=name, reduction=reduction, dtype=dtype, start=start, end=end,
                          start_epoch=int(start_epoch), ramp_epochs=int(ramp_epochs),
                          start_kwargs=dict(start_kwargs or {}),
@@ -256,7 +251,7 @@ class Scheduled(_StatefulLoss):
         return mixed(y_true, y_pred, mix=mix, sample_weight=sample_weight, **options)
 
 
-@keras.saving.register_keras_serializable(package=_PACKAGE)
+@keras_loss("ema_sigmoid_f1")
 class EMASigmoidF1(_StatefulLoss):
     """sigmoidF1 on soft counts averaged over training batches (see the module).
 

@@ -2,6 +2,9 @@
 
 * :mod:`VLAP.ops.core`: the formulas, framework-free (an array namespace is
   passed in). Shared by the Keras losses and by :mod:`VLAP.torch`.
+* :mod:`VLAP.ops.registry`: the loss registry, framework-free: each loss
+  declared once (name, aliases, kind, options, formula); both front-ends and
+  every table of loss names derive from it.
 * :mod:`VLAP.ops.soft`: the same on ``keras.ops`` (``soft_confusion``,
   ``soft_fbeta``, ``soft_precision``, ``soft_recall``, ``soft_jaccard``,
   ``soft_mcc``, ``soft_score``), exported here.

@@ -282,6 +282,13 @@ def _log_probs(xp, y_pred, from_logits, epsilon):
     return xp.log(p), xp.log(1.0 - p)
 
 
+def _focus(xp, x, gamma):
+    """``x ** gamma``, and exactly 1 for ``gamma == 0``: autodiff of ``x ** 0`` at
+    ``x = 0`` is ``0 * 0 ** -1 = nan`` on JAX (a saturated probability makes ``x``
+    zero), while the factor is the constant 1."""
+    return 1.0 if gamma == 0 else xp.power(x, gamma)
+
+
 def binary_crossentropy(xp, y_true, y_pred, *, from_logits=True,
                         epsilon=DEFAULT_EPSILON):
     y = xp.cast_like(y_true, y_pred)
@@ -300,23 +307,60 @@ def focal(xp, y_true, y_pred, *, alpha=0.25, gamma=2.0, from_logits=True,
     log_p, log_not_p = _log_probs(xp, y_pred, from_logits, epsilon)
     p_t = y * p + (1.0 - y) * (1.0 - p)
     log_p_t = y * log_p + (1.0 - y) * log_not_p
-    loss = -xp.power(1.0 - p_t, gamma) * log_p_t
+    loss = -_focus(xp, 1.0 - p_t, gamma) * log_p_t
     if alpha is not None:
         loss = (y * alpha + (1.0 - y) * (1.0 - alpha)) * loss
     return xp.mean(loss, -1)
 
 
-def label_count_error(xp, y_true, y_pred, *, from_logits=True):
+def label_count_error(xp, y_true, y_pred, *, from_logits=True, sample_weight=None):
     """``|sum_j p_j - sum_j y_j|`` per example: the soft label-count error, in labels.
 
     ``p`` is the probability (``sigmoid(u)`` of the logit, or ``y_pred`` itself
     with ``from_logits=False``), so the expected number of predicted labels is
     pulled towards the true number. Its batch mean is a smooth stand-in for the
-    label-count MAE that :func:`VLAP.evaluate` reports.
+    label-count MAE that :func:`VLAP.evaluate` reports. ``sample_weight`` of
+    shape ``(batch, 1)`` or ``(batch, num_labels)`` weights the entries inside
+    the sums.
     """
     y = xp.cast_like(y_true, y_pred)
     p = xp.sigmoid(y_pred) if from_logits else y_pred
+    if sample_weight is not None:
+        return xp.abs(xp.sum(sample_weight * (p - y), -1))
     return xp.abs(xp.sum(p - y, -1))
+
+
+def split_dual_logits(y_pred, num_labels=None):
+    """``(decision, score)``: the two halves of a dual-head output ``(batch, 2 * L)``.
+
+    Works on any array with ``.shape`` and slicing (NumPy, Keras, PyTorch).
+
+    Args:
+        y_pred: tensor or array whose last dimension is ``2 * num_labels``.
+        num_labels: int or None. Checked against the output when given.
+
+    Example:
+    >>> import numpy as np
+    >>> decision, score = split_dual_logits(np.arange(8.0).reshape(2, 4))
+    >>> decision.tolist(), score.tolist()
+    ([[0.0, 1.0], [4.0, 5.0]], [[2.0, 3.0], [6.0, 7.0]])
+    >>> split_dual_logits(np.zeros((2, 3)))
+    Traceback (most recent call last):
+    ...
+    ValueError: A dual-head output has 2 * num_labels columns (decision head, then score head). Received: 3 columns
+    """
+    width = y_pred.shape[-1]
+    if width is None:
+        raise ValueError("A dual-head output needs a static last dimension (2 * num_labels). "
+                         f"Received: shape {tuple(y_pred.shape)}")
+    if width % 2:
+        raise ValueError("A dual-head output has 2 * num_labels columns (decision head, then "
+                         f"score head). Received: {width} columns")
+    half = width // 2
+    if num_labels is not None and num_labels != half:
+        raise ValueError(f"A dual-head output for {num_labels} labels has {2 * num_labels} "
+                         f"columns. Received: {width} columns")
+    return y_pred[..., :half], y_pred[..., half:]
 
 
 def ema_update(state, counts, *, momentum):
@@ -359,6 +403,6 @@ def asymmetric(xp, y_true, y_pred, *, gamma_neg=4.0, gamma_pos=1.0, clip=0.05,
     log_pos = xp.log(xp.clip(p, epsilon, 1.0))
     log_neg = xp.log(xp.clip(not_p, epsilon, 1.0))
     # asymmetric focusing: (1 - p)^gamma_pos for positives, p_m^gamma_neg for negatives
-    focus = y * xp.power(1.0 - p, gamma_pos) * log_pos
-    focus = focus + (1.0 - y) * xp.power(1.0 - not_p, gamma_neg) * log_neg
+    focus = y * _focus(xp, 1.0 - p, gamma_pos) * log_pos
+    focus = focus + (1.0 - y) * _focus(xp, 1.0 - not_p, gamma_neg) * log_neg
     return -xp.mean(focus, -1)

@@ -1,8 +1,12 @@
 """VLAP's losses as native ``torch.nn.Module`` objects, for your own PyTorch loops.
 
-Importing this module imports PyTorch only: no Keras, no TensorFlow. The formulas
-are the very functions the Keras losses use (:mod:`VLAP.ops.core`), evaluated on
-a thin PyTorch namespace, so both give the same values.
+Importing this module imports PyTorch only: no Keras, no TensorFlow. Every loss
+of the registry (:mod:`VLAP.ops.registry`) has a module here, made from its
+registration (:func:`module_class`, :func:`get_loss`; the composite and stateful
+ones, :class:`WeightedSum`, :class:`DualHead`, :class:`Scheduled`,
+:class:`EMASigmoidF1`, are written by hand on their registered options). The
+formulas are the very functions the Keras losses use, evaluated on a thin
+PyTorch namespace, so both give the same values (tests/test_loss_registry.py).
 
 Example:
 >>> import torch
@@ -18,8 +22,9 @@ Note the argument order: ``module(input, target)`` as in ``torch.nn`` losses
 (the Keras side uses ``(y_true, y_pred)``).
 
 Under ``torch.distributed`` (DDP, FSDP, Lightning's ``strategy="ddp"``, the HF
-Trainer) the batch-level losses (:class:`SoftScoreLoss` and its subclasses,
-:class:`WeightedSum`, :class:`Scheduled`, :class:`EMASigmoidF1`) are the loss of
+Trainer) the batch-level losses (:class:`SigmoidF1`, :class:`JaccardLoss` and the other
+soft scores, :class:`SoftScoreLoss`, :class:`WeightedSum`, :class:`DualHead`,
+:class:`Scheduled`, :class:`EMASigmoidF1`) are the loss of
 the *global* batch by default: their soft counts are summed across ranks with
 one differentiable ``all_reduce`` per call, scaled so that DDP's gradient
 averaging gives the single-process gradient of the concatenated batch. Their
@@ -32,7 +37,9 @@ stay per-rank means, as ``torch.nn`` losses are.
 import torch
 import torch.nn.functional as F
 
-from VLAP.ops import core
+import inspect
+
+from VLAP.ops import core, registry
 from VLAP.ops.core import check_loss_options, check_option
 from VLAP._validation import check_shapes, check_values
 from VLAP.torch.dist import SYNC_OPTIONS, is_synced, sum_across_ranks
@@ -77,12 +84,16 @@ def _prepare(input, target, from_logits, validate_args):
 
 class _Loss(torch.nn.Module):
     reduction_kind = None  # "batch" (scalar from counts) or "elementwise"
+    loss_name = None  # canonical name in VLAP.ops.registry (None: SoftScoreLoss)
 
     def __init__(self, reduction="mean", validate_args=True, **options):
         super().__init__()
         check_option("reduction", reduction, ("mean", "sum", "none"))
-        # the very checks the Keras losses make (VLAP.ops.core.check_loss_options)
-        check_loss_options(**options)
+        # the very checks the Keras losses make (VLAP.ops.registry, VLAP.ops.core)
+        if self.loss_name is None:
+            check_loss_options(**options)
+        else:
+            registry.check_options(self.loss_name, options)
         self.reduction = reduction
         self.validate_args = validate_args
         self.options = options
@@ -193,104 +204,187 @@ class SoftScoreLoss(_BatchLoss):
         return list(counts), finish
 
 
-class SigmoidF1(SoftScoreLoss):
-    """sigmoidF1: ``1 - F1`` from ``S(u) = sigmoid(beta * (u + eta))`` (see
-    :func:`VLAP.losses.sigmoid_f1`)."""
 
-    def __init__(self, beta: float = 1.0, eta: float = 0.0, average: str = "macro",
-                 from_logits: bool = True, epsilon: float = core.DEFAULT_EPSILON,
-                 validate_args: bool = True, sync: str = "auto", process_group=None):
-        super().__init__("fbeta", f_beta=1.0, beta=beta, eta=eta, average=average,
-                         from_logits=from_logits, epsilon=epsilon,
-                         validate_args=validate_args, sync=sync,
-                         process_group=process_group)
+# --- every registered loss as a module ---------------------------------------------------
 
 
-class UnboundedF1(SoftScoreLoss):
-    """unboundedF1: ``1 - F1`` with plain probabilities (sigmoidF1 at beta=1, eta=0)."""
+class _RegisteredBatchLoss(_BatchLoss):
+    """A batch-level loss of :mod:`VLAP.ops.registry`: its formula's counts, then finish."""
 
-    def __init__(self, average: str = "macro", from_logits: bool = True,
-                 epsilon: float = core.DEFAULT_EPSILON, validate_args: bool = True,
-                 sync: str = "auto", process_group=None):
-        super().__init__("fbeta", average=average, from_logits=from_logits,
-                         epsilon=epsilon, validate_args=validate_args, sync=sync,
-                         process_group=process_group)
+    spec = None
+
+    def _parts(self, input, target, sample_weight):
+        formula = self.spec.formula
+        counts = registry.call_formula(formula.counts, TORCH_OPS, target, input,
+                                       options=self.options,
+                                       sample_weight=_check_batch_weight(sample_weight, input))
+
+        def finish(sums):
+            return registry.call_formula(formula.finish, TORCH_OPS, tuple(sums),
+                                         options=self.options)
+        return list(counts), finish
 
 
-class BinaryCrossentropy(_Loss):
-    """Binary cross-entropy, mean over labels per example, then ``reduction``."""
+class _RegisteredElementwiseLoss(_Loss):
+    """An element-wise loss of :mod:`VLAP.ops.registry`: one value per example."""
 
     reduction_kind = "elementwise"
-
-    def __init__(self, from_logits=True, epsilon=core.DEFAULT_EPSILON,
-                 reduction="mean", validate_args=True):
-        super().__init__(reduction=reduction, validate_args=validate_args,
-                         from_logits=from_logits, epsilon=epsilon)
+    spec = None
 
     def _value(self, input, target, sample_weight):
-        return core.binary_crossentropy(TORCH_OPS, target, input, **self.options)
+        return registry.call_formula(self.spec.formula, TORCH_OPS, target, input,
+                                     options=self.options)
 
 
-class Focal(_Loss):
-    """Focal loss (Lin et al. 2017), see :func:`VLAP.losses.focal`."""
-
-    reduction_kind = "elementwise"
-
-    def __init__(self, alpha=0.25, gamma=2.0, from_logits=True,
-                 epsilon=core.DEFAULT_EPSILON, reduction="mean", validate_args=True):
-        super().__init__(reduction=reduction, validate_args=validate_args, alpha=alpha,
-                         gamma=gamma, from_logits=from_logits, epsilon=epsilon)
-
-    def _value(self, input, target, sample_weight):
-        return core.focal(TORCH_OPS, target, input, **self.options)
+# canonical name -> module class: made from the registry for every loss with a
+# formula; composite and stateful ones are written by hand (torch_loss below).
+_MODULES = {}
+_FRONT_END = {"batch": ("validate_args", "sync", "process_group"),
+              "elementwise": ("reduction", "validate_args")}
 
 
-class Asymmetric(_Loss):
-    """ASL with the probability margin ``clip`` applied, see
-    :func:`VLAP.losses.asymmetric`."""
+def torch_loss(name, extra=()):
+    """Class decorator: the hand-written module of the registered loss ``name``.
 
-    reduction_kind = "elementwise"
+    Checks that the class has the registry's class name and that its constructor
+    takes the registry's options, then ``extra`` (module-only arguments, such as
+    ``num_labels``) and ``validate_args``, ``sync``, ``process_group``.
+    """
+    spec = registry.loss_spec(name)
 
-    def __init__(self, gamma_neg=4.0, gamma_pos=1.0, clip=0.05, from_logits=True,
-                 epsilon=1e-8, reduction="mean", validate_args=True):
-        super().__init__(reduction=reduction, validate_args=validate_args,
-                         gamma_neg=gamma_neg, gamma_pos=gamma_pos, clip=clip,
-                         from_logits=from_logits, epsilon=epsilon)
+    def wrap(cls):
+        params = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+        expected = [*spec.option_names, *extra, *_FRONT_END[spec.kind]]
+        if cls.__name__ != spec.class_name or params != expected:
+            raise TypeError(f"The VLAP.torch module of loss {spec.name!r} must be named "
+                            f"{spec.class_name!r} and take {expected}. Received: "
+                            f"{cls.__name__!r} taking {params}")
+        cls.loss_name, cls.spec = spec.name, spec
+        _MODULES[spec.name] = cls
+        return cls
 
-    def _value(self, input, target, sample_weight):
-        return core.asymmetric(TORCH_OPS, target, input, **self.options)
-
-
-class LabelCountError(_Loss):
-    """Soft label-count error ``|sum p - sum y|`` per example, see
-    :func:`VLAP.losses.label_count_error` (a calibration term for :class:`WeightedSum`)."""
-
-    reduction_kind = "elementwise"
-
-    def __init__(self, from_logits=True, reduction="mean", validate_args=True):
-        super().__init__(reduction=reduction, validate_args=validate_args,
-                         from_logits=from_logits)
-
-    def _value(self, input, target, sample_weight):
-        return core.label_count_error(TORCH_OPS, target, input, **self.options)
+    return wrap
 
 
-_BATCH = {"sigmoid_f1": SigmoidF1, "sigmoidF1": SigmoidF1, "unbounded_f1": UnboundedF1,
-          "unboundedF1": UnboundedF1}
-_ELEMENTWISE = {"binary_crossentropy": BinaryCrossentropy, "bce": BinaryCrossentropy,
-                "focal": Focal, "asymmetric": Asymmetric, "asl": Asymmetric,
-                "label_count_error": LabelCountError}
+def _signature(spec):
+    P = inspect.Parameter
+    defaults = {"reduction": "mean", "validate_args": True, "sync": "auto",
+                "process_group": None}
+    params = [P("self", P.POSITIONAL_OR_KEYWORD)]
+    params += [P(o.name, P.POSITIONAL_OR_KEYWORD, default=o.default) for o in spec.options]
+    params += [P(n, P.POSITIONAL_OR_KEYWORD, default=defaults[n])
+               for n in _FRONT_END[spec.kind]]
+    return inspect.Signature(params)
 
 
-def _module(role, value, table, options):
+def _make_module(spec):
+    """The module class of a registered loss with a formula."""
+    made = _MODULES.get(spec.name)
+    if spec.formula is None or (made is not None and made.spec is spec):
+        return  # hand-written, or made already (a loss registered anew is made anew)
+    signature = _signature(spec)
+    base = _RegisteredBatchLoss if spec.kind == "batch" else _RegisteredElementwiseLoss
+
+    def __init__(self, *args, **kwargs):
+        bound = signature.bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        arguments = dict(bound.arguments)
+        del arguments["self"]
+        base.__init__(self, **arguments)
+
+    __init__.__signature__ = signature
+    kind = ("batch-level: ``forward(input, target, sample_weight)`` with weights inside "
+            "the counts, the global batch's under ``torch.distributed``"
+            if spec.kind == "batch" else
+            "element-wise: one value per example, then ``reduction``")
+    namespace = {
+        "__init__": __init__, "loss_name": spec.name, "spec": spec,
+        "__module__": __name__, "__qualname__": spec.class_name,
+        "__doc__": (f"The loss {spec.name!r} of :mod:`VLAP.ops.registry` ({kind}); "
+                    f"options {list(spec.option_names)}, as "
+                    f":func:`VLAP.losses.{spec.function}`."),
+    }
+    if getattr(spec.formula, "score", None):
+        namespace["score"] = spec.formula.score
+    _MODULES[spec.name] = type(spec.class_name, (base,), namespace)
+
+
+registry.on_register(_make_module)
+
+
+def module_class(name):
+    """The ``VLAP.torch`` module class of a registered loss, by any of its names.
+
+    Example:
+    >>> module_class("sigmoidF1").__name__, module_class("asl")().options["clip"]
+    ('SigmoidF1', 0.05)
+    """
+    spec = registry.loss_spec(name)
+    if spec.name not in _MODULES:
+        raise ValueError(f"Loss {spec.name!r} has no VLAP.torch module: register a formula "
+                         "or decorate a module with VLAP.torch.torch_loss.")
+    return _MODULES[spec.name]
+
+
+def get_loss(loss="sigmoid_f1", **kwargs):
+    """A VLAP.torch loss module from any registered loss name, with its options.
+
+    Example:
+    >>> get_loss("bce")
+    BinaryCrossentropy(from_logits=True, epsilon=1e-07)
+    >>> get_loss("jaccard", average="micro")
+    JaccardLoss(beta=1.0, eta=0.0, average='micro', from_logits=True, epsilon=1e-07, sync='auto')
+    """
+    if isinstance(loss, torch.nn.Module):
+        if kwargs:
+            raise ValueError("Options can only be given with a loss name, not a module. "
+                             f"Received: loss={loss!r}, options={sorted(kwargs)}")
+        return loss
+    if not isinstance(loss, str) or loss not in registry.names():
+        valid = registry.names()
+        hint = registry.suggest(loss, valid) if isinstance(loss, str) else ""
+        raise ValueError("`loss` must be a VLAP.torch loss module or one of "
+                         f"{list(valid)}. Received: loss={loss!r}.{hint}")
+    return module_class(loss)(**kwargs)
+
+
+def __getattr__(name):
+    spec = next((s for s in registry.specs() if s.class_name == name), None)
+    if spec is not None and spec.name in _MODULES:  # a loss registered after this import
+        return _MODULES[spec.name]
+    raise AttributeError(f"module 'VLAP.torch' has no attribute {name!r}")
+
+
+# The modules of the built-in losses under their public names.
+SigmoidF1 = module_class("sigmoid_f1")
+UnboundedF1 = module_class("unbounded_f1")
+BinaryCrossentropy = module_class("binary_crossentropy")
+Focal = module_class("focal")
+Asymmetric = module_class("asymmetric")
+FBetaLoss = module_class("fbeta")
+PrecisionLoss = module_class("precision")
+RecallLoss = module_class("recall")
+JaccardLoss = module_class("jaccard")
+MCCLoss = module_class("mcc")
+LabelCountError = module_class("label_count_error")
+
+
+# --- composite and stateful losses ----------------------------------------------------------
+
+
+def _module(role, value, kinds, options, from_logits):
+    """One part of a composite: a module as given, or the registered loss ``value``
+    (checked by :func:`VLAP.ops.registry.resolve_part`) built with ``options``."""
     if isinstance(value, _Loss):
         if options:
             raise ValueError(f"`{role}_kwargs` can only be given with a name, not a module.")
+        if value.options.get("from_logits", True) != from_logits:
+            raise ValueError(f"`{role}` and the loss must agree on `from_logits`. "
+                             f"Received: from_logits={from_logits!r}, {role}={value!r}")
         return value
-    if value not in table:
-        raise ValueError(f"`{role}` must be a VLAP.torch loss or one of {sorted(table)}. "
-                         f"Received: {role}={value!r}")
-    return table[value](**(options or {}))
+    spec = registry.resolve_part(role, value, kinds, options, also="a VLAP.torch loss or ")
+    extra = {"from_logits": from_logits} if "from_logits" in spec.option_names else {}
+    return module_class(spec.name)(**extra, **(options or {}))
 
 
 def _parts_of(module, input, target, sample_weight):
@@ -307,9 +401,11 @@ def _parts_of(module, input, target, sample_weight):
     else:
         w = torch.as_tensor(sample_weight, device=input.device, dtype=input.dtype)
         w = w.reshape(core.sample_weight_shape(tuple(w.shape), tuple(input.shape)))
-        if isinstance(module, LabelCountError):
-            p = torch.sigmoid(input) if module.options["from_logits"] else input
-            total, count = torch.abs(torch.sum(w * (p - target), -1)).sum(), rows
+        spec = getattr(module, "spec", None)
+        if spec is not None and spec.weights_inside:
+            value = registry.call_formula(spec.formula, TORCH_OPS, target, input,
+                                          options=module.options, sample_weight=w)
+            total, count = value.sum(), rows
         elif w.shape[-1] == 1:
             total, count = (w[:, 0] * module._value(input, target, None)).sum(), rows
         else:
@@ -318,11 +414,16 @@ def _parts_of(module, input, target, sample_weight):
     return [total, count], lambda sums: sums[0] / sums[1]
 
 
+_PARTS = {"surrogate": ("batch",), "baseline": ("elementwise",)}
+
+
+@torch_loss("weighted_sum")
 class WeightedSum(_BatchLoss):
     """``surrogate + weight * mean(baseline)``, see :func:`VLAP.losses.weighted_sum`.
 
-    ``surrogate`` and ``baseline`` are VLAP.torch modules or names
-    (``"sigmoid_f1"``, ``"bce"``, ``"asl"``, ``"focal"``, ``"label_count_error"``).
+    ``surrogate`` and ``baseline`` are VLAP.torch modules or names of registered
+    losses (a batch-level one: ``"sigmoid_f1"``, ``"jaccard"``, ...; an
+    element-wise one: ``"bce"``, ``"asl"``, ``"focal"``, ``"label_count_error"``).
     Under ``torch.distributed`` both terms are the global batch's (one
     ``all_reduce`` for both): the surrogate's counts and the baseline's mean
     over all ranks' rows, also when the ranks' batches differ in size. This
@@ -336,17 +437,20 @@ class WeightedSum(_BatchLoss):
     0.5977
     """
 
-    def __init__(self, surrogate="sigmoid_f1", baseline="bce", weight: float = 0.5,
-                 surrogate_kwargs: dict | None = None, baseline_kwargs: dict | None = None,
+    def __init__(self, surrogate="sigmoid_f1", baseline="binary_crossentropy",
+                 weight: float = 0.5, surrogate_kwargs: dict | None = None,
+                 baseline_kwargs: dict | None = None, from_logits: bool = True,
                  validate_args: bool = True, sync: str = "auto", process_group=None):
         super().__init__(sync=sync, process_group=process_group,
-                         validate_args=validate_args, weight=weight)
-        self.surrogate = _module("surrogate", surrogate, _BATCH, surrogate_kwargs)
-        self.baseline = _module("baseline", baseline, _ELEMENTWISE, baseline_kwargs)
-        if self.surrogate.options.get("from_logits", True) != \
-                self.baseline.options.get("from_logits", True):
-            raise ValueError("`surrogate` and `baseline` must agree on `from_logits`.")
-        self.options["from_logits"] = self.surrogate.options.get("from_logits", True)
+                         validate_args=validate_args, surrogate=surrogate, baseline=baseline,
+                         weight=weight, surrogate_kwargs=surrogate_kwargs,
+                         baseline_kwargs=baseline_kwargs, from_logits=from_logits)
+        for option in ("surrogate", "baseline", "surrogate_kwargs", "baseline_kwargs"):
+            del self.options[option]  # the parts are modules (in repr and state_dict)
+        self.surrogate = _module("surrogate", surrogate, _PARTS["surrogate"],
+                                 surrogate_kwargs, from_logits)
+        self.baseline = _module("baseline", baseline, _PARTS["baseline"], baseline_kwargs,
+                                from_logits)
 
     def _parts(self, input, target, sample_weight):
         first, finish_first = _parts_of(self.surrogate, input, target, sample_weight)
@@ -359,6 +463,53 @@ class WeightedSum(_BatchLoss):
                                              + weight * finish_second(sums[k:]))
 
 
+@torch_loss("dual_head")
+class DualHead(WeightedSum):
+    """The loss of a dual-head model, see :func:`VLAP.losses.dual_head`: ``input`` is
+    ``(batch, 2 * num_labels)`` (decision head, then score head), ``target``
+    ``(batch, num_labels)``; the surrogate scores the decision head, ``weight``
+    times the baseline the score head.
+
+    Example:
+    >>> import torch
+    >>> from VLAP.torch import DualHead
+    >>> y = torch.tensor([[1.0, 0.0]])
+    >>> round(float(DualHead(weight=0.3)(torch.tensor([[2.0, -1.0, 2.0, -1.0]]), y)), 4)
+    0.5977
+    """
+
+    def __init__(self, surrogate="sigmoid_f1", baseline="binary_crossentropy",
+                 weight: float = 1.0, surrogate_kwargs: dict | None = None,
+                 baseline_kwargs: dict | None = None, from_logits: bool = True,
+                 validate_args: bool = True, sync: str = "auto", process_group=None):
+        # WeightedSum's options, checks and parts; only the split by head differs
+        super().__init__(surrogate=surrogate, baseline=baseline, weight=weight,
+                         surrogate_kwargs=surrogate_kwargs, baseline_kwargs=baseline_kwargs,
+                         from_logits=from_logits, validate_args=validate_args, sync=sync,
+                         process_group=process_group)
+
+    def forward(self, input, target, sample_weight=None):
+        input = torch.as_tensor(input)
+        target = torch.as_tensor(target, device=input.device)
+        decision, score = core.split_dual_logits(input, target.shape[-1])
+        from_logits = self.options["from_logits"]
+        decision, target = _prepare(decision, target, from_logits, self.validate_args)
+        score, _ = _prepare(score, target, from_logits, self.validate_args)
+        return self._value(torch.cat([decision, score], -1), target, sample_weight)
+
+    def _parts(self, input, target, sample_weight):
+        decision, score = core.split_dual_logits(input, target.shape[-1])
+        first, finish_first = _parts_of(self.surrogate, decision, target, sample_weight)
+        weight = self.options["weight"]
+        if not weight:
+            return first, finish_first
+        second, finish_second = _parts_of(self.baseline, score, target, sample_weight)
+        k = len(first)
+        return first + second, lambda sums: (finish_first(sums[:k])
+                                             + weight * finish_second(sums[k:]))
+
+
+@torch_loss("scheduled")
 class Scheduled(_BatchLoss):
     """``(1 - mix) * start + mix * end`` with ``mix`` set per epoch, see
     :class:`VLAP.losses.Scheduled`. Call ``loss.set_epoch(epoch)`` at the start
@@ -372,17 +523,20 @@ class Scheduled(_BatchLoss):
     [0.0, 0.0, 0.5, 1.0]
     """
 
-    def __init__(self, start="bce", end="sigmoid_f1", start_epoch: int = 0,
+    def __init__(self, start="binary_crossentropy", end="sigmoid_f1", start_epoch: int = 0,
                  ramp_epochs: int = 10, start_kwargs: dict | None = None,
-                 end_kwargs: dict | None = None, validate_args: bool = True,
-                 sync: str = "auto", process_group=None):
+                 end_kwargs: dict | None = None, from_logits: bool = True,
+                 validate_args: bool = True, sync: str = "auto", process_group=None):
         super().__init__(sync=sync, process_group=process_group,
-                         validate_args=validate_args, start_epoch=start_epoch,
-                         ramp_epochs=ramp_epochs)
-        table = {**_BATCH, **_ELEMENTWISE}
-        self.start = _module("start", start, table, start_kwargs)
-        self.end = _module("end", end, table, end_kwargs)
-        self.options["from_logits"] = self.end.options.get("from_logits", True)
+                         validate_args=validate_args, start=start, end=end,
+                         start_epoch=start_epoch, ramp_epochs=ramp_epochs,
+                         start_kwargs=start_kwargs, end_kwargs=end_kwargs,
+                         from_logits=from_logits)
+        for option in ("start", "end", "start_kwargs", "end_kwargs"):
+            del self.options[option]  # the parts are modules (in repr and state_dict)
+        kinds = registry.KINDS
+        self.start = _module("start", start, kinds, start_kwargs, from_logits)
+        self.end = _module("end", end, kinds, end_kwargs, from_logits)
         self.mix = 0.0
 
     def set_epoch(self, epoch):
@@ -404,6 +558,7 @@ class Scheduled(_BatchLoss):
                                              + mix * finish_second(sums[k:]))
 
 
+@torch_loss("ema_sigmoid_f1", extra=("num_labels",))
 class EMASigmoidF1(_BatchLoss):
     """sigmoidF1 on soft counts averaged over training batches, see
     :func:`VLAP.losses.ema_sigmoid_f1`.
@@ -461,5 +616,6 @@ class EMASigmoidF1(_BatchLoss):
 
 
 __all__ = ["SigmoidF1", "UnboundedF1", "SoftScoreLoss", "BinaryCrossentropy", "Focal",
-           "LabelCountError", "WeightedSum", "Scheduled", "EMASigmoidF1",
-           "Asymmetric", "TORCH_OPS"]
+           "Asymmetric", "LabelCountError", "FBetaLoss", "PrecisionLoss", "RecallLoss",
+           "JaccardLoss", "MCCLoss", "WeightedSum", "DualHead", "Scheduled", "EMASigmoidF1",
+           "TORCH_OPS", "get_loss", "module_class", "torch_loss"]

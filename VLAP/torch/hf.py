@@ -28,39 +28,20 @@ import torch
 import torch.distributed as dist
 
 import VLAP.torch as vt
-from VLAP.ops.core import SCORES
+from VLAP.ops import registry
 from VLAP.torch.dist import is_synced, world_size
 
-# name -> class; the soft scores ("fbeta", "jaccard", ...) give SoftScoreLoss(name)
-LOSSES = {
-    "sigmoid_f1": vt.SigmoidF1, "sigmoidF1": vt.SigmoidF1,
-    "unbounded_f1": vt.UnboundedF1, "unboundedF1": vt.UnboundedF1,
-    "binary_crossentropy": vt.BinaryCrossentropy, "bce": vt.BinaryCrossentropy,
-    "focal": vt.Focal, "asymmetric": vt.Asymmetric, "asl": vt.Asymmetric,
-    "label_count_error": vt.LabelCountError, "weighted_sum": vt.WeightedSum,
-    "scheduled": vt.Scheduled, "ema_sigmoid_f1": vt.EMASigmoidF1,
-}
+def __getattr__(name):
+    if name == "LOSSES":  # read at each access: a loss registered later is in it too
+        return {n: vt.module_class(n) for n in registry.names()}
+    raise AttributeError(f"module 'VLAP.torch.hf' has no attribute {name!r}")
 
 
-def get_loss(loss: str | torch.nn.Module = "sigmoid_f1", **kwargs: Any) -> torch.nn.Module:
-    """A VLAP.torch loss from its name (the paper's, snake_case, ``bce``/``asl``, or a
-    soft score: ``fbeta``, ``precision``, ``recall``, ``jaccard``, ``mcc``).
-
-    Example:
-    >>> get_loss("jaccard", average="micro")
-    SoftScoreLoss(f_beta=1.0, beta=1.0, eta=0.0, average='micro', from_logits=True, epsilon=1e-07, sync='auto')
-    """
-    if isinstance(loss, torch.nn.Module):
-        if kwargs:
-            raise ValueError("Options can only be given with a loss name, not a module. "
-                             f"Received: loss={loss!r}, options={sorted(kwargs)}")
-        return loss
-    if loss in SCORES:
-        return vt.SoftScoreLoss(loss, **kwargs)
-    if loss not in LOSSES:
-        raise ValueError("`loss` must be a VLAP.torch loss module or one of "
-                         f"{sorted([*LOSSES, *SCORES])}. Received: loss={loss!r}")
-    return LOSSES[loss](**kwargs)
+#: A VLAP.torch loss from any name of :mod:`VLAP.ops.registry` (the paper's,
+#: snake_case, ``bce``/``asl``, a soft score ``fbeta``/``jaccard``/..., a class
+#: name) with its options, or a module as given (:func:`VLAP.torch.get_loss`).
+#: ``LOSSES`` maps every name to its module class.
+get_loss = vt.get_loss
 
 
 def _logits(outputs):
