@@ -242,3 +242,21 @@ def test_a_registered_rule_runs_everywhere_and_is_saved(tmp_path):
     shipped = VLAP.evaluate(loaded, (x, y))
     assert shipped.loc["f1_macro", "value"] == pytest.approx(
         f1_score(y, want, average="macro", zero_division=0), abs=1e-12)
+
+
+def test_thresholded_counts_keep_a_raw_cut_on_the_scores_scale():
+    """ThresholdedCounts' `threshold` is a cut on whatever the scores are (the legacy
+    validation callback counts logits against a logit cut), not a probability."""
+    from VLAP.evaluation.counts import ThresholdedCounts
+
+    rng = np.random.default_rng(3)
+    y = (rng.random((100, 4)) < 0.4).astype(np.uint8)
+    logits = rng.normal(0.0, 3.0, size=y.shape).astype("float32")
+    for cut in (-1.5, 0.0, 2.0, np.array([-3.0, -0.5, 0.5, 3.0])):
+        counts = ThresholdedCounts(4)
+        counts.update(y, logits, threshold=cut)
+        want = f1_score(y, logits.astype(np.float64) > cut, average="macro", zero_division=0)
+        assert counts.metrics()["f1_macro"] == pytest.approx(want, abs=1e-12)
+        by_rule = ThresholdedCounts(4)
+        by_rule.update(y, logits, rule=DecisionRule.cut_points(cut), from_logits=True)
+        assert by_rule.metrics() == counts.metrics()

@@ -31,7 +31,7 @@ Example:
 
 import numpy as np
 
-from VLAP.inference.rule import DEFAULT_THRESHOLD, make_rule
+from VLAP.inference.rule import DEFAULT_THRESHOLD, DecisionRule, TopK
 from VLAP.ops import core
 from VLAP.ops.numpy_ops import NUMPY_OPS
 
@@ -77,31 +77,36 @@ class ThresholdedCounts:
         self.sums = dict.fromkeys(_EXAMPLE_SUMS, 0.0)
 
     def update(self, y_true, scores, *, threshold=None, top_k: "int | None" = None,
-               decisions=None, rule=None) -> None:
+               decisions=None, rule=None, from_logits: bool = False) -> None:
         """Count one batch (any size: it is processed in row chunks).
 
         Args:
             y_true: 0/1 array of shape ``(n, num_labels)`` (checked by the caller).
-            scores: array of the same shape. Probabilities.
+            scores: array of the same shape.
             threshold: float or array of shape ``(num_labels,)``: predict
-                ``scores > threshold`` (default 0.5). Ignored when ``top_k``
-                is given.
+                ``scores > threshold``, a cut on the scores' own scale
+                (probabilities, or logits with a logit cut; default 0.5).
+                Ignored when ``top_k`` is given.
             top_k: int or None. Predict the ``k`` highest scores per example.
             decisions: 0/1 array of the shape of ``y_true``, or None. Decisions
                 already made (e.g. by a packaged model's own rule): counted as
                 they are, ``threshold``, ``top_k`` and ``rule`` unused.
-            rule: DecisionRule or None. The decision rule, applied to the
-                probabilities (instead of ``threshold`` and ``top_k``).
+            rule: DecisionRule or None. The decision rule
+                (:class:`VLAP.inference.rule.DecisionRule`), instead of
+                ``threshold`` and ``top_k``.
+            from_logits: bool. With ``rule``: whether ``scores`` are logits
+                (default: probabilities).
         """
-        if decisions is None:
-            rule = make_rule(DEFAULT_THRESHOLD if threshold is None else threshold, top_k,
-                             rule=rule)
+        if decisions is None and rule is None:  # a raw cut: scores > threshold, as given
+            from_logits = True
+            rule = (TopK(top_k) if top_k is not None else
+                    DecisionRule.cut_points(DEFAULT_THRESHOLD if threshold is None else threshold))
         for rows in row_chunks(len(y_true), self.num_labels):
             y = np.asarray(y_true[rows], dtype=np.uint8)
             if decisions is not None:
                 p = np.asarray(decisions[rows], dtype=np.uint8)
             else:
-                p = rule.apply(scores[rows], from_logits=False)
+                p = rule.apply(scores[rows], from_logits=from_logits)
             self._add(y, p)
 
     def _add(self, y, p):
