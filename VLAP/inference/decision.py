@@ -33,7 +33,6 @@ from VLAP.inference.tuning import (  # noqa: F401  (re-exported: same objects)
     MIN_TUNING_SUPPORT,
     RULE_FOLDS,
     choose_rule,
-    resolve_rule,
     tune_cut_points,
     tune_thresholds,
 )

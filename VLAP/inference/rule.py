@@ -569,14 +569,13 @@ def make_rule(threshold=DEFAULT_THRESHOLD, top_k: "int | None" = None, *, cut_po
         return rule.replace(**changes) if changes else rule
     head = head or "decision"
     if top_k is not None:
-        if isinstance(top_k, bool) or not isinstance(top_k, numbers.Integral):
-            raise TypeError(f"`top_k` must be an int or None. Received: top_k={top_k!r}")
+        top = TopK(top_k, head=head, strategy=strategy)  # checks top_k first
         if not _is_default_threshold(threshold) or cut_points is not None:
             raise ValueError(
                 "Pass either `threshold` or `top_k`, not both: top-k predicts the k "
                 f"highest scores per example. Received: threshold={threshold!r}, "
                 f"top_k={top_k!r}")
-        return TopK(top_k, head=head, strategy=strategy)
+        return top
     if cut_points is not None:  # thresholds too: a saved Decision layer's config
         probabilities = None if _is_default_threshold(threshold) else threshold
         return CutPoints(cut_points, probabilities, head=head, strategy=strategy)
