@@ -8,30 +8,52 @@
 * :mod:`VLAP.evaluation.report`: ``evaluate_predictions`` (a pure function on
   arrays) and ``evaluate`` (``VLAP.evaluate``: predict, then report).
 
-The decision rules it applies (thresholds, top-k) and the packaged models it
-scores live in :mod:`VLAP.inference`; ``predict_scores`` and ``iter_scores``
-(run a model over data) are exported here too, as the same objects.
+The decision rules it applies (:class:`VLAP.inference.rule.DecisionRule`:
+thresholds, top-k) and the packaged models it scores live in
+:mod:`VLAP.inference`; ``predict_scores`` and ``iter_scores`` (run a model
+over data) are exported here too, as the same objects.
+
+Everything but ``evaluate``, ``predict_scores`` and ``iter_scores`` is NumPy
+only: attributes are imported lazily, so ``from VLAP.evaluation import
+evaluate_predictions`` imports none of TensorFlow, Keras, PyTorch or JAX (the
+Keras parts start Keras when first used).
 
 Naming follows scikit-learn (``"macro"``: the mean of per-label scores;
 ``"micro"``: pooled counts).
 """
 
-from VLAP._quiet import import_backend_quietly
+import importlib
 
-import_backend_quietly()  # Keras/TensorFlow start-up without native noise, as in the CLI
+_EXPORTS = {
+    "METRIC_NAMES": "VLAP.evaluation.report",
+    "NAMING_NOTE": "VLAP.evaluation.report",
+    "PAPER_NAMING": "VLAP.evaluation.report",
+    "PER_LABEL_COLUMNS": "VLAP.evaluation.report",
+    "evaluate": "VLAP.evaluation.report",
+    "evaluate_predictions": "VLAP.evaluation.report",
+    "MultilabelEvaluator": "VLAP.evaluation.streaming",
+    "iter_scores": "VLAP.inference.scores",
+    "predict_scores": "VLAP.inference.scores",
+}
+#: What runs a Keras model: Keras starts quietly (as in the CLI) before these are used.
+_KERAS_SIDE = ("evaluate", "iter_scores", "predict_scores")
 
-from VLAP.evaluation.report import (
-    METRIC_NAMES,
-    NAMING_NOTE,
-    PAPER_NAMING,
-    PER_LABEL_COLUMNS,
-    evaluate,
-    evaluate_predictions,
-)
-from VLAP.evaluation.streaming import MultilabelEvaluator
-from VLAP.inference.scores import iter_scores, predict_scores
+__all__ = sorted(_EXPORTS)
 
-__all__ = [
-    "METRIC_NAMES", "NAMING_NOTE", "PAPER_NAMING", "PER_LABEL_COLUMNS",
-    "MultilabelEvaluator", "evaluate", "evaluate_predictions", "iter_scores", "predict_scores",
-]
+
+def __getattr__(name):
+    try:
+        module_name = _EXPORTS[name]
+    except KeyError:
+        raise AttributeError(f"module 'VLAP.evaluation' has no attribute {name!r}") from None
+    if name in _KERAS_SIDE:
+        from VLAP._quiet import import_backend_quietly
+
+        import_backend_quietly()
+    value = getattr(importlib.import_module(module_name), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -4,8 +4,9 @@ Every thresholded score of the report comes from the same counts, computed once
 by :func:`VLAP.ops.core.confusion_counts` (the counting step the losses and the
 Keras metrics use) on NumPy, in row chunks so memory stays bounded:
 
-* *format*: :func:`VLAP.ops.core.hard_indicator` at the thresholds, or the
-  ``k`` highest scores of each example (:func:`VLAP.inference.decision.top_k_indicator`);
+* *format*: the decision rule (:class:`VLAP.inference.rule.DecisionRule`:
+  cut points, or the ``k`` highest scores of each example), or decisions
+  already made;
 * *update*: per-label ``tp, fp, tn, fn`` (:func:`VLAP.ops.core.confusion_counts`)
   and per-example ``tp, predicted, true`` (:func:`VLAP.ops.core.example_counts`),
   from which the per-example scores are summed;
@@ -30,7 +31,7 @@ Example:
 
 import numpy as np
 
-from VLAP.inference.decision import exact_cut, top_k_indicator
+from VLAP.inference.rule import DEFAULT_THRESHOLD, DecisionRule, TopK
 from VLAP.ops import core
 from VLAP.ops.numpy_ops import NUMPY_OPS
 
@@ -76,29 +77,36 @@ class ThresholdedCounts:
         self.sums = dict.fromkeys(_EXAMPLE_SUMS, 0.0)
 
     def update(self, y_true, scores, *, threshold=None, top_k: "int | None" = None,
-               decisions=None) -> None:
+               decisions=None, rule=None, from_logits: bool = False) -> None:
         """Count one batch (any size: it is processed in row chunks).
 
         Args:
             y_true: 0/1 array of shape ``(n, num_labels)`` (checked by the caller).
             scores: array of the same shape.
             threshold: float or array of shape ``(num_labels,)``: predict
-                ``scores > threshold``. Ignored when ``top_k`` is given.
+                ``scores > threshold``, a cut on the scores' own scale
+                (probabilities, or logits with a logit cut; default 0.5).
+                Ignored when ``top_k`` is given.
             top_k: int or None. Predict the ``k`` highest scores per example.
             decisions: 0/1 array of the shape of ``y_true``, or None. Decisions
                 already made (e.g. by a packaged model's own rule): counted as
-                they are, ``threshold`` and ``top_k`` unused.
+                they are, ``threshold``, ``top_k`` and ``rule`` unused.
+            rule: DecisionRule or None. The decision rule
+                (:class:`VLAP.inference.rule.DecisionRule`), instead of
+                ``threshold`` and ``top_k``.
+            from_logits: bool. With ``rule``: whether ``scores`` are logits
+                (default: probabilities).
         """
-        if top_k is None and decisions is None:
-            cut = exact_cut(threshold, scores.dtype)
+        if decisions is None and rule is None:  # a raw cut: scores > threshold, as given
+            from_logits = True
+            rule = (TopK(top_k) if top_k is not None else
+                    DecisionRule.cut_points(DEFAULT_THRESHOLD if threshold is None else threshold))
         for rows in row_chunks(len(y_true), self.num_labels):
             y = np.asarray(y_true[rows], dtype=np.uint8)
             if decisions is not None:
                 p = np.asarray(decisions[rows], dtype=np.uint8)
-            elif top_k is not None:
-                p = top_k_indicator(scores[rows], top_k)
             else:
-                p = core.hard_indicator(NUMPY_OPS, scores[rows], cut, like=y)
+                p = rule.apply(scores[rows], from_logits=from_logits)
             self._add(y, p)
 
     def _add(self, y, p):

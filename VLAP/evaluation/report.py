@@ -35,12 +35,10 @@ Example:
 import warnings
 
 import numpy as np
-from scipy.special import expit
 
 from VLAP._quiet import progress
 from VLAP._validation import check_bool
 from VLAP._arrays import check_label_names, check_labels, check_probabilities
-from VLAP.inference.scores import iter_outputs, output_heads, resolve_from_logits, split_heads
 from VLAP.evaluation.ranking import DEFAULT_KS
 from VLAP.evaluation.streaming import (
     PER_LABEL_COLUMNS,
@@ -48,13 +46,14 @@ from VLAP.evaluation.streaming import (
     check_ks,
     metric_names,
 )
-from VLAP.inference.decision import (
+from VLAP.inference.rule import (
     DEFAULT_THRESHOLD,
-    decide,
-    logit,
-    resolve_thresholds,
-    tune_cut_points,
+    DecisionRule,
+    as_probabilities,
+    make_rule,
+    split_heads,
 )
+from VLAP.inference.tuning import resolve_rule, tune_cut_points
 
 PAPER_NAMING = {
     "paper_macroF1": "f1_macro",
@@ -83,7 +82,8 @@ def _finish(summary, table=None):
 def evaluate_predictions(y_true, scores, threshold=0.5, label_names=None,
                          per_label: bool = False, y_val=None, scores_val=None,
                          top_k: "int | None" = None, ks=DEFAULT_KS,
-                         ranking_bins: "int | None" = None, decisions=None):
+                         ranking_bins: "int | None" = None, decisions=None,
+                         rule: "DecisionRule | None" = None):
     """All multilabel scores of probability predictions, as a pandas table.
 
     Thresholded scores (F1, precision, recall, Hamming loss, subset accuracy,
@@ -126,6 +126,10 @@ def evaluate_predictions(y_true, scores, threshold=0.5, label_names=None,
             a decision rule (e.g. a packaged model's `"labels"` output): the
             thresholded metrics count them as they are (`threshold` then only
             labels the report), the ranking metrics use `scores`.
+        rule: DecisionRule or None. The decision rule
+            (:class:`VLAP.inference.rule.DecisionRule`, e.g.
+            `DecisionRule.top_k(2)`), instead of `threshold` and `top_k`;
+            applied to `scores` as probabilities.
 
     Returns:
         pandas.DataFrame indexed by metric name (:data:`METRIC_NAMES`) with one
@@ -159,12 +163,10 @@ def evaluate_predictions(y_true, scores, threshold=0.5, label_names=None,
     num_labels = y.shape[1]
     check_label_names(label_names, num_labels)
     check_bool("per_label", per_label)
-    strategy, thresholds = resolve_thresholds(threshold, top_k, num_labels,
-                                               y_val, scores_val)
-    evaluator = MultilabelEvaluator(
-        num_labels, threshold=DEFAULT_THRESHOLD if thresholds is None else thresholds,
-        top_k=top_k, ks=ks, ranking_bins=ranking_bins, label_names=label_names)
-    evaluator.threshold_strategy = strategy
+    rule = resolve_rule(threshold, top_k, rule=rule, num_labels=num_labels, y_val=y_val,
+                        scores_val=scores_val)
+    evaluator = MultilabelEvaluator(num_labels, rule=rule, ks=ks, ranking_bins=ranking_bins,
+                                    label_names=label_names)
     if decisions is not None:
         decisions = check_labels(decisions, "decisions", min_labels=1)
         if decisions.shape != y.shape:
@@ -176,12 +178,14 @@ def evaluate_predictions(y_true, scores, threshold=0.5, label_names=None,
     return _finish(evaluator.result())
 
 
-def _rule(model, threshold, top_k, val_data, from_logits, num_labels):
-    """(strategy, cut points as logits or None, top_k) of `evaluate`'s arguments."""
-    tuned = isinstance(threshold, str) and threshold == "tuned" and top_k is None
+def _rule(model, threshold, top_k, rule, val_data, from_logits, num_labels):
+    """The :class:`DecisionRule` of `evaluate`'s arguments, tuned on `val_data` if asked."""
+    tuned = isinstance(threshold, str) and threshold == "tuned" and top_k is None \
+        and rule is None
     if not tuned:
-        strategy, thresholds = resolve_thresholds(threshold, top_k, num_labels, None, None)
-        return strategy, (None if thresholds is None else logit(thresholds)), top_k
+        return make_rule(threshold, top_k, rule=rule).for_labels(num_labels)
+    from VLAP.inference.scores import iter_outputs, output_heads
+
     heads = output_heads(model)
     outputs = [(y, split_heads(o, heads)[0]) for y, o, _ in iter_outputs(model, val_data)]
     y_val = check_labels(np.concatenate([y for y, _ in outputs]), "y_val")
@@ -190,14 +194,14 @@ def _rule(model, threshold, top_k, val_data, from_logits, num_labels):
         raise ValueError(f"`val_data` must have num_labels={num_labels} label columns, as "
                          f"`data`. Received: {y_val.shape[1]}")
     if from_logits:
-        return "tuned", tune_cut_points(y_val, out_val), None
-    _, thresholds = resolve_thresholds("tuned", None, num_labels, y_val, out_val)
-    return "tuned", logit(thresholds), None
+        return DecisionRule.cut_points(tune_cut_points(y_val, out_val), strategy="tuned")
+    return resolve_rule("tuned", num_labels=num_labels, y_val=y_val, scores_val=out_val)
 
 
 def evaluate(model, data, threshold=None, label_names=None, per_label: bool = False,
              val_data=None, top_k: "int | None" = None, from_logits: "bool | None" = None,
-             ks=DEFAULT_KS, ranking_bins: "int | None" = None):
+             ks=DEFAULT_KS, ranking_bins: "int | None" = None,
+             rule: "DecisionRule | None" = None):
     """Evaluate a multilabel model: every score, as a pandas table.
 
     Predicts batch by batch and streams the batches through a
@@ -207,14 +211,14 @@ def evaluate(model, data, threshold=None, label_names=None, per_label: bool = Fa
     `ranking_bins=B` computes them from fixed bins in bounded memory instead.
 
     Decisions are made by VLAP's one decision rule
-    (:func:`VLAP.inference.decision.decide`, the rule a packaged model
+    (:class:`VLAP.inference.rule.DecisionRule`, the rule a packaged model
     applies): thresholds become cut points on the model's logits, compared
     exactly in the outputs' dtype. A packaged model
     (:class:`VLAP.inference.Predictor`) is scored with its *own* decisions by
     default, so the report is the shipped model's. Probabilities for the
     ranking metrics are float64 sigmoids of the logits. A dual-head model
-    (:func:`VLAP.inference.scores.output_heads`) decides with its decision head
-    and ranks with its score head.
+    (:func:`VLAP.inference.scores.output_heads`) decides with the rule's head
+    (the decision head by default) and ranks with its score head.
 
     Args:
         model: keras.Model, a packaged Predictor, or any object with
@@ -238,6 +242,9 @@ def evaluate(model, data, threshold=None, label_names=None, per_label: bool = Fa
             is never applied twice.
         ks: sequence of int. Cut-offs of precision@k, recall@k and nDCG@k.
         ranking_bins: int or None. `None`: exact mAP/AUROC; an int: binned.
+        rule: DecisionRule or None. The decision rule
+            (:class:`VLAP.inference.rule.DecisionRule`), instead of
+            `threshold` and `top_k`; applied to the model's outputs.
 
     Returns:
         pandas.DataFrame indexed by metric name with a `"value"` column, or
@@ -255,17 +262,20 @@ def evaluate(model, data, threshold=None, label_names=None, per_label: bool = Fa
     (0.5, True)
     """
     from VLAP.inference.predictor import Predictor
+    from VLAP.inference.scores import iter_outputs, output_heads, resolve_from_logits
 
     check_bool("per_label", per_label)
     ks = check_ks(ks)
     from_logits = resolve_from_logits(model, from_logits)
     heads = output_heads(model)
-    own_rule = isinstance(model, Predictor) and threshold is None and top_k is None
+    own_rule = (isinstance(model, Predictor) and threshold is None and top_k is None
+                and rule is None)
     if isinstance(model, Predictor) and label_names is None:
         label_names = model.label_names
     if threshold is None:
         threshold = DEFAULT_THRESHOLD
-    tuned = isinstance(threshold, str) and threshold == "tuned" and top_k is None
+    tuned = isinstance(threshold, str) and threshold == "tuned" and top_k is None \
+        and rule is None
     if tuned and val_data is None:
         raise ValueError(
             "threshold='tuned' chooses per-label thresholds on validation data: "
@@ -276,7 +286,7 @@ def evaluate(model, data, threshold=None, label_names=None, per_label: bool = Fa
             "`val_data` is only used with threshold='tuned'; it is ignored.",
             UserWarning, stacklevel=2,
         )
-    evaluator = cuts = None
+    evaluator = None
     batches = iter_outputs(model, data)
     if not isinstance(data, (tuple, list)):  # a bar over the batches, on a terminal only
         try:
@@ -287,21 +297,13 @@ def evaluate(model, data, threshold=None, label_names=None, per_label: bool = Fa
     for y, outputs, own in batches:
         if evaluator is None:
             y = check_labels(y, "y_true")
-            if own_rule:
-                rule = model.decision
-                strategy, cuts, k = rule.strategy, rule.cut_points, rule.top_k
-            else:
-                strategy, cuts, k = _rule(model, threshold, top_k, val_data, from_logits,
-                                          y.shape[1])
-            evaluator = MultilabelEvaluator(
-                y.shape[1], top_k=k, ks=ks, ranking_bins=ranking_bins,
-                threshold=DEFAULT_THRESHOLD if cuts is None else expit(cuts),
-                label_names=label_names)
-            evaluator.threshold_strategy = strategy
-        decide_on, rank_on = split_heads(outputs, heads)
-        decisions = own if own_rule else decide(decide_on, cut_points=cuts, top_k=k,
-                                                from_logits=from_logits)
-        scores = expit(rank_on) if from_logits else rank_on
+            rule = model.rule if own_rule else _rule(model, threshold, top_k, rule, val_data,
+                                                     from_logits, y.shape[1])
+            evaluator = MultilabelEvaluator(y.shape[1], rule=rule, ks=ks,
+                                            ranking_bins=ranking_bins, label_names=label_names)
+        decisions = own if own_rule else rule.apply(outputs, from_logits=from_logits,
+                                                    heads=heads)
+        scores = as_probabilities(split_heads(outputs, heads)[1], from_logits)
         evaluator.update(y, scores, decisions=decisions)
     if per_label:
         return _finish(*evaluator.result(per_label=True))

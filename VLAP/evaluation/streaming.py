@@ -43,6 +43,7 @@ from VLAP._validation import check_positive_int
 from VLAP._arrays import check_label_names, check_labels, check_probabilities
 from VLAP.evaluation.binned import bin_counts, binned_ranking_scores
 from VLAP.evaluation.counts import ThresholdedCounts
+from VLAP.inference.rule import DEFAULT_THRESHOLD, DecisionRule, make_rule
 from VLAP.evaluation.ranking import (
     DEFAULT_KS,
     ExampleRankingSums,
@@ -95,28 +96,33 @@ class MultilabelEvaluator:
             first batch.
         threshold: float or array. A probability in [0, 1] for every label
             (default `0.5`) or one per label: a label is predicted when its
-            score is above it. Ignored with `top_k`.
+            score is above it (leave it at 0.5 with `top_k`).
         top_k: int or None. Predict the `k` highest scores of every example.
         ks: sequence of int. Cut-offs of precision@k, recall@k and nDCG@k.
         ranking_bins: int or None. `None` (default): exact AP and AUC (keeps
             the labels and scores of every batch). An int `B`: AP and AUC from
             `B` fixed score bins, in bounded memory, with an error bound.
         label_names: sequence of str or None. Names for the per-label table.
+        rule: DecisionRule or None. The decision rule
+            (:class:`VLAP.inference.rule.DecisionRule`), instead of
+            `threshold` and `top_k`; applied to the scores (probabilities).
 
     Results equal :func:`VLAP.evaluation.evaluate_predictions` on the
     concatenated batches (exactly, in the default mode).
     """
 
-    def __init__(self, num_labels=None, *, threshold=0.5, top_k=None, ks=DEFAULT_KS,
-                 ranking_bins=None, label_names=None):
+    def __init__(self, num_labels=None, *, threshold=DEFAULT_THRESHOLD, top_k=None,
+                 ks=DEFAULT_KS, ranking_bins=None, label_names=None,
+                 rule: "DecisionRule | None" = None):
         self.num_labels = check_positive_int("num_labels", num_labels, allow_none=True)
         self.ks = check_ks(ks)
         self.ranking_bins = check_positive_int("ranking_bins", ranking_bins,
                                                allow_none=True)
-        self.top_k = check_positive_int("top_k", top_k, allow_none=True)
+        self.rule = make_rule(threshold, top_k, rule=rule)
+        self.top_k = self.rule.k
         self.threshold = threshold
         self.label_names = label_names
-        self.threshold_strategy = None  # set by evaluate_predictions ("tuned")
+        self.threshold_strategy = None  # overrides rule.strategy in the report, if set
         self.reset()
 
     def reset(self) -> None:
@@ -129,26 +135,8 @@ class MultilabelEvaluator:
     def _build(self, num_labels):
         self.num_labels = num_labels
         self._index = check_label_names(self.label_names, num_labels)
-        if self.top_k is not None and self.top_k > num_labels:
-            raise ValueError(f"`top_k` must be between 1 and num_labels={num_labels}. "
-                             f"Received: top_k={self.top_k!r}")
-        self._thresholds = None
-        if self.top_k is None:
-            if isinstance(self.threshold, str):
-                raise ValueError(
-                    "`threshold` must be a probability or one per label here; tune "
-                    "them first (VLAP.inference.tune_thresholds on validation data) "
-                    f"or use evaluate(..., threshold='tuned'). Received: "
-                    f"threshold={self.threshold!r}")
-            t = np.asarray(self.threshold, dtype=np.float64)
-            if t.shape not in ((), (num_labels,)):
-                raise ValueError(
-                    "A per-label `threshold` must have shape (num_labels,) = "
-                    f"({num_labels},). Received: threshold.shape={t.shape}")
-            if not (np.isfinite(t).all() and (t >= 0).all() and (t <= 1).all()):
-                raise ValueError("`threshold` must hold probabilities in [0, 1]. "
-                                 f"Received: threshold={self.threshold!r}")
-            self._thresholds = np.broadcast_to(t, (num_labels,)).copy()
+        self._rule = self.rule.for_labels(num_labels)
+        self._thresholds = self._rule.thresholds  # probabilities per label, or None
         self._counts = ThresholdedCounts(num_labels)
         self._ranking = ExampleRankingSums(num_labels, self.ks)
 
@@ -184,8 +172,7 @@ class MultilabelEvaluator:
             if decisions.shape != y.shape:
                 raise ValueError("`decisions` must have the shape of `y_true`. Received: "
                                  f"decisions.shape={decisions.shape}, y_true.shape={y.shape}")
-        self._counts.update(y, s, threshold=self._thresholds, top_k=self.top_k,
-                            decisions=decisions)
+        self._counts.update(y, s, rule=self._rule, decisions=decisions)
         self._ranking.update(y, s)
         if self.ranking_bins is None:
             # kept until result(): copy what may be a view of a reused batch buffer
@@ -265,9 +252,7 @@ class MultilabelEvaluator:
         names = metric_names(self.ks)
         summary = pd.DataFrame({"value": [float(values[k]) for k in names]},
                                index=pd.Index(names, name="metric"))
-        strategy = self.threshold_strategy or (
-            "top_k" if self.top_k is not None
-            else "fixed" if np.ndim(self.threshold) == 0 else "per_label")
+        strategy = self.threshold_strategy or self._rule.strategy
         summary.attrs.update({
             "threshold_strategy": strategy,
             "threshold": (None if self._thresholds is None

@@ -120,29 +120,26 @@ def _heads(outputs, y):
     return split_heads(outputs, 2 if outputs.shape[1] == 2 * y.shape[1] else 1)
 
 
-def _decided(y, outputs, from_logits, cut_points, label_names=None, per_label=False):
-    """The report of one decision rule (cut points on the logits) on model outputs."""
-    from scipy.special import expit
-
+def _decided(y, outputs, from_logits, rule, label_names=None, per_label=False):
+    """The report of one decision rule (a :class:`DecisionRule`) on model outputs."""
     from VLAP.evaluation import evaluate_predictions
-    from VLAP.inference.decision import decide
+    from VLAP.inference.rule import as_probabilities
 
-    decide_on, rank_on = _heads(outputs, y)
-    scores = expit(rank_on) if from_logits else rank_on
-    decisions = decide(decide_on, cut_points=cut_points, from_logits=from_logits)
-    return evaluate_predictions(y, scores, threshold=expit(np.asarray(cut_points, float)),
-                                label_names=label_names, per_label=per_label,
-                                decisions=decisions)
+    heads = 2 if outputs.shape[1] == 2 * y.shape[1] else 1
+    scores = as_probabilities(_heads(outputs, y)[1], from_logits)
+    decisions = rule.apply(outputs, from_logits=from_logits, heads=heads)
+    return evaluate_predictions(y, scores, rule=rule, label_names=label_names,
+                                per_label=per_label, decisions=decisions)
 
 
 def train_and_evaluate(prep, cfg, loss, seed, loss_kwargs=None, variant="",
                        run_dir=None, tune_thresholds=False, keep_model=False):
     """Train one model with ``loss`` and ``seed``; score val and test.
 
-    Every decision goes through VLAP's one rule (:mod:`VLAP.inference.decision`)
+    Every decision goes through VLAP's one rule (:class:`VLAP.inference.rule.DecisionRule`)
     on the model's logits: the threshold of the config as a cut point, and with
     ``tune_thresholds`` per-label cut points tuned on the validation split
-    (:func:`VLAP.inference.decision.tune_cut_points`).
+    (:func:`VLAP.inference.tuning.tune_cut_points`).
 
     Returns:
         :class:`RunResult`. ``summaries`` holds the test scores at the fixed
@@ -154,7 +151,8 @@ def train_and_evaluate(prep, cfg, loss, seed, loss_kwargs=None, variant="",
     import keras
 
     from VLAP.data import create_dataset
-    from VLAP.inference.decision import decide, logit, tune_cut_points
+    from VLAP.inference.rule import DecisionRule
+    from VLAP.inference.tuning import tune_cut_points
     from VLAP.inference.scores import output_is_logits
     from VLAP.training import train
     from VLAP.training.guards import StopOnNonFiniteLoss
@@ -184,25 +182,21 @@ def train_and_evaluate(prep, cfg, loss, seed, loss_kwargs=None, variant="",
         y_val, out_val = _outputs(model, prep.x_val, prep.y_val)
         y_test, out_test = _outputs(model, prep.x_test, prep.y_test)
         summaries, per_label = {}, {}
-        fixed = np.full(prep.num_labels, float(logit(cfg["threshold"])))
+        fixed = DecisionRule.threshold(cfg["threshold"])
         rules = {variant: fixed}
         val_summary = _decided(y_val, out_val, from_logits, fixed)
         summaries[variant], per_label[variant] = _decided(
             y_test, out_test, from_logits, fixed, prep.label_names, per_label=True)
         if tune_thresholds:
-            decide_val = _heads(out_val, y_val)[0]
-            val_logits = decide_val if from_logits else logit(
-                np.clip(decide_val, 1e-300, np.nextafter(1.0, 0.0)))
-            cuts = tune_cut_points(y_val, val_logits)
-            rules["tuned"] = cuts
+            cuts = tune_cut_points(y_val, _heads(out_val, y_val)[0], from_logits=from_logits)
+            rules["tuned"] = DecisionRule.cut_points(cuts, strategy="tuned")
             summaries["tuned"], per_label["tuned"] = _decided(
-                y_test, out_test, from_logits, cuts, prep.label_names, per_label=True)
-            summaries["tuned"].attrs["threshold_strategy"] = "tuned"
+                y_test, out_test, from_logits, rules["tuned"], prep.label_names, per_label=True)
     notes = sorted({f"{prep.name}/{loss}: {w.category.__name__}: {w.message}"
                     for w in run_warnings(caught)})
-    counts = {v: decide(_heads(out_test, y_test)[0], cut_points=c,
-                        from_logits=from_logits).sum(1)
-              for v, c in rules.items()}
+    test_heads = 2 if out_test.shape[1] == 2 * y_test.shape[1] else 1
+    counts = {v: r.apply(out_test, from_logits=from_logits, heads=test_heads).sum(1)
+              for v, r in rules.items()}
     hist = {k: list(v) for k, v in history.history.items()}
     epochs_run = len(next(iter(hist.values()), []))
     return RunResult(prep.name, loss, int(seed), dict(loss_kwargs or {}), variant, hist,

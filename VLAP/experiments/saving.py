@@ -5,7 +5,7 @@ the shipped file itself:
 
 - the decision rule of each trained model: per-label cut points tuned on the
   validation split, or the fixed 0.5, whichever scores the higher validation
-  macro-F1 *out of fold* (:func:`VLAP.inference.decision.choose_rule`; tuned
+  macro-F1 *out of fold* (:func:`VLAP.inference.tuning.choose_rule`; tuned
   cuts always win in sample);
 - for each loss, the seed whose rule has the best such validation macro-F1 is
   packaged with that rule, the label names and the dataset's fitted featuriser
@@ -40,18 +40,15 @@ def shipped_rule(res) -> "tuple[dict, float]":
 
     Returns:
         ``(record, score)``: ``record`` from
-        :func:`VLAP.inference.decision.choose_rule` (strategy, cut points,
+        :func:`VLAP.inference.tuning.choose_rule` (strategy, cut points,
         validation figures) plus ``from_logits``; ``score`` the validation
         macro-F1 of the chosen rule (out of fold for tuned cuts).
     """
-    import numpy as np
-
-    from VLAP.inference.decision import choose_rule, logit
+    from VLAP.inference.tuning import choose_rule
 
     y_val, outputs, from_logits = res.val_scores
     outputs = outputs[:, :y_val.shape[1]]  # a dual head decides with its first half
-    logits = outputs if from_logits else logit(np.clip(outputs, 1e-300, np.nextafter(1.0, 0.0)))
-    record = choose_rule(y_val, logits)
+    record = choose_rule(y_val, outputs, from_logits=bool(from_logits))
     record["from_logits"] = bool(from_logits)
     score = (record["val_f1_macro_tuned_oof"] if record["strategy"] == "tuned"
              else record["val_f1_macro_fixed"])

@@ -8,6 +8,10 @@ names and a score per label, through the packaged model's own decision rule
 
 from pathlib import Path
 
+from VLAP._quiet import import_backend_quietly
+
+import_backend_quietly()  # Keras/TensorFlow start-up without native noise
+
 import numpy as np
 import pandas as pd
 from keras import ops

@@ -18,21 +18,25 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
+from VLAP._quiet import import_backend_quietly
+
+import_backend_quietly()  # Keras/TensorFlow start-up without native noise
+
 import keras
 import numpy as np
 import pandas as pd
 from keras import ops
 
-from VLAP.inference.decision import (
-    DEFAULT_THRESHOLD,
+from VLAP.inference.decision import Decision
+from VLAP.inference.rule import DEFAULT_THRESHOLD, DecisionRule, make_rule, split_heads
+from VLAP.inference.scores import output_heads, output_is_logits
+from VLAP.inference.tuning import (
     MIN_TUNING_SUPPORT,
-    Decision,
     choose_rule,
-    logit,
+    rule_of,
     tune_cut_points,
     tune_thresholds,
 )
-from VLAP.inference.scores import output_heads, output_is_logits
 from VLAP.features import deserialize_featurizer, serialize_featurizer
 
 #: The index of the packaged models in a run folder (written by `vlap run`).
@@ -103,17 +107,21 @@ class Predictor(keras.Model):
         return list(self.decision.label_names)
 
     @property
+    def rule(self) -> DecisionRule:
+        """The decision rule (:class:`~VLAP.inference.rule.DecisionRule`)."""
+        return self.decision.rule
+
+    @property
     def featurizer(self):
         return deserialize_featurizer(self.featurizer_config)
 
     def call(self, inputs, training=False):
         outputs = ops.cast(self.classifier(inputs, training=training), "float32")
         if self.head == "dual":
-            n = self.decision.num_labels
-            decide_on, rank_on = outputs[:, :n], outputs[:, n:]
+            decide_on, rank_on = split_heads(outputs, 2)
             return {"logits": decide_on, "score_logits": rank_on,
                     "scores": ops.sigmoid(rank_on), "decision_scores": ops.sigmoid(decide_on),
-                    "labels": self.decision(decide_on)}
+                    "labels": self.decision(self.decision.rule.select(outputs, 2))}
         if not self.from_logits:
             return {"scores": outputs, "labels": self.decision(outputs)}
         return {"logits": outputs, "scores": ops.sigmoid(outputs),
@@ -154,7 +162,8 @@ def package_model(model: keras.Model, label_names: "Sequence[str]", *,
                   featurizer=None, input_column: "str | None" = None,
                   label_separator: str = "|", metadata: "dict | None" = None,
                   batch_size: int = 256, from_logits: "bool | None" = None, cut_points=None,
-                  min_support: int = MIN_TUNING_SUPPORT) -> Predictor:
+                  min_support: int = MIN_TUNING_SUPPORT,
+                  rule: "DecisionRule | None" = None) -> Predictor:
     """Wrap a trained model with its decision rule and featuriser.
 
     Args:
@@ -185,6 +194,9 @@ def package_model(model: keras.Model, label_names: "Sequence[str]", *,
         cut_points: list or None. Per-label cut points on the logits, already
             chosen (e.g. by `choose_rule`); they replace `thresholds`.
         min_support: int. Positive validation examples a label needs to be tuned.
+        rule: DecisionRule or None. The decision rule itself
+            (:class:`VLAP.inference.rule.DecisionRule`), instead of
+            `thresholds`, `top_k` and `cut_points`.
 
     Returns:
         Predictor. Save it with `.save("model.keras")`.
@@ -212,29 +224,30 @@ def package_model(model: keras.Model, label_names: "Sequence[str]", *,
             + (" (a dual head has two per label)." if heads == 2 else "."))
     if from_logits is None:
         from_logits = output_is_logits(model)
-    strategy, record = None, {}
+    record = {}
     if isinstance(thresholds, str):
         if thresholds not in ("tuned", "auto"):
             raise ValueError("Invalid value for argument `thresholds`. Expected a float, a "
                              f"list, 'tuned' or 'auto'. Received: thresholds={thresholds!r}")
-        if val_data is None or top_k is not None or cut_points is not None:
+        if val_data is None or top_k is not None or cut_points is not None or rule is not None:
             raise ValueError(f"thresholds={thresholds!r} needs `val_data=(x_val, y_val)` and "
-                             "no `top_k` or `cut_points`.")
+                             "no `top_k`, `cut_points` or `rule`.")
         x_val, y_val = val_data
         outputs = _val_outputs(model, x_val, batch_size)[:, :len(label_names)]  # decision head
         # tuned on logits: probabilities of large logits round to 1.0
-        logits_val = outputs if from_logits else logit(np.clip(outputs, 1e-300, np.nextafter(1.0, 0.0)))
         if thresholds == "auto":
-            record = choose_rule(y_val, logits_val, min_support=min_support)
-            cut_points, strategy = record["cut_points"], record["strategy"]
+            record = choose_rule(y_val, outputs, min_support=min_support,
+                                 from_logits=from_logits)
+            rule = rule_of(record)
         elif from_logits:
-            cut_points, strategy = tune_cut_points(y_val, outputs, min_support=min_support), "tuned"
+            rule = DecisionRule.cut_points(tune_cut_points(y_val, outputs, min_support=min_support),
+                                           strategy="tuned")
         else:
-            cut_points = logit(tune_thresholds(y_val, outputs, min_support=min_support))
-            strategy = "tuned"
+            rule = DecisionRule.per_label(tune_thresholds(y_val, outputs, min_support=min_support),
+                                          strategy="tuned")
         thresholds = DEFAULT_THRESHOLD
-    decision = Decision(label_names, thresholds=thresholds, top_k=top_k, strategy=strategy,
-                        cut_points=cut_points, from_logits=from_logits)
+    rule = make_rule(thresholds, top_k, cut_points=cut_points, rule=rule)
+    decision = Decision(label_names, rule=rule, from_logits=from_logits)
     metadata = dict(metadata or {})
     if record:
         metadata.setdefault("decision", {k: v for k, v in record.items() if k != "cut_points"})

@@ -14,6 +14,7 @@ import numpy as np
 from scipy.special import expit
 
 from VLAP._arrays import to_numpy
+from VLAP.inference.rule import split_heads  # noqa: F401  (re-exported: same object)
 
 
 def output_is_logits(model) -> bool:
@@ -74,14 +75,6 @@ def output_heads(model) -> int:
         if isinstance(layers[-1], DualHeadLogits):
             return 2
     return 1
-
-
-def split_heads(outputs, heads):
-    """``(decision outputs, score outputs)``: the same array twice for one head."""
-    if heads == 1:
-        return outputs, outputs
-    half = outputs.shape[1] // 2
-    return outputs[:, :half], outputs[:, half:]
 
 
 def _outputs_and_decisions(outputs):

@@ -16,7 +16,8 @@ Use them with a sequence classifier built with
                       compute_metrics=VLAP.torch.hf.compute_metrics)
 
 Importing this module imports neither ``transformers`` nor Keras; the metrics
-import :mod:`VLAP.evaluation` when first called.
+use VLAP's framework-free evaluation (:mod:`VLAP.evaluation.report`, NumPy
+only), so a PyTorch process never imports Keras or TensorFlow.
 """
 
 from __future__ import annotations
@@ -160,20 +161,25 @@ def loss_for_trainer(loss: str | torch.nn.Module = "sigmoid_f1", *,
     return TrainerLoss(get_loss(loss, **kwargs), average_tokens_across_devices)
 
 
-def metrics_for_trainer(threshold: float | str = 0.5, *, from_logits: bool = True,
-                        **evaluate_kwargs: Any) -> Callable[[Any], dict]:
+def metrics_for_trainer(threshold: Any = 0.5, *, from_logits: bool = True,
+                        rule: Any = None, **evaluate_kwargs: Any) -> Callable[[Any], dict]:
     """A ``Trainer(compute_metrics=...)`` reporting VLAP's evaluator.
 
     The Trainer gathers the logits and labels of the whole evaluation set (from
     every rank); this returns :func:`VLAP.evaluation.evaluate_predictions` of
     ``sigmoid(logits)`` (float64, as :func:`VLAP.evaluate`) as ``{name: value}``:
     ``f1_macro``, ``average_precision_macro``, ``label_count_mae``, ... (the
-    Trainer logs them as ``eval_f1_macro``, ...).
+    Trainer logs them as ``eval_f1_macro``, ...). It uses VLAP's framework-free
+    core only: no Keras or TensorFlow is imported.
 
     Args:
-        threshold: float or str. As :func:`VLAP.evaluation.evaluate_predictions`
-            (``"tuned"`` is not available here: it needs validation scores).
+        threshold: float, array or DecisionRule. As
+            :func:`VLAP.evaluation.evaluate_predictions` (``"tuned"`` is not
+            available here: it needs validation scores).
         from_logits: bool. ``True`` (default): the model outputs logits.
+        rule: DecisionRule or None. The decision rule
+            (:class:`VLAP.inference.rule.DecisionRule`), instead of
+            ``threshold`` and ``top_k``.
         **evaluate_kwargs: more options of ``evaluate_predictions`` (``top_k``,
             ``ks``, ``ranking_bins``).
 
@@ -189,18 +195,20 @@ def metrics_for_trainer(threshold: float | str = 0.5, *, from_logits: bool = Tru
     >>> round(metrics((logits, labels))["f1_macro"], 4)
     1.0
     """
+    from VLAP.inference.rule import make_rule
+
     if isinstance(threshold, str) and threshold == "tuned":
         raise ValueError("threshold='tuned' needs validation scores, which "
                          "compute_metrics does not get; tune with "
-                         "VLAP.evaluation.tune_thresholds and pass the thresholds. "
+                         "VLAP.inference.tune_thresholds and pass the thresholds. "
                          "Received: threshold='tuned'")
     if not isinstance(from_logits, bool):
         raise TypeError(f"`from_logits` must be a bool. Received: from_logits={from_logits!r}")
+    rule = make_rule(threshold, evaluate_kwargs.pop("top_k", None), rule=rule)
 
     def compute_metrics(eval_pred) -> dict:
-        from scipy.special import expit
-
-        from VLAP.evaluation import evaluate_predictions
+        from VLAP.evaluation.report import evaluate_predictions
+        from VLAP.inference.rule import as_probabilities
 
         if hasattr(eval_pred, "predictions"):
             predictions, labels = eval_pred.predictions, eval_pred.label_ids
@@ -208,11 +216,10 @@ def metrics_for_trainer(threshold: float | str = 0.5, *, from_logits: bool = Tru
             predictions, labels = eval_pred
         if isinstance(predictions, (tuple, list)):
             predictions = predictions[0]  # logits first, hidden states after
-        scores = np.asarray(predictions, dtype=np.float64)
-        if from_logits:
-            scores = expit(scores)
-        table = evaluate_predictions(np.asarray(labels, dtype=np.float64), scores,
-                                     threshold=threshold, **evaluate_kwargs)
+        outputs = np.asarray(predictions, dtype=np.float64)
+        table = evaluate_predictions(np.asarray(labels, dtype=np.float64),
+                                     as_probabilities(outputs, from_logits), rule=rule,
+                                     **evaluate_kwargs)
         return {name: float(value) for name, value in table["value"].items()}
 
     return compute_metrics
