@@ -22,6 +22,9 @@ How a metric is computed (``computed_by``):
   (:class:`VLAP.evaluation.ranking.ExampleRankingSums`), exact and streamable;
 * ``"validation_scores"``: a score :class:`VLAP.training.monitors.ValidationScores`
   adds to the epoch logs for early stopping (not a report row);
+* ``"epoch_logs"`` (yours): a value a Keras callback of yours writes to the
+  epoch logs, registered only so that a checkpoint monitor knows its direction
+  (not a report row);
 * ``"arrays"`` (yours): ``compute(y_true, decisions, scores) -> float`` on
   every example at once;
 * ``"confusion"`` (yours): ``compute(tp, fp, tn, fn) -> float`` on the
@@ -70,9 +73,10 @@ __all__ = [
 
 #: How a metric is computed: the built-in paths, then the two kinds a user adds.
 COMPUTED_BY = ("counts", "label_ranking", "example_ranking", "validation_scores",
-               "arrays", "confusion")
-_BUILT_IN_PATHS = COMPUTED_BY[:4]
-_USER_KINDS = COMPUTED_BY[4:]
+               "epoch_logs", "arrays", "confusion")
+_NO_COMPUTE = COMPUTED_BY[:5]  # computed elsewhere: no `compute` of its own
+_IN_REPORT = COMPUTED_BY[5:]  # yours, computed by the evaluator from `compute`
+_REGISTRABLE = COMPUTED_BY[4:]
 
 #: What a metric averages over (see the module docstring).
 AVERAGED_OVER = ("labels", "labels_by_support", "labels_with_both", "entries", "examples")
@@ -99,8 +103,9 @@ class Metric:
             None: neither (no best value, and it cannot be a monitor).
         header: str or None. Its column header in results tables (default: `name`).
         averaged_over: str or None. One of :data:`AVERAGED_OVER`, or None.
-        computed_by: str. One of :data:`COMPUTED_BY`: `"arrays"` (default) or
-            `"confusion"` for yours.
+        computed_by: str. One of :data:`COMPUTED_BY`: for yours `"arrays"`
+            (default), `"confusion"`, or `"epoch_logs"` (a log a callback of
+            yours writes, registered for its direction only; no `compute`).
         closest_to: str or None. For a metric without a direction, the metric
             whose value is its target (`mean_predicted_labels` is best closest
             to `mean_true_labels` in results tables).
@@ -132,12 +137,12 @@ class Metric:
         if self.computed_by not in COMPUTED_BY:
             raise ValueError(f"Invalid value for argument `computed_by`. Expected one of "
                              f"{list(COMPUTED_BY)}. Received: computed_by={self.computed_by!r}")
-        if self.computed_by in _USER_KINDS and not callable(self.compute):
+        if self.computed_by in _IN_REPORT and not callable(self.compute):
             raise TypeError(f"`compute` of metric {self.name!r} must be a function "
                             f"({_signature(self.computed_by)}). Received: "
                             f"compute={self.compute!r}")
-        if self.computed_by in _BUILT_IN_PATHS and self.compute is not None:
-            raise ValueError(f"computed_by={self.computed_by!r} is a built-in path; a "
+        if self.computed_by in _NO_COMPUTE and self.compute is not None:
+            raise ValueError(f"computed_by={self.computed_by!r} takes no `compute`; a "
                              "metric with its own `compute` uses computed_by='arrays' or "
                              f"'confusion'. Received: compute={self.compute!r}")
         if self.higher_is_better is not None and not isinstance(self.higher_is_better, bool):
@@ -347,9 +352,10 @@ def register_metric(metric=None, /, *, override: bool = False, **fields):
 
 
 def _add(metric, override):
-    if metric.computed_by not in _USER_KINDS:
-        raise ValueError(f"Only metrics with their own `compute` can be registered. "
-                         f"Received: computed_by={metric.computed_by!r}")
+    if metric.computed_by not in _REGISTRABLE:
+        raise ValueError(f"Invalid value for `computed_by` of a registered metric. Expected "
+                         f"one of {list(_REGISTRABLE)}. Received: "
+                         f"computed_by={metric.computed_by!r}")
     if _builtin_named(metric.name) is not None:
         raise ValueError(f"{metric.name!r} is a built-in metric of the report; give yours "
                          "another name.")
@@ -375,11 +381,7 @@ def _as_metric(item):
     if isinstance(item, Metric):
         return item
     if isinstance(item, str):
-        found = get_metric(item)
-        if found.computed_by not in _USER_KINDS:
-            raise ValueError(f"{item!r} is a built-in row of the report already; `metrics` "
-                             "adds metrics of your own.")
-        return found
+        return get_metric(item)
     if callable(item):
         name = getattr(item, "name", None) or getattr(item, "__name__", None)
         if name == "<lambda>":
@@ -428,10 +430,10 @@ def check_metrics(metrics, ks=DEFAULT_KS, ranking_bins=None) -> "tuple[Metric, .
     taken = {m.name for m in report_metrics(ks)}
     seen = set()
     for m in out:
-        if m.computed_by not in _USER_KINDS:
-            raise ValueError(f"{m.name!r} is computed by the report itself "
-                             f"(computed_by={m.computed_by!r}); `metrics` adds metrics with "
-                             "their own `compute`.")
+        if m.computed_by not in _IN_REPORT:
+            raise ValueError(f"`metrics` adds metrics with their own `compute` "
+                             f"(computed_by='arrays' or 'confusion'); {m.name!r} is not one "
+                             f"of them. Received: computed_by={m.computed_by!r}")
         if m.name in taken or m.name in seen:
             raise ValueError(f"Metric names must be unique and not a report row's. Received "
                              f"{m.name!r} twice or as a built-in row.")
@@ -471,7 +473,8 @@ def monitor_higher_is_better(monitor: str) -> bool:
         raise ValueError(
             "`monitor` must be a log whose direction VLAP knows: 'val_loss' (or any name "
             f"ending in 'loss', minimised) or 'val_' + one of {known} (k any positive int); "
-            "for a log of your own, register_metric it with its higher_is_better. "
+            "for a log of your own, register it: register_metric(Metric(name, "
+            "higher_is_better=..., computed_by='epoch_logs')). "
             f"Received: monitor={monitor!r}")
     if metric.higher_is_better is None:
         raise ValueError(f"`monitor` must be a log with a better direction; {name!r} has "
