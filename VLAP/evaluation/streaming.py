@@ -256,8 +256,9 @@ class MultilabelEvaluator:
 
         Returns:
             pandas.DataFrame with one column `"value"`, rows in the order of
-            :func:`metric_names`, then the `metrics` of yours; `attrs` as :func:`evaluate_predictions`'s,
-            plus `ranking_bins` and `ranking_error_bound`. With
+            :func:`metric_names`, then the `metrics` of yours; `attrs` as
+            :func:`evaluate_predictions`'s, plus `ranking_bins` and
+            `ranking_error_bound`. With
             `per_label=True`, `(summary, per_label_df)`.
         """
         if self._counts is None or self._counts.n_samples == 0:
