@@ -6,7 +6,9 @@
 * :mod:`VLAP.evaluation.binned`: AP/AUROC from fixed bins, in bounded memory;
 * :mod:`VLAP.evaluation.streaming`: ``MultilabelEvaluator`` (update / result);
 * :mod:`VLAP.evaluation.report`: ``evaluate_predictions`` (a pure function on
-  arrays) and ``evaluate`` (``VLAP.evaluate``: predict, then report).
+  arrays) and ``evaluate`` (``VLAP.evaluate``: predict, then report);
+* :mod:`VLAP.evaluation.metric_table`: every report metric declared once (name,
+  path, direction, header, averaging), ``Metric`` and ``register_metric`` for yours.
 
 The decision rules it applies (:class:`VLAP.inference.rule.DecisionRule`:
 thresholds, top-k) and the packaged models it scores live in
@@ -32,6 +34,9 @@ _EXPORTS = {
     "evaluate": "VLAP.evaluation.report",
     "evaluate_predictions": "VLAP.evaluation.report",
     "MultilabelEvaluator": "VLAP.evaluation.streaming",
+    "Metric": "VLAP.evaluation.metric_table",
+    "get_metric": "VLAP.evaluation.metric_table",
+    "register_metric": "VLAP.evaluation.metric_table",
     "iter_scores": "VLAP.inference.scores",
     "predict_scores": "VLAP.inference.scores",
 }

@@ -39,6 +39,7 @@ import numpy as np
 from VLAP._quiet import progress
 from VLAP._validation import check_bool
 from VLAP._arrays import check_label_names, check_labels, check_probabilities
+from VLAP.evaluation.metric_table import check_metrics
 from VLAP.evaluation.ranking import DEFAULT_KS
 from VLAP.evaluation.streaming import (
     PER_LABEL_COLUMNS,
@@ -69,6 +70,8 @@ NAMING_NOTE = (
 #: The report's rows with the default cut-offs ``ks=(1, 3, 5)``: the thresholded
 #: scores, mAP/AUROC and label counts first (their historical order), then the
 #: ranking metrics (precision@k, recall@k, nDCG@k, LRAP, coverage, ranking loss).
+#: Read from the metric table (:mod:`VLAP.evaluation.metric_table`), which also
+#: gives each row's direction, header and averaging.
 METRIC_NAMES = metric_names(DEFAULT_KS)
 
 
@@ -83,7 +86,7 @@ def evaluate_predictions(y_true, scores, threshold=0.5, label_names=None,
                          per_label: bool = False, y_val=None, scores_val=None,
                          top_k: "int | None" = None, ks=DEFAULT_KS,
                          ranking_bins: "int | None" = None, decisions=None,
-                         rule: "DecisionRule | None" = None):
+                         rule: "DecisionRule | None" = None, metrics=None):
     """All multilabel scores of probability predictions, as a pandas table.
 
     Thresholded scores (F1, precision, recall, Hamming loss, subset accuracy,
@@ -130,10 +133,17 @@ def evaluate_predictions(y_true, scores, threshold=0.5, label_names=None,
             (:class:`VLAP.inference.rule.DecisionRule`, e.g.
             `DecisionRule.top_k(2)`), instead of `threshold` and `top_k`;
             applied to `scores` as probabilities.
+        metrics: sequence or None. Metrics of yours, added as rows after the
+            built-in ones: :class:`~VLAP.evaluation.metric_table.Metric`
+            records, names given to
+            :func:`~VLAP.evaluation.metric_table.register_metric`, or functions
+            `f(y_true, decisions, scores) -> float` (named after the function).
+            An array function gets `y_true` and the decisions as 0/1 uint8
+            arrays and `scores` as given (float32 or float64).
 
     Returns:
-        pandas.DataFrame indexed by metric name (:data:`METRIC_NAMES`) with one
-        column `"value"`, so `df.loc["f1_macro", "value"]`. `df.attrs` holds
+        pandas.DataFrame indexed by metric name (:data:`METRIC_NAMES`, then
+        `metrics`) with one column `"value"`, so `df.loc["f1_macro", "value"]`. `df.attrs` holds
         `threshold_strategy` ("fixed", "per_label", "tuned" or "top_k"),
         `threshold` (a float, a list per label, or None for top-k), `top_k`,
         `n_samples`, `num_labels`, `excluded_labels` (left out of macro
@@ -155,6 +165,16 @@ def evaluate_predictions(y_true, scores, threshold=0.5, label_names=None,
     >>> round(float(top1.loc["mean_predicted_labels", "value"]), 4)
     1.0
 
+    A metric of yours is one more row:
+
+    >>> import numpy as np
+    >>> def false_positive_rate(y_true, decisions, scores):
+    ...     return float(np.sum(decisions & (1 - y_true)) / np.sum(1 - y_true))
+    >>> df = VLAP.evaluation.evaluate_predictions(y_true, scores,
+    ...                                           metrics=[false_positive_rate])
+    >>> list(df.index[-2:]), round(float(df.loc["false_positive_rate", "value"]), 4)
+    (['label_ranking_loss', 'false_positive_rate'], 0.25)
+
     See Also:
         :func:`evaluate` (predicts first), :data:`PAPER_NAMING`.
     """
@@ -166,7 +186,8 @@ def evaluate_predictions(y_true, scores, threshold=0.5, label_names=None,
     rule = resolve_rule(threshold, top_k, rule=rule, num_labels=num_labels, y_val=y_val,
                         scores_val=scores_val)
     evaluator = MultilabelEvaluator(num_labels, rule=rule, ks=ks, ranking_bins=ranking_bins,
-                                    label_names=label_names)
+                                    label_names=label_names,
+                                    metrics=metrics)
     if decisions is not None:
         decisions = check_labels(decisions, "decisions", min_labels=1)
         if decisions.shape != y.shape:
@@ -201,7 +222,7 @@ def _rule(model, threshold, top_k, rule, val_data, from_logits, num_labels):
 def evaluate(model, data, threshold=None, label_names=None, per_label: bool = False,
              val_data=None, top_k: "int | None" = None, from_logits: "bool | None" = None,
              ks=DEFAULT_KS, ranking_bins: "int | None" = None,
-             rule: "DecisionRule | None" = None):
+             rule: "DecisionRule | None" = None, metrics=None):
     """Evaluate a multilabel model: every score, as a pandas table.
 
     Predicts batch by batch and streams the batches through a
@@ -245,6 +266,9 @@ def evaluate(model, data, threshold=None, label_names=None, per_label: bool = Fa
         rule: DecisionRule or None. The decision rule
             (:class:`VLAP.inference.rule.DecisionRule`), instead of
             `threshold` and `top_k`; applied to the model's outputs.
+        metrics: sequence or None. Metrics of yours, added to the report (as
+            in :func:`evaluate_predictions`); they read the decisions of the
+            rule that decides here.
 
     Returns:
         pandas.DataFrame indexed by metric name with a `"value"` column, or
@@ -266,6 +290,7 @@ def evaluate(model, data, threshold=None, label_names=None, per_label: bool = Fa
 
     check_bool("per_label", per_label)
     ks = check_ks(ks)
+    metrics = check_metrics(metrics, ks, ranking_bins)  # before any prediction
     from_logits = resolve_from_logits(model, from_logits)
     heads = output_heads(model)
     own_rule = (isinstance(model, Predictor) and threshold is None and top_k is None
@@ -300,7 +325,8 @@ def evaluate(model, data, threshold=None, label_names=None, per_label: bool = Fa
             rule = model.rule if own_rule else _rule(model, threshold, top_k, rule, val_data,
                                                      from_logits, y.shape[1])
             evaluator = MultilabelEvaluator(y.shape[1], rule=rule, ks=ks,
-                                            ranking_bins=ranking_bins, label_names=label_names)
+                                            ranking_bins=ranking_bins, label_names=label_names,
+                                            metrics=metrics)
         decisions = own if own_rule else rule.apply(outputs, from_logits=from_logits,
                                                     heads=heads)
         scores = as_probabilities(split_heads(outputs, heads)[1], from_logits)

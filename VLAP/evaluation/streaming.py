@@ -18,7 +18,17 @@
     one bin count as tied; ``result().attrs["ranking_error_bound"]`` gives,
     for each binned metric, a bound on its distance to the exact value that
     holds for any scores falling into these bins (AUC: the share of
-    positive-negative pairs that share a bin, halved).
+    positive-negative pairs that share a bin, halved);
+* metrics of yours (``metrics=``, :class:`VLAP.evaluation.metric_table.Metric`):
+  a ``computed_by="confusion"`` one reads the per-label counts above, so it
+  streams at no cost; a ``computed_by="arrays"`` one reads every example's
+  labels, decisions and scores: the exact mode keeps the labels and scores
+  anyway, plus here the decisions (1 byte per label entry), and ``result()``
+  joins each into one array (about the score matrix again, on top of the
+  sort keys). It is refused with ``ranking_bins``, which keeps no examples.
+
+The report's rows, their order and their directions come from the metric table
+(:mod:`VLAP.evaluation.metric_table`): each row names the path that computes it.
 
 Example:
 >>> import numpy as np
@@ -43,6 +53,7 @@ from VLAP._validation import check_positive_int
 from VLAP._arrays import check_label_names, check_labels, check_probabilities
 from VLAP.evaluation.binned import bin_counts, binned_ranking_scores
 from VLAP.evaluation.counts import ThresholdedCounts
+from VLAP.evaluation.metric_table import check_ks, check_metrics, report_metrics
 from VLAP.inference.rule import DEFAULT_THRESHOLD, DecisionRule, make_rule
 from VLAP.evaluation.ranking import (
     DEFAULT_KS,
@@ -54,38 +65,22 @@ from VLAP.evaluation.ranking import (
 
 PER_LABEL_COLUMNS = ("support", "predicted", "precision", "recall", "f1",
                      "average_precision", "roc_auc", "threshold")
-_THRESHOLDED_NAMES = (
-    tuple(f"{score}_{avg}" for score in ("f1", "precision", "recall")
-          for avg in ("micro", "macro", "weighted", "samples"))
-    + ("hamming_loss", "subset_accuracy", "jaccard_samples", "jaccard_macro")
-)
-_AP_AUC_NAMES = ("average_precision_macro", "average_precision_micro",
-                 "roc_auc_macro", "roc_auc_micro")
-_COUNT_NAMES = ("label_count_mae", "label_count_accuracy",
-                "mean_predicted_labels", "mean_true_labels")
 
 
 def metric_names(ks=DEFAULT_KS):
-    """The report's rows for cut-offs ``ks``: the original 24, then the ranking ones."""
-    return (_THRESHOLDED_NAMES + _AP_AUC_NAMES + _COUNT_NAMES
-            + tuple(ExampleRankingSums(1, ks).names()))
+    """The report's built-in rows for cut-offs ``ks``, in the metric table's order."""
+    return tuple(m.name for m in report_metrics(ks))
 
 
-def check_ks(ks):
-    """``ks`` as a tuple of distinct positive ints, or raise naming the argument."""
-    if isinstance(ks, numbers.Integral) and not isinstance(ks, bool):
-        ks = (ks,)
-    try:
-        values = tuple(ks)
-    except TypeError:
-        raise TypeError(f"`ks` must be a sequence of positive ints. Received: ks={ks!r}") from None
-    if not values or any(isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1
-                         for k in values) or len(set(values)) != len(values):
-        raise ValueError(
-            f"`ks` must be distinct positive ints (the cut-offs of precision@k, "
-            f"recall@k, nDCG@k). Received: ks={ks!r}"
-        )
-    return tuple(int(k) for k in values)
+def _real(name, value):
+    """A metric's value as a float, or a TypeError naming the metric."""
+    number = isinstance(value, numbers.Real) or (
+        isinstance(value, np.ndarray) and value.ndim == 0
+        and np.issubdtype(value.dtype, np.number))
+    if not number or isinstance(value, (bool, np.bool_)) or np.iscomplexobj(value):
+        raise TypeError(f"Metric {name!r} must return a real number (a float). "
+                        f"Received: {value!r}")
+    return float(value)
 
 
 class MultilabelEvaluator:
@@ -106,6 +101,13 @@ class MultilabelEvaluator:
         rule: DecisionRule or None. The decision rule
             (:class:`VLAP.inference.rule.DecisionRule`), instead of
             `threshold` and `top_k`; applied to the scores (probabilities).
+        metrics: sequence or None. Metrics of yours, appended to the report's
+            rows in this order: :class:`~VLAP.evaluation.metric_table.Metric`
+            records, names given to
+            :func:`~VLAP.evaluation.metric_table.register_metric`, or functions
+            `f(y_true, decisions, scores) -> float` (see
+            :func:`~VLAP.evaluation.metric_table.check_metrics`; the memory
+            they cost is in the module docstring).
 
     Results equal :func:`VLAP.evaluation.evaluate_predictions` on the
     concatenated batches (exactly, in the default mode).
@@ -113,13 +115,15 @@ class MultilabelEvaluator:
 
     def __init__(self, num_labels=None, *, threshold=DEFAULT_THRESHOLD, top_k=None,
                  ks=DEFAULT_KS, ranking_bins=None, label_names=None,
-                 rule: "DecisionRule | None" = None):
+                 rule: "DecisionRule | None" = None, metrics=None):
         self.num_labels = check_positive_int("num_labels", num_labels, allow_none=True)
         self.ks = check_ks(ks)
         self.ranking_bins = check_positive_int("ranking_bins", ranking_bins,
                                                allow_none=True)
         self.rule = make_rule(threshold, top_k, rule=rule)
         self.top_k = self.rule.k
+        self.metrics = check_metrics(metrics, self.ks, self.ranking_bins)
+        self._keep_decisions = any(m.computed_by == "arrays" for m in self.metrics)
         self.threshold = threshold
         self.label_names = label_names
         self.threshold_strategy = None  # overrides rule.strategy in the report, if set
@@ -129,6 +133,7 @@ class MultilabelEvaluator:
         """Forget every batch (the settings stay)."""
         self._counts = self._ranking = None
         self._blocks, self._pos_hist, self._all_hist = [], None, None
+        self._decision_blocks = []
         if self.num_labels is not None:
             self._build(self.num_labels)
 
@@ -172,6 +177,11 @@ class MultilabelEvaluator:
             if decisions.shape != y.shape:
                 raise ValueError("`decisions` must have the shape of `y_true`. Received: "
                                  f"decisions.shape={decisions.shape}, y_true.shape={y.shape}")
+        if self._keep_decisions:
+            # a metric of yours reads the decisions: make them once, count those
+            decisions = (self._decide(y, s) if decisions is None
+                         else np.array(decisions, dtype=np.uint8, copy=True))
+            self._decision_blocks.append(decisions)
         self._counts.update(y, s, rule=self._rule, decisions=decisions)
         self._ranking.update(y, s)
         if self.ranking_bins is None:
@@ -186,7 +196,28 @@ class MultilabelEvaluator:
                 self._pos_hist += pos
                 self._all_hist += total
 
+    def _decide(self, y, s):
+        """This evaluator's decisions on a batch: its rule on the probabilities, as
+        ThresholdedCounts applies it."""
+        return self._rule.apply(s, from_logits=False)
+
     # --- result -------------------------------------------------------------
+
+    def _user_values(self):
+        """``{name: float}`` of the metrics of yours (``self.metrics``)."""
+        out, arrays = {}, None
+        counts = (self._counts.tp, self._counts.fp, self._counts.tn, self._counts.fn)
+        for m in self.metrics:
+            if m.computed_by == "confusion":
+                value = m.compute(*(c.copy() for c in counts))
+            else:
+                if arrays is None:
+                    arrays = (np.concatenate([y for y, _ in self._blocks]),
+                              np.concatenate(self._decision_blocks),
+                              np.concatenate([s for _, s in self._blocks]))
+                value = m.compute(*arrays)
+            out[m.name] = _real(m.name, value)
+        return out
 
     def _ap_auc(self):
         """Per-label AP, AUC, micro AP, AUC and the binned error bounds (or {})."""
@@ -207,15 +238,14 @@ class MultilabelEvaluator:
 
         Returns:
             pandas.DataFrame with one column `"value"`, rows in the order of
-            :func:`metric_names`; `attrs` as :func:`evaluate_predictions`'s,
-            plus `ranking_bins` and `ranking_error_bound`. With
+            :func:`metric_names`, then the `metrics` of yours; `attrs` as
+            :func:`evaluate_predictions`'s, plus `ranking_bins` and
+            `ranking_error_bound`. With
             `per_label=True`, `(summary, per_label_df)`.
         """
         if self._counts is None or self._counts.n_samples == 0:
             raise ValueError("`result()` needs at least one `update()` with examples.")
         n, num_labels = self._counts.n_samples, self.num_labels
-        values = self._counts.metrics()
-        values.update(self._ranking.metrics())
         positives = self._counts.tp + self._counts.fn
         valid = (positives > 0) & (positives < n)
         excluded = [self._index[j] for j in np.flatnonzero(~valid)]
@@ -235,10 +265,17 @@ class MultilabelEvaluator:
             )
         ap, auc, (ap_micro, auc_micro), bounds = self._ap_auc()
         any_valid = valid.any()
-        values["average_precision_macro"] = float(np.mean(ap[valid])) if any_valid else np.nan
-        values["average_precision_micro"] = float(ap_micro)
-        values["roc_auc_macro"] = float(np.mean(auc[valid])) if any_valid else np.nan
-        values["roc_auc_micro"] = float(auc_micro)
+        # every path's values; the metric table says which path gives each row
+        computed = {
+            "counts": self._counts.metrics(),
+            "example_ranking": self._ranking.metrics(),
+            "label_ranking": {
+                "average_precision_macro": float(np.mean(ap[valid])) if any_valid else np.nan,
+                "average_precision_micro": float(ap_micro),
+                "roc_auc_macro": float(np.mean(auc[valid])) if any_valid else np.nan,
+                "roc_auc_micro": float(auc_micro),
+            },
+        }
         error_bound = {}
         if bounds:
             error_bound = {
@@ -249,9 +286,11 @@ class MultilabelEvaluator:
                 "average_precision_micro": bounds["average_precision_micro"],
                 "roc_auc_micro": bounds["roc_auc_micro"],
             }
-        names = metric_names(self.ks)
-        summary = pd.DataFrame({"value": [float(values[k]) for k in names]},
-                               index=pd.Index(names, name="metric"))
+        rows = report_metrics(self.ks)
+        names = [m.name for m in rows] + [m.name for m in self.metrics]
+        column = [float(computed[m.computed_by][m.name]) for m in rows]
+        column += list(self._user_values().values())
+        summary = pd.DataFrame({"value": column}, index=pd.Index(names, name="metric"))
         strategy = self.threshold_strategy or self._rule.strategy
         summary.attrs.update({
             "threshold_strategy": strategy,

@@ -27,16 +27,24 @@ RESULT_COLUMNS = (
     "VLAP_version", "run_id",
 )
 
-#: The metrics of every comparison table, in order: (metric, header, better).
-TABLE_METRICS = (
-    ("f1_macro", "macro-F1", "max"),
-    ("f1_micro", "micro-F1", "max"),
-    ("f1_weighted", "weighted-F1", "max"),
-    ("average_precision_macro", "mAP", "max"),
-    ("label_count_mae", "label-count MAE", "min"),
-    ("mean_predicted_labels", "mean #pred", "true"),
-    ("mean_true_labels", "mean #true", None),
-)
+#: The metrics of every comparison table, in order. Their headers and which value
+#: is best come from the metric table (:mod:`VLAP.evaluation.metric_table`).
+TABLE_COLUMNS = ("f1_macro", "f1_micro", "f1_weighted", "average_precision_macro",
+                 "label_count_mae", "mean_predicted_labels", "mean_true_labels")
+
+
+def table_metrics(rows=()):
+    """The records of a comparison table's columns: :data:`TABLE_COLUMNS`, then
+    each metric of yours that `rows` hold (a report made with `metrics=`) and
+    that is registered (:func:`VLAP.evaluation.metric_table.register_metric`,
+    which gives its header and direction), in the order of `rows`.
+    """
+    # imported here: `vlap list` imports this module without the evaluation package
+    from VLAP.evaluation.metric_table import get_metric, registered_metrics
+
+    yours = {m.name: m for m in registered_metrics() if m.computed_by in ("arrays", "confusion")}
+    return [get_metric(name) for name in TABLE_COLUMNS] + [
+        yours[name] for name in dict.fromkeys(r["metric"] for r in rows) if name in yours]
 
 def display_name(loss, variant="", loss_kwargs=None):
     """How a loss (and its variant and options) is named in tables and figures.
@@ -107,37 +115,58 @@ def _fmt(mean, std, count, digits=3):
     return s
 
 
-def best_per_column(cell, keys):
-    """`{metric: set of keys}` with the best mean of each metric of TABLE_METRICS.
+def best_per_column(cell, keys, metrics=None):
+    """`{metric: set of keys}` with the best mean of each column.
 
-    `cell` maps `(key, metric)` to a mean; "best" is the highest (or lowest for
-    errors) value, and for the mean number of predicted labels the one closest
-    to the mean number of true labels. Ties keep every key.
+    `cell` maps `(key, metric)` to a mean; "best" follows the metric table: the
+    highest value where higher is better, the lowest where lower is, and for a
+    metric with a target (the mean number of predicted labels) the one closest
+    to the target's mean (the mean number of true labels). Ties keep every key.
+
+    Args:
+        cell: dict. `(key, metric)` -> mean.
+        keys: list. The table's row keys.
+        metrics: list of Metric or None. The columns (default: :func:`table_metrics`).
     """
-    true_mean = np.nanmean([cell[(k, "mean_true_labels")] for k in keys
-                            if (k, "mean_true_labels") in cell] or [np.nan])
     best = {}
-    for metric, _, better in TABLE_METRICS:
-        vals = {k: cell[(k, metric)] for k in keys if (k, metric) in cell
-                and cell[(k, metric)] == cell[(k, metric)]}
-        if not vals or better is None:
+    for metric in metrics or table_metrics():
+        vals = {k: cell[(k, metric.name)] for k in keys if (k, metric.name) in cell
+                and cell[(k, metric.name)] == cell[(k, metric.name)]}
+        if not vals or metric.best is None:
             continue
-        if better == "max":
+        if metric.best == "max":
             target = max(vals.values())
-        elif better == "min":
+        elif metric.best == "min":
             target = min(vals.values())
         else:
-            target = min(vals.values(), key=lambda v: abs(v - true_mean))
-        best[metric] = {k for k, v in vals.items() if np.isclose(v, target)}
+            goal = np.nanmean([cell[(k, metric.closest_to)] for k in keys
+                               if (k, metric.closest_to) in cell] or [np.nan])
+            target = min(vals.values(), key=lambda v: abs(v - goal))
+        best[metric.name] = {k for k, v in vals.items() if np.isclose(v, target)}
     return best
 
 
+def _summary_header(metric):
+    if metric.best != "closest":
+        return metric.header
+    from VLAP.evaluation.metric_table import get_metric
+
+    target = get_metric(metric.closest_to).header.removeprefix("mean ")  # "#true"
+    return f"{metric.header} (closest to {target})"
+
+
 def best_summary(best, keys, metrics=None):
-    """"macro-F1: sigmoidF1; mAP: BCE; ..." naming the best loss of each column."""
-    headers = {m: h + (" (closest to #true)" if better == "true" else "")
-               for m, h, better in TABLE_METRICS}
+    """"macro-F1: sigmoidF1; mAP: BCE; ..." naming the best loss of each column.
+
+    `metrics`: the columns, as names or Metric records (default: :func:`table_metrics`).
+    """
+    from VLAP.evaluation.metric_table import get_metric
+
+    columns = table_metrics() if metrics is None else \
+        [get_metric(m) if isinstance(m, str) else m for m in metrics]
+    headers = {m.name: _summary_header(m) for m in columns}
     parts = []
-    for metric in metrics or [m for m, _, _ in TABLE_METRICS]:
+    for metric in headers:
         if metric in best:
             names = [display_name(k[0], k[1], json.loads(k[2])) for k in keys if k in best[metric]]
             parts.append(f"{headers[metric]}: {' = '.join(names)}")
@@ -176,14 +205,15 @@ def markdown_tables(rows, cfg, extra_lines=()):
         keys = list(dict.fromkeys(stats["key"]))
         cell = {(k, m): (mean, std, c) for k, m, mean, std, c in
                 stats[["key", "metric", "mean", "std", "count"]].itertuples(index=False)}
-        best = best_per_column({km: v[0] for km, v in cell.items()}, keys)
-        header = ["loss"] + [h for _, h, _ in TABLE_METRICS]
+        columns = table_metrics(rows)
+        best = best_per_column({km: v[0] for km, v in cell.items()}, keys, columns)
+        header = ["loss"] + [m.header for m in columns]
         lines.append("| " + " | ".join(header) + " |")
         lines.append("|" + "---|" * len(header))
         for k in keys:
             loss, variant, kw = k
             row = [display_name(loss, variant, json.loads(kw))]
-            for metric, _, _ in TABLE_METRICS:
+            for metric in (m.name for m in columns):
                 if (k, metric) not in cell:
                     row.append("")
                     continue
@@ -193,7 +223,7 @@ def markdown_tables(rows, cfg, extra_lines=()):
                 row.append(text)
             lines.append("| " + " | ".join(row) + " |")
         lines.append("")
-        lines.append("- Best per column: " + best_summary(best, keys) + ".")
+        lines.append("- Best per column: " + best_summary(best, keys, columns) + ".")
         sig = [k for k in keys if k[0] == "sigmoid_f1"]
         bce = [k for k in keys if k[0] == "binary_crossentropy" and k[1] == ""]
         if sig and bce and (bce[0], "f1_macro") in cell:

@@ -158,6 +158,14 @@ def _is_int(x):
     return isinstance(x, numbers.Integral) and not isinstance(x, bool)
 
 
+def _check_monitor_direction(monitor):
+    """Raise unless the metric table knows whether ``monitor`` is maximised or minimised."""
+    # imported here: `vlap list` imports this module without the evaluation package
+    from VLAP.evaluation.metric_table import monitor_higher_is_better
+
+    monitor_higher_is_better(monitor)
+
+
 class _Checks:
     """Runs :mod:`VLAP._validation` checks; a failure becomes one ConfigError line.
 
@@ -369,6 +377,7 @@ def validate_config(cfg, origin="<config>", overrides=None):
     checks.require(cfg["monitor"].startswith("val_"), "monitor",
                    "`monitor` must name a validation log such as 'val_f1_macro' or 'val_loss'. "
                    f"Received: {cfg['monitor']!r}")
+    checks("monitor", _check_monitor_direction, cfg["monitor"])
     if cfg["learning_rate"] != "auto":
         checks("learning_rate", check_number, "learning_rate", cfg["learning_rate"], low=0,
                low_inclusive=False)

@@ -32,6 +32,7 @@ import numpy as np
 from keras import ops
 
 from VLAP._validation import check_option, check_threshold
+from VLAP.evaluation.metric_table import get_metric
 from VLAP.ops import core
 from VLAP.ops.soft import KERAS_OPS
 
@@ -60,6 +61,16 @@ def _check_num_labels(num_labels):
             f"Received: num_labels={num_labels!r}"
         )
     return num_labels
+
+
+def _keras_direction(metric_name):
+    """Keras' ``"up"``/``"down"`` for a metric of the metric table; None: no direction.
+
+    Keras reads a metric's private ``_direction`` when a callback's
+    ``mode="auto"`` has to choose max or min (``MonitorCallback``).
+    """
+    better = get_metric(metric_name).higher_is_better
+    return None if better is None else ("up" if better else "down")
 
 
 def _cut_point(threshold, from_logits):
@@ -114,7 +125,8 @@ class _MultilabelStatScores(keras.metrics.Metric):
         if name is None:
             name = f"{self._score}_{average if average is not None else 'per_label'}"
         super().__init__(name=name, dtype=dtype)
-        self._direction = "up"
+        # per-label scores (average=None) go the way of their macro average
+        self._direction = _keras_direction(f"{self._score}_{average or 'macro'}")
         self.average = average
         self.threshold = threshold
         self.from_logits = from_logits
@@ -279,15 +291,15 @@ class MultilabelRecall(_MultilabelStatScores):
 class _LabelCountMetric(keras.metrics.Metric):
     """Base: the (weighted) mean over examples of a per-example count statistic."""
 
-    _default_name = None
-    _direction_ = None  # "up" / "down" for early stopping; None when neither
+    _default_name = None  # also its row of the metric table, which gives its direction
 
     def __init__(self, threshold=0.5, from_logits=True, name=None, dtype=None):
         threshold = check_threshold(threshold)
         from_logits = _check_from_logits(from_logits)
         super().__init__(name=name or self._default_name, dtype=dtype)
-        if self._direction_ is not None:
-            self._direction = self._direction_
+        direction = _keras_direction(self._default_name)
+        if direction is not None:  # none for mean_predicted_labels (best: near #true)
+            self._direction = direction
         self.threshold = threshold
         self.from_logits = from_logits
         self.total = self.add_variable(shape=(), initializer="zeros",
@@ -372,7 +384,6 @@ class LabelCountMAE(_LabelCountMetric):
     """
 
     _default_name = "label_count_mae"
-    _direction_ = "down"
 
     def _per_example(self, predicted, true):
         return ops.abs(predicted - true)

@@ -18,7 +18,9 @@ depend on neither:
 :class:`ValidationScores` predicts the validation data once per epoch and adds
 both to the epoch logs, where early stopping (``monitor=``), ``history.csv`` and
 the ``History`` read them. :func:`VLAP.train` adds it by itself when
-``monitor`` names one of :data:`MONITORS`.
+``monitor`` names one of :data:`MONITORS`. Their names, directions and headers
+are declared in the metric table
+(:data:`VLAP.evaluation.metric_table.MONITOR_METRICS`).
 
 Example:
 >>> import numpy as np, keras, VLAP
@@ -37,10 +39,13 @@ import warnings
 import keras
 import numpy as np
 
+from VLAP.evaluation.metric_table import MONITOR_METRICS
+
 __all__ = ["MONITORS", "ValidationScores", "tuned_macro_f1", "mean_average_precision"]
 
-#: The logs :class:`ValidationScores` adds (both maximised).
-MONITORS = ("val_f1_macro_tuned", "val_map")
+#: The logs :class:`ValidationScores` adds (``val_`` + a name of the metric table's
+#: ``MONITOR_METRICS``; both maximised).
+MONITORS = tuple(f"val_{m.name}" for m in MONITOR_METRICS)
 
 
 def tuned_macro_f1(y_true: np.ndarray, scores: np.ndarray) -> float:
@@ -76,6 +81,14 @@ def mean_average_precision(y_true: np.ndarray, scores: np.ndarray) -> float:
 
     ap, _ = label_ranking_scores(np.asarray(y_true), np.asarray(scores))
     return float(np.nanmean(ap)) if np.isfinite(ap).any() else float("nan")
+
+
+#: How each score of ``MONITOR_METRICS`` is computed, and from which head's scores
+#: (a dual-head model decides with one head and ranks with the other).
+SCORE_FUNCTIONS = {
+    "f1_macro_tuned": (tuned_macro_f1, "decision"),
+    "map": (mean_average_precision, "ranking"),
+}
 
 
 class ValidationScores(keras.callbacks.Callback):
@@ -124,5 +137,7 @@ class ValidationScores(keras.callbacks.Callback):
             y_true, scores = predict_scores(self.model, self.val_data,
                                             from_logits=self.from_logits)
             decision = ranking = scores
-        logs["val_f1_macro_tuned"] = tuned_macro_f1(y_true, decision)
-        logs["val_map"] = mean_average_precision(y_true, ranking)
+        heads = {"decision": decision, "ranking": ranking}
+        for metric in MONITOR_METRICS:
+            compute, head = SCORE_FUNCTIONS[metric.name]
+            logs[f"val_{metric.name}"] = compute(y_true, heads[head])

@@ -31,6 +31,8 @@ from pathlib import Path
 
 import keras
 
+from VLAP.evaluation.metric_table import monitor_higher_is_better
+
 __all__ = ["new_run_dir", "library_versions", "write_json", "read_json", "atomic_save",
            "history_rows", "truncate_history", "RunCheckpoint", "describe_kept"]
 
@@ -154,8 +156,11 @@ class RunCheckpoint(keras.callbacks.Callback):
     Args:
         run_dir: str, Path or None. The run folder; None keeps the best weights
             in memory only and writes nothing.
-        monitor: str. Validation log followed (names ending in "loss" are
-            minimised, others maximised).
+        monitor: str. Validation log followed. Its direction comes from the
+            metric table (:func:`VLAP.evaluation.metric_table.monitor_higher_is_better`):
+            a report metric, a score of :mod:`VLAP.training.monitors` or a
+            metric you registered has its own; any other name ending in "loss"
+            is minimised; any other name is refused (ValueError).
         patience: int or None. Epochs without improvement before stopping.
         restore_best: bool. End training with the best epoch's weights.
         state: dict or None. The ``state.json`` of a run being resumed.
@@ -178,7 +183,7 @@ class RunCheckpoint(keras.callbacks.Callback):
         super().__init__()
         self.run_dir = None if run_dir is None else Path(run_dir)
         self.monitor = monitor
-        self.sign = -1.0 if monitor.endswith("loss") else 1.0
+        self.sign = 1.0 if monitor_higher_is_better(monitor) else -1.0
         self.patience = patience
         self.restore_best = restore_best
         self.state = {} if state is None else state
