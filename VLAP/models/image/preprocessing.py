@@ -1,5 +1,7 @@
 """The in-model pixel scaling of `ImageClassifier` (formulas: `VLAP.data.images`)."""
 
+from typing import Any
+
 import keras
 
 from VLAP.data.images import PIXEL_SCALINGS, SCALING_ALIASES, resolve_scaling, scale_pixels
@@ -35,7 +37,7 @@ class ImagePreprocessing(keras.layers.Layer):
 
     MODES = (*PIXEL_SCALINGS, *SCALING_ALIASES)
 
-    def __init__(self, mode="raw", **kwargs):
+    def __init__(self, mode: str = "raw", **kwargs: Any) -> None:
         mode = resolve_scaling(mode, "mode")
         super().__init__(**kwargs)
         self.mode = mode
