@@ -25,6 +25,7 @@ This module imports neither tf-keras nor transformers at import time.
 """
 
 import math
+from typing import Any
 
 from VLAP._validation import check_positive_int, check_threshold
 from VLAP.training.compile import resolve_learning_rate
@@ -104,7 +105,9 @@ def _f1_callback(tf_keras, val_ds, threshold, num_labels):
     # logit > log(t / (1 - t))  <=>  sigmoid(logit) > t (VLAP.metrics' convention)
     cut = math.log(threshold / (1.0 - threshold))
 
-    class ValidationF1(tf_keras.callbacks.Callback):
+    Callback: Any = tf_keras.callbacks.Callback  # tf_keras is imported by the caller
+
+    class ValidationF1(Callback):
         def __init__(self):
             super().__init__()
             self._predict = None

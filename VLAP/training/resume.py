@@ -30,6 +30,7 @@ the stored ``config.json``.
 
 import contextlib
 import json
+import os
 import warnings
 from pathlib import Path
 
@@ -259,7 +260,7 @@ def one_iterator(model: keras.Model):
         del model._maybe_symbolic_build
 
 
-def open_run(run_dir: "str | Path | None", config: dict, *,
+def open_run(run_dir: "str | os.PathLike[str] | None", config: dict, *,
              resume: bool = False) -> "tuple[Path | None, dict]":
     """Create a run folder, or reopen one to resume; returns ``(run_dir, state)``.
 
@@ -292,7 +293,7 @@ def open_run(run_dir: "str | Path | None", config: dict, *,
     return run_dir, {}
 
 
-def load_checkpoint(run_dir: "str | Path", state: dict, strategy=None,
+def load_checkpoint(run_dir: "str | os.PathLike[str]", state: dict, strategy=None,
                     seed: "int | None" = None) -> "tuple[keras.Model, int]":
     """The model of ``checkpoints/last.keras`` with its random generators restored.
 
