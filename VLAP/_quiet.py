@@ -107,7 +107,7 @@ def no_retracing_notices() -> Iterator[None]:
 
 
 def progress(iterable: Iterable[_T], *, total: int | None = None, desc: str | None = None,
-             unit: str = "it") -> Iterable[_T]:
+             unit: str = "it") -> Iterator[_T]:
     """`iterable` with a tqdm progress bar on standard error, shown only when
     standard error is a terminal (never in logs, CI or notebooks' captured output).
 
@@ -120,5 +120,5 @@ def progress(iterable: Iterable[_T], *, total: int | None = None, desc: str | No
     from tqdm.auto import tqdm
 
     tty = hasattr(sys.stderr, "isatty") and sys.stderr.isatty()
-    return tqdm(iterable, total=total, desc=desc, unit=unit, disable=not tty, leave=False,
-                file=sys.stderr)
+    return iter(tqdm(iterable, total=total, desc=desc, unit=unit, disable=not tty, leave=False,
+                     file=sys.stderr))

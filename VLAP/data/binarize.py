@@ -15,8 +15,10 @@ from VLAP._validation import check_positive_int as _check_positive_int
 from VLAP._validation import is_missing as _is_missing
 
 
-#: ``(Y_train, Y_val, Y_test, label_names)``: float32 0/1 matrices (None for a part not given).
-Binarized = tuple[np.ndarray, "np.ndarray | None", "np.ndarray | None", list[Any]]
+#: ``(Y_train, Y_val, Y_test, label_names)``: float32 0/1 matrices. Y_val and Y_test are
+#: None when that part was not given: typed Any, since which one it is depends on the
+#: call's values (an Optional would make every caller that passed the part check for None).
+Binarized = tuple[np.ndarray, Any, Any, list[Any]]
 
 
 @overload
@@ -25,8 +27,7 @@ def binarize(y_train: Any, y_val: Any = ..., y_test: Any = ..., *, min_count: in
 @overload
 def binarize(y_train: Any, y_val: Any = ..., y_test: Any = ..., *, min_count: int | None = ...,
              top_n: int | None = ...,
-             return_report: Literal[True]) -> tuple[np.ndarray, np.ndarray | None,
-                                                    np.ndarray | None, list[Any],
+             return_report: Literal[True]) -> tuple[np.ndarray, Any, Any, list[Any],
                                                     dict[str, Any]]: ...
 @overload
 def binarize(y_train: Any, y_val: Any = ..., y_test: Any = ..., *, min_count: int | None = ...,

@@ -15,7 +15,7 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 from VLAP._validation import check_option
 from VLAP.datasets._common import (
@@ -50,6 +50,31 @@ _TRUE = ("1", "1.0", "true", "True", "yes")
 _FALSE = ("0", "0.0", "false", "False", "no", "")
 
 
+# The return type follows the input column: texts give TextData, image paths ImageData.
+@overload
+def load_table(path: PathLike, *, text_column: str, image_column: None = ...,
+               label_column: str | None = ...,
+               label_separator: str = ..., label_columns: Sequence[str] | None = ...,
+               split_column: str | None = ..., id_column: str | None = ...,
+               format: TableFormat | None = ..., encoding: str | None = ...,
+               on_error: OnError = ..., check_images: CheckImages = ...,
+               na_values: Sequence[str] | None = ...) -> TextData: ...
+@overload
+def load_table(path: PathLike, *, text_column: None = ..., image_column: str,
+               label_column: str | None = ...,
+               label_separator: str = ..., label_columns: Sequence[str] | None = ...,
+               split_column: str | None = ..., id_column: str | None = ...,
+               format: TableFormat | None = ..., encoding: str | None = ...,
+               on_error: OnError = ..., check_images: CheckImages = ...,
+               na_values: Sequence[str] | None = ...) -> ImageData: ...
+@overload
+def load_table(path: PathLike, *, text_column: str | None = ..., image_column: str | None = ...,
+               label_column: str | None = ...,
+               label_separator: str = ..., label_columns: Sequence[str] | None = ...,
+               split_column: str | None = ..., id_column: str | None = ...,
+               format: TableFormat | None = ..., encoding: str | None = ...,
+               on_error: OnError = ..., check_images: CheckImages = ...,
+               na_values: Sequence[str] | None = ...) -> TextData | ImageData: ...
 def load_table(path: PathLike, *, text_column: str | None = None,
                image_column: str | None = None, label_column: str | None = None,
                label_separator: str = "|", label_columns: Sequence[str] | None = None,
