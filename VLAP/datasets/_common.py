@@ -45,7 +45,7 @@ def data_dir() -> Path:
     return Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 
-@dataclass
+@dataclass(kw_only=True)
 class LoadReport:
     """What a loader read, skipped and noticed.
 
@@ -109,7 +109,7 @@ class LoadReport:
         return "\n".join(lines)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class TextData:
     """Texts with one label list each. Unpacks as `texts, labels = data`.
 
@@ -137,7 +137,7 @@ class TextData:
         return len(self.texts)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class ImageData:
     """Image file paths with one label list each. Unpacks as `paths, labels = data`.
 
@@ -163,7 +163,7 @@ class ImageData:
         return len(self.paths)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class MatrixData:
     """Numeric features and a 0/1 label matrix. Unpacks as `X, Y = data`.
 

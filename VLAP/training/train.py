@@ -299,10 +299,12 @@ def train(model: keras.Model, train_ds: Any, val_ds: Any, num_labels: int | None
     >>> y = (x[:, :3] > 0).astype("float32")
     >>> ds = VLAP.createDataset(x, y, batch_size=16, seed=0)
     >>> model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(3)])
-    >>> model, history = VLAP.train(model, ds, ds, 3, epochs=2, seed=0, verbose=0,
-    ...                             run_dir=tempfile.mkdtemp())
+    >>> run = VLAP.training.RunOptions(run_dir=tempfile.mkdtemp())
+    >>> model, history = VLAP.train(model, ds, ds, 3, epochs=2, seed=0, verbose=0, run=run)
     >>> sorted(k for k in history.history if k.startswith("val_f1"))
     ['val_f1_macro', 'val_f1_micro']
+    >>> str(history.run_dir) == run.run_dir
+    True
     """
     options = _run_options(run, dict(run_dir=run_dir, resume=resume, tensorboard=tensorboard,
                                      callbacks=callbacks, strategy=strategy,
