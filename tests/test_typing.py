@@ -7,13 +7,18 @@ accepts.
 """
 
 import inspect
-import tomllib
+import sys
 import typing
 from pathlib import Path
 
 import pytest
 
 import VLAP
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10
+    import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -17,10 +17,15 @@ from __future__ import annotations
 
 import copy
 import os
-import tomllib
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10: the same parser, from PyPI
+    import tomli as tomllib
 
 from VLAP.experiments.schema import (
     PROVENANCE_KEYS,
