@@ -458,6 +458,8 @@ def test_run_options_errors(tmp_path):
 
     with pytest.raises(TypeError, match="unexpected keyword argument 'rundir'"):
         RunOptions(rundir=tmp_path)
+    with pytest.raises(TypeError, match="positional"):  # fields by name only
+        RunOptions(tmp_path)
     with pytest.raises(TypeError, match="`resume` must be a bool"):
         RunOptions(resume="yes")
     with pytest.raises(TypeError, match="`callbacks` must be a list of Keras callbacks"):
