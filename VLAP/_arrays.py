@@ -1,5 +1,8 @@
 """Array conversion and checks for evaluation (eager NumPy only)."""
 
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -10,22 +13,24 @@ from VLAP._validation import (
 from VLAP._validation import check_scores as _check_scores
 
 
-def check_indicator(y, name):
+def check_indicator(y: Any, name: str) -> np.ndarray:
     """``y`` as an int 0/1 matrix of shape (n_samples, num_labels), or raise."""
     return check_indicator_matrix(y, name, dtype=np.int64, min_labels=2)
 
 
-def check_labels(y, name, min_labels=2):
+def check_labels(y: Any, name: str, min_labels: int = 2) -> np.ndarray:
     """``y`` as a uint8 0/1 matrix (1 byte per entry; a bool input is not copied)."""
     return check_indicator_matrix(y, name, dtype=bool, min_labels=min_labels).view(np.uint8)
 
 
-def check_scores(scores, name, shape, y_name):
+def check_scores(scores: Any, name: str, shape: Sequence[int] | None,
+                 y_name: str) -> np.ndarray:
     """``scores`` as float64 probabilities of the given shape, or raise."""
     return _check_scores(scores, name, shape=shape, like=y_name)
 
 
-def check_probabilities(scores, name, shape, y_name):
+def check_probabilities(scores: Any, name: str, shape: Sequence[int] | None,
+                        y_name: str) -> np.ndarray:
     """``scores`` as probabilities of the given shape, float32 kept (not up-cast).
 
     float32 and float64 arrays are used as they are; any other type becomes
@@ -37,7 +42,7 @@ def check_probabilities(scores, name, shape, y_name):
     return _check_scores(arr, name, shape=shape, like=y_name, dtype=dtype)
 
 
-def check_label_names(label_names, num_labels):
+def check_label_names(label_names: Sequence[Any] | None, num_labels: int) -> pd.Index:
     """A pandas Index of one unique name per label (a RangeIndex for None)."""
     if label_names is None:
         return pd.RangeIndex(num_labels, name="label")

@@ -14,6 +14,10 @@ import logging
 import os
 import sys
 import tempfile
+from collections.abc import Iterable, Iterator
+from typing import Any, TypeVar
+
+_T = TypeVar("_T")
 
 #: Native start-up lines of TensorFlow that say nothing a user can act on: absl's
 #: notice before its logging starts, INFO lines (oneDNN, "Could not find cuda
@@ -23,7 +27,7 @@ NATIVE_NOISE = ("WARNING: All log messages before absl::InitializeLog()", "I0000
                 "TF-TRT Warning")
 
 
-def min_log_level(user):
+def min_log_level(user: str | None) -> str:
     """The ``TF_CPP_MIN_LOG_LEVEL`` to use given the user's value (None: unset).
 
     Example:
@@ -41,7 +45,7 @@ def min_log_level(user):
         return "2"
 
 
-def import_backend_quietly():
+def import_backend_quietly() -> None:
     """Import Keras (and TensorFlow, which VLAP's data pipeline uses on every backend)
     with the start-up noise filtered; nothing happens if Keras is already imported."""
     if "keras" in sys.modules:
@@ -87,12 +91,12 @@ class DropRetracingNotices(logging.Filter):
     not something a user can act on.
     """
 
-    def filter(self, record):
+    def filter(self, record: logging.LogRecord) -> bool:
         return "triggered tf.function retracing" not in record.getMessage()
 
 
 @contextlib.contextmanager
-def no_retracing_notices():
+def no_retracing_notices() -> Iterator[None]:
     """Within the block, TensorFlow's retracing notices are dropped."""
     tf_logger, notice_filter = logging.getLogger("tensorflow"), DropRetracingNotices()
     tf_logger.addFilter(notice_filter)
@@ -102,7 +106,8 @@ def no_retracing_notices():
         tf_logger.removeFilter(notice_filter)
 
 
-def progress(iterable, *, total=None, desc=None, unit="it"):
+def progress(iterable: Iterable[_T], *, total: int | None = None, desc: str | None = None,
+             unit: str = "it") -> Iterator[_T]:
     """`iterable` with a tqdm progress bar on standard error, shown only when
     standard error is a terminal (never in logs, CI or notebooks' captured output).
 
@@ -115,5 +120,5 @@ def progress(iterable, *, total=None, desc=None, unit="it"):
     from tqdm.auto import tqdm
 
     tty = hasattr(sys.stderr, "isatty") and sys.stderr.isatty()
-    return tqdm(iterable, total=total, desc=desc, unit=unit, disable=not tty, leave=False,
-                file=sys.stderr)
+    return iter(tqdm(iterable, total=total, desc=desc, unit=unit, disable=not tty, leave=False,
+                     file=sys.stderr))

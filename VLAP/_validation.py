@@ -21,14 +21,20 @@ Traceback (most recent call last):
 ValueError: Invalid value for argument `average`. Expected one of ['macro', 'micro']. Received: average='mean'
 """
 
+from __future__ import annotations
+
 import numbers
+from collections.abc import Collection, Sequence
+from typing import Any, Literal, TypeVar, overload
 
 import numpy as np
+
+_T = TypeVar("_T")
 
 # --- argument checks ---------------------------------------------------------
 
 
-def check_option(name, value, allowed):
+def check_option(name: str, value: _T, allowed: Collection[Any]) -> _T:
     """Raise a ValueError naming ``name`` when ``value`` is not in ``allowed``."""
     if value not in allowed:
         raise ValueError(
@@ -38,14 +44,18 @@ def check_option(name, value, allowed):
     return value
 
 
-def check_bool(name, value):
+def check_bool(name: str, value: Any) -> bool:
     """Raise a TypeError unless ``value`` is a bool; return it."""
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"`{name}` must be a bool. Received: {name}={value!r}")
     return bool(value)
 
 
-def check_positive_int(name, value, allow_none=False):
+@overload
+def check_positive_int(name: str, value: Any, allow_none: Literal[False] = ...) -> int: ...
+@overload
+def check_positive_int(name: str, value: Any, allow_none: bool) -> int | None: ...
+def check_positive_int(name: str, value: Any, allow_none: bool = False) -> int | None:
     """Raise a ValueError unless ``value`` is an integer >= 1 (or None if allowed)."""
     if value is None and allow_none:
         return None
@@ -57,8 +67,17 @@ def check_positive_int(name, value, allow_none=False):
     return int(value)
 
 
-def check_number(name, value, *, low=None, low_inclusive=True, high=None,
-                 high_inclusive=True, allow_none=False):
+@overload
+def check_number(name: str, value: Any, *, low: float | None = ..., low_inclusive: bool = ...,
+                 high: float | None = ..., high_inclusive: bool = ...,
+                 allow_none: Literal[False] = ...) -> float: ...
+@overload
+def check_number(name: str, value: Any, *, low: float | None = ..., low_inclusive: bool = ...,
+                 high: float | None = ..., high_inclusive: bool = ...,
+                 allow_none: bool) -> float | None: ...
+def check_number(name: str, value: Any, *, low: float | None = None,
+                 low_inclusive: bool = True, high: float | None = None,
+                 high_inclusive: bool = True, allow_none: bool = False) -> float | None:
     """Return ``value`` as a float, or raise unless it is a real number in range.
 
     ``low``/``high`` bound the range (None: unbounded); NaN is always refused.
@@ -77,7 +96,7 @@ def check_number(name, value, *, low=None, low_inclusive=True, high=None,
     return value
 
 
-def check_threshold(threshold, name="threshold"):
+def check_threshold(threshold: Any, name: str = "threshold") -> float:
     """Return ``threshold`` as a float, or raise unless it is a probability in (0, 1)."""
     if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real):
         raise TypeError(
@@ -88,14 +107,15 @@ def check_threshold(threshold, name="threshold"):
     return float(threshold)
 
 
-def check_dropout(value, name="dropout"):
+def check_dropout(value: Any, name: str = "dropout") -> float:
     """Raise a ValueError unless ``value`` is a rate in [0, 1)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 <= value < 1.0:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 <= float(value) < 1.0:
         raise ValueError(f"`{name}` must be in [0, 1). Received: {name}={value!r}")
     return float(value)
 
 
-def check_integer(name, value, *, low=None, high=None):
+def check_integer(name: str, value: Any, *, low: int | None = None,
+                  high: int | None = None) -> int:
     """Return ``value`` as an int, or raise unless it is an integer in ``[low, high)``.
 
     Example:
@@ -106,16 +126,17 @@ def check_integer(name, value, *, low=None, high=None):
     """
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"`{name}` must be an integer. Received: {name}={value!r}")
-    if (low is not None and value < low) or (high is not None and value >= high):
+    number = int(value)
+    if (low is not None and number < low) or (high is not None and number >= high):
         raise ValueError(f"`{name}` must be an integer in [{'-inf' if low is None else low}, "
                          f"{'inf' if high is None else high}). Received: {name}={value!r}")
-    return int(value)
+    return number
 
 
 # --- array checks (concrete arrays only) ---------------------------------------
 
 
-def to_numpy(x):
+def to_numpy(x: Any) -> np.ndarray:
     """NumPy view of a NumPy/TensorFlow/PyTorch/JAX array (or nested lists)."""
     if isinstance(x, np.ndarray):
         return x
@@ -126,7 +147,7 @@ def to_numpy(x):
     return np.asarray(x)
 
 
-def is_missing(value):
+def is_missing(value: Any) -> bool:
     """True for None and float NaN (pandas' NA markers included)."""
     if value is None:
         return True
@@ -136,7 +157,8 @@ def is_missing(value):
         return True
 
 
-def check_indicator_matrix(y, name="y", *, dtype="float32", min_labels=1, min_samples=1):
+def check_indicator_matrix(y: Any, name: str = "y", *, dtype: Any = "float32",
+                           min_labels: int = 1, min_samples: int = 1) -> np.ndarray:
     """Return ``y`` as a 0/1 matrix of shape (n_samples, num_labels) or raise.
 
     Refuses strings and label lists (with a hint to ``VLAP.binarize``), ragged
@@ -189,8 +211,9 @@ def check_indicator_matrix(y, name="y", *, dtype="float32", min_labels=1, min_sa
     return arr.astype(dtype, copy=False)
 
 
-def check_scores(scores, name="scores", *, shape=None, like="y_true", probabilities=True,
-                 dtype=np.float64):
+def check_scores(scores: Any, name: str = "scores", *, shape: Sequence[int] | None = None,
+                 like: str = "y_true", probabilities: bool = True,
+                 dtype: Any = np.float64) -> np.ndarray:
     """Return ``scores`` as a finite float array (of ``shape`` when given) or raise.
 
     With ``probabilities=True`` the values must lie in [0, 1].
@@ -223,7 +246,8 @@ def check_scores(scores, name="scores", *, shape=None, like="y_true", probabilit
     return scores
 
 
-def check_shapes(y_true_shape, y_pred_shape):
+def check_shapes(y_true_shape: Sequence[int | None],
+                 y_pred_shape: Sequence[int | None]) -> None:
     """Static check: ``(batch_size, num_labels)`` for both, and the same shape."""
     for name, shape in (("y_true", y_true_shape), ("y_pred", y_pred_shape)):
         if len(shape) != 2:
@@ -239,7 +263,7 @@ def check_shapes(y_true_shape, y_pred_shape):
             )
 
 
-def check_values(y_true, y_pred, *, from_logits):
+def check_values(y_true: Any, y_pred: Any, *, from_logits: bool) -> None:
     """Value checks on concrete arrays (call only when inputs are concrete)."""
     y_true = np.asarray(y_true)
     y_pred = np.asarray(y_pred)

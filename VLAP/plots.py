@@ -19,7 +19,12 @@ Example:
 True
 """
 
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -28,21 +33,22 @@ from matplotlib.figure import Figure
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-def _figure(width=8.0, height=4.5):
+def _figure(width: float = 8.0, height: float = 4.5) -> Figure:
     fig = Figure(figsize=(width, height), dpi=100)
     FigureCanvasAgg(fig)
     return fig
 
 
-def _save(fig, path):
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+def _save(fig: Figure, path: str | os.PathLike[str]) -> Path:
+    file = Path(path)
+    file.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
-    fig.savefig(path, format="png")
-    return path
+    fig.savefig(file, format="png")
+    return file
 
 
-def learning_curves(histories, path, title=""):
+def learning_curves(histories: Mapping[str, Mapping[str, Sequence[float]]],
+                    path: str | os.PathLike[str], title: str = "") -> Path:
     """Validation macro-F1 and training loss per epoch, one line per loss.
 
     Args:
@@ -73,7 +79,8 @@ def learning_curves(histories, path, title=""):
     return _save(fig, path)
 
 
-def per_label_f1(tables, path, title="", max_labels=40):
+def per_label_f1(tables: Mapping[str, Any], path: str | os.PathLike[str], title: str = "",
+                 max_labels: int = 40) -> Path:
     """Grouped bars of per-label test F1, one colour per loss.
 
     Args:
@@ -105,7 +112,8 @@ def per_label_f1(tables, path, title="", max_labels=40):
     return _save(fig, path)
 
 
-def label_count_histogram(true_counts, predicted_counts, path, title=""):
+def label_count_histogram(true_counts: Any, predicted_counts: Mapping[str, Any],
+                          path: str | os.PathLike[str], title: str = "") -> Path:
     """Histogram of labels per example: true beside predicted for each loss.
 
     Args:
@@ -137,7 +145,8 @@ def label_count_histogram(true_counts, predicted_counts, path, title=""):
     return _save(fig, path)
 
 
-def surrogate_vs_f1(path, betas=(1.0, 5.0, 10.0, 30.0), eta=0.0, seed=0):
+def surrogate_vs_f1(path: str | os.PathLike[str], betas: Sequence[float] = (1.0, 5.0, 10.0, 30.0),
+                    eta: float = 0.0, seed: int = 0) -> Path:
     """sigmoidF1's smooth macro-F1 against the exact macro-F1, for several beta.
 
     Random labels and logits are shifted by an offset ``t``; the exact score

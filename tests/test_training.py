@@ -1,5 +1,6 @@
 """VLAP.train: run directory, determinism, resume, early stopping, errors, scale-out."""
 
+import dataclasses
 import json
 import random
 import signal
@@ -395,3 +396,84 @@ def test_num_labels_is_the_fourth_positional_argument(tmp_path):
         VLAP.train(_model(), train_ds, val_ds, 3)
     with pytest.raises(TypeError):
         VLAP.train(_model(), train_ds, val_ds, num_classes=4)
+    with pytest.raises(TypeError, match="positional"):  # loss and the rest: keyword-only
+        VLAP.train(_model(), train_ds, val_ds, 4, "bce")
+
+
+class _EpochRecorder(keras.callbacks.Callback):
+    """Records the epochs it saw (an extra callback must reach model.fit in both forms)."""
+
+    def __init__(self):
+        super().__init__()
+        self.epochs = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epochs.append(epoch)
+
+
+def test_run_options_and_the_separate_keywords_give_the_same_run(tmp_path):
+    from VLAP.training import RunOptions
+
+    kwargs = dict(epochs=3, seed=7, verbose=0, patience=None, restore_best=False)
+    runs = []
+    for form in ("keywords", "run"):
+        seen = _EpochRecorder()
+        train_ds, val_ds = _datasets(seed=3)
+        options = dict(run_dir=tmp_path / form, tensorboard=False, callbacks=[seen],
+                       deterministic=False)
+        if form == "run":
+            model, history = VLAP.train(_model(seed=1), train_ds, val_ds, 4,
+                                        run=RunOptions(**options), **kwargs)
+        else:
+            model, history = VLAP.train(_model(seed=1), train_ds, val_ds, 4, **options, **kwargs)
+        assert seen.epochs == [0, 1, 2], form
+        assert history.run_dir == tmp_path / form
+        config = json.loads((tmp_path / form / "config.json").read_text())
+        runs.append((history.history, model.get_weights(), config))
+    assert runs[0][0] == runs[1][0]
+    assert runs[0][2] == runs[1][2]
+    for a, b in zip(runs[0][1], runs[1][1]):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_run_options_resume_a_killed_run(tmp_path):
+    from VLAP.training import RunOptions
+
+    kwargs = dict(epochs=3, seed=11, verbose=0, patience=None, restore_best=False)
+    train_ds, val_ds = _datasets(seed=5)
+    _, full = VLAP.train(_model(seed=2), train_ds, val_ds, run_dir=tmp_path / "full", **kwargs)
+    killed = RunOptions(run_dir=tmp_path / "killed", callbacks=[_Kill(at=0)])
+    train_ds, val_ds = _datasets(seed=5)
+    with pytest.raises(KeyboardInterrupt):
+        VLAP.train(_model(seed=2), train_ds, val_ds, run=killed, **kwargs)
+    train_ds, val_ds = _datasets(seed=5)
+    resume = dataclasses.replace(killed, resume=True, callbacks=())
+    _, hist = VLAP.train(_model(seed=99), train_ds, val_ds, run=resume, **kwargs)
+    assert hist.epoch == [0, 1, 2]
+    np.testing.assert_allclose(hist.history["loss"], full.history["loss"], rtol=1e-6)
+
+
+def test_run_options_errors(tmp_path):
+    from VLAP.training import RunOptions
+
+    with pytest.raises(TypeError, match="unexpected keyword argument 'rundir'"):
+        RunOptions(rundir=tmp_path)
+    with pytest.raises(TypeError, match="positional"):  # fields by name only
+        RunOptions(tmp_path)
+    with pytest.raises(TypeError, match="`resume` must be a bool"):
+        RunOptions(resume="yes")
+    with pytest.raises(TypeError, match="`callbacks` must be a list of Keras callbacks"):
+        RunOptions(callbacks=_EpochRecorder())
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        RunOptions().resume = True
+    train_ds, val_ds = _datasets()
+    # a dict of the fields works like RunOptions; an unknown name is refused with a hint
+    with pytest.raises(TypeError, match=r"Unknown run option\(s\) \['tensorbord'\] "
+                                        r"\(did you mean 'tensorboard'\?\)"):
+        VLAP.train(_model(), train_ds, val_ds, run={"tensorbord": True})
+    # not both forms in one call, and nothing else as `run`
+    with pytest.raises(TypeError, match="either as `run=RunOptions.*run_dir="):
+        VLAP.train(_model(), train_ds, val_ds, run=RunOptions(), run_dir=tmp_path / "x")
+    with pytest.raises(TypeError, match="`run` must be a VLAP.training.RunOptions"):
+        VLAP.train(_model(), train_ds, val_ds, run=str(tmp_path))
+    assert not (tmp_path / "x").exists()

@@ -1,8 +1,11 @@
 """Label lists -> 0/1 matrices, fitted on the training part only (the paper's ``VLAP.binarize``)."""
 
+from __future__ import annotations
+
 import numbers
 import warnings
 from collections import Counter
+from typing import Any, Literal, overload
 
 import numpy as np
 import pandas as pd
@@ -12,7 +15,25 @@ from VLAP._validation import check_positive_int as _check_positive_int
 from VLAP._validation import is_missing as _is_missing
 
 
-def binarize(y_train, y_val=None, y_test=None, min_count=None, top_n=None, return_report=False):
+#: ``(Y_train, Y_val, Y_test, label_names)``: float32 0/1 matrices. Y_val and Y_test are
+#: None when that part was not given: typed Any, since which one it is depends on the
+#: call's values (an Optional would make every caller that passed the part check for None).
+Binarized = tuple[np.ndarray, Any, Any, list[Any]]
+
+
+@overload
+def binarize(y_train: Any, y_val: Any = ..., y_test: Any = ..., *, min_count: int | None = ...,
+             top_n: int | None = ..., return_report: Literal[False] = ...) -> Binarized: ...
+@overload
+def binarize(y_train: Any, y_val: Any = ..., y_test: Any = ..., *, min_count: int | None = ...,
+             top_n: int | None = ...,
+             return_report: Literal[True]) -> tuple[np.ndarray, Any, Any, list[Any],
+                                                    dict[str, Any]]: ...
+@overload
+def binarize(y_train: Any, y_val: Any = ..., y_test: Any = ..., *, min_count: int | None = ...,
+             top_n: int | None = ..., return_report: bool) -> tuple[Any, ...]: ...
+def binarize(y_train: Any, y_val: Any = None, y_test: Any = None, *, min_count: int | None = None,
+             top_n: int | None = None, return_report: bool = False) -> tuple[Any, ...]:
     """Turn label lists into float32 0/1 matrices with the label set of `y_train`.
 
     The label set is fitted on `y_train` only (sklearn's `MultiLabelBinarizer`),
@@ -34,6 +55,8 @@ def binarize(y_train, y_val=None, y_test=None, min_count=None, top_n=None, retur
         return_report: bool. If True, also return a dict with the counts: label
             frequencies, labels cut by `min_count`/`top_n`, labels unseen in
             training per part, rows left without any label per part.
+
+    Every argument after `y_test` is keyword-only.
 
     Returns:
         tuple. `(Y_train, Y_val, Y_test, label_names)` where each `Y_*` is a
@@ -63,7 +86,8 @@ def binarize(y_train, y_val=None, y_test=None, min_count=None, top_n=None, retur
 
     counts = Counter(label for row in rows["y_train"] for label in row)
     kept = sorted(counts, key=_sort_key)
-    cut_min, cut_top = {}, {}
+    cut_min: dict[Any, int] = {}
+    cut_top: dict[Any, int] = {}
     if min_count is not None:
         cut_min = {lab: counts[lab] for lab in kept if counts[lab] < min_count}
         kept = [lab for lab in kept if counts[lab] >= min_count]
@@ -82,7 +106,7 @@ def binarize(y_train, y_val=None, y_test=None, min_count=None, top_n=None, retur
     mlb.fit([kept])
     kept_set = set(kept)
     train_set = set(counts)
-    report = {
+    report: dict[str, Any] = {
         "label_names": list(kept),
         "train_label_counts": dict(sorted(counts.items(), key=lambda kv: _sort_key(kv[0]))),
         "cut_by_min_count": cut_min,
@@ -91,10 +115,9 @@ def binarize(y_train, y_val=None, y_test=None, min_count=None, top_n=None, retur
         "rows_without_labels": {},
         "rows_emptied_by_cut": {},
     }
-    outputs = {}
+    outputs: dict[str, np.ndarray] = {}  # a part not given has no entry (None)
     for name in ("y_train", "y_val", "y_test"):
         if name not in rows:
-            outputs[name] = None
             continue
         part = rows[name]
         report["rows_without_labels"][name] = sum(1 for row in part if not row)
@@ -119,15 +142,15 @@ def binarize(y_train, y_val=None, y_test=None, min_count=None, top_n=None, retur
             (0, len(kept)), dtype="float32"
         )
 
-    result = (outputs["y_train"], outputs["y_val"], outputs["y_test"], list(kept))
+    result = (outputs["y_train"], outputs.get("y_val"), outputs.get("y_test"), list(kept))
     return (*result, report) if return_report else result
 
 
-def _sort_key(label):
+def _sort_key(label: Any) -> tuple[str, Any]:
     return (str(type(label).__name__), label)
 
 
-def _check_label_lists(y, name):
+def _check_label_lists(y: Any, name: str) -> list[tuple[Any, ...]]:
     """Return `y` as a list of tuples of labels, or raise naming the argument and row."""
     if isinstance(y, (str, bytes)):
         raise TypeError(f"`{name}` must be a sequence of label lists. Received a string: {y!r}")

@@ -6,9 +6,12 @@ arguments and dispatches; the token pipelines are in ``VLAP.data.tokens`` and th
 image pipeline (decoder, pixel scalings) in ``VLAP.data.images``.
 """
 
+from __future__ import annotations
+
 import contextlib
 import numbers
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -19,26 +22,33 @@ from VLAP._validation import is_missing as _is_missing
 from VLAP.data.images import BACKBONE_SCALINGS, check_image_size, image_dataset, resolve_scaling
 from VLAP.data.tokens import apply_preprocessor, pad_batches, pad_to_multiple, token_dataset
 
+if TYPE_CHECKING:
+    import tensorflow as tf
+
+#: The pixel scalings `create_dataset(scale=...)` accepts (the modes of
+#: `VLAP.data.images.PIXEL_SCALINGS` and their aliases).
+PixelScaling = Literal["raw", "unit", "symmetric", "caffe", "torch", "tf", "none", "rescale"]
+
 
 def create_dataset(
-    X,
-    y,
+    X: Any,
+    y: Any,
     *,
-    is_image=False,
-    is_training=True,
-    batch_size=32,
-    image_size=224,
-    seed=None,
-    shuffle=None,
-    cache=False,
-    augment=None,
-    scale=None,
-    preprocessor=None,
-    drop_remainder=False,
-    bucket_by_length=False,
-    pad_to_multiple_of=None,
-    pad_values=None,
-):
+    is_image: bool = False,
+    is_training: bool = True,
+    batch_size: int = 32,
+    image_size: int | tuple[int, int] = 224,
+    seed: int | None = None,
+    shuffle: bool | None = None,
+    cache: bool | str = False,
+    augment: bool | None = None,
+    scale: PixelScaling | None = None,
+    preprocessor: Callable[[Any], Any] | None = None,
+    drop_remainder: bool = False,
+    bucket_by_length: bool = False,
+    pad_to_multiple_of: int | None = None,
+    pad_values: Mapping[str, Any] | None = None,
+) -> tf.data.Dataset:
     """Build a batched, prefetched `tf.data.Dataset` of `(features, labels)`.
 
     Text inputs are padded **per batch**, never to the longest text of the whole
@@ -116,9 +126,9 @@ def create_dataset(
                         ("bucket_by_length", bucket_by_length)):
         if not isinstance(value, (bool, np.bool_)):
             raise TypeError(f"`{name}` must be a bool. Received: {name}={value!r}")
-    for name, value in (("shuffle", shuffle), ("augment", augment)):
-        if value is not None and not isinstance(value, (bool, np.bool_)):
-            raise TypeError(f"`{name}` must be a bool or None. Received: {name}={value!r}")
+    for name, option in (("shuffle", shuffle), ("augment", augment)):
+        if option is not None and not isinstance(option, (bool, np.bool_)):
+            raise TypeError(f"`{name}` must be a bool or None. Received: {name}={option!r}")
     _check_positive_int("batch_size", batch_size)
     _check_positive_int("pad_to_multiple_of", pad_to_multiple_of, allow_none=True)
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
@@ -162,13 +172,14 @@ def create_dataset(
         if isinstance(X, Mapping) or hasattr(X, "keys") and callable(X.keys) and not isinstance(X, pd.DataFrame):
             if preprocessor is not None:
                 raise ValueError("`preprocessor` is for raw strings; X is already a dict of token arrays.")
-            ds, pads, lengths = token_dataset(tf, dict(X), labels, n, pad_values)
+            ds, pads, lengths = token_dataset(tf, dict(X), labels, n=n, pad_values=pad_values)
             ds = _cache(ds, cache)
             if shuffle:
                 ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
             num_labels = None if labels is None else labels.shape[1]
-            ds = pad_batches(tf, ds, pads, num_labels, lengths, batch_size, drop_remainder,
-                              bucket_by_length)
+            ds = pad_batches(tf, ds, pad_values=pads, num_labels=num_labels, lengths=lengths,
+                             batch_size=batch_size, drop_remainder=drop_remainder,
+                             bucket_by_length=bucket_by_length)
             if pad_to_multiple_of:
                 ds = ds.map(pad_to_multiple(tf, pad_to_multiple_of, pads),
                             num_parallel_calls=tf.data.AUTOTUNE)
@@ -202,7 +213,7 @@ def create_dataset(
 
 
 @contextlib.contextmanager
-def _seed_scope(seed):
+def _seed_scope(seed: int | None) -> Iterator[None]:
     """Pin TensorFlow's global (eager) seed while random tf.data ops are built.
 
     tf.data derives an op's seeds from ``(global seed, op seed)`` at construction.
@@ -239,7 +250,7 @@ def _seed_scope(seed):
 _PINNED_GLOBAL_SEED = 20221103  # any constant: only its being fixed matters
 
 
-def _num_examples(X):
+def _num_examples(X: Any) -> int:
     if X is None:
         raise TypeError("`X` must not be None.")
     if isinstance(X, (str, bytes)):
@@ -258,7 +269,7 @@ def _num_examples(X):
     return len(X)
 
 
-def _check_strings(X, name, what):
+def _check_strings(X: Any, name: str, what: str) -> list[str]:
     values = X.tolist() if isinstance(X, (pd.Series, np.ndarray)) else list(X)
     for i, v in enumerate(values):
         if not isinstance(v, str):
@@ -270,7 +281,7 @@ def _check_strings(X, name, what):
     return values
 
 
-def _check_feature_matrix(X):
+def _check_feature_matrix(X: Any) -> np.ndarray:
     try:
         arr = np.asarray(X)
     except ValueError as err:
@@ -290,7 +301,7 @@ def _check_feature_matrix(X):
     return arr.astype("float32")
 
 
-def _resolve_scaling(scale):
+def _resolve_scaling(scale: str | None) -> str:
     if scale is None:
         return "raw"
     if isinstance(scale, str) and scale.lower() in BACKBONE_SCALINGS:
@@ -305,7 +316,7 @@ def _resolve_scaling(scale):
     return resolve_scaling(scale, "scale")
 
 
-def _cache(ds, cache):
+def _cache(ds: tf.data.Dataset, cache: bool | str) -> tf.data.Dataset:
     if cache is True:
         return ds.cache()
     if isinstance(cache, str):

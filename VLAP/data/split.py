@@ -1,7 +1,10 @@
 """Seeded train/validation/test split for multilabel data (the paper's ``VLAP.split``)."""
 
+from __future__ import annotations
+
 import numbers
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -11,7 +14,8 @@ from sklearn.utils import check_consistent_length
 from VLAP._validation import is_missing as _is_missing
 
 
-def split(X, y, fractions=(0.6, 0.2, 0.2), r=44, stratify=False, group_duplicates=False):
+def split(X: Any, y: Any, fractions: Sequence[float] = (0.6, 0.2, 0.2), *, r: int | None = 44,
+          stratify: bool = False, group_duplicates: bool = False) -> tuple[Any, ...]:
     """Split `X` and `y` into train, validation and test parts.
 
     Unlike the paper's helper, the seed `r` is honoured, every row lands in exactly
@@ -38,6 +42,10 @@ def split(X, y, fractions=(0.6, 0.2, 0.2), r=44, stratify=False, group_duplicate
             part (no duplicate text straddles train and test). Part sizes are then
             approximate.
 
+    `fractions` may be given by position, as in the paper's
+    ``VLAP.split(X, y, [0.6, 0.2, 0.2], r=44)``; every argument after it is
+    keyword-only.
+
     Returns:
         tuple. `X_train, X_val, X_test, y_train, y_val, y_test` (or
         `X_train, X_test, y_train, y_test` with 2 fractions), each of the input's
@@ -52,7 +60,7 @@ def split(X, y, fractions=(0.6, 0.2, 0.2), r=44, stratify=False, group_duplicate
     >>> sorted(X_train + X_val + X_test) == sorted(X)
     True
     """
-    fractions = _check_fractions(fractions)
+    shares = _check_fractions(fractions)  # float array, checked
     if r is not None and (isinstance(r, bool) or not isinstance(r, numbers.Integral)):
         raise TypeError(f"`r` must be an int seed or None. Received: r={r!r}")
     if not isinstance(stratify, bool):
@@ -67,7 +75,7 @@ def split(X, y, fractions=(0.6, 0.2, 0.2), r=44, stratify=False, group_duplicate
     if n == 0:
         raise ValueError("`X` is empty: there is nothing to split.")
 
-    rng = np.random.default_rng(r)
+    rng = np.random.default_rng(None if r is None else int(r))
     if group_duplicates:
         groups = _duplicate_groups(X)
     else:
@@ -79,10 +87,10 @@ def split(X, y, fractions=(0.6, 0.2, 0.2), r=44, stratify=False, group_duplicate
         # One label row per group (union of the group's labels).
         Y_groups = np.zeros((n_groups, Y.shape[1]), dtype=bool)
         np.logical_or.at(Y_groups, groups, Y)
-        part_of_group = _stratified_parts(Y_groups, fractions, rng)
+        part_of_group = _stratified_parts(Y_groups, shares, rng)
     else:
         sizes = np.bincount(groups, minlength=n_groups)
-        part_of_group = _random_parts(sizes, fractions, rng)
+        part_of_group = _random_parts(sizes, shares, rng)
 
     part_of_row = part_of_group[groups]
     idx = [np.flatnonzero(part_of_row == k) for k in range(len(fractions))]
@@ -91,7 +99,7 @@ def split(X, y, fractions=(0.6, 0.2, 0.2), r=44, stratify=False, group_duplicate
     return (*xs, *ys)
 
 
-def _check_fractions(fractions):
+def _check_fractions(fractions: Any) -> np.ndarray:
     if isinstance(fractions, (str, bytes)) or not hasattr(fractions, "__len__"):
         raise TypeError(
             "`fractions` must be a sequence of 2 or 3 floats (train, [val,] test). "
@@ -121,7 +129,7 @@ def _check_fractions(fractions):
     return values
 
 
-def _num_rows(a, name):
+def _num_rows(a: Any, name: str) -> int:
     if a is None:
         raise TypeError(f"`{name}` must not be None.")
     if isinstance(a, Mapping):
@@ -139,7 +147,7 @@ def _num_rows(a, name):
     return len(a)
 
 
-def _length_proxy(a):
+def _length_proxy(a: Any) -> Any:
     """Something `check_consistent_length` understands (it rejects dicts)."""
     if isinstance(a, Mapping):
         return np.empty(_num_rows(a, "X"))
@@ -148,7 +156,7 @@ def _length_proxy(a):
     return a
 
 
-def take_rows(a, idx):
+def take_rows(a: Any, idx: Sequence[int] | np.ndarray | None) -> Any:
     """The rows ``idx`` of ``a`` in the container type it came in (all of ``a`` if ``idx`` is None).
 
     Handles numpy arrays, lists, tuples, pandas objects (by position) and dicts
@@ -175,7 +183,7 @@ def take_rows(a, idx):
     return np.asarray(a)[idx]
 
 
-def _largest_remainder(total, fractions):
+def _largest_remainder(total: int, fractions: np.ndarray) -> np.ndarray:
     """Integer sizes proportional to `fractions` that add up exactly to `total`."""
     raw = fractions * total
     sizes = np.floor(raw).astype(int)
@@ -185,7 +193,8 @@ def _largest_remainder(total, fractions):
     return sizes
 
 
-def _random_parts(group_sizes, fractions, rng):
+def _random_parts(group_sizes: np.ndarray, fractions: np.ndarray,
+                  rng: np.random.Generator) -> np.ndarray:
     """Assign shuffled groups to parts by where their first row falls."""
     n = int(group_sizes.sum())
     bounds = np.cumsum(_largest_remainder(n, fractions))
@@ -197,7 +206,8 @@ def _random_parts(group_sizes, fractions, rng):
     return parts
 
 
-def _stratified_parts(Y, fractions, rng):
+def _stratified_parts(Y: np.ndarray, fractions: np.ndarray,
+                      rng: np.random.Generator) -> np.ndarray:
     from iterstrat.ml_stratifiers import IterativeStratification
 
     parts = np.full(len(Y), -1, dtype=int)
@@ -215,7 +225,7 @@ def _stratified_parts(Y, fractions, rng):
     return parts
 
 
-def _label_matrix(y):
+def _label_matrix(y: Any) -> np.ndarray:
     """0/1 matrix from label lists or an indicator matrix (for stratification only)."""
     if isinstance(y, (pd.DataFrame, np.ndarray)) and np.ndim(y) == 2:
         arr = np.asarray(y)
@@ -233,15 +243,16 @@ def _label_matrix(y):
                 f"Row {i} is {type(row).__name__}: {row!r}"
             )
     try:
-        arr = np.asarray(rows)
+        matrix: np.ndarray | None = np.asarray(rows)
     except ValueError:  # ragged label lists
-        arr = None
-    if arr is not None and arr.ndim == 2 and arr.dtype.kind in "biuf" and np.isin(arr, (0, 1)).all():
-        return arr.astype(bool)
+        matrix = None
+    if (matrix is not None and matrix.ndim == 2 and matrix.dtype.kind in "biuf"
+            and np.isin(matrix, (0, 1)).all()):
+        return matrix.astype(bool)
     return MultiLabelBinarizer(sparse_output=False).fit_transform(rows).astype(bool)
 
 
-def _duplicate_groups(X):
+def _duplicate_groups(X: Any) -> np.ndarray:
     """Group id per row: identical X values share an id."""
     if isinstance(X, Mapping):
         keys = sorted(X)

@@ -5,7 +5,8 @@ attention/padding mask) and each batch is padded back only to its own longest
 row; raw strings go through a preprocessor whose output is trimmed the same way.
 """
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -13,10 +14,17 @@ import numpy as np
 MASK_KEYS = ("attention_mask", "padding_mask")
 
 
-def token_dataset(tf, X, labels, n, pad_values):
-    """Rows cut to their real length -> a dataset of variable-length examples."""
+def token_dataset(tf: Any, X: dict[str, Any], labels: np.ndarray | None, *, n: int,
+                  pad_values: Mapping[str, Any] | None) -> tuple[Any, dict[str, Any], np.ndarray]:
+    """Rows cut to their real length -> a dataset of variable-length examples.
+
+    ``tf`` is the TensorFlow module (imported by the caller, so that importing this
+    module stays light). Returns ``(dataset, pad value per key, row lengths)``.
+    """
     mask_key = next((k for k in MASK_KEYS if k in X), None)
-    arrays, ragged = {}, {}
+    arrays: dict[str, np.ndarray] = {}
+    ragged: dict[str, list[np.ndarray]] = {}
+    inferred_pad: dict[str, Any] = {}
     for key, value in X.items():
         if isinstance(value, tf.RaggedTensor):
             value = value.to_list()
@@ -56,7 +64,6 @@ def token_dataset(tf, X, labels, n, pad_values):
                 "`X` mixes ragged (list of lists) and padded 2-D token arrays: "
                 f"ragged {sorted(ragged)}, padded {sorted(arrays)}. Pass one layout."
             )
-        inferred_pad = {}
     else:
         widths = {k: a.shape[1] for k, a in arrays.items()}
         if len(set(widths.values())) != 1:
@@ -67,14 +74,12 @@ def token_dataset(tf, X, labels, n, pad_values):
             # Real length = last real position + 1 (also right for left padding).
             any_real = real.any(axis=1)
             lengths = np.where(any_real, width - np.argmax(real[:, ::-1], axis=1), 0).astype(np.int64)
-            inferred_pad = {}
             pad_pos = ~real
             if pad_pos.any():
                 for key, arr in arrays.items():
                     inferred_pad[key] = arr[pad_pos][0].item()
         else:
             lengths = np.full(n, width, dtype=np.int64)
-            inferred_pad = {}
     if (lengths == 0).any():
         row = int(np.flatnonzero(lengths == 0)[0])
         raise ValueError(
@@ -82,7 +87,7 @@ def token_dataset(tf, X, labels, n, pad_values):
             "Remove empty texts before tokenizing."
         )
 
-    pads = {k: 0 for k in X}
+    pads: dict[str, Any] = {k: 0 for k in X}
     pads.update(inferred_pad)
     if pad_values is not None:
         if not isinstance(pad_values, Mapping) or set(pad_values) - set(X):
@@ -91,7 +96,7 @@ def token_dataset(tf, X, labels, n, pad_values):
             )
         pads.update(pad_values)
 
-    flat = {}
+    flat: dict[str, np.ndarray] = {}
     keep = None
     if arrays:
         if mask_key is not None:
@@ -108,20 +113,21 @@ def token_dataset(tf, X, labels, n, pad_values):
     # Elements are (start, length) into the flat token values; the map slices them out.
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
     bounds = np.stack([starts, lengths.astype(np.int64)], axis=1)
-    values = {key: tf.constant(v) for key, v in flat.items()}
+    tensors = {key: tf.constant(v) for key, v in flat.items()}
 
-    def rows(bound):
-        return {key: v[bound[0]:bound[0] + bound[1]] for key, v in values.items()}
+    def example(bound):
+        return {key: v[bound[0]:bound[0] + bound[1]] for key, v in tensors.items()}
 
     if labels is None:
-        ds = tf.data.Dataset.from_tensor_slices(bounds).map(rows)
+        ds = tf.data.Dataset.from_tensor_slices(bounds).map(example)
     else:
-        ds = tf.data.Dataset.from_tensor_slices((bounds, labels)).map(lambda b, t: (rows(b), t))
-    pads = {k: tf.constant(np.asarray(pads[k]).astype(flat[k].dtype)) for k in X}
-    return ds, pads, lengths
+        ds = tf.data.Dataset.from_tensor_slices((bounds, labels)).map(
+            lambda b, t: (example(b), t))
+    pad_tensors = {k: tf.constant(np.asarray(pads[k]).astype(flat[k].dtype)) for k in X}
+    return ds, pad_tensors, lengths
 
 
-def _keep_positions(real, last):
+def _keep_positions(real: np.ndarray, last: np.ndarray) -> np.ndarray:
     """Boolean (n, width): for each row, the span from its first to its last real
     position (`last` is one past it). Right padding keeps a prefix, left padding a
     suffix; pad positions inside the span, if any, are kept as they are."""
@@ -130,7 +136,7 @@ def _keep_positions(real, last):
     return (cols >= first[:, None]) & (cols < last[:, None])
 
 
-def _token_dtype(values):
+def _token_dtype(values: Any) -> np.ndarray:
     values = np.asarray(values)
     if values.dtype == bool:
         return values
@@ -139,9 +145,13 @@ def _token_dtype(values):
     raise ValueError(f"Token arrays must hold integers or booleans. Received dtype {values.dtype}.")
 
 
-def pad_batches(tf, ds, pad_values, num_labels, lengths, batch_size, drop_remainder,
-                 bucket_by_length):
+def pad_batches(tf: Any, ds: Any, *, pad_values: dict[str, Any], num_labels: int | None,
+                lengths: np.ndarray, batch_size: int, drop_remainder: bool,
+                bucket_by_length: bool) -> Any:
+    """``ds`` in batches, each padded to its own longest row (``pad_values`` per key)."""
     feature_shapes = {k: [None] for k in pad_values}
+    shapes: Any
+    values: Any
     if num_labels is None:
         shapes, values = feature_shapes, pad_values
     else:
@@ -166,7 +176,8 @@ def pad_batches(tf, ds, pad_values, num_labels, lengths, batch_size, drop_remain
     return out
 
 
-def pad_to_multiple(tf, multiple, pad_values):
+def pad_to_multiple(tf: Any, multiple: int, pad_values: Mapping[str, Any]) -> Callable[..., Any]:
+    """A ``Dataset.map`` function: each batch's length rounded up to a multiple of ``multiple``."""
     def pad(features):
         length = tf.shape(next(iter(features.values())))[1]
         target = (length + multiple - 1) // multiple * multiple
@@ -184,7 +195,7 @@ def pad_to_multiple(tf, multiple, pad_values):
     return fn
 
 
-def _trim_to_longest(tf, features):
+def _trim_to_longest(tf: Any, features: dict[str, Any]) -> dict[str, Any]:
     """Trim rank-2 tensors of a batch to the longest real sequence (mask-based)."""
     mask_key = next((k for k in MASK_KEYS if k in features), None)
     if mask_key is None:
@@ -200,7 +211,10 @@ def _trim_to_longest(tf, features):
     }
 
 
-def apply_preprocessor(tf, preprocessor, pad_to_multiple_of):
+def apply_preprocessor(tf: Any, preprocessor: Callable[[Any], Any],
+                       pad_to_multiple_of: int | None) -> Callable[[Any], Any]:
+    """A ``Dataset.map`` function: a batch of strings through ``preprocessor``, trimmed
+    to its longest real row (and padded to ``pad_to_multiple_of``)."""
     def apply(texts):
         out = preprocessor(texts)
         if isinstance(out, tuple):  # (x, y, sample_weight) layouts: keep x

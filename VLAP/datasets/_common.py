@@ -4,10 +4,14 @@ Files are opened by :mod:`VLAP.datasets._files` (compression by content,
 careful decoding).
 """
 
+from __future__ import annotations
+
 import json
 import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Literal, Union
 
 import numpy as np
 
@@ -16,8 +20,15 @@ from VLAP._validation import check_option
 _ON_ERROR = ("raise", "skip")
 _CHECK_IMAGES = (False, True, "exists", "verify", "decode")
 
+#: A loader's `on_error`: raise on a bad record, or skip it and list it in the report.
+OnError = Literal["raise", "skip"]
+#: A loader's `check_images`: how far each image file is checked (False: not at all).
+CheckImages = Union[bool, Literal["exists", "verify", "decode"]]
+#: A path argument: str or any os.PathLike (pathlib.Path).
+PathLike = Union[str, "os.PathLike[str]"]
 
-def data_dir():
+
+def data_dir() -> Path:
     """Return the data directory as a `pathlib.Path`.
 
     `$VLAP_DATA_DIR` if set, else `<project root>/../shared/data` where the project
@@ -34,7 +45,7 @@ def data_dir():
     return Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 
-@dataclass
+@dataclass(kw_only=True)
 class LoadReport:
     """What a loader read, skipped and noticed.
 
@@ -60,30 +71,30 @@ class LoadReport:
 
     source: str = ""
     n_read: int = 0
-    skipped: list = field(default_factory=list)
-    notes: list = field(default_factory=list)
+    skipped: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     n_kept: int = 0
-    dropped: dict = field(default_factory=dict)
-    skipped_parts: list = field(default_factory=list)
+    dropped: dict[str, int] = field(default_factory=dict)
+    skipped_parts: list[dict[str, Any]] = field(default_factory=list)
     n_empty_labels: int = 0
 
     @property
-    def n_skipped(self):
+    def n_skipped(self) -> int:
         return len(self.skipped)
 
     @property
-    def n_dropped(self):
+    def n_dropped(self) -> int:
         return sum(self.dropped.values())
 
-    def unaccounted(self):
+    def unaccounted(self) -> int:
         """Records read but neither kept, skipped nor dropped (0 for a correct loader)."""
         return self.n_read - self.n_kept - self.n_skipped - self.n_dropped
 
-    def drop(self, reason, count=1):
+    def drop(self, reason: str, count: int = 1) -> None:
         """Count `count` records left out on purpose for `reason`."""
         self.dropped[reason] = self.dropped.get(reason, 0) + count
 
-    def __str__(self):
+    def __str__(self) -> str:
         lines = [f"{self.source}: read {self.n_read}, kept {self.n_kept}, "
                  f"skipped {self.n_skipped}"]
         lines += [f"  dropped {n}: {reason}" for reason, n in self.dropped.items()]
@@ -98,7 +109,7 @@ class LoadReport:
         return "\n".join(lines)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class TextData:
     """Texts with one label list each. Unpacks as `texts, labels = data`.
 
@@ -112,21 +123,21 @@ class TextData:
             per text), when the file holds one.
     """
 
-    texts: list
-    labels: list
-    ids: list
-    titles: list = None
+    texts: list[str]
+    labels: list[list[str]] | None  # None: an unlabeled table (load_table)
+    ids: list[Any]
+    titles: list[str] | None = None
     report: LoadReport = field(default_factory=LoadReport)
-    split: list = None
+    split: list[str] | None = None
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Any]:
         return iter((self.texts, self.labels))
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.texts)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class ImageData:
     """Image file paths with one label list each. Unpacks as `paths, labels = data`.
 
@@ -139,20 +150,20 @@ class ImageData:
             per image), when the file holds one.
     """
 
-    paths: list
-    labels: list
-    ids: list
+    paths: list[str]
+    labels: list[list[str]] | None  # None: an unlabeled table (load_table)
+    ids: list[Any]
     report: LoadReport = field(default_factory=LoadReport)
-    split: list = None
+    split: list[str] | None = None
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Any]:
         return iter((self.paths, self.labels))
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.paths)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class MatrixData:
     """Numeric features and a 0/1 label matrix. Unpacks as `X, Y = data`.
 
@@ -166,14 +177,14 @@ class MatrixData:
 
     X: np.ndarray
     Y: np.ndarray
-    feature_names: list
-    label_names: list
+    feature_names: list[str]
+    label_names: list[str]
     report: LoadReport = field(default_factory=LoadReport)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Any]:
         return iter((self.X, self.Y))
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.X)
 
 
@@ -188,7 +199,8 @@ class DataFormatError(ValueError):
             the advice as its own flag; ``str(err)`` words it for Python.
     """
 
-    def __init__(self, problem, option=None, advice=None):
+    def __init__(self, problem: object, option: tuple[str, Any] | None = None,
+                 advice: str | None = None) -> None:
         self.problem = str(problem)
         self.option = option
         self.advice = advice
@@ -198,13 +210,13 @@ class DataFormatError(ValueError):
 class ErrorLog:
     """`on_error` policy: raise DataFormatError, or record the problem and go on."""
 
-    def __init__(self, on_error, report, parts=False):
+    def __init__(self, on_error: OnError, report: LoadReport, parts: bool = False) -> None:
         check_option("on_error", on_error, _ON_ERROR)
         self.on_error = on_error
         self.report = report
         self.parts = parts  # record skipped parts of records, not records
 
-    def __call__(self, file, row, reason):
+    def __call__(self, file: object, row: object, reason: str) -> None:
         if self.on_error == "raise":
             raise DataFormatError(
                 f"{file}, row {row}: {reason}.", option=("on_error", "skip"),
@@ -214,9 +226,12 @@ class ErrorLog:
         target.append({"file": str(file), "row": row, "reason": reason})
 
 
-def resolve_path(path, default, what, download):
+def resolve_path(path: PathLike | None, default: str | None, what: str, download: str) -> Path:
     """`path` (or `data_dir()/default`) as a Path that exists, else FileNotFoundError."""
-    resolved = Path(path).expanduser() if path is not None else data_dir() / default
+    if path is None and default is None:
+        raise TypeError(f"The path of the {what} must be given (it has no default "
+                        "location). Received: None")
+    resolved = Path(path).expanduser() if path is not None else data_dir() / str(default)
     if not resolved.exists():
         hint = "" if path is not None else (
             f" (default location: data_dir()/{default}; set VLAP_DATA_DIR or pass `path`)"
@@ -225,7 +240,8 @@ def resolve_path(path, default, what, download):
     return resolved
 
 
-def json_object(line, file, row, errors):
+def json_object(line: str | bytes, file: object, row: object,
+                errors: ErrorLog) -> dict[str, Any] | None:
     """One JSON-lines record as a dict, or None after reporting why it is not one."""
     rec = parse_json_line(line, file, row, errors)
     if rec is _BAD:
@@ -239,7 +255,7 @@ def json_object(line, file, row, errors):
 _BAD = object()
 
 
-def parse_json_line(line, file, row, errors):
+def parse_json_line(line: str | bytes, file: object, row: object, errors: ErrorLog) -> Any:
     """``json.loads(line)``, or ``_BAD`` after reporting why it is not JSON.
 
     A line nested too deeply for Python's parser (thousands of ``[``) is a
@@ -254,13 +270,14 @@ def parse_json_line(line, file, row, errors):
     return _BAD
 
 
-def is_blank(value):
+def is_blank(value: Any) -> bool:
     return value is None or (isinstance(value, float) and value != value) or (
         isinstance(value, str) and not value.strip()
     )
 
 
-def check_label_row(value, file, row, errors, field_name):
+def check_label_row(value: Any, file: object, row: object, errors: ErrorLog,
+                    field_name: str) -> list[str] | None:
     """A list of non-empty str labels, or None after reporting the problem."""
     if not isinstance(value, (list, tuple)):
         errors(file, row, f"`{field_name}` must be a list of labels, got {value!r}")
@@ -275,7 +292,7 @@ def check_label_row(value, file, row, errors, field_name):
     return list(value)
 
 
-def image_problem(path, check_images):
+def image_problem(path: PathLike, check_images: CheckImages) -> str | None:
     """Why the image at `path` fails `check_images`, or None if it passes.
 
     `"exists"`: the file exists. True / `"verify"` (cheap, the default): also
@@ -315,7 +332,7 @@ def image_problem(path, check_images):
     with open(path, "rb") as handle:
         handle.seek(max(0, path.stat().st_size - 1024))
         tail = handle.read()
-    ends = {
+    ends: Callable[[bytes], bool] | None = {
         "JPEG": lambda t: b"\xff\xd9" in t,  # 0xFF is byte-stuffed in entropy data
         "PNG": lambda t: b"IEND" in t[-32:],
         "GIF": lambda t: t.rstrip(b"\x00").endswith(b";"),
@@ -331,7 +348,8 @@ def image_problem(path, check_images):
     return None
 
 
-def check_image_row(path, file, row, errors, check_images):
+def check_image_row(path: PathLike, file: object, row: object, errors: ErrorLog,
+                    check_images: CheckImages) -> bool:
     """True if the image passes `check_images` (see :func:`image_problem`);
     otherwise the problem is reported through `errors` with file and row."""
     if not check_images:
@@ -343,7 +361,7 @@ def check_image_row(path, file, row, errors, check_images):
     return True
 
 
-def check_images_option(check_images):
+def check_images_option(check_images: Any) -> None:
     if check_images not in _CHECK_IMAGES or (check_images == 1 and check_images is not True) \
             or (check_images == 0 and check_images is not False):
         raise ValueError(

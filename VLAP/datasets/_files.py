@@ -7,6 +7,8 @@ undecodable byte raises a DataFormatError naming the file (never a bare
 ``EOFError`` or pandas error).
 """
 
+from __future__ import annotations
+
 import bz2
 import codecs
 import contextlib
@@ -15,9 +17,14 @@ import io
 import lzma
 import zipfile
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
+from typing import IO, TYPE_CHECKING
 
-from VLAP.datasets._common import DataFormatError
+from VLAP.datasets._common import DataFormatError, PathLike
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: (magic bytes, compression) in the order they are tried.
 _MAGIC = ((b"\x1f\x8b", "gzip"), (b"BZh", "bz2"), (b"\xfd7zXZ\x00", "xz"), (b"PK\x03\x04", "zip"))
@@ -29,7 +36,7 @@ _BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
 _STREAM_ERRORS = (EOFError, zlib.error, lzma.LZMAError, zipfile.BadZipFile, gzip.BadGzipFile)
 
 
-def compression_of(path):
+def compression_of(path: PathLike) -> str | None:
     """The compression of `path` by its first bytes: "gzip", "bz2", "xz", "zip" or None."""
     with open(path, "rb") as handle:
         head = handle.read(6)
@@ -39,37 +46,37 @@ def compression_of(path):
     return None
 
 
-def open_binary(path):
+def open_binary(path: PathLike) -> io.BufferedIOBase | IO[bytes]:
     """`path` opened for binary reading, decompressed whatever its name says.
 
     A zip archive must hold exactly one file. Read it inside :func:`reading`
     so a truncated stream raises DataFormatError naming the file.
     """
-    path = Path(path)
-    kind = compression_of(path)
+    file = Path(path)
+    kind = compression_of(file)
     if kind == "gzip":
-        return gzip.open(path, "rb")
+        return gzip.open(file, "rb")
     if kind == "bz2":
-        return bz2.open(path, "rb")
+        return bz2.open(file, "rb")
     if kind == "xz":
-        return lzma.open(path, "rb")
+        return lzma.open(file, "rb")
     if kind == "zip":
         try:
-            archive = zipfile.ZipFile(path)
+            archive = zipfile.ZipFile(file)
         except zipfile.BadZipFile as err:
-            raise DataFormatError(f"{path}: damaged zip archive ({err})") from None
+            raise DataFormatError(f"{file}: damaged zip archive ({err})") from None
         members = [m for m in archive.namelist() if not m.endswith("/")]
         if len(members) != 1:
             archive.close()
             raise DataFormatError(
-                f"{path}: a zip archive must hold exactly one data file; found {members[:5]}"
+                f"{file}: a zip archive must hold exactly one data file; found {members[:5]}"
             )
         return archive.open(members[0])
-    return open(path, "rb")
+    return open(file, "rb")
 
 
 @contextlib.contextmanager
-def reading(path, encoding=None):
+def reading(path: PathLike, encoding: str | None = None) -> Iterator[None]:
     """Turn decoding and decompression errors raised while reading into
     DataFormatError naming the file (and, for text, suggesting `encoding=`)."""
     try:
@@ -93,7 +100,7 @@ def reading(path, encoding=None):
         ) from None
 
 
-def decode(raw, path, encoding=None):
+def decode(raw: bytes, path: PathLike, encoding: str | None = None) -> str:
     """Bytes to str: `encoding` if given, else the byte-order mark's, else UTF-8."""
     if encoding is None:
         encoding = next((enc for bom, enc in _BOMS if raw.startswith(bom)), "utf-8")
@@ -111,19 +118,20 @@ def decode(raw, path, encoding=None):
     return text.lstrip("\ufeff")
 
 
-def read_text(path, encoding=None):
+def read_text(path: PathLike, encoding: str | None = None) -> str:
     """The whole (decompressed, decoded) text of `path`."""
     with reading(path, encoding), open_binary(path) as handle:
         raw = handle.read()
     return decode(raw, path, encoding)
 
 
-def open_text(path, encoding=None):
+def open_text(path: PathLike, encoding: str | None = None) -> io.StringIO:
     """A text handle on `path` (decompressed, decoded); iterate it inside `reading`."""
     return io.StringIO(read_text(path, encoding))
 
 
-def read_csv(path, *, sep=",", encoding=None, skip_blank_lines=True):
+def read_csv(path: PathLike, *, sep: str = ",", encoding: str | None = None,
+             skip_blank_lines: bool = True) -> pd.DataFrame:
     """A CSV/TSV file as a DataFrame of str (no NA conversion), errors naming the file.
 
     With ``skip_blank_lines=False`` an empty line is a row of empty cells, so

@@ -1,12 +1,18 @@
 """arXiv loaders: the "arXiv Paper Abstracts" CSV and the Kaggle metadata snapshot (streamed)."""
 
+from __future__ import annotations
+
 import ast
 import numbers
+from collections.abc import Iterable, Iterator
 from email.utils import parsedate_to_datetime
-from typing import NamedTuple
+from pathlib import Path
+from typing import Any, Literal, NamedTuple
 
 from VLAP.datasets._common import (
     LoadReport,
+    OnError,
+    PathLike,
     TextData,
     check_label_row,
     ErrorLog,
@@ -25,6 +31,8 @@ _SNAPSHOT_DOWNLOAD = (
     "Download arxiv-metadata-oai-snapshot.json from Kaggle (Cornell-University/arxiv)."
 )
 _YEAR_FROM = ("update_date", "first_version")
+#: Where a snapshot paper's year is read from (`year_from=`).
+YearFrom = Literal["update_date", "first_version"]
 
 
 class ArxivRecord(NamedTuple):
@@ -33,11 +41,12 @@ class ArxivRecord(NamedTuple):
     id: str
     title: str
     abstract: str
-    categories: list
+    categories: list[str]
     year: int
 
 
-def load_arxiv_csv(path=None, on_error="raise", encoding=None):
+def load_arxiv_csv(path: PathLike | None = None, on_error: OnError = "raise",
+                   encoding: str | None = None) -> TextData:
     """Load the "arXiv Paper Abstracts" CSV (columns `titles, summaries, terms`).
 
     Args:
@@ -72,7 +81,10 @@ def load_arxiv_csv(path=None, on_error="raise", encoding=None):
             f"Found: {list(frame.columns)}"
         )
     report.n_read = len(frame)
-    texts, labels, ids, titles = [], [], [], []
+    texts: list[str] = []
+    labels: list[list[str]] = []
+    ids: list[Any] = []
+    titles: list[str] = []
     for i, (title, summary, terms) in enumerate(
         zip(frame["titles"], frame["summaries"], frame["terms"])
     ):
@@ -88,19 +100,22 @@ def load_arxiv_csv(path=None, on_error="raise", encoding=None):
         if parsed is None:
             errors(file, row, "`terms` is empty or NaN")
             continue
-        parsed = check_label_row(parsed, file, row, errors, "terms")
-        if parsed is None:
+        terms_list = check_label_row(parsed, file, row, errors, "terms")
+        if terms_list is None:
             continue
         texts.append(summary.strip())
-        labels.append(parsed)
+        labels.append(terms_list)
         ids.append(i)
         titles.append(title.strip())
     report.n_kept = len(texts)
     return TextData(texts=texts, labels=labels, ids=ids, titles=titles, report=report)
 
 
-def iter_arxiv_snapshot(path, years=None, category_prefixes=None, max_rows=None,
-                        on_error="raise", report=None, year_from="update_date"):
+def iter_arxiv_snapshot(path: PathLike, *, years: Iterable[int] | None = None,
+                        category_prefixes: Iterable[str] | None = None,
+                        max_rows: int | None = None, on_error: OnError = "raise",
+                        report: LoadReport | None = None,
+                        year_from: YearFrom = "update_date") -> Iterator[ArxivRecord]:
     """Stream papers from the Kaggle arXiv metadata snapshot (JSON lines), filtered.
 
     The file is read line by line (it is several GB; memory stays flat), plain or
@@ -123,6 +138,8 @@ def iter_arxiv_snapshot(path, years=None, category_prefixes=None, max_rows=None,
         year_from: str. `"update_date"` (the `update_date` field, YYYY-MM-DD) or
             `"first_version"` (`versions[0]["created"]`). Falls back to the other
             field when the chosen one is absent.
+
+    Every argument after `path` is keyword-only.
 
     Returns:
         iterator of ArxivRecord. `(id, title, abstract, categories, year)`; categories is the
@@ -150,7 +167,9 @@ def iter_arxiv_snapshot(path, years=None, category_prefixes=None, max_rows=None,
     return _stream(file, report, errors, prefixes, year_set, max_rows, year_from)
 
 
-def _stream(file, report, errors, prefixes, year_set, max_rows, year_from):
+def _stream(file: Path, report: LoadReport, errors: ErrorLog, prefixes: tuple[str, ...] | None,
+            year_set: set[int] | None, max_rows: int | None,
+            year_from: str) -> Iterator[ArxivRecord]:
     raw = [p.encode() for p in prefixes] if prefixes else None
     single = raw[0] if raw and len(raw) == 1 else None
     kept = 0
@@ -173,11 +192,11 @@ def _stream(file, report, errors, prefixes, year_set, max_rows, year_from):
             rec = json_object(line, file, lineno, errors)
             if rec is None:
                 continue
-            cats = rec.get("categories")
-            if not isinstance(cats, str) or not cats.split():
-                errors(file, lineno, f"missing or empty `categories`: {cats!r}")
+            field = rec.get("categories")
+            if not isinstance(field, str) or not field.split():
+                errors(file, lineno, f"missing or empty `categories`: {field!r}")
                 continue
-            cats = cats.split()
+            cats = field.split()
             if prefixes and not any(c.startswith(p) for c in cats for p in prefixes):
                 report.drop("outside category_prefixes")
                 continue
@@ -204,8 +223,10 @@ def _stream(file, report, errors, prefixes, year_set, max_rows, year_from):
         report.n_read = lineno
 
 
-def load_arxiv_snapshot(path, years=None, category_prefixes=None, max_rows=None,
-                        on_error="raise", year_from="update_date"):
+def load_arxiv_snapshot(path: PathLike, *, years: Iterable[int] | None = None,
+                        category_prefixes: Iterable[str] | None = None,
+                        max_rows: int | None = None, on_error: OnError = "raise",
+                        year_from: YearFrom = "update_date") -> TextData:
     """Load the filtered papers of the Kaggle arXiv snapshot into memory.
 
     Same arguments as `iter_arxiv_snapshot`. Only the kept papers are held in
@@ -216,7 +237,10 @@ def load_arxiv_snapshot(path, years=None, category_prefixes=None, max_rows=None,
         arXiv ids, `titles` the titles; `report` lists skipped lines.
     """
     report = LoadReport()
-    texts, labels, ids, titles = [], [], [], []
+    texts: list[str] = []
+    labels: list[list[str]] = []
+    ids: list[Any] = []
+    titles: list[str] = []
     for rec in iter_arxiv_snapshot(path, years=years, category_prefixes=category_prefixes,
                                    max_rows=max_rows, on_error=on_error, report=report,
                                    year_from=year_from):
@@ -227,7 +251,7 @@ def load_arxiv_snapshot(path, years=None, category_prefixes=None, max_rows=None,
     return TextData(texts=texts, labels=labels, ids=ids, titles=titles, report=report)
 
 
-def _check_prefixes(prefixes):
+def _check_prefixes(prefixes: Iterable[str] | None) -> tuple[str, ...] | None:
     if prefixes is None:
         return None
     if isinstance(prefixes, (str, bytes)):
@@ -235,26 +259,26 @@ def _check_prefixes(prefixes):
             "`category_prefixes` must be a list of str, e.g. ['cs.']. Received a single "
             f"string: {prefixes!r}"
         )
-    prefixes = tuple(prefixes)
-    if not prefixes or not all(isinstance(p, str) and p for p in prefixes):
+    checked = tuple(prefixes)
+    if not checked or not all(isinstance(p, str) and p for p in checked):
         raise ValueError(
-            f"`category_prefixes` must be a non-empty list of non-empty str. Received: {prefixes!r}"
+            f"`category_prefixes` must be a non-empty list of non-empty str. Received: {checked!r}"
         )
-    return prefixes
+    return checked
 
 
-def _check_years(years):
+def _check_years(years: Iterable[int] | None) -> set[int] | None:
     if years is None:
         return None
     if isinstance(years, numbers.Integral):
         raise TypeError(f"`years` must be an iterable of int, e.g. [{years}]. Received: years={years!r}")
-    years = set(years)
-    if not years or not all(isinstance(y, numbers.Integral) and not isinstance(y, bool) for y in years):
-        raise ValueError(f"`years` must be a non-empty iterable of int. Received: {sorted(years, key=str)!r}")
-    return {int(y) for y in years}
+    given = set(years)
+    if not given or not all(isinstance(y, numbers.Integral) and not isinstance(y, bool) for y in given):
+        raise ValueError(f"`years` must be a non-empty iterable of int. Received: {sorted(given, key=str)!r}")
+    return {int(y) for y in given}
 
 
-def _year(rec, year_from):
+def _year(rec: dict[str, Any], year_from: str) -> int | None:
     order = ("update_date", "first_version") if year_from == "update_date" else (
         "first_version", "update_date")
     for source in order:

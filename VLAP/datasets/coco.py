@@ -1,11 +1,17 @@
 """MS-COCO: `instances_*.json` -> image paths + object-class label sets."""
 
+from __future__ import annotations
+
 import json
 from pathlib import Path
+from typing import Any
 
 from VLAP.datasets._common import (
+    CheckImages,
     DataFormatError,
     ImageData,
+    OnError,
+    PathLike,
     LoadReport,
     check_images_option,
     check_image_row,
@@ -17,8 +23,9 @@ from VLAP.datasets._files import read_text
 _DOWNLOAD = "Download the COCO annotations (e.g. annotations_trainval2017.zip) from https://cocodataset.org."
 
 
-def load_coco(instances_json, images_dir=None, check_images=True, on_error="raise",
-              keep_unlabeled=False, encoding=None):
+def load_coco(instances_json: PathLike, images_dir: PathLike | None = None, *,
+              check_images: CheckImages = True, on_error: OnError = "raise",
+              keep_unlabeled: bool = False, encoding: str | None = None) -> ImageData:
     """Load a COCO `instances_*.json` as image paths with their object classes.
 
     An image's label set is the set of category names of its annotations (crowd
@@ -43,6 +50,8 @@ def load_coco(instances_json, images_dir=None, check_images=True, on_error="rais
         encoding: str or None. None: UTF-8, or what a byte-order mark says.
             The JSON may be compressed (detected from its content).
 
+    Every argument after `images_dir` is keyword-only.
+
     Returns:
         ImageData. `paths`, `labels` (sorted category names), `ids` (COCO image
         ids), `report`: images are the records (`n_read` counts them and
@@ -63,23 +72,25 @@ def load_coco(instances_json, images_dir=None, check_images=True, on_error="rais
             raise ValueError(f"{file}: expected a list under {key!r} (COCO instances format).")
     if images_dir is None:
         split = file.stem.split("_", 1)[1] if "_" in file.stem else file.stem
-        images_dir = file.parent.parent / split
-    images_dir = Path(images_dir)
-    if check_images and not images_dir.is_dir():
+        folder = file.parent.parent / split
+    else:
+        folder = Path(images_dir)
+    if check_images and not folder.is_dir():
         raise FileNotFoundError(
-            f"COCO images folder not found at {images_dir}; pass `images_dir` "
+            f"COCO images folder not found at {folder}; pass `images_dir` "
             "(or check_images=False to skip image checks)."
         )
     report = LoadReport(source=str(file), n_read=len(doc["images"]))
     errors = ErrorLog(on_error, report)
     # an annotation is part of an image record: skipping one skips no image
     part_errors = ErrorLog(on_error, report, parts=True)
-    categories = {}
+    categories: dict[Any, str] = {}
     for i, cat in enumerate(doc["categories"]):
         if not isinstance(cat, dict) or "id" not in cat or not cat.get("name"):
             raise ValueError(f"{file}, categories[{i}]: needs 'id' and 'name'. Got {cat!r}")
         categories[cat["id"]] = cat["name"]
-    images, first = {}, {}
+    images: dict[Any, str] = {}  # image id -> file name
+    first: dict[Any, int] = {}  # image id -> position of its entry
     for i, img in enumerate(doc["images"]):
         if not isinstance(img, dict) or "id" not in img or not img.get("file_name"):
             errors(file, f"images[{i}]", f"image entry needs 'id' and 'file_name', got {img!r}")
@@ -91,7 +102,7 @@ def load_coco(instances_json, images_dir=None, check_images=True, on_error="rais
             continue
         images[img["id"]] = img["file_name"]
         first[img["id"]] = i
-    labels = {image_id: set() for image_id in images}
+    labels: dict[Any, set[str]] = {image_id: set() for image_id in images}
     for i, ann in enumerate(doc["annotations"]):
         image_id = ann.get("image_id") if isinstance(ann, dict) else None
         cat_id = ann.get("category_id") if isinstance(ann, dict) else None
@@ -102,13 +113,15 @@ def load_coco(instances_json, images_dir=None, check_images=True, on_error="rais
             part_errors(file, f"annotations[{i}]", f"unknown category_id {cat_id!r}")
             continue
         labels[image_id].add(categories[cat_id])
-    paths, label_lists, ids = [], [], []
+    paths: list[str] = []
+    label_lists: list[list[str]] = []
+    ids: list[Any] = []
     n_unlabeled = 0
     for i, (image_id, name) in enumerate(images.items()):
         if not labels[image_id] and not keep_unlabeled:
             n_unlabeled += 1
             continue
-        path = images_dir / name
+        path = folder / name
         if not check_image_row(path, file, f"images[id={image_id}]", errors, check_images):
             continue
         paths.append(str(path))

@@ -1,9 +1,16 @@
 """Movie posters with IMDb genres (the paper's image task): `train.csv` + `images/<Id>.jpg`."""
 
+from __future__ import annotations
+
 import ast
+from pathlib import Path
+from typing import Any, Literal
 
 from VLAP.datasets._common import (
+    CheckImages,
     ImageData,
+    OnError,
+    PathLike,
     LoadReport,
     check_images_option,
     check_image_row,
@@ -22,8 +29,9 @@ _DOWNLOAD = (
 _LABELS_FROM = ("genre", "columns")
 
 
-def load_posters(path=None, check_images=True, on_error="raise", labels_from="genre",
-                 encoding=None):
+def load_posters(path: PathLike | None = None, *, check_images: CheckImages = True,
+                 on_error: OnError = "raise", labels_from: Literal["genre", "columns"] = "genre",
+                 encoding: str | None = None) -> ImageData:
     """Load the movie-poster genre data set.
 
     Duplicated ids are reported in `report.notes` (and counted in
@@ -46,6 +54,8 @@ def load_posters(path=None, check_images=True, on_error="raise", labels_from="ge
             list; `"columns"`: the 0/1 genre columns between `Genre` and `Rating`.
         encoding: str or None. Of `train.csv`; None: UTF-8, or what a byte-order
             mark says.
+
+    Every argument after `path` is keyword-only.
 
     Returns:
         ImageData. `paths` (str), `labels` (list of genre lists), `ids`, `report`.
@@ -75,8 +85,10 @@ def load_posters(path=None, check_images=True, on_error="raise", labels_from="ge
     genre_columns = _genre_columns(frame, csv, labels_from)
     report.n_read = len(frame)
 
-    seen = {}
-    paths, labels, ids = [], [], []
+    seen: dict[str, tuple[int, list[str]]] = {}  # id -> (row, genres) of its first row
+    paths: list[str] = []
+    labels: list[list[str]] = []
+    ids: list[str] = []
     for i, record in enumerate(frame.to_dict("records")):
         row = i + 1
         movie_id = record["Id"].strip()
@@ -109,7 +121,7 @@ def load_posters(path=None, check_images=True, on_error="raise", labels_from="ge
     return ImageData(paths=paths, labels=labels, ids=ids, report=report)
 
 
-def _genre_columns(frame, csv, labels_from):
+def _genre_columns(frame: Any, csv: Path, labels_from: str) -> list[str] | None:
     if labels_from == "genre":
         if "Genre" not in frame.columns:
             raise ValueError(f"{csv}: missing column 'Genre'. Found: {list(frame.columns)}")
@@ -120,7 +132,8 @@ def _genre_columns(frame, csv, labels_from):
     return cols
 
 
-def _row_genres(record, genre_columns, csv, row, errors):
+def _row_genres(record: dict[str, Any], genre_columns: list[str] | None, csv: Path, row: int,
+                errors: ErrorLog) -> list[str] | None:
     if genre_columns is None:
         raw = record["Genre"]
         if is_blank(raw):

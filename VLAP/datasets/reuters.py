@@ -1,8 +1,14 @@
 """Reuters-21578, ModApte split (90 topics), from gzipped JSON lines."""
 
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, Literal
 
 from VLAP.datasets._common import (
     LoadReport,
+    OnError,
+    PathLike,
     TextData,
     check_label_row,
     ErrorLog,
@@ -19,7 +25,9 @@ _DOWNLOAD = (
 _EMPTY = ("keep", "raise")
 
 
-def load_reuters(path=None, on_error="raise", empty_text="keep", encoding=None):
+def load_reuters(path: PathLike | None = None, on_error: OnError = "raise",
+                 empty_text: Literal["keep", "raise"] = "keep",
+                 encoding: str | None = None) -> ReutersData:
     """Load Reuters-21578 ModApte with its official train/test split.
 
     Each document's text is its title and body joined by a blank line. The file
@@ -54,7 +62,9 @@ def load_reuters(path=None, on_error="raise", empty_text="keep", encoding=None):
     file = resolve_path(path, _DEFAULT, "Reuters-21578 JSON lines", _DOWNLOAD)
     report = LoadReport(source=str(file))
     errors = ErrorLog(on_error, report)
-    parts = {"train": TextData([], [], [], [], report), "test": TextData([], [], [], [], report)}
+    # per part: the columns of its TextData
+    parts: dict[str, dict[str, list[Any]]] = {
+        name: {"texts": [], "labels": [], "ids": [], "titles": []} for name in ("train", "test")}
     n_empty = 0
     with reading(file, encoding), open_text(file, encoding) as handle:
         for lineno, line in enumerate(handle, 1):
@@ -83,26 +93,27 @@ def load_reuters(path=None, on_error="raise", empty_text="keep", encoding=None):
                     continue
                 n_empty += 1
             part = parts[split]
-            part.texts.append(text)
-            part.labels.append(labels)
-            part.ids.append(rec.get("id"))
-            part.titles.append(title.strip())
+            part["texts"].append(text)
+            part["labels"].append(labels)
+            part["ids"].append(rec.get("id"))
+            part["titles"].append(title.strip())
             report.n_kept += 1
     if n_empty:
         report.notes.append(f"{n_empty} documents with empty title and body kept (empty_text='keep')")
-    return ReutersData(parts["train"], parts["test"], report)
+    train, test = (TextData(**parts[name], report=report) for name in ("train", "test"))
+    return ReutersData(train, test, report)
 
 
 class ReutersData:
     """The ModApte train and test parts. Unpacks as `train, test = data`."""
 
-    def __init__(self, train, test, report):
+    def __init__(self, train: TextData, test: TextData, report: LoadReport) -> None:
         self.train = train
         self.test = test
         self.report = report
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[TextData]:
         return iter((self.train, self.test))
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"ReutersData(train={len(self.train)} docs, test={len(self.test)} docs)"

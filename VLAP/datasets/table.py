@@ -7,18 +7,25 @@ or as several 0/1 columns. An optional split column holds a given
 train/val/test split.
 """
 
+from __future__ import annotations
+
 import ast
 import difflib
 import json
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any, Literal, overload
 
 from VLAP._validation import check_option
 from VLAP.datasets._common import (
     _BAD,
+    CheckImages,
     DataFormatError,
     ImageData,
     LoadReport,
+    OnError,
+    PathLike,
     TextData,
     check_images_option,
     check_image_row,
@@ -30,6 +37,8 @@ from VLAP.datasets._common import (
 from VLAP.datasets._files import read_csv, read_text
 
 FORMATS = ("csv", "tsv", "jsonl")
+#: The table formats `load_table(format=...)` reads.
+TableFormat = Literal["csv", "tsv", "jsonl"]
 #: File-name endings (after any compression suffix) and the format they mean.
 _SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl",
              ".ndjson": "jsonl", ".json": "jsonl"}
@@ -41,10 +50,38 @@ _TRUE = ("1", "1.0", "true", "True", "yes")
 _FALSE = ("0", "0.0", "false", "False", "no", "")
 
 
-def load_table(path, *, text_column=None, image_column=None, label_column=None,
-               label_separator="|", label_columns=None, split_column=None, id_column=None,
-               format=None, encoding=None, on_error="raise", check_images=True,
-               na_values=None):
+# The return type follows the input column: texts give TextData, image paths ImageData.
+@overload
+def load_table(path: PathLike, *, text_column: str, image_column: None = ...,
+               label_column: str | None = ...,
+               label_separator: str = ..., label_columns: Sequence[str] | None = ...,
+               split_column: str | None = ..., id_column: str | None = ...,
+               format: TableFormat | None = ..., encoding: str | None = ...,
+               on_error: OnError = ..., check_images: CheckImages = ...,
+               na_values: Sequence[str] | None = ...) -> TextData: ...
+@overload
+def load_table(path: PathLike, *, text_column: None = ..., image_column: str,
+               label_column: str | None = ...,
+               label_separator: str = ..., label_columns: Sequence[str] | None = ...,
+               split_column: str | None = ..., id_column: str | None = ...,
+               format: TableFormat | None = ..., encoding: str | None = ...,
+               on_error: OnError = ..., check_images: CheckImages = ...,
+               na_values: Sequence[str] | None = ...) -> ImageData: ...
+@overload
+def load_table(path: PathLike, *, text_column: str | None = ..., image_column: str | None = ...,
+               label_column: str | None = ...,
+               label_separator: str = ..., label_columns: Sequence[str] | None = ...,
+               split_column: str | None = ..., id_column: str | None = ...,
+               format: TableFormat | None = ..., encoding: str | None = ...,
+               on_error: OnError = ..., check_images: CheckImages = ...,
+               na_values: Sequence[str] | None = ...) -> TextData | ImageData: ...
+def load_table(path: PathLike, *, text_column: str | None = None,
+               image_column: str | None = None, label_column: str | None = None,
+               label_separator: str = "|", label_columns: Sequence[str] | None = None,
+               split_column: str | None = None, id_column: str | None = None,
+               format: TableFormat | None = None, encoding: str | None = None,
+               on_error: OnError = "raise", check_images: CheckImages = True,
+               na_values: Sequence[str] | None = None) -> TextData | ImageData:
     """Load your own multilabel data set from a CSV, TSV or JSON-lines file.
 
     Compression (gzip, bz2, xz, a zip holding one file) is detected from the
@@ -100,6 +137,8 @@ def load_table(path, *, text_column=None, image_column=None, label_column=None,
         1-based data rows (the CSV header not counted) or JSON-lines line
         numbers.
 
+    Every argument after `path` is keyword-only.
+
     Example:
     >>> import tempfile, VLAP
     >>> folder = Path(tempfile.mkdtemp())
@@ -149,12 +188,13 @@ def load_table(path, *, text_column=None, image_column=None, label_column=None,
     file = resolve_path(path, None, "data table", "Check the path.")
     if file.is_dir():
         raise ValueError(f"`path` must be a file, got the folder {file}")
-    format = format or _format_of(file)
+    kind = format or _format_of(file)
     report = LoadReport(source=str(file))
     errors = ErrorLog(on_error, report)
-    records, first_row, header = _records(file, format, encoding, errors)
+    records, first_row, header = _records(file, kind, encoding, errors)
     report.n_read = len(records)
     column = text_column if text_column is not None else image_column
+    assert column is not None  # exactly one of the two was checked above
     wanted = [column] + ([label_column] if label_column is not None else label_columns or [])
     wanted += [c for c in (split_column, id_column) if c is not None]
     _check_columns(file, records, wanted, header)
@@ -163,7 +203,10 @@ def load_table(path, *, text_column=None, image_column=None, label_column=None,
         if n_missing:
             report.notes.append(f"{n_missing} cells read as missing (na_values={sorted(na_set)})")
 
-    items, labels, ids, split = [], [], [], []
+    items: list[str] = []
+    labels: list[list[str]] = []  # stays empty for an unlabeled table
+    ids: list[Any] = []
+    parts: list[str] = []  # stays empty without a split column
     n_no_label = 0
     for i, record in enumerate(records):
         if record is None:  # a JSON line already reported
@@ -179,16 +222,17 @@ def load_table(path, *, text_column=None, image_column=None, label_column=None,
             if not isinstance(value, str) or is_blank(value):
                 errors(file, f"{row}, column `{column}`", "empty image path")
                 continue
-            item = Path(value.strip()).expanduser()
-            item = str(item if item.is_absolute() else file.parent / item)
+            image = Path(value.strip()).expanduser()
+            item = str(image if image.is_absolute() else file.parent / image)
             if not check_image_row(item, file, f"{row}, column `{column}`", errors, check_images):
                 continue
+        row_labels: list[str] | str | None
         if unlabeled:
             row_labels = None
         elif label_column is not None:
             row_labels = _parse_labels(record.get(label_column), label_separator)
         else:
-            row_labels = _indicator_labels(record, label_columns)
+            row_labels = _indicator_labels(record, label_columns or [])
         if isinstance(row_labels, str):
             where = f"{row}, column `{label_column}`" if label_column is not None else row
             errors(file, where, row_labels)
@@ -203,9 +247,11 @@ def load_table(path, *, text_column=None, image_column=None, label_column=None,
                 continue
         n_no_label += row_labels == []
         items.append(item)
-        labels.append(row_labels)
+        if row_labels is not None:
+            labels.append(row_labels)
         ids.append(record.get(id_column) if id_column is not None else i)
-        split.append(part)
+        if part is not None:
+            parts.append(part)
     report.n_kept = len(items)
     if n_no_label:
         report.notes.append(f"{n_no_label} rows without any label kept (all-zero label rows)")
@@ -224,11 +270,11 @@ def load_table(path, *, text_column=None, image_column=None, label_column=None,
             report.notes.append(
                 f"{sum(dup.values())} rows share {len(dup)} ids in column `{id_column}` "
                 f"(kept; e.g. {list(dup)[:3]})")
-    split = split if split_column is not None else None
-    labels = None if unlabeled else labels
+    split = parts if split_column is not None else None
+    found = None if unlabeled else labels
     if text_column is not None:
-        return TextData(texts=items, labels=labels, ids=ids, report=report, split=split)
-    return ImageData(paths=items, labels=labels, ids=ids, report=report, split=split)
+        return TextData(texts=items, labels=found, ids=ids, report=report, split=split)
+    return ImageData(paths=items, labels=found, ids=ids, report=report, split=split)
 
 
 #: Cell values that usually mean "missing" (pandas' default `na_values`, in part).
@@ -236,7 +282,7 @@ _NA_LIKE = frozenset({"NA", "N/A", "n/a", "NaN", "nan", "NULL", "null", "None", 
                       "<NA>", "-NaN", "-nan"})
 
 
-def _hashable(value):
+def _hashable(value: Any) -> Any:
     try:
         hash(value)
         return value
@@ -244,9 +290,11 @@ def _hashable(value):
         return repr(value)
 
 
-def _mark_missing(records, na_set):
+def _mark_missing(records: list[dict[str, Any] | None],
+                  na_set: frozenset[str]) -> tuple[list[dict[str, Any] | None], int]:
     """Records with every str value in `na_set` replaced by None; and how many."""
-    out, n = [], 0
+    out: list[dict[str, Any] | None] = []
+    n = 0
     for record in records:
         if record is None:
             out.append(None)
@@ -260,7 +308,8 @@ def _mark_missing(records, na_set):
     return out, n
 
 
-def table_columns(path, *, format=None, encoding=None):
+def table_columns(path: PathLike, *, format: TableFormat | None = None,
+                  encoding: str | None = None) -> list[str]:
     """The column names of a table file: the CSV/TSV header, or the keys of the
     first JSON-lines object (empty when there is none).
 
@@ -272,13 +321,13 @@ def table_columns(path, *, format=None, encoding=None):
     ['id', 'text']
     """
     file = Path(path)
-    format = format or _format_of(file)
+    kind = format or _format_of(file)
     text = read_text(file, encoding)
-    if format in ("csv", "tsv"):
+    if kind in ("csv", "tsv"):
         import csv
         import io
 
-        reader = csv.reader(io.StringIO(text), delimiter="," if format == "csv" else "\t")
+        reader = csv.reader(io.StringIO(text), delimiter="," if kind == "csv" else "\t")
         return next(reader, [])
     for line in text.split("\n"):
         if line.strip():
@@ -290,7 +339,7 @@ def table_columns(path, *, format=None, encoding=None):
     return []
 
 
-def _format_of(file):
+def _format_of(file: Path) -> str:
     suffixes = [s.lower() for s in file.suffixes]
     while suffixes and suffixes[-1] in _COMPRESSED:
         suffixes.pop()
@@ -302,7 +351,8 @@ def _format_of(file):
     )
 
 
-def _records(file, format, encoding, errors):
+def _records(file: Path, format: str, encoding: str | None,
+             errors: ErrorLog) -> tuple[list[dict[str, Any] | None], int, list[str] | None]:
     """The rows as dicts (None for a blank or reported line), the number of the
     first data row, and the header's column names (None for JSON lines)."""
     if format in ("csv", "tsv"):
@@ -344,21 +394,22 @@ def _records(file, format, encoding, errors):
     return records, 1, None
 
 
-def did_you_mean(name, known):
+def did_you_mean(name: object, known: Iterable[object]) -> str:
     """``" (did you mean 'x'?)"`` for the name in `known` closest to `name`, else ``""``.
 
     Example:
     >>> did_you_mean("lables", ["text", "labels"])
     " (did you mean 'labels'?)"
     """
-    known = sorted(str(k) for k in known)
-    close = difflib.get_close_matches(str(name), known, n=1, cutoff=0.6)
+    names = sorted(str(k) for k in known)
+    close = difflib.get_close_matches(str(name), names, n=1, cutoff=0.6)
     if not close:  # same name in another case: "Text" for "text"
-        close = [k for k in known if k.lower() == str(name).lower()][:1]
+        close = [k for k in names if k.lower() == str(name).lower()][:1]
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def _check_columns(file, records, wanted, header=None):
+def _check_columns(file: Path, records: list[dict[str, Any] | None], wanted: list[Any],
+                   header: list[str] | None = None) -> None:
     present = set(header or ())
     for record in records:
         if record is not None:
@@ -370,7 +421,7 @@ def _check_columns(file, records, wanted, header=None):
         raise DataFormatError(f"{file}: missing column(s) {missing}{hint}. {found}")
 
 
-def _parse_labels(value, separator):
+def _parse_labels(value: Any, separator: str) -> list[str] | str:
     """A list of label names, or an error message (str)."""
     if isinstance(value, (list, tuple)):
         parsed = list(value)
@@ -399,7 +450,7 @@ def _parse_labels(value, separator):
     return names
 
 
-def _indicator_labels(record, label_columns):
+def _indicator_labels(record: dict[str, Any], label_columns: Sequence[str]) -> list[str] | str:
     names = []
     for col in label_columns:
         value = record.get(col)

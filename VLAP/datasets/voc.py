@@ -1,9 +1,14 @@
 """Pascal VOC: `Annotations/*.xml` -> image paths + object-class label sets."""
 
+from __future__ import annotations
+
 import xml.etree.ElementTree as ET
 
 from VLAP.datasets._common import (
+    CheckImages,
     ImageData,
+    OnError,
+    PathLike,
     LoadReport,
     check_images_option,
     check_image_row,
@@ -18,8 +23,9 @@ _DOWNLOAD = (
 )
 
 
-def load_voc(root_or_annotations_dir, image_set=None, check_images=True, on_error="raise",
-             include_difficult=True):
+def load_voc(root_or_annotations_dir: PathLike, *, image_set: str | None = None,
+             check_images: CheckImages = True, on_error: OnError = "raise",
+             include_difficult: bool = True) -> ImageData:
     """Load Pascal VOC annotations as image paths with their object classes.
 
     Args:
@@ -35,6 +41,8 @@ def load_voc(root_or_annotations_dir, image_set=None, check_images=True, on_erro
         on_error: str. `"raise"` (default) or `"skip"` for malformed XML, files
             without objects, missing or corrupt images.
         include_difficult: bool. Count objects marked `<difficult>1</difficult>`.
+
+    Every argument after `root_or_annotations_dir` is keyword-only.
 
     Returns:
         ImageData. `paths`, `labels` (sorted class names), `ids` (file stems),
@@ -59,7 +67,9 @@ def load_voc(root_or_annotations_dir, image_set=None, check_images=True, on_erro
             raise FileNotFoundError(f"no VOC annotation files (*.xml) in {annotations}. {_DOWNLOAD}")
     report = LoadReport(source=str(annotations), n_read=len(files))
     errors = ErrorLog(on_error, report)
-    paths, labels, ids = [], [], []
+    paths: list[str] = []
+    labels: list[list[str]] = []
+    ids: list[str] = []
     for xml in files:
         if not xml.is_file():
             errors(xml, xml.name, "annotation file missing")
@@ -72,17 +82,18 @@ def load_voc(root_or_annotations_dir, image_set=None, check_images=True, on_erro
             continue
         node = tree.getroot()
         filename = (node.findtext("filename") or f"{xml.stem}.jpg").strip()
-        names = set()
+        names: set[str] = set()
+        unnamed = False
         for obj in node.iter("object"):
             name = (obj.findtext("name") or "").strip()
             if not name:
-                names = None
+                unnamed = True
                 break
             difficult = (obj.findtext("difficult") or "0").strip() == "1"
             if difficult and not include_difficult:
                 continue
             names.add(name)
-        if names is None:
+        if unnamed:
             errors(xml, xml.name, "an <object> without <name>")
             continue
         if not names:

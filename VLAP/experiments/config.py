@@ -13,10 +13,19 @@ Example:
 [('synthetic', 'sigmoid_f1', 0), ('synthetic', 'sigmoid_f1', 1)]
 """
 
+from __future__ import annotations
+
 import copy
 import os
-import tomllib
+import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10: the same parser, from PyPI
+    import tomli as tomllib
 
 from VLAP.experiments.schema import (
     PROVENANCE_KEYS,
@@ -54,20 +63,20 @@ DEMO_CONFIG = {
 
 
 
-def experiments_dirs():
+def experiments_dirs() -> list[Path]:
     """Folders searched for named configs, first match wins.
 
     ``./experiments`` in the current directory (your own or overriding
     configs), then the configs installed with VLAP (:data:`CONFIGS_DIR`).
     """
-    dirs = []
+    dirs: list[Path] = []
     for folder in (Path.cwd() / "experiments", CONFIGS_DIR):
         if folder.is_dir() and folder.resolve() not in [d.resolve() for d in dirs]:
             dirs.append(folder)
     return dirs
 
 
-def available_configs():
+def available_configs() -> list[str]:
     """Names of the configs in :func:`experiments_dirs` (sorted).
 
     Example:
@@ -77,7 +86,7 @@ def available_configs():
     return sorted({p.stem for d in experiments_dirs() for p in d.glob("*.toml")})
 
 
-def find_config(name):
+def find_config(name: str) -> Path:
     """Path of the named config ``<name>.toml`` in :func:`experiments_dirs`, or a clear error."""
     for folder in experiments_dirs():
         path = folder / f"{name}.toml"
@@ -88,9 +97,9 @@ def find_config(name):
                       + ("" if known else f" (none found in ./experiments or {CONFIGS_DIR})"))
 
 
-def _merge(base, update):
+def _merge(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
     """Deep merge of dicts (``update`` wins); lists are replaced, not merged."""
-    out = copy.deepcopy(base)
+    out = dict(copy.deepcopy(base))
     for key, value in update.items():
         if isinstance(value, dict) and isinstance(out.get(key), dict):
             out[key] = _merge(out[key], value)
@@ -99,21 +108,23 @@ def _merge(base, update):
     return out
 
 
-def read_toml(path):
+def read_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read a TOML file; errors name the file."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"Config file not found: {str(path)!r}")
+    file = Path(path)
+    if not file.is_file():
+        raise FileNotFoundError(f"Config file not found: {str(file)!r}")
     try:
-        with open(path, "rb") as f:
+        with open(file, "rb") as f:
             return tomllib.load(f)
     except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"{path}: invalid TOML: {err}") from None
+        raise ConfigError(f"{file}: invalid TOML: {err}") from None
     except UnicodeDecodeError as err:
-        raise ConfigError(f"{path}: not UTF-8 text, as TOML must be ({err})") from None
+        raise ConfigError(f"{file}: not UTF-8 text, as TOML must be ({err})") from None
 
 
-def load_config(source, overrides=None, smoke=False):
+def load_config(source: str | os.PathLike[str] | Mapping[str, Any],
+                overrides: Mapping[str, Any] | None = None,
+                smoke: bool = False) -> dict[str, Any]:
     """Merge defaults < config < ``[smoke]`` (if ``smoke``) < ``overrides``; validate.
 
     Args:
@@ -179,7 +190,7 @@ def load_config(source, overrides=None, smoke=False):
     return cfg
 
 
-def _set_dotted(cfg, key, value):
+def _set_dotted(cfg: dict[str, Any], key: str, value: Any) -> None:
     parts = key.split(".")
     if parts[0] not in TOP_KEYS:
         raise ConfigError(f"override {key!r}: unknown key {parts[0]!r}"
@@ -193,14 +204,14 @@ def _set_dotted(cfg, key, value):
     _set_path(cfg, parts, value)
 
 
-def _set_path(d, parts, value):
+def _set_path(d: dict[str, Any], parts: Sequence[str], value: Any) -> None:
     for p in parts[:-1]:
         d = d.setdefault(p, {})
     d[parts[-1]] = value
 
 
 
-def expand_runs(cfg):
+def expand_runs(cfg: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The ``datasets x losses x seeds`` runs of a validated config, in order."""
     return [{"dataset": d["name"], "loss": loss, "seed": int(seed),
              "loss_kwargs": dict(cfg["loss_kwargs"].get(loss, {}))}
@@ -208,7 +219,7 @@ def expand_runs(cfg):
 
 
 
-def _drop_none(value):
+def _drop_none(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _drop_none(v) for k, v in value.items() if v is not None}
     if isinstance(value, (list, tuple)):
@@ -216,7 +227,7 @@ def _drop_none(value):
     return value
 
 
-def dump_toml(cfg):
+def dump_toml(cfg: Mapping[str, Any]) -> str:
     """The config as ``config.toml`` text, without provenance keys or None values.
 
     Written with ``tomli-w``; :func:`load_config` reads it back to the same run.

@@ -1,6 +1,10 @@
 """The paper's published numbers (Bénédict et al., TMLR 2022) and our comparison with them."""
 
+from __future__ import annotations
+
 import json
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from VLAP.experiments.results import display_name, summary_table
 
@@ -34,7 +38,7 @@ PAPER_COLUMNS = (
 )
 
 
-def paper_comparison(rows, cfg):
+def paper_comparison(rows: Sequence[Mapping[str, Any]], cfg: Mapping[str, Any]) -> list[str]:
     """Markdown lines: our numbers beside the paper's, in the paper's naming."""
     tables = summary_table(rows)
     lines = ["## Comparison with the paper's published numbers", "",

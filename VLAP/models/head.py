@@ -1,5 +1,9 @@
 """What the text and image classifiers share: the paper's head and the task base."""
 
+from __future__ import annotations
+
+from typing import Any
+
 import keras
 
 from VLAP._validation import check_dropout, check_positive_int
@@ -29,7 +33,8 @@ class MultilabelHead(keras.layers.Layer):
     'float32'
     """
 
-    def __init__(self, num_labels, units=1024, dropout=0.1, **kwargs):
+    def __init__(self, num_labels: int, units: int = 1024, dropout: float = 0.1,
+                 **kwargs: Any) -> None:
         check_positive_int("num_labels", num_labels)
         check_positive_int("head_units", units)
         check_dropout(dropout)
@@ -137,7 +142,7 @@ class DualHeadLogits(keras.layers.Layer):
     3
     """
 
-    def __init__(self, num_labels, **kwargs):
+    def __init__(self, num_labels: int, **kwargs: Any) -> None:
         check_positive_int("num_labels", num_labels)
         super().__init__(**kwargs)
         self.num_labels = int(num_labels)

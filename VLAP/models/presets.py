@@ -15,12 +15,17 @@ Two registries, in the style of keras-hub's `*_presets.py` files:
 `DEFAULT_TEXT_CHECKPOINT` is the paper's text model (DistilBERT, uncased).
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
 from VLAP.data.images import BACKBONE_SCALINGS, resolve_scaling
 
 DEFAULT_TEXT_CHECKPOINT = "distil_bert_base_en_uncased"
 
 # architecture name -> keras-hub class names and the Hugging Face model_type.
-TEXT_ARCHITECTURES = {
+TEXT_ARCHITECTURES: dict[str, dict[str, Any]] = {
     "distil_bert": {
         "metadata": {
             "description": "DistilBERT (6 layers, no segment ids); the paper's text model.",
@@ -42,7 +47,7 @@ TEXT_ARCHITECTURES = {
 }
 
 # backbone name -> how to build it (its input scaling: BACKBONE_SCALINGS[name]).
-IMAGE_BACKBONES = {
+IMAGE_BACKBONES: dict[str, dict[str, Any]] = {
     "mobilenet_v2": {
         "metadata": {
             "description": "keras.applications.MobileNetV2 (3.5M parameters at width 1.0).",
@@ -93,8 +98,10 @@ IMAGE_BACKBONES = {
 }
 
 
-def register_image_backbone(name, builder, scaling, *, supports_width=False, metadata=None,
-                            builder_kwargs=None):
+def register_image_backbone(name: str, builder: Callable[..., Any] | str, scaling: str, *,
+                            supports_width: bool = False,
+                            metadata: Mapping[str, Any] | None = None,
+                            builder_kwargs: Mapping[str, Any] | None = None) -> None:
     """Make `image_classifier(backbone=name)` build a backbone with `builder`.
 
     Args:

@@ -24,7 +24,11 @@ files. Use :func:`VLAP.models.text_classifier` for the full feature set.
 This module imports neither tf-keras nor transformers at import time.
 """
 
+from __future__ import annotations
+
 import math
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
 
 from VLAP._validation import check_positive_int, check_threshold
 from VLAP.training.compile import resolve_learning_rate
@@ -104,7 +108,9 @@ def _f1_callback(tf_keras, val_ds, threshold, num_labels):
     # logit > log(t / (1 - t))  <=>  sigmoid(logit) > t (VLAP.metrics' convention)
     cut = math.log(threshold / (1.0 - threshold))
 
-    class ValidationF1(tf_keras.callbacks.Callback):
+    Callback: Any = tf_keras.callbacks.Callback  # tf_keras is imported by the caller
+
+    class ValidationF1(Callback):
         def __init__(self):
             super().__init__()
             self._predict = None
@@ -139,9 +145,11 @@ def _f1_callback(tf_keras, val_ds, threshold, num_labels):
     return ValidationF1()
 
 
-def train(model, train_ds, val_ds, num_labels=None, *, loss="sigmoidF1", epochs=10,
-          learning_rate="auto", loss_kwargs=None, threshold=0.5, seed=None,
-          verbose="auto", patience=3, restore_best=True, callbacks=None):
+def train(model: Any, train_ds: Any, val_ds: Any, num_labels: int | None = None, *,
+          loss: Any = "sigmoidF1", epochs: int = 10, learning_rate: float | Literal["auto"] = "auto",
+          loss_kwargs: Mapping[str, Any] | None = None, threshold: float = 0.5,
+          seed: int | None = None, verbose: int | str = "auto", patience: int | None = 3,
+          restore_best: bool = True, callbacks: Sequence[Any] | None = None) -> tuple[Any, Any]:
     """Train a tf-keras model (transformers 4.x ``TF*ForSequenceClassification``).
 
     Called by :func:`VLAP.train` for tf-keras models; the arguments mean the same.

@@ -23,8 +23,12 @@ Example:
 ('sigmoid_f1', 0.01)
 """
 
+from __future__ import annotations
+
 import contextlib
 import math
+from collections.abc import Mapping
+from typing import Any, Literal
 
 import keras
 
@@ -37,7 +41,7 @@ __all__ = ["compile_for_multilabel", "resolve_learning_rate", "resolve_loss",
            "decision_head_metrics", "DecisionHeadF1", "DecisionHeadMeanPredictedLabels"]
 
 
-def outputs_per_label(loss):
+def outputs_per_label(loss: Any) -> int:
     """Output columns per label a model trained with ``loss`` has: 2 for a dual-head
     loss (decision head, then score head), else 1.
 
@@ -80,7 +84,8 @@ class DecisionHeadMeanPredictedLabels(_metrics.MeanPredictedLabels):
         return super().update_state(y_true, _decision_half(y_true, y_pred), sample_weight)
 
 
-def decision_head_metrics(threshold=0.5, from_logits=True, num_labels=None):
+def decision_head_metrics(threshold: float = 0.5, from_logits: bool = True,
+                          num_labels: int | None = None) -> list[keras.metrics.Metric]:
     """:func:`VLAP.metrics.training_metrics` (same names: ``f1_macro``, ``f1_micro``,
     ``mean_predicted_labels``) computed on a dual-head model's decision head."""
     kwargs = {"threshold": threshold, "from_logits": from_logits}
@@ -89,7 +94,7 @@ def decision_head_metrics(threshold=0.5, from_logits=True, num_labels=None):
             DecisionHeadMeanPredictedLabels(**kwargs)]
 
 
-def has_transformer_backbone(model):
+def has_transformer_backbone(model: keras.Model) -> bool:
     """True when ``model`` holds a keras-hub ``Backbone`` (a pretrained transformer)."""
     try:
         import keras_hub
@@ -99,7 +104,7 @@ def has_transformer_backbone(model):
                for layer in model._flatten_layers(include_self=True, recursive=True))
 
 
-def resolve_learning_rate(learning_rate, *, transformer):
+def resolve_learning_rate(learning_rate: float | Literal["auto"], *, transformer: bool) -> float:
     """The learning rate of a run: a positive finite number, or ``"auto"``.
 
     ``"auto"`` is 5e-5 for a pretrained transformer (``transformer=True``: the
@@ -119,7 +124,8 @@ def resolve_learning_rate(learning_rate, *, transformer):
     return float(learning_rate)
 
 
-def resolve_loss(loss, loss_kwargs=None):
+def resolve_loss(loss: str | keras.losses.Loss,
+                 loss_kwargs: Mapping[str, Any] | None = None) -> keras.losses.Loss:
     """A loss object from a name (with ``loss_kwargs``) or a loss object."""
     if loss_kwargs and not isinstance(loss, str):
         raise ValueError("`loss_kwargs` only applies when `loss` is a name. "
@@ -127,7 +133,7 @@ def resolve_loss(loss, loss_kwargs=None):
     return _losses.get(loss, **(loss_kwargs or {}))
 
 
-def with_dtype_policy(model, dtype_policy):
+def with_dtype_policy(model: keras.Model, dtype_policy: str) -> keras.Model:
     """A copy of ``model`` whose layers compute under ``dtype_policy``, same weights.
 
     A policy is fixed when a layer is built, so the model is rebuilt from its
@@ -155,9 +161,12 @@ def with_dtype_policy(model, dtype_policy):
     return clone
 
 
-def compile_for_multilabel(model, loss="sigmoidF1", *, learning_rate="auto",
-                           loss_kwargs=None, threshold=0.5, num_labels=None,
-                           strategy=None, dtype_policy=None):
+def compile_for_multilabel(model: keras.Model, loss: str | keras.losses.Loss = "sigmoidF1", *,
+                           learning_rate: float | Literal["auto"] = "auto",
+                           loss_kwargs: Mapping[str, Any] | None = None,
+                           threshold: float = 0.5, num_labels: int | None = None,
+                           strategy: Any = None,
+                           dtype_policy: str | None = None) -> keras.Model:
     """Compile ``model`` with a VLAP loss, Adam and the multilabel training metrics.
 
     Args:

@@ -8,7 +8,11 @@ model too large for the machine before allocating it, and recognise the
 out-of-memory errors of each backend.
 """
 
+from __future__ import annotations
+
 import math
+from collections.abc import Iterable
+from typing import Any
 
 import keras
 
@@ -16,7 +20,7 @@ import keras
 class NonFiniteLossError(ValueError):
     """The training loss became NaN or infinite; the message names the epoch."""
 
-    def __init__(self, message, epoch=None, value=None):
+    def __init__(self, message: str, epoch: int | None = None, value: float | None = None) -> None:
         super().__init__(message)
         self.epoch = epoch
         self.value = value
@@ -73,7 +77,7 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
             raise NonFiniteLossError(message.format(value), epoch=self._epoch, value=value)
 
 
-def dense_parameters(n_inputs, hidden, num_labels):
+def dense_parameters(n_inputs: int, hidden: Iterable[int], num_labels: int) -> int:
     """Weights and biases of an MLP ``n_inputs -> hidden... -> num_labels``.
 
     Example:
@@ -84,13 +88,13 @@ def dense_parameters(n_inputs, hidden, num_labels):
     return sum(a * b + b for a, b in zip(widths[:-1], widths[1:]))
 
 
-def weight_bytes(n_parameters):
+def weight_bytes(n_parameters: int) -> int:
     """Bytes float32 training needs for ``n_parameters``: weights, gradients and
     Adam's two moments (4 copies of 4 bytes), activations not counted."""
     return 16 * int(n_parameters)
 
 
-def available_memory():
+def available_memory() -> int | None:
     """Bytes of memory available to this process now (psutil), or None if unknown."""
     try:
         import psutil
@@ -104,7 +108,7 @@ _OOM_TYPES = ("MemoryError", "ResourceExhaustedError", "OutOfMemoryError")
 _OOM_TEXT = ("RESOURCE_EXHAUSTED", "out of memory", "Out of memory", "OOM when allocating")
 
 
-def is_out_of_memory(err):
+def is_out_of_memory(err: BaseException) -> bool:
     """Whether ``err`` is an out-of-memory error of Python or a backend.
 
     Example:
@@ -118,7 +122,7 @@ class ModelTooLargeError(ValueError):
     """A model whose weights alone would not fit in the memory available."""
 
 
-def check_fits(n_parameters, setting, available=None):
+def check_fits(n_parameters: int, setting: str, available: int | None = None) -> None:
     """Raise :class:`ModelTooLargeError` naming `setting` when training
     `n_parameters` float32 weights would need more memory than is available.
 

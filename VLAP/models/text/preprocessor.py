@@ -1,6 +1,11 @@
 """Raw strings -> the token dicts a `TextClassifier` takes (a keras-hub preprocessor)."""
 
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, Literal
 
 from VLAP._validation import check_option
 from VLAP.models.presets import DEFAULT_TEXT_CHECKPOINT, TEXT_ARCHITECTURES
@@ -13,12 +18,13 @@ from VLAP.models.text.checkpoints import (
 
 
 def text_preprocessor(
-    checkpoint=None,
-    vocabulary=None,
-    sequence_length=512,
-    lowercase=True,
-    architecture="distil_bert",
-):
+    checkpoint: str | os.PathLike[str] | None = None,
+    *,
+    vocabulary: Sequence[str] | str | None = None,
+    sequence_length: int = 512,
+    lowercase: bool = True,
+    architecture: Literal["distil_bert", "bert"] = "distil_bert",
+) -> Any:
     """A keras-hub preprocessor that turns raw strings into classifier inputs.
 
     Its output dict (`token_ids`, `padding_mask`, plus `segment_ids` for BERT)
@@ -36,6 +42,8 @@ def text_preprocessor(
         lowercase: bool. Lowercase inputs (for `vocabulary`, and for a folder
             without tokenizer_config.json).
         architecture: str. `"distil_bert"` or `"bert"`; with `vocabulary`.
+
+    Every argument after `checkpoint` is keyword-only.
 
     Returns:
         `keras_hub.models.DistilBertTextClassifierPreprocessor` or
@@ -61,7 +69,7 @@ def text_preprocessor(
     kind, value = resolve_checkpoint(DEFAULT_TEXT_CHECKPOINT if checkpoint is None else checkpoint)
     if kind == "folder":
         folder_kind, arch = check_checkpoint_folder(value)
-        if folder_kind == "hf":
+        if folder_kind == "hf" and arch is not None:  # "hf" always names its architecture
             tok_config = Path(value) / "tokenizer_config.json"
             if tok_config.is_file():
                 lowercase = bool(read_json(tok_config).get("do_lower_case", lowercase))
