@@ -173,7 +173,7 @@ class Metric:
     def at(self, k: int) -> "Metric":
         """The record of a ``@k`` template at cut-off ``k`` (e.g. ``precision_at_3``)."""
         return dataclasses.replace(self, name=self.name.format(k=k),
-                                   header=self.header.format(k=k))
+                                   header=(self.header or self.name).format(k=k))
 
     @property
     def best(self) -> Optional[str]:

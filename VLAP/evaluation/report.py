@@ -311,7 +311,8 @@ def evaluate(model, data, threshold=None, label_names=None, per_label: bool = Fa
             "`val_data` is only used with threshold='tuned'; it is ignored.",
             UserWarning, stacklevel=2,
         )
-    evaluator = None
+    evaluator: "MultilabelEvaluator | None" = None
+    rule_used: "DecisionRule | None" = None
     batches = iter_outputs(model, data)
     if not isinstance(data, (tuple, list)):  # a bar over the batches, on a terminal only
         try:
@@ -322,15 +323,18 @@ def evaluate(model, data, threshold=None, label_names=None, per_label: bool = Fa
     for y, outputs, own in batches:
         if evaluator is None:
             y = check_labels(y, "y_true")
-            rule = model.rule if own_rule else _rule(model, threshold, top_k, rule, val_data,
-                                                     from_logits, y.shape[1])
-            evaluator = MultilabelEvaluator(y.shape[1], rule=rule, ks=ks,
+            rule_used = model.rule if own_rule else _rule(model, threshold, top_k, rule,
+                                                          val_data, from_logits, y.shape[1])
+            evaluator = MultilabelEvaluator(y.shape[1], rule=rule_used, ks=ks,
                                             ranking_bins=ranking_bins, label_names=label_names,
                                             metrics=metrics)
-        decisions = own if own_rule else rule.apply(outputs, from_logits=from_logits,
-                                                    heads=heads)
+        assert rule_used is not None
+        decisions = own if own_rule else rule_used.apply(outputs, from_logits=from_logits,
+                                                         heads=heads)
         scores = as_probabilities(split_heads(outputs, heads)[1], from_logits)
         evaluator.update(y, scores, decisions=decisions)
+    if evaluator is None:
+        raise ValueError("`data` has no batches: nothing to evaluate.")
     if per_label:
         return _finish(*evaluator.result(per_label=True))
     return _finish(evaluator.result())

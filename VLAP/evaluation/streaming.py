@@ -44,6 +44,7 @@ Example:
 """
 
 import numbers
+from typing import Any
 import warnings
 
 import numpy as np
@@ -131,9 +132,13 @@ class MultilabelEvaluator:
 
     def reset(self) -> None:
         """Forget every batch (the settings stay)."""
-        self._counts = self._ranking = None
-        self._blocks, self._pos_hist, self._all_hist = [], None, None
-        self._decision_blocks = []
+        # built by _build() when the number of labels is known (here or at the first batch)
+        self._counts: Any = None  # ThresholdedCounts
+        self._ranking: Any = None  # ExampleRankingSums
+        self._blocks: list = []
+        self._pos_hist: Any = None
+        self._all_hist: Any = None
+        self._decision_blocks: list = []
         if self.num_labels is not None:
             self._build(self.num_labels)
 
@@ -208,14 +213,16 @@ class MultilabelEvaluator:
         out, arrays = {}, None
         counts = (self._counts.tp, self._counts.fp, self._counts.tn, self._counts.fn)
         for m in self.metrics:
+            compute = m.compute
+            assert compute is not None  # check_metrics() refuses a user metric without one
             if m.computed_by == "confusion":
-                value = m.compute(*(c.copy() for c in counts))
+                value = compute(*(c.copy() for c in counts))
             else:
                 if arrays is None:
                     arrays = (np.concatenate([y for y, _ in self._blocks]),
                               np.concatenate(self._decision_blocks),
                               np.concatenate([s for _, s in self._blocks]))
-                value = m.compute(*arrays)
+                value = compute(*arrays)
             out[m.name] = _real(m.name, value)
         return out
 
@@ -245,7 +252,7 @@ class MultilabelEvaluator:
         """
         if self._counts is None or self._counts.n_samples == 0:
             raise ValueError("`result()` needs at least one `update()` with examples.")
-        n, num_labels = self._counts.n_samples, self.num_labels
+        n, num_labels = self._counts.n_samples, int(self.num_labels or 0)
         positives = self._counts.tp + self._counts.fn
         valid = (positives > 0) & (positives < n)
         excluded = [self._index[j] for j in np.flatnonzero(~valid)]

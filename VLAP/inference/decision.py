@@ -145,7 +145,7 @@ class Decision(keras.layers.Layer):
 
     @property
     def strategy(self) -> str:
-        return self.rule.strategy
+        return str(self.rule.strategy)
 
     @property
     def cut_points(self) -> "list[float] | None":

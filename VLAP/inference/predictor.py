@@ -273,7 +273,7 @@ def load_predictor(path: "str | Path", loss: "str | None" = None) -> Predictor:
     """
     path = Path(path).expanduser()
     if path.is_dir():
-        path = _model_in_run(path, loss)
+        path = Path(_model_in_run(path, loss))
     elif loss is not None:
         raise ValueError(f"`loss` chooses a model in a run folder; {path} is a file.")
     if not path.is_file():

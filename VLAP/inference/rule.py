@@ -53,7 +53,7 @@ DEFAULT_THRESHOLD = 0.5
 #: Which head of a dual-head model (:class:`VLAP.models.DualHeadLogits`) decides.
 HEADS = ("decision", "score")
 
-_RULES = {}  # kind -> DecisionRule subclass
+_RULES: "dict[str, type[DecisionRule]]" = {}  # kind -> DecisionRule subclass
 
 
 # --- probabilities and logits: the one conversion -----------------------------
@@ -228,11 +228,11 @@ class DecisionRule(metaclass=_Frozen):
         k: int or None. The labels predicted per example by a top-k rule.
     """
 
-    kind = None
-    default_strategy = None
-    thresholds = None
-    logits = None
-    k = None
+    kind: "str | None" = None
+    default_strategy: "str | None" = None
+    thresholds: "np.ndarray | None" = None
+    logits: "np.ndarray | None" = None
+    k: "int | None" = None
 
     def __init__(self, *, head: str = "decision", strategy: "str | None" = None):
         _check_option("head", head, HEADS)
@@ -421,6 +421,9 @@ class CutPoints(DecisionRule):
         head, strategy: as :class:`DecisionRule`.
     """
 
+    logits: np.ndarray
+    thresholds: np.ndarray
+
     def __init__(self, logits=None, probabilities=None, *, head: str = "decision",
                  strategy: "str | None" = None):
         if logits is None and probabilities is None:
@@ -585,8 +588,9 @@ def make_rule(threshold=DEFAULT_THRESHOLD, top_k: "int | None" = None, *, cut_po
             "of one threshold per label, or 'tuned' (which needs validation data: "
             "evaluate(..., threshold='tuned', val_data=...), or tune_thresholds first). "
             f"Received: threshold={threshold!r}")
-    if isinstance(threshold, numbers.Real) or isinstance(threshold, bool):
-        return DecisionRule.threshold(threshold, head=head, strategy=strategy)
+    if isinstance(threshold, numbers.Real):  # a bool too: threshold() refuses it by name
+        return DecisionRule.threshold(
+            threshold, head=head, strategy=strategy)  # type: ignore[arg-type]
     return DecisionRule.per_label(threshold, head=head, strategy=strategy)
 
 

@@ -19,6 +19,7 @@ replicas' gradients, so both equal those of the global batch.
 """
 
 import inspect
+from typing import Any, Callable
 
 import keras
 from keras import ops as _k
@@ -42,7 +43,7 @@ class _VLAPLoss(keras.losses.Loss):
     whose checks the options pass at construction.
     """
 
-    fn = None
+    fn: "Callable[..., Any] | None" = None
     loss_name = None
     outputs_per_label = 1
 
@@ -62,7 +63,9 @@ class _VLAPLoss(keras.losses.Loss):
         return {key: getattr(self, key) for key in self._option_names}
 
     def _compute(self, y_true, y_pred, **kwargs):
-        return type(self).fn(y_true, y_pred, **kwargs)
+        fn = type(self).fn
+        assert fn is not None  # every concrete class sets it (or overrides _compute)
+        return fn(y_true, y_pred, **kwargs)
 
     def call(self, y_true, y_pred):
         return self._compute(y_true, y_pred, **self._options())
@@ -104,7 +107,7 @@ _R = "sum_over_batch_size"
 
 # canonical name -> Keras class: made from the registry for every loss with a
 # formula; composite and stateful ones are written by hand (keras_loss below).
-_CLASSES = {}
+_CLASSES: "dict[str, type]" = {}
 
 
 def keras_loss(name):
@@ -158,7 +161,7 @@ def _make_class(spec):
         base.__init__(self, name=arguments.pop("name"), reduction=arguments.pop("reduction"),
                       dtype=arguments.pop("dtype"), **arguments)
 
-    __init__.__signature__ = signature
+    __init__.__signature__ = signature  # type: ignore[attr-defined]  # inspect reads it
 
     def _compute(self, y_true, y_pred, **kwargs):
         return loss_value(spec.name, y_true, y_pred, **kwargs)

@@ -35,6 +35,8 @@ Example:
 [0.0, 0.5, 1.0]
 """
 
+from typing import Any
+
 import keras
 from keras import ops as _k
 
@@ -129,7 +131,7 @@ class _StateCallback(keras.callbacks.Callback):
 class _StatefulLoss(BatchLoss):
     """Base of losses with a :class:`LossState`; see the module docstring."""
 
-    state = None
+    state: Any = None  # a LossState once attached to a model (attach())
     _training = False  # set while a training step is traced (see attach)
 
     def _make_state(self, num_labels):

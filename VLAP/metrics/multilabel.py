@@ -113,8 +113,8 @@ class _MultilabelStatScores(keras.metrics.Metric):
     :func:`VLAP.ops.core.reduce_score`).
     """
 
-    _score = None
-    _core_score = None
+    _score: "str | None" = None
+    _core_score: "str | None" = None
 
     def __init__(self, average="macro", threshold=0.5, from_logits=True,
                  num_labels=None, name=None, dtype=None):
@@ -291,7 +291,7 @@ class MultilabelRecall(_MultilabelStatScores):
 class _LabelCountMetric(keras.metrics.Metric):
     """Base: the (weighted) mean over examples of a per-example count statistic."""
 
-    _default_name = None  # also its row of the metric table, which gives its direction
+    _default_name: "str | None" = None  # also its row of the metric table, which gives its direction
 
     def __init__(self, threshold=0.5, from_logits=True, name=None, dtype=None):
         threshold = check_threshold(threshold)

@@ -262,7 +262,7 @@ class RunCheckpoint(keras.callbacks.Callback):
             atomic_save(self.model, ckpt / "last.keras")
             if self.random_state is not None:
                 self.state.update(self.random_state(self.model))
-            write_json(self.run_dir / "state.json", self.state)  # the commit point, last
+            write_json(ckpt.parent / "state.json", self.state)  # the commit point, last
         if self.finished:
             self.model.stop_training = True
 
