@@ -26,6 +26,7 @@ This module imports neither tf-keras nor transformers at import time.
 
 import math
 
+from VLAP import losses as _losses
 from VLAP._validation import check_positive_int, check_threshold
 from VLAP.training.compile import resolve_learning_rate
 
@@ -163,8 +164,6 @@ def train(model, train_ds, val_ds, num_labels=None, *, loss="sigmoidF1", epochs=
             "tf-keras models train on TensorFlow, and VLAP's losses run on them through "
             f"Keras 3's TensorFlow backend; the Keras backend is {keras.config.backend()!r}. "
             "Set KERAS_BACKEND=tensorflow before importing keras/VLAP.")
-
-    from VLAP import losses as _losses
 
     check_positive_int("epochs", epochs)
     check_positive_int("patience", patience, allow_none=True)

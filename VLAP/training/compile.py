@@ -50,10 +50,8 @@ def outputs_per_label(loss):
 
 
 def _decision_half(y_true, y_pred):
-    from VLAP.losses import split_dual_logits
-
     y_pred = keras.ops.convert_to_tensor(y_pred)
-    return split_dual_logits(y_pred, keras.ops.convert_to_tensor(y_true).shape[-1])[0]
+    return _losses.split_dual_logits(y_pred, keras.ops.convert_to_tensor(y_true).shape[-1])[0]
 
 
 @keras.saving.register_keras_serializable(package="VLAP")

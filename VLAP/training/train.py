@@ -51,6 +51,7 @@ import os
 import keras
 
 from VLAP._validation import check_bool, check_positive_int, check_threshold
+from VLAP.training import _legacy
 from VLAP.training.compile import (compile_for_multilabel, has_transformer_backbone,
                                    outputs_per_label, resolve_learning_rate,
                                    resolve_loss)
@@ -204,8 +205,6 @@ def train(model: keras.Model, train_ds, val_ds, num_labels: int | None = None,
     ['val_f1_macro', 'val_f1_micro']
     """
     if _is_legacy_model(model):
-        from VLAP.training import _legacy
-
         unsupported = {k: v for k, v in dict(run_dir=run_dir, resume=resume,
                                                tensorboard=tensorboard, strategy=strategy,
                                                dtype_policy=dtype_policy).items() if v}
