@@ -31,6 +31,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from VLAP._compat import set_metric_direction
 from VLAP._validation import check_option, check_threshold
 from VLAP.ops import core
 from VLAP.ops.soft import KERAS_OPS
@@ -114,7 +115,7 @@ class _MultilabelStatScores(keras.metrics.Metric):
         if name is None:
             name = f"{self._score}_{average if average is not None else 'per_label'}"
         super().__init__(name=name, dtype=dtype)
-        self._direction = "up"
+        set_metric_direction(self, "up")
         self.average = average
         self.threshold = threshold
         self.from_logits = from_logits
@@ -287,7 +288,7 @@ class _LabelCountMetric(keras.metrics.Metric):
         from_logits = _check_from_logits(from_logits)
         super().__init__(name=name or self._default_name, dtype=dtype)
         if self._direction_ is not None:
-            self._direction = self._direction_
+            set_metric_direction(self, self._direction_)
         self.threshold = threshold
         self.from_logits = from_logits
         self.total = self.add_variable(shape=(), initializer="zeros",

@@ -30,6 +30,7 @@ import keras
 
 from VLAP import losses as _losses
 from VLAP import metrics as _metrics
+from VLAP._compat import flatten_layers
 from VLAP._validation import check_threshold
 
 __all__ = ["compile_for_multilabel", "resolve_learning_rate", "resolve_loss",
@@ -94,7 +95,7 @@ def has_transformer_backbone(model):
     except ImportError:  # pragma: no cover - keras-hub is a dependency
         return False
     return any(isinstance(layer, keras_hub.models.Backbone)
-               for layer in model._flatten_layers(include_self=True, recursive=True))
+               for layer in flatten_layers(model))
 
 
 def resolve_learning_rate(learning_rate, *, transformer):

@@ -18,6 +18,7 @@ is `VLAP.models.text.preprocessor`.
 
 import keras
 
+from VLAP._compat import encoder_feedforward_dense
 from VLAP._validation import check_positive_int
 from VLAP.models.head import BackboneTask
 from VLAP.models.presets import DEFAULT_TEXT_CHECKPOINT
@@ -174,7 +175,7 @@ def _set_feedforward_activation(backbone, activation):
         )
     for layer in encoders:
         layer.activation = fn
-        dense = getattr(layer, "_feedforward_intermediate_dense", None)
+        dense = encoder_feedforward_dense(layer)
         if dense is not None:
             dense.activation = fn
 
