@@ -23,6 +23,7 @@ import importlib
 import importlib.abc
 import sys
 import threading
+import warnings
 
 #: The modules that define VLAP's serialisable Keras classes: the losses and
 #: metrics a model is compiled with, the model parts (heads, backbones, image
@@ -52,6 +53,17 @@ def register():
     _remove_finder()
     for name in MODULES:
         importlib.import_module(name)
+
+
+def _register_or_warn():
+    """:func:`register` from the hook: a failure warns instead of failing the user's
+    ``import keras`` (importing a VLAP module then raises it where it belongs)."""
+    try:
+        register()
+    except Exception as err:  # noqa: BLE001 - never break the import that triggered it
+        warnings.warn(f"VLAP could not register its Keras classes for "
+                      f"keras.saving.load_model ({type(err).__name__}: {err}); import "
+                      "VLAP.inference before loading a VLAP model.", stacklevel=2)
 
 
 def _depth():
@@ -92,7 +104,7 @@ class _RegisterAfterKeras(importlib.abc.MetaPathFinder):
             if is_keras:
                 _state["pending"] = True
             if _state["pending"] and _depth() == 0:
-                register()
+                _register_or_warn()
 
         loader.exec_module = exec_then_register
         return spec
@@ -111,6 +123,6 @@ def install():
     if _state["registered"]:
         return
     if "keras" in sys.modules:
-        register()
+        _register_or_warn()
     elif _FINDER not in sys.meta_path:
         sys.meta_path.insert(0, _FINDER)

@@ -184,3 +184,19 @@ def test_every_registering_module_is_imported_whatever_imports_keras(first):
     assert len(expected) >= 8  # the scan found the classes
     assert not set(expected) - set(state["modules"])
     assert state["predictor"] and not state["finder"]
+
+
+def test_a_failed_registration_warns_and_keeps_import_keras_working():
+    code = """
+import warnings
+import VLAP
+from VLAP import _serializables
+_serializables.MODULES += ("VLAP.no_such_module",)
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    import keras
+print("KERAS", keras.__version__, [str(w.message)[:60] for w in caught])
+"""
+    proc = _python(code)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "KERAS" in proc.stdout and "VLAP could not register its Keras classes" in proc.stdout
