@@ -6,6 +6,16 @@ objects* (``VLAP.createDataset is VLAP.create_dataset``).
 
 Attributes are imported lazily, so ``import VLAP.torch`` (native PyTorch losses)
 never imports Keras or TensorFlow.
+
+Plain Keras loads what VLAP saves: after ``import VLAP``,
+``keras.saving.load_model("model.keras")`` opens a packaged model
+(``VLAP>Predictor`` and the classes inside it). Keras finds a class only once the
+module that registers it has run, and ``import VLAP`` must not import Keras (a
+PyTorch user, ``vlap list``). So ``import VLAP`` registers VLAP's Keras classes at
+once when Keras is already imported, and otherwise installs a one-shot import hook
+that registers them right after Keras has been imported
+(:mod:`VLAP._serializables`: it imports only the modules that define those
+classes, after any VLAP import that imported Keras has finished).
 """
 
 import importlib
@@ -66,3 +76,9 @@ def __getattr__(name):
 
 def __dir__():
     return __all__
+
+
+# last, once the module's names exist: see the docstring ("Plain Keras loads ...")
+from VLAP import _serializables  # noqa: E402
+
+_serializables.install()

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
+from VLAP._compat import pinned_global_seed
 from VLAP._validation import check_indicator_matrix as _check_indicator_matrix
 from VLAP._validation import check_positive_int as _check_positive_int
 from VLAP._validation import is_missing as _is_missing
@@ -219,32 +220,15 @@ def _seed_scope(seed: int | None) -> Iterator[None]:
     tf.data derives an op's seeds from ``(global seed, op seed)`` at construction.
     With ``seed`` given we pin the global part to a constant, then restore the
     previous global seed and its op-seed sequence untouched. This uses
-    TensorFlow's eager-context seed accessors (not public API); if they are
-    missing, the order falls back to depending on the global seed too.
+    TensorFlow's eager-context seed accessors (not public API, in
+    :func:`VLAP._compat.pinned_global_seed`); if they are missing, the order falls
+    back to depending on the global seed too.
     """
     if seed is None:
         yield
         return
-    try:
-        from tensorflow.python.eager import context
-    except ImportError:  # pragma: no cover
+    with pinned_global_seed(_PINNED_GLOBAL_SEED):
         yield
-        return
-    ctx = context.context()
-    if not hasattr(ctx, "_seed"):  # pragma: no cover
-        yield
-        return
-    missing = object()
-    old_seed, old_rng = ctx._seed, getattr(ctx, "_rng", missing)
-    context.set_global_seed(_PINNED_GLOBAL_SEED)
-    try:
-        yield
-    finally:
-        ctx._seed = old_seed
-        if old_rng is missing:
-            del ctx._rng  # it did not exist before the first tf.random.set_seed
-        else:
-            ctx._rng = old_rng
 
 
 _PINNED_GLOBAL_SEED = 20221103  # any constant: only its being fixed matters

@@ -14,17 +14,25 @@ The package reads top-down, each module using only the ones above it:
   comparison table;
 - :mod:`~VLAP.experiments.kinds`: the dataset-kind registry (each kind's keys,
   loader, featuriser and data path), read by the schema and by ``prepare``;
+- :mod:`~VLAP.experiments.builtin_kinds`: the built-in dataset kinds, each
+  registered beside its loader;
 - :mod:`~VLAP.experiments.schema`: the config keys, defaults and validation
   (every key's type and range, before any data is read);
 - :mod:`~VLAP.experiments.config`: finding (``./experiments``, then the configs
   installed with VLAP), loading (``defaults < file < [smoke] < overrides``) and
   writing configs;
 - :mod:`~VLAP.experiments.prepare`: load, split, binarize and featurise one
-  dataset table; the built-in dataset kinds, registered beside their loaders;
+  dataset table;
 - :mod:`~VLAP.experiments.saving`: package and save each loss's best model
   (``models/<dataset>/<loss>.keras``, ``models.json``);
 - :mod:`~VLAP.experiments.runner`: build the models, train, evaluate, write the
   run folder.
+
+The loss study (``vlap reproduce beyond``) sits beside them, imported on its own:
+:mod:`~VLAP.experiments.study_candidates` (its candidate table and results
+readers), :mod:`~VLAP.experiments.study` (the runs) and
+:mod:`~VLAP.experiments.study_report` (the tables); the last two read the first
+and not each other.
 
 Example:
 >>> cfg = load_config(DEMO_CONFIG, overrides={"seeds": [0, 1], "losses": ["sigmoidF1"]})
@@ -34,7 +42,9 @@ Example:
 [('synthetic', 'sigmoid_f1', 0), ('synthetic', 'sigmoid_f1', 1)]
 """
 
-from VLAP.experiments import config, kinds, paper, prepare, results, runner, schema
+from VLAP.experiments import (
+    builtin_kinds, config, kinds, paper, prepare, results, runner, schema,
+)
 from VLAP.experiments.config import (
     DEMO_CONFIG,
     ConfigError,
@@ -53,5 +63,6 @@ __all__ = [
     "load_config", "validate_config", "expand_runs", "available_configs", "find_config",
     "ConfigError", "DataError", "DEMO_CONFIG", "prepare_dataset", "Prepared", "train_and_evaluate",
     "RunResult", "run_experiment", "read_results", "console_table", "markdown_tables",
-    "paper_comparison", "schema", "config", "kinds", "prepare", "runner", "results", "paper",
+    "paper_comparison", "schema", "config", "kinds", "builtin_kinds", "prepare", "runner",
+    "results", "paper",
 ]

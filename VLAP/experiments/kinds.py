@@ -11,7 +11,8 @@ featuriser, where its data lives and the checks of its own keys. The schema
 so adding a dataset kind touches one place: its loader and its registration.
 The built-in kinds (``synthetic``, ``mulan``, ``reuters``, ``arxiv``,
 ``posters``, ``csv``) are registered beside their loaders in
-:mod:`VLAP.experiments.prepare`.
+:mod:`VLAP.experiments.builtin_kinds`, which the registry's readers (the
+schema, ``prepare``) import; this module imports none of them.
 
 Example:
 >>> import numpy as np
@@ -35,6 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional
 
+from VLAP.features import Standardizer
+
 #: Keys every dataset table accepts, whatever its kind: its name, kind and
 #: path; the split, the label cut and the subsample; the featurisers' settings;
 #: the paper's table to compare with.
@@ -45,6 +48,10 @@ COMMON_KEYS = frozenset({
     "standardize", "features", "max_features", "sequence_length", "embed_batch_size",
     "image_size",
 })
+
+#: Values of a dataset table's ``features`` that read frozen ImageNet features of its
+#: images instead of pixels (:func:`VLAP.models.extract_features`).
+IMAGE_FEATURES = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")
 
 #: Where a kind's relative ``path`` is read from.
 PATH_BASES = ("data_dir", "cwd")
@@ -84,8 +91,6 @@ def standardized(d: dict):
     table says ``standardize = false`` (then None: the inputs are used as they are)."""
     if not d.get("standardize", True):
         return None
-    from VLAP.features import Standardizer
-
     return Standardizer()
 
 
@@ -218,13 +223,8 @@ def unregister_kind(name: str) -> DatasetKind:
     return _REGISTRY.pop(name)
 
 
-def _builtins():
-    import VLAP.experiments.prepare  # noqa: F401  (registers the built-in kinds)
-
-
 def dataset_kinds() -> tuple:
     """The registered kinds' names, in registration order."""
-    _builtins()
     return tuple(_REGISTRY)
 
 
@@ -234,7 +234,6 @@ def dataset_keys() -> frozenset:
     A table may hold another kind's key (a ``[smoke]`` table's dataset keys are
     merged into every dataset); the kind then ignores it.
     """
-    _builtins()
     return COMMON_KEYS.union(*(k.keys for k in _REGISTRY.values()))
 
 

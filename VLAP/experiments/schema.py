@@ -26,7 +26,9 @@ from VLAP._validation import (
     check_positive_int,
     check_threshold,
 )
+from VLAP.experiments import builtin_kinds  # noqa: F401  (registers the built-in kinds)
 from VLAP.experiments import kinds
+from VLAP.experiments.kinds import IMAGE_FEATURES
 from VLAP.experiments.paper import PAPER_RESULTS
 
 #: Values of a model table's ``kind`` and a dataset table's ``features``. A
@@ -36,8 +38,8 @@ MODEL_KINDS = ("mlp", "image")
 #: Values of a model table's ``head``: one logit per label, or a decision head and a
 #: score head (``"dual"``, MLP only; train it with ``loss = "dual_head"``).
 MODEL_HEADS = ("single", "dual")
-#: frozen ImageNet features for image datasets (VLAP.models.extract_features)
-IMAGE_FEATURES = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")
+#: ``IMAGE_FEATURES`` (frozen ImageNet features for image datasets) is the registry's:
+#: :data:`VLAP.experiments.kinds.IMAGE_FEATURES`.
 FEATURES = ("tfidf", "minilm") + IMAGE_FEATURES
 
 #: The keys each table accepts: top level, ``[model]``, ``[grid]``; a

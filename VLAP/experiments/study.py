@@ -36,57 +36,40 @@ failed run loses only its own dataset), in ``out/<dataset>/``:
 tables of experiments/RESULTS.md from it.
 """
 
+import argparse
 import csv
 import json
+import logging
 import time
+import warnings
 from pathlib import Path
 
-def _grid(**axes):
-    """Every combination of the axes' values, as setting dicts (first axis slowest)."""
-    settings = [{}]
-    for key, values in axes.items():
-        settings = [{**s, key: v} for s in settings for v in values]
-    return settings
+import numpy as np
+import pandas as pd
 
+from VLAP.data import create_dataset
+from VLAP.experiments.config import load_config
+from VLAP.experiments.prepare import prepare_dataset
+from VLAP.experiments import runner  # runner.train_and_evaluate: read when called
+from VLAP.experiments.selection import (
+    choose_setting,
+    leave_one_out,
+    recommend,
+    validation_goals,
+)
+from VLAP.experiments.study_candidates import (  # noqa: F401  (study.CANDIDATES, ...: public)
+    CANDIDATES,
+    DEFAULT_CANDIDATES,
+    MODEL_OPTIONS,
+    load,
+    load_selection,
+    loss_kwargs,
+    parse_setting,
+    pick_rows,
+    same_training,
+    setting_label,
+)
 
-#: candidate -> (loss name, fixed options, settings tried on validation).
-#: ``beta`` is the slope of the surrogate inside the candidate (eta = 0: on logits an
-#: offset only moves the threshold); schedule settings are fractions of the epochs.
-CANDIDATES = {
-    "bce": ("binary_crossentropy", {}, [{}]),
-    "asl": ("asymmetric", {}, [{}]),
-    "sigmoid_f1": ("sigmoid_f1", {}, _grid(beta=[1.0, 5.0, 10.0, 30.0])),
-    "f1_plus_bce": ("weighted_sum", {"baseline": "binary_crossentropy"},
-                    _grid(beta=[1.0, 10.0], weight=[0.1, 0.3, 1.0])),
-    "f1_plus_asl": ("weighted_sum", {"baseline": "asymmetric"},
-                    _grid(beta=[1.0, 10.0], weight=[0.1, 0.3, 1.0])),
-    "bce_to_f1": ("scheduled", {"end_kwargs": {"beta": 1.0}},
-                  [{"start_fraction": 0.1, "ramp_fraction": 0.2},
-                   {"start_fraction": 0.25, "ramp_fraction": 0.25},
-                   {"start_fraction": 0.5, "ramp_fraction": 0.1}]),
-    "ema_f1": ("ema_sigmoid_f1", {}, _grid(beta=[1.0, 10.0], momentum=[0.9, 0.99])),
-    "f1_plus_count": ("weighted_sum", {"baseline": "label_count_error",
-                                       "surrogate_kwargs": {"beta": 1.0}},
-                      _grid(weight=[0.03, 0.1, 0.3])),
-    # the issue's lead, at its two fixed weights (no selection): `--candidates lead_*`
-    "lead_bce_0.5": ("weighted_sum", {"baseline": "binary_crossentropy",
-                                      "surrogate_kwargs": {"beta": 1.0}, "weight": 0.5}, [{}]),
-    "lead_bce_0.1": ("weighted_sum", {"baseline": "binary_crossentropy",
-                                      "surrogate_kwargs": {"beta": 1.0}, "weight": 0.1}, [{}]),
-    # two heads on one trunk: sigmoidF1 decides (decision head, logit > 0), weight·BCE
-    # trains the score head that ranks (mAP); MLP configs only (`head = "dual"`)
-    "dual_head": ("dual_head", {"baseline": "binary_crossentropy"},
-                  _grid(beta=[1.0, 10.0], weight=[0.1, 0.3, 1.0])),
-    # the library's fixed default (README "Which loss should I use?"), run as itself on
-    # every dataset so that each claim about "the default" has its own rows: `--candidates default`
-    "default": ("weighted_sum", {"baseline": "binary_crossentropy",
-                                 "surrogate_kwargs": {"beta": 1.0}, "weight": 0.1}, [{}]),
-}
-#: Model options of a candidate (on top of the config's ``[model]`` table).
-MODEL_OPTIONS = {"dual_head": {"head": "dual"}}
-#: What ``vlap reproduce beyond`` runs by default (the leads are for the MULAN check).
-DEFAULT_CANDIDATES = tuple(c for c in CANDIDATES
-                           if not c.startswith("lead_") and c != "default")
 #: Baselines: BCE and ASL have no setting; sigmoidF1's beta is chosen on macro-F1.
 BASELINES = ("bce", "asl", "sigmoid_f1", "lead_bce_0.5", "lead_bce_0.1", "default")
 METRICS = ("f1_macro", "f1_micro", "average_precision_macro", "label_count_mae",
@@ -96,46 +79,6 @@ BATCH_COLUMNS = ("dataset", "candidate", "batch_size", "seed", "metric", "value"
 #: The datasets of the study (the shipped configs).
 DATASETS = ("mulan_emotions", "mulan_scene", "mulan_yeast", "arxiv", "reuters",
             "posters_pretrained", "posters")
-
-
-def setting_label(setting):
-    """``"weight=0.1"``: a setting as a short, stable string (``"-"`` for none).
-
-    Example:
-    >>> setting_label({"weight": 0.5, "beta": 1.0})
-    'beta=1,weight=0.5'
-    >>> setting_label({})
-    '-'
-    """
-    return ",".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
-                    for k, v in sorted(setting.items())) or "-"
-
-
-def loss_kwargs(candidate, setting, epochs):
-    """The loss name and options of ``candidate`` with ``setting``.
-
-    Schedule settings are fractions of the config's epochs (so one grid serves
-    a 12-epoch and a 60-epoch config).
-
-    Example:
-    >>> loss_kwargs("bce_to_f1", {"start_fraction": 0.1, "ramp_fraction": 0.2}, 60)
-    ('scheduled', {'end_kwargs': {'beta': 1.0}, 'start_epoch': 6, 'ramp_epochs': 12})
-    >>> loss_kwargs("f1_plus_bce", {"beta": 10.0, "weight": 0.3}, 60)
-    ('weighted_sum', {'baseline': 'binary_crossentropy', 'surrogate_kwargs': {'beta': 10.0}, 'weight': 0.3})
-    """
-    loss, fixed, _ = CANDIDATES[candidate]
-    kw = {k: (dict(v) if isinstance(v, dict) else v) for k, v in fixed.items()}
-    for key, value in setting.items():
-        if key == "start_fraction":
-            kw["start_epoch"] = int(round(value * epochs))
-        elif key == "ramp_fraction":
-            kw["ramp_epochs"] = max(1, int(round(value * epochs)))
-        elif key == "beta" and loss in ("weighted_sum", "scheduled", "dual_head"):
-            inner = "end_kwargs" if loss == "scheduled" else "surrogate_kwargs"
-            kw[inner] = {**kw.get(inner, {}), "beta": value}
-        else:
-            kw[key] = value
-    return loss, kw
 
 
 def _val(res):
@@ -155,8 +98,6 @@ def choose(rows, reference=None, goal_aware=True):
     >>> choose(rows, {"val_average_precision_macro": .65, "val_label_count_mae": .6})
     0
     """
-    from VLAP.experiments.selection import choose_setting
-
     return choose_setting(rows, reference, goal_aware=goal_aware)
 
 
@@ -180,9 +121,7 @@ def dual_head_summary(y_true, logits, threshold=0.5, **kwargs):
     >>> round(float(t["f1_micro"]), 3), float(t["average_precision_macro"]), float(t["mean_predicted_labels"])
     (0.857, 1.0, 1.0)
     """
-    import numpy as np
-
-    from VLAP.evaluation import evaluate_predictions
+    from VLAP.evaluation import evaluate_predictions  # Keras: only where a model is scored
     from VLAP.losses import split_dual_logits
 
     logits = np.asarray(logits, dtype=np.float64)
@@ -200,18 +139,13 @@ def train_dual_head(prep, cfg, seed, loss_kwargs):
     :func:`VLAP.experiments.runner.train_and_evaluate` (same seeding, data, early
     stopping); score it with :func:`dual_head_summary`. Returns a
     :class:`VLAP.experiments.runner.RunResult` (threshold 0.5 only)."""
-    import warnings
+    import keras  # Keras: only where a model is trained
 
-    import keras
-    import numpy as np
-
-    from VLAP.data import create_dataset
-    from VLAP.experiments.runner import RunResult, build_model
     from VLAP.training import train
 
     model_cfg = {**cfg["model"], **MODEL_OPTIONS["dual_head"]}
     keras.utils.set_random_seed(int(seed))
-    model = build_model(model_cfg, prep)
+    model = runner.build_model(model_cfg, prep)
     keras.utils.set_random_seed(int(seed))
     train_ds = create_dataset(prep.x_train, prep.y_train, batch_size=cfg["batch_size"],
                               seed=int(seed), is_training=True)
@@ -231,7 +165,7 @@ def train_dual_head(prep, cfg, seed, loss_kwargs):
         test = dual_head_summary(prep.y_test, np.asarray(model.predict(
             prep.x_test, batch_size=256, verbose=0)), thr)
     hist = {k: list(v) for k, v in history.history.items()}
-    return RunResult(prep.name, "dual_head", int(seed), dict(loss_kwargs), "", hist,
+    return runner.RunResult(prep.name, "dual_head", int(seed), dict(loss_kwargs), "", hist,
                      len(next(iter(hist.values()), [])), seconds, {"": test}, {}, val)
 
 
@@ -264,13 +198,7 @@ def run_dataset(cfg, out, candidates=None, data_dir=None, log=print):
     Returns:
         Path of the dataset's folder.
     """
-    from VLAP.experiments.prepare import prepare_dataset
-
-    import logging
-
-    from VLAP.experiments.runner import DropRetracingNotices
-
-    logging.getLogger("tensorflow").addFilter(DropRetracingNotices())
+    logging.getLogger("tensorflow").addFilter(runner.DropRetracingNotices())
     candidates = list(candidates or DEFAULT_CANDIDATES)
     for c in candidates:
         if c not in CANDIDATES:
@@ -342,12 +270,7 @@ def run_picks(cfg, out, picks, data_dir=None, log=print):
     datasets that the held-out dataset's own selection did not choose has no test
     rows in ``results.csv``; this run supplies them (same config, seeds, training).
     """
-    import logging
-
-    from VLAP.experiments.prepare import prepare_dataset
-    from VLAP.experiments.runner import DropRetracingNotices
-
-    logging.getLogger("tensorflow").addFilter(DropRetracingNotices())
+    logging.getLogger("tensorflow").addFilter(runner.DropRetracingNotices())
     (d,) = cfg["datasets"]
     t0 = time.time()
     prep = prepare_dataset(d, data_dir or cfg["data_dir"] or None)
@@ -377,21 +300,17 @@ def missing_picks(merged, which="lodo"):
     """``{dataset: [(candidate, setting)]}``: the picks of the merged study folder
     ``merged`` (chosen on validation) that have no test rows yet: the leave-one-dataset-out
     picks (``which="lodo"``), or the recommendation on every dataset (``"recommended"``)."""
-    import pandas as pd
-
-    from VLAP.experiments import selection, study_report
-
-    df = study_report.load(merged, lodo=True)
-    sel = study_report.load_selection(merged)
+    df = load(merged, lodo=True)
+    sel = load_selection(merged)
     if which == "lodo":
-        picks = selection.leave_one_out(sel)
+        picks = leave_one_out(sel)
     else:
-        cand, setting, _ = selection.recommend(sel)
-        picks = pd.DataFrame({"held_out": sorted(selection.validation_goals(sel).dataset.unique()),
+        cand, setting, _ = recommend(sel)
+        picks = pd.DataFrame({"held_out": sorted(validation_goals(sel).dataset.unique()),
                               "candidate": cand, "setting": setting})
     out = {}
     for p in picks.itertuples():
-        if study_report.pick_rows(df, p.held_out, p.candidate, p.setting) is None:
+        if pick_rows(df, p.held_out, p.candidate, p.setting) is None:
             out.setdefault(p.held_out, []).append((p.candidate, p.setting))
     return out
 
@@ -401,8 +320,6 @@ def main(argv=None):
     leave-one-dataset-out picks (or the recommended setting) of the merged study ``MERGED``
     that have no test rows, with each dataset's shipped config and the seeds of its study
     run (``runs.json``); the rows go to ``DIR/beyond/<dataset>/lodo.csv``."""
-    import argparse
-
     parser = argparse.ArgumentParser(prog="python -m VLAP.experiments.study")
     parser.add_argument("command", choices=["lodo", "recommended"])
     parser.add_argument("merged", help="merged study folder, e.g. experiments/beyond")
@@ -411,8 +328,6 @@ def main(argv=None):
                         help="only these held-out datasets (comma-separated)")
     parser.add_argument("--dry-run", action="store_true", help="only list the runs")
     args = parser.parse_args(argv)
-    from VLAP.experiments import load_config
-
     runs = json.loads((Path(args.merged) / "runs.json").read_text())
     todo = missing_picks(args.merged, args.command)
     if args.datasets:
@@ -429,12 +344,10 @@ def main(argv=None):
 
 def _fitter(candidate):
     """``fit(prep, cfg, loss, seed, loss_kwargs=..., tune_thresholds=...)`` of a candidate."""
-    from VLAP.experiments.runner import train_and_evaluate
-
     if MODEL_OPTIONS.get(candidate, {}).get("head") == "dual":
         return lambda prep, cfg, loss, seed, loss_kwargs, tune_thresholds: \
             train_dual_head(prep, cfg, seed, loss_kwargs)
-    return train_and_evaluate
+    return runner.train_and_evaluate
 
 
 def run_batch_sizes(cfg, out, batch_sizes, candidates, chosen, data_dir=None, log=print):
@@ -444,9 +357,6 @@ def run_batch_sizes(cfg, out, batch_sizes, candidates, chosen, data_dir=None, lo
     The learning rate and the epochs stay the config's, so a larger batch also
     means fewer steps: compare each loss with BCE at the same batch size.
     """
-    from VLAP.experiments.prepare import prepare_dataset
-    from VLAP.experiments.runner import train_and_evaluate
-
     (d,) = cfg["datasets"]
     prep = prepare_dataset(d, data_dir or cfg["data_dir"] or None)
     folder = Path(out) / prep.name
@@ -456,7 +366,7 @@ def run_batch_sizes(cfg, out, batch_sizes, candidates, chosen, data_dir=None, lo
         for cand in candidates:
             loss, kw = loss_kwargs(cand, chosen.get(cand, {}), cfg["epochs"])
             for seed in cfg["seeds"]:
-                res = train_and_evaluate(prep, run_cfg, loss, int(seed), loss_kwargs=kw)
+                res = runner.train_and_evaluate(prep, run_cfg, loss, int(seed), loss_kwargs=kw)
                 values = res.summaries[""]["value"]
                 rows += [{"dataset": prep.name, "candidate": cand, "batch_size": int(bs),
                           "seed": int(seed), "metric": m, "value": float(values[m])}
@@ -465,35 +375,6 @@ def run_batch_sizes(cfg, out, batch_sizes, candidates, chosen, data_dir=None, lo
                     f"{values['f1_macro']:.3f}, #pred {values['mean_predicted_labels']:.2f}")
             _write(folder / "batch_size.csv", rows, BATCH_COLUMNS)
     return folder / "batch_size.csv"
-
-
-def parse_setting(label):
-    """The setting dict of a :func:`setting_label` (values as floats).
-
-    Example:
-    >>> parse_setting("beta=1,weight=0.1"), parse_setting("-")
-    ({'beta': 1.0, 'weight': 0.1}, {})
-    """
-    if not isinstance(label, str) or label in ("-", "", "nan"):  # pandas reads "" as NaN
-        return {}
-    return {k: float(v) for k, v in (part.split("=") for part in str(label).split(","))}
-
-
-def same_training(a, b, epochs=100):
-    """Whether two ``(candidate, setting label)`` train the same model: same loss,
-    options and model options (e.g. ``default`` and ``f1_plus_bce`` at β=1, λ=0.1).
-
-    Example:
-    >>> same_training(("default", "-"), ("f1_plus_bce", "beta=1,weight=0.1"))
-    True
-    >>> same_training(("default", "-"), ("dual_head", "beta=1,weight=0.1"))
-    False
-    """
-    def key(pair):
-        cand, label = pair
-        return loss_kwargs(cand, parse_setting(label), epochs), MODEL_OPTIONS.get(cand, {})
-
-    return key(a) == key(b)
 
 
 def chosen_settings(folder):
@@ -512,9 +393,7 @@ def chosen_settings(folder):
 
 
 def _provenance():
-    from VLAP.experiments.runner import versions
-
-    v = versions()
+    v = runner.versions()
     return {k: v.get(k) for k in ("git_commit", "git_dirty", "backend", "keras", "VLAP")}
 
 

@@ -22,6 +22,16 @@ from pathlib import Path
 
 import pandas as pd
 
+from VLAP.experiments import selection
+from VLAP.experiments.study_candidates import (  # noqa: F401  (study_report.load, ...: public)
+    CANDIDATES,
+    load,
+    load_selection,
+    loss_kwargs,
+    parse_setting,
+    pick_rows,
+)
+
 #: Display order of the losses in the tables.
 ORDER = ("bce", "bce_tuned", "asl", "asl_tuned", "sigmoid_f1", "default", "dual_head",
          "f1_plus_bce", "f1_plus_asl", "bce_to_f1", "ema_f1", "f1_plus_count", "lead_bce_0.5",
@@ -30,22 +40,6 @@ ORDER = ("bce", "bce_tuned", "asl", "asl_tuned", "sigmoid_f1", "default", "dual_
 COLUMNS = {"f1_macro": "macro-F1", "f1_micro": "micro-F1", "average_precision_macro": "mAP",
            "label_count_mae": "count MAE", "mean_predicted_labels": "#pred"}
 BASELINES = ("bce", "bce_tuned", "asl", "asl_tuned", "sigmoid_f1")
-
-
-def load(folder, lodo=False):
-    """The study's test results as a long DataFrame; tuned BCE/ASL as their own rows.
-
-    With ``lodo``, the rows of ``lodo.csv`` (settings trained only for the
-    leave-one-dataset-out table) are added, marked ``source = "lodo"``."""
-    df = pd.read_csv(Path(folder) / "results.csv", dtype={"threshold": str})
-    if lodo:
-        df["source"] = "results"
-        if (Path(folder) / "lodo.csv").exists():
-            extra = pd.read_csv(Path(folder) / "lodo.csv", dtype={"threshold": str})
-            df = pd.concat([df, extra.assign(source="lodo")], ignore_index=True)
-    tuned = df[(df.threshold == "tuned") & df.candidate.isin(["bce", "asl"])].copy()
-    tuned["candidate"] = tuned["candidate"] + "_tuned"
-    return pd.concat([df[df.threshold == "0.5"], tuned], ignore_index=True)
 
 
 def summary(df):
@@ -89,45 +83,15 @@ def goal_table(stats_df):
     return pd.DataFrame(rows)
 
 
-def load_selection(folder):
-    """``selection.csv`` (validation scores of every setting tried) as a DataFrame."""
-    selection = pd.read_csv(Path(folder) / "selection.csv")
-    selection["chosen"] = selection["chosen"].astype(str) == "True"
-    return selection
-
-
 def recommend(folder):
     """``(candidate, setting, ranking)``: :func:`VLAP.experiments.selection.recommend`
     on ``selection.csv`` (validation scores only; the test files are not read)."""
-    from VLAP.experiments import selection
-
     return selection.recommend(load_selection(folder))
 
 
 def recommend_on(folder, datasets):
     """:func:`recommend` restricted to ``datasets`` (validation scores only)."""
-    from VLAP.experiments import selection
-
     return selection.recommend(load_selection(folder), datasets)
-
-
-def pick_rows(df, dataset, candidate, setting):
-    """Test rows on ``dataset`` of a run that trains what ``(candidate, setting)`` trains:
-    its own rows when ``setting`` was chosen there, else those of an equivalent
-    candidate (e.g. ``default`` for ``f1_plus_bce`` at β=1, λ=0.1); None if none ran."""
-    from VLAP.experiments.study import same_training
-
-    d = df[df.dataset == dataset]
-    if "source" in d:  # the study's own rows first, then the leave-one-out runs (lodo.csv)
-        d = d.sort_values("source", kind="stable")
-    pairs = d[["candidate", "setting"]].drop_duplicates().itertuples(index=False)
-    match = sorted((c != candidate or st != setting, c, st) for c, st in pairs
-                   if c == candidate and st == setting
-                   or not c.endswith("_tuned") and same_training((c, st), (candidate, setting)))
-    if not match:
-        return None
-    _, c, st = match[0]
-    return d[(d.candidate == c) & (d.setting == st)]
 
 
 def _means(rows):
@@ -155,8 +119,6 @@ def record(df, dataset, rows):
 def lodo_table(folder):
     """Leave-one-dataset-out: for each dataset, the (candidate, setting) recommended on
     the other datasets' validation scores, and its test record on the held-out one."""
-    from VLAP.experiments import selection
-
     df = load(folder, lodo=True)
     picks = selection.leave_one_out(load_selection(folder))
     rows = []
@@ -335,12 +297,10 @@ def batch_markdown(folder):
 def extra_markdown(folder, stats_df=None):
     """The recommendation (chosen on validation), the leave-one-dataset-out table, the
     fixed default's own record, the Pareto view and where count conflicts with F1."""
-    from VLAP.experiments.selection import validation_goals
-
     folder = Path(folder)
     stats_df = summary(load(folder)) if stats_df is None else stats_df
     best, setting, ranking = recommend(folder)
-    pool = sorted(validation_goals(load_selection(folder)).dataset.unique())
+    pool = sorted(selection.validation_goals(load_selection(folder)).dataset.unique())
     lines = ["#### The recommendation, chosen on validation scores only", "",
              f"Rule (`VLAP/experiments/selection.py`): on each dataset's validation split "
              "(first seed), a (candidate, setting) meets the goal when its macro-F1 is above "
@@ -356,7 +316,7 @@ def extra_markdown(folder, stats_df=None):
                      f"{int(r.beats_sigmoid_f1)} | {int(r.beats_bce)} | "
                      f"{int(r.keeps_bce_map_and_count)} | {r.mean_val_f1_gain_over_bce:+.3f} |")
     lines += ["", f"Recommended: **{best} ({setting})**.", ""]
-    goals = validation_goals(load_selection(folder))
+    goals = selection.validation_goals(load_selection(folder))
     where = goals[goals.dataset.isin(pool)].groupby("candidate")["dataset"].agg(frozenset)
     common = sorted(frozenset.intersection(*where.values)) if len(where) else []
     if len(common) < len(pool) and len(common) > 1:
@@ -432,8 +392,6 @@ def write_recommendation(folder):
     """``recommendation.json``: the (candidate, setting) chosen on validation
     (:func:`recommend`), its loss and options, and its test record from the rows of a
     run that trains it (for the default: its own ``default`` rows)."""
-    from VLAP.experiments.study import CANDIDATES, loss_kwargs, parse_setting
-
     folder = Path(folder)
     best, setting, ranking = recommend(folder)
     loss, kw = loss_kwargs(best, parse_setting(setting), epochs=100)

@@ -40,6 +40,7 @@ from typing import Any
 import keras
 from keras import ops as _k
 
+from VLAP._compat import attach_metric
 from VLAP.losses.classes import BatchLoss, keras_loss
 from VLAP.losses.combined import ema_sigmoid_f1, mixed
 from VLAP.ops import core
@@ -158,7 +159,7 @@ class _StatefulLoss(BatchLoss):
             raise ValueError(f"{type(self).__name__}.attach: give `num_labels`; the model "
                              "has no known output shape yet.")
         self.state = self._make_state(int(num_labels))
-        model._vlap_loss_state = self.state  # tracked: model.metrics carries its variables
+        attach_metric(model, "_vlap_loss_state", self.state)  # model.metrics carries it
         original = getattr(model, "_vlap_compute_loss", None) or model.compute_loss
         model._vlap_compute_loss = original
         loss = self

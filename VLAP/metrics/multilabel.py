@@ -31,6 +31,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from VLAP._compat import set_metric_direction
 from VLAP._validation import check_option, check_threshold
 from VLAP.evaluation.metric_table import get_metric
 from VLAP.ops import core
@@ -126,7 +127,7 @@ class _MultilabelStatScores(keras.metrics.Metric):
             name = f"{self._score}_{average if average is not None else 'per_label'}"
         super().__init__(name=name, dtype=dtype)
         # per-label scores (average=None) go the way of their macro average
-        self._direction = _keras_direction(f"{self._score}_{average or 'macro'}")
+        set_metric_direction(self, _keras_direction(f"{self._score}_{average or 'macro'}"))
         self.average = average
         self.threshold = threshold
         self.from_logits = from_logits
@@ -299,7 +300,7 @@ class _LabelCountMetric(keras.metrics.Metric):
         super().__init__(name=name or self._default_name, dtype=dtype)
         direction = _keras_direction(self._default_name)
         if direction is not None:  # none for mean_predicted_labels (best: near #true)
-            self._direction = direction
+            set_metric_direction(self, direction)
         self.threshold = threshold
         self.from_logits = from_logits
         self.total = self.add_variable(shape=(), initializer="zeros",

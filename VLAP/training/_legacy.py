@@ -30,6 +30,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
+from VLAP import losses as _losses
 from VLAP._validation import check_positive_int, check_threshold
 from VLAP.training.compile import resolve_learning_rate
 
@@ -171,8 +172,6 @@ def train(model: Any, train_ds: Any, val_ds: Any, num_labels: int | None = None,
             "tf-keras models train on TensorFlow, and VLAP's losses run on them through "
             f"Keras 3's TensorFlow backend; the Keras backend is {keras.config.backend()!r}. "
             "Set KERAS_BACKEND=tensorflow before importing keras/VLAP.")
-
-    from VLAP import losses as _losses
 
     check_positive_int("epochs", epochs)
     check_positive_int("patience", patience, allow_none=True)

@@ -34,6 +34,7 @@ import keras
 
 from VLAP import losses as _losses
 from VLAP import metrics as _metrics
+from VLAP._compat import flatten_layers
 from VLAP._validation import check_threshold
 
 __all__ = ["compile_for_multilabel", "resolve_learning_rate", "resolve_loss",
@@ -54,10 +55,8 @@ def outputs_per_label(loss: Any) -> int:
 
 
 def _decision_half(y_true, y_pred):
-    from VLAP.losses import split_dual_logits
-
     y_pred = keras.ops.convert_to_tensor(y_pred)
-    return split_dual_logits(y_pred, keras.ops.convert_to_tensor(y_true).shape[-1])[0]
+    return _losses.split_dual_logits(y_pred, keras.ops.convert_to_tensor(y_true).shape[-1])[0]
 
 
 @keras.saving.register_keras_serializable(package="VLAP")
@@ -101,7 +100,7 @@ def has_transformer_backbone(model: keras.Model) -> bool:
     except ImportError:  # pragma: no cover - keras-hub is a dependency
         return False
     return any(isinstance(layer, keras_hub.models.Backbone)
-               for layer in model._flatten_layers(include_self=True, recursive=True))
+               for layer in flatten_layers(model))
 
 
 def resolve_learning_rate(learning_rate: float | Literal["auto"], *, transformer: bool) -> float:

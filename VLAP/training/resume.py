@@ -38,6 +38,9 @@ from pathlib import Path
 
 import keras
 
+from VLAP._compat import (can_build_symbolically, compiled_parts, distribute_strategy,
+                          flatten_layers, has_symbolic_build_at_fit, layer_seed_generators,
+                          mark_seeded, no_symbolic_build_at_fit, symbolic_build)
 from VLAP.training.run_dir import library_versions, read_json, truncate_history, write_json
 
 __all__ = ["RESUME_KEYS", "open_run", "load_checkpoint", "check_resume_config",
@@ -86,8 +89,8 @@ def check_resume_config(stored: dict, config: dict,
 
 def seed_generators(model: keras.Model) -> list:
     """The ``keras.random.SeedGenerator`` objects of a model's layers, in layer order."""
-    return [sg for layer in model._flatten_layers(include_self=True, recursive=True)
-            for sg in getattr(layer, "_seed_generators", ())]
+    return [sg for layer in flatten_layers(model)
+            for sg in layer_seed_generators(layer)]
 
 
 def seed_generator_states(model: keras.Model) -> list:
@@ -120,8 +123,7 @@ def seed_model(model: keras.Model, seed: int) -> None:
     for i, sg in enumerate(seed_generators(model)):
         value = [(int(seed) + i) % (2 ** 32), 0]
         sg.state.assign(keras.ops.convert_to_tensor(value, dtype=sg.state.dtype))
-        if getattr(sg, "_initial_seed", 0) is None:
-            sg._initial_seed = value[0]
+        mark_seeded(sg, value[0])
 
 
 def random_states(model: keras.Model) -> dict:
@@ -209,7 +211,7 @@ def build_for_fit(model: keras.Model, dataset: Any, strategy: Any = None) -> Non
     """
     import tensorflow as tf
 
-    if not isinstance(dataset, tf.data.Dataset) or not hasattr(model, "_symbolic_build"):
+    if not isinstance(dataset, tf.data.Dataset) or not can_build_symbolically(model):
         return
 
     def to_symbolic(spec):
@@ -218,16 +220,15 @@ def build_for_fit(model: keras.Model, dataset: Any, strategy: Any = None) -> Non
     batch = tf.nest.map_structure(to_symbolic, dataset.element_spec)
     if strategy is not None:
         with strategy.scope():
-            model._symbolic_build(data_batch=batch)
+            symbolic_build(model, batch)
     else:
-        model._symbolic_build(data_batch=batch)
+        symbolic_build(model, batch)
 
 
 def _is_built(model):
     """True when the model, its optimizer, compiled loss and metrics are all built."""
-    parts = [all(layer.built for layer in model._flatten_layers())]
-    for name in ("_compile_metrics", "_compile_loss", "optimizer"):
-        part = getattr(model, name, None)
+    parts = [all(layer.built for layer in flatten_layers(model))]
+    for part in (*compiled_parts(model), getattr(model, "optimizer", None)):
         parts.append(part is None or bool(getattr(part, "built", True)))
     return all(parts)
 
@@ -246,20 +247,14 @@ def one_iterator(model: keras.Model) -> Iterator[None]:
     model) it changes nothing.
     """
     patch = (keras.config.backend() == "tensorflow"
-             and getattr(model, "_distribute_strategy", None) is not None
-             and hasattr(model, "_maybe_symbolic_build") and _is_built(model))
+             and distribute_strategy(model) is not None
+             and has_symbolic_build_at_fit(model) and _is_built(model))
     if not patch:
         yield model
         return
 
-    def built_already(iterator=None, data_batch=None):
-        """Everything is built (build_for_fit): read no batch."""
-
-    model._maybe_symbolic_build = built_already
-    try:
+    with no_symbolic_build_at_fit(model):  # everything is built (build_for_fit)
         yield model
-    finally:
-        del model._maybe_symbolic_build
 
 
 def open_run(run_dir: "str | os.PathLike[str] | None", config: dict, *,

@@ -65,6 +65,7 @@ from typing import Any, Literal
 import keras
 
 from VLAP._validation import check_bool, check_positive_int, check_threshold
+from VLAP.training import _legacy
 from VLAP.training.compile import (compile_for_multilabel, has_transformer_backbone,
                                    outputs_per_label, resolve_learning_rate,
                                    resolve_loss)
@@ -326,8 +327,6 @@ def _train(model: Any, train_ds: Any, val_ds: Any, num_labels: int | None, *,
     strategy, deterministic = options.strategy, options.deterministic
     callbacks = list(options.callbacks)
     if _is_legacy_model(model):
-        from VLAP.training import _legacy
-
         unsupported = {k: v for k, v in dict(run_dir=options.run_dir, resume=resume,
                                                tensorboard=tensorboard, strategy=strategy,
                                                dtype_policy=dtype_policy).items() if v}

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from VLAP._validation import check_option, check_positive_int
+from VLAP.data.images import load_images
 from VLAP.models.image.efficientnet_lite import VARIANTS, Weights, image_backbone
 
 
@@ -44,8 +45,6 @@ def _cache_key(inputs, backbone, image_size, weights):
 
 
 def _batches_from_paths(paths, image_size, batch_size):
-    from VLAP.data.images import load_images
-
     paths = list(paths)
     for start in range(0, len(paths), batch_size):
         yield load_images(paths[start:start + batch_size], image_size).astype("float32")

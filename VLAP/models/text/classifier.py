@@ -24,6 +24,7 @@ from typing import Any
 
 import keras
 
+from VLAP._compat import encoder_feedforward_dense
 from VLAP._validation import check_positive_int
 from VLAP.models.head import BackboneTask
 from VLAP.models.presets import DEFAULT_TEXT_CHECKPOINT
@@ -181,7 +182,7 @@ def _set_feedforward_activation(backbone, activation):
         )
     for layer in encoders:
         layer.activation = fn
-        dense = getattr(layer, "_feedforward_intermediate_dense", None)
+        dense = encoder_feedforward_dense(layer)
         if dense is not None:
             dense.activation = fn
 
