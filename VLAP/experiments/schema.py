@@ -243,7 +243,8 @@ def _validate_losses(cfg, checks):
     options = cfg.get("loss_kwargs") or {}
     checks.require(isinstance(options, dict), "loss_kwargs",
                    f"`loss_kwargs` must be a table of tables. Received: {options!r}")
-    kwargs, written = {}, {}
+    kwargs: dict = {}
+    written: dict = {}
     for name, opts in options.items():
         key = f"loss_kwargs.{name}"
         c = checks(key, canonical_name, name)

@@ -308,7 +308,7 @@ def missing_picks(merged, which="lodo"):
         cand, setting, _ = recommend(sel)
         picks = pd.DataFrame({"held_out": sorted(validation_goals(sel).dataset.unique()),
                               "candidate": cand, "setting": setting})
-    out = {}
+    out: dict = {}
     for p in picks.itertuples():
         if pick_rows(df, p.held_out, p.candidate, p.setting) is None:
             out.setdefault(p.held_out, []).append((p.candidate, p.setting))
@@ -415,8 +415,10 @@ def collect(study_dirs, dest):
     if isinstance(study_dirs, (str, Path)):
         study_dirs = [study_dirs]
     dest = Path(dest)
-    merged = {"results.csv": [], "selection.csv": [], "batch_size.csv": [], "lodo.csv": []}
-    runs, seen = {}, {}
+    merged: dict[str, list] = {"results.csv": [], "selection.csv": [], "batch_size.csv": [],
+                               "lodo.csv": []}
+    runs: dict = {}
+    seen: dict = {}
     sources = []  # (folder, its runs: {key: meta})
     for study_dir in map(Path, study_dirs):
         if (study_dir / "results.csv").exists():  # an earlier merge
@@ -442,11 +444,11 @@ def collect(study_dirs, dest):
                                          f"{key[0]!r} is also in {seen[key]}")
                     seen[key] = folder
             merged[name] += rows
-        for key, meta in metas.items():
-            dataset = meta.get("dataset", key.split(":")[0])
-            if key in runs:
-                key = f"{dataset}:{','.join(meta.get('candidates') or ['lodo'])}"
-            runs[key] = meta
+        for run_key, meta in metas.items():
+            dataset = meta.get("dataset", run_key.split(":")[0])
+            if run_key in runs:
+                run_key = f"{dataset}:{','.join(meta.get('candidates') or ['lodo'])}"
+            runs[run_key] = meta
     dest.mkdir(parents=True, exist_ok=True)
     for name, rows in merged.items():
         if rows:

@@ -17,7 +17,7 @@ import pandas as pd
 
 def _grid(**axes):
     """Every combination of the axes' values, as setting dicts (first axis slowest)."""
-    settings = [{}]
+    settings: list[dict] = [{}]
     for key, values in axes.items():
         settings = [{**s, key: v} for s in settings for v in values]
     return settings
@@ -26,7 +26,7 @@ def _grid(**axes):
 #: candidate -> (loss name, fixed options, settings tried on validation).
 #: ``beta`` is the slope of the surrogate inside the candidate (eta = 0: on logits an
 #: offset only moves the threshold); schedule settings are fractions of the epochs.
-CANDIDATES = {
+CANDIDATES: "dict[str, tuple[str, dict, list[dict]]]" = {
     "bce": ("binary_crossentropy", {}, [{}]),
     "asl": ("asymmetric", {}, [{}]),
     "sigmoid_f1": ("sigmoid_f1", {}, _grid(beta=[1.0, 5.0, 10.0, 30.0])),

@@ -223,8 +223,8 @@ def markdown(folder, extra=True, batch=True):
         present = [c for c in ORDER if (dataset, c, "f1_macro") in stats]
         best = {m: (max if m in ("f1_macro", "f1_micro", "average_precision_macro") else None)
                 for m in COLUMNS}
-        top = {m: best[m]([stats[(dataset, c, m)].mean for c in present])
-               for m in COLUMNS if best[m]}
+        top = {m: pick([stats[(dataset, c, m)].mean for c in present])
+               for m, pick in best.items() if pick is not None}
         low = min(stats[(dataset, c, "label_count_mae")].mean for c in present)
         for c in present:
             cells = []
