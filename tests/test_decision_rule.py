@@ -174,9 +174,9 @@ def test_evaluate_predictions_takes_a_rule_or_the_keywords_alike():
                          ({"top_k": 2}, DecisionRule.top_k(2))):
         by_keywords = evaluate_predictions(y, s, **kwargs)
         by_rule = evaluate_predictions(y, s, rule=rule)
-        positional = evaluate_predictions(y, s, rule)  # a rule as the threshold
+        as_threshold = evaluate_predictions(y, s, threshold=rule)  # a rule as the threshold
         assert by_keywords["value"].equals(by_rule["value"])
-        assert by_rule["value"].equals(positional["value"])
+        assert by_rule["value"].equals(as_threshold["value"])
         assert by_keywords.attrs == by_rule.attrs
     decisions = DecisionRule.per_label(t).apply(s, from_logits=False)
     assert evaluate_predictions(y, s, threshold=t).loc["f1_macro", "value"] == pytest.approx(

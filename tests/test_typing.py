@@ -46,6 +46,9 @@ POSITIONAL = {
     "VLAP.models.ImageClassifier": ("num_labels", "backbone"),
     "VLAP.models.register_image_backbone": ("name", "builder", "scaling"),
     "VLAP.training.compile_for_multilabel": ("model", "loss"),
+    "VLAP.evaluate": ("model", "data"),
+    "VLAP.evaluation.evaluate_predictions": ("y_true", "scores"),
+    "VLAP.inference.package_model": ("model", "label_names"),
 }
 
 

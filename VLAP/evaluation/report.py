@@ -33,8 +33,11 @@ Example:
 """
 
 import warnings
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Union
 
 import numpy as np
+import pandas as pd
 
 from VLAP._quiet import progress
 from VLAP._validation import check_bool
@@ -55,6 +58,13 @@ from VLAP.inference.rule import (
     split_heads,
 )
 from VLAP.inference.tuning import resolve_rule, tune_cut_points
+
+#: A decision threshold: a probability for every label, one per label, ``"tuned"``
+#: (on validation data) or a :class:`~VLAP.inference.rule.DecisionRule`.
+Threshold = Union[float, str, Sequence[float], np.ndarray, DecisionRule]
+#: A metric of yours (see :mod:`VLAP.evaluation.metric_table`): a record, a
+#: registered name, or a function ``f(y_true, decisions, scores)``.
+UserMetric = Union[str, Callable[..., float], Any]
 
 PAPER_NAMING = {
     "paper_macroF1": "f1_macro",
@@ -82,11 +92,14 @@ def _finish(summary, table=None):
     return summary if table is None else (summary, table)
 
 
-def evaluate_predictions(y_true, scores, threshold=0.5, label_names=None,
-                         per_label: bool = False, y_val=None, scores_val=None,
-                         top_k: "int | None" = None, ks=DEFAULT_KS,
-                         ranking_bins: "int | None" = None, decisions=None,
-                         rule: "DecisionRule | None" = None, metrics=None):
+def evaluate_predictions(y_true: Any, scores: Any, *, threshold: Threshold = 0.5,
+                         label_names: "Sequence[str] | None" = None,
+                         per_label: bool = False, y_val: Any = None, scores_val: Any = None,
+                         top_k: "int | None" = None, ks: Iterable[int] = DEFAULT_KS,
+                         ranking_bins: "int | None" = None, decisions: Any = None,
+                         rule: "DecisionRule | None" = None,
+                         metrics: "Sequence[UserMetric] | None" = None
+                         ) -> "pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]":
     """All multilabel scores of probability predictions, as a pandas table.
 
     Thresholded scores (F1, precision, recall, Hamming loss, subset accuracy,
@@ -219,10 +232,13 @@ def _rule(model, threshold, top_k, rule, val_data, from_logits, num_labels):
     return resolve_rule("tuned", num_labels=num_labels, y_val=y_val, scores_val=out_val)
 
 
-def evaluate(model, data, threshold=None, label_names=None, per_label: bool = False,
-             val_data=None, top_k: "int | None" = None, from_logits: "bool | None" = None,
-             ks=DEFAULT_KS, ranking_bins: "int | None" = None,
-             rule: "DecisionRule | None" = None, metrics=None):
+def evaluate(model: Any, data: Any, *, threshold: "Threshold | None" = None,
+             label_names: "Sequence[str] | None" = None, per_label: bool = False,
+             val_data: Any = None, top_k: "int | None" = None,
+             from_logits: "bool | None" = None, ks: Iterable[int] = DEFAULT_KS,
+             ranking_bins: "int | None" = None, rule: "DecisionRule | None" = None,
+             metrics: "Sequence[UserMetric] | None" = None
+             ) -> "pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]":
     """Evaluate a multilabel model: every score, as a pandas table.
 
     Predicts batch by batch and streams the batches through a

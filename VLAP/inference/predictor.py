@@ -15,6 +15,7 @@ label names and a score per label.
 """
 
 import json
+from typing import Any
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -158,10 +159,12 @@ def _val_outputs(model, x_val, batch_size):
 
 
 def package_model(model: keras.Model, label_names: "Sequence[str]", *,
-                  thresholds=DEFAULT_THRESHOLD, top_k: "int | None" = None, val_data=None,
-                  featurizer=None, input_column: "str | None" = None,
+                  thresholds: Any = DEFAULT_THRESHOLD, top_k: "int | None" = None,
+                  val_data: Any = None, featurizer: Any = None,
+                  input_column: "str | None" = None,
                   label_separator: str = "|", metadata: "dict | None" = None,
-                  batch_size: int = 256, from_logits: "bool | None" = None, cut_points=None,
+                  batch_size: int = 256, from_logits: "bool | None" = None,
+                  cut_points: Any = None,
                   min_support: int = MIN_TUNING_SUPPORT,
                   rule: "DecisionRule | None" = None) -> Predictor:
     """Wrap a trained model with its decision rule and featuriser.
