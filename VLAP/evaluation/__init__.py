@@ -26,6 +26,8 @@ Naming follows scikit-learn (``"macro"``: the mean of per-label scores;
 
 import importlib
 
+from VLAP._quiet import import_backend_quietly
+
 _EXPORTS = {
     "METRIC_NAMES": "VLAP.evaluation.report",
     "NAMING_NOTE": "VLAP.evaluation.report",
@@ -52,8 +54,6 @@ def __getattr__(name):
     except KeyError:
         raise AttributeError(f"module 'VLAP.evaluation' has no attribute {name!r}") from None
     if name in _KERAS_SIDE:
-        from VLAP._quiet import import_backend_quietly
-
         import_backend_quietly()
     value = getattr(importlib.import_module(module_name), name)
     globals()[name] = value

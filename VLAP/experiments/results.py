@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from VLAP.evaluation.metric_table import get_metric, registered_metrics
 from VLAP.ops import registry
 
 #: Column order of ``results.csv``.
@@ -39,9 +40,6 @@ def table_metrics(rows=()):
     that is registered (:func:`VLAP.evaluation.metric_table.register_metric`,
     which gives its header and direction), in the order of `rows`.
     """
-    # imported here: `vlap list` imports this module without the evaluation package
-    from VLAP.evaluation.metric_table import get_metric, registered_metrics
-
     yours = {m.name: m for m in registered_metrics() if m.computed_by in ("arrays", "confusion")}
     return [get_metric(name) for name in TABLE_COLUMNS] + [
         yours[name] for name in dict.fromkeys(r["metric"] for r in rows) if name in yours]
@@ -149,8 +147,6 @@ def best_per_column(cell, keys, metrics=None):
 def _summary_header(metric):
     if metric.best != "closest":
         return metric.header
-    from VLAP.evaluation.metric_table import get_metric
-
     target = get_metric(metric.closest_to).header.removeprefix("mean ")  # "#true"
     return f"{metric.header} (closest to {target})"
 
@@ -160,8 +156,6 @@ def best_summary(best, keys, metrics=None):
 
     `metrics`: the columns, as names or Metric records (default: :func:`table_metrics`).
     """
-    from VLAP.evaluation.metric_table import get_metric
-
     columns = table_metrics() if metrics is None else \
         [get_metric(m) if isinstance(m, str) else m for m in metrics]
     headers = {m.name: _summary_header(m) for m in columns}
@@ -182,7 +176,7 @@ def markdown_tables(rows, cfg, extra_lines=()):
         extra_lines: iterable of str. Markdown lines appended at the end, e.g.
             :func:`VLAP.experiments.paper.paper_comparison`.
     """
-    from VLAP.evaluation import NAMING_NOTE
+    from VLAP.evaluation.report import NAMING_NOTE  # pandas: not for `vlap list`
 
     tables = summary_table(rows)
     lines = [f"# {cfg['name']}", ""]

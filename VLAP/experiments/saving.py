@@ -79,8 +79,8 @@ def save_models(best: dict, prep, run_dir: Path, cfg: dict, log=print) -> "list[
         `val_f1_macro_at_0.5`, `test` (the saved file's test figures), `best`);
         the best loss by `val_f1_macro` is marked.
     """
-    from VLAP.evaluation import evaluate
-    from VLAP.inference import load_predictor, package_model
+    from VLAP.evaluation.report import evaluate
+    from VLAP.inference.predictor import load_predictor, package_model  # Keras
 
     entries = []
     folder = run_dir / "models" / prep.name

@@ -29,7 +29,9 @@ from VLAP._validation import (
 from VLAP.experiments import builtin_kinds  # noqa: F401  (registers the built-in kinds)
 from VLAP.experiments import kinds
 from VLAP.experiments.kinds import IMAGE_FEATURES
+from VLAP.evaluation.metric_table import monitor_higher_is_better
 from VLAP.experiments.paper import PAPER_RESULTS
+from VLAP.ops.registry import canonical_name, paper_losses
 
 #: Values of a model table's ``kind`` and a dataset table's ``features``. A
 #: dataset table's ``kind`` is one of the registered kinds
@@ -162,9 +164,6 @@ def _is_int(x):
 
 def _check_monitor_direction(monitor):
     """Raise unless the metric table knows whether ``monitor`` is maximised or minimised."""
-    # imported here: `vlap list` imports this module without the evaluation package
-    from VLAP.evaluation.metric_table import monitor_higher_is_better
-
     monitor_higher_is_better(monitor)
 
 
@@ -225,8 +224,6 @@ def _check_seed(name, value):
 def _validate_losses(cfg, checks):
     # names from the loss registry (framework-free); options checked by the Keras
     # class itself (VLAP.losses.get), only when a config gives some
-    from VLAP.ops.registry import canonical_name, paper_losses
-
     losses = cfg["losses"]
     if losses is None:
         losses = list(paper_losses())

@@ -48,6 +48,7 @@ import numpy as np
 import pandas as pd
 
 from VLAP.data import create_dataset
+from VLAP.evaluation.report import evaluate_predictions
 from VLAP.experiments.config import load_config
 from VLAP.experiments.prepare import prepare_dataset
 from VLAP.experiments import runner  # runner.train_and_evaluate: read when called
@@ -57,6 +58,7 @@ from VLAP.experiments.selection import (
     recommend,
     validation_goals,
 )
+from VLAP.ops.core import split_dual_logits
 from VLAP.experiments.study_candidates import (  # noqa: F401  (study.CANDIDATES, ...: public)
     CANDIDATES,
     DEFAULT_CANDIDATES,
@@ -121,8 +123,6 @@ def dual_head_summary(y_true, logits, threshold=0.5, **kwargs):
     >>> round(float(t["f1_micro"]), 3), float(t["average_precision_macro"]), float(t["mean_predicted_labels"])
     (0.857, 1.0, 1.0)
     """
-    from VLAP.evaluation import evaluate_predictions  # Keras: only where a model is scored
-    from VLAP.losses import split_dual_logits
 
     logits = np.asarray(logits, dtype=np.float64)
     decision, score = (1.0 / (1.0 + np.exp(-h)) for h in

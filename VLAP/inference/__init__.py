@@ -24,6 +24,8 @@ Keras when first used.
 """
 
 import importlib
+
+from VLAP._quiet import import_backend_quietly
 import sys
 import types
 
@@ -59,8 +61,6 @@ def __getattr__(name):
     except KeyError:
         raise AttributeError(f"module 'VLAP.inference' has no attribute {name!r}") from None
     if module_name in _KERAS_MODULES:  # Keras/TensorFlow start-up without native noise
-        from VLAP._quiet import import_backend_quietly
-
         import_backend_quietly()
     value = getattr(importlib.import_module(module_name), name)
     globals()[name] = value

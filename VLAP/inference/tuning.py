@@ -14,6 +14,9 @@ import warnings
 import numpy as np
 
 from VLAP._arrays import check_indicator, check_scores
+from VLAP._validation import check_scores as _check_scores
+from VLAP.ops import core
+from VLAP.ops.numpy_ops import NUMPY_OPS
 from VLAP.inference.rule import DEFAULT_THRESHOLD, DecisionRule, as_logits, make_rule
 
 #: Labels with fewer positive validation examples than this keep the default
@@ -57,9 +60,7 @@ def _best_cut(y, s, space):
 
 
 def _check_logits(logits, name, shape, like):
-    from VLAP._validation import check_scores as _check
-
-    return _check(logits, name, shape=shape, like=like, probabilities=False)
+    return _check_scores(logits, name, shape=shape, like=like, probabilities=False)
 
 
 def _check_min_support(min_support):
@@ -164,9 +165,6 @@ def tune_cut_points(y_val, logits_val, *, min_support: int = MIN_TUNING_SUPPORT,
 
 def _macro_f1(y, p):
     """Macro-F1 (zero_division=0) of 0/1 decisions, on VLAP's one counting path."""
-    from VLAP.ops import core
-    from VLAP.ops.numpy_ops import NUMPY_OPS
-
     counts = [c.astype(np.float64) for c in core.confusion_counts(
         NUMPY_OPS, np.asarray(y, np.uint8), np.asarray(p, np.uint8))]
     return float(core.reduce_score(NUMPY_OPS, "fbeta", *counts, average="macro",

@@ -64,6 +64,7 @@ from typing import Any, Literal
 
 import keras
 
+from VLAP.datasets.table import did_you_mean
 from VLAP._validation import check_bool, check_positive_int, check_threshold
 from VLAP.training import _legacy
 from VLAP.training.compile import (compile_for_multilabel, has_transformer_backbone,
@@ -138,8 +139,6 @@ class RunOptions:
         ...
         TypeError: Unknown run option(s) ['tensorbord'] (did you mean 'tensorboard'?). Valid names: ['run_dir', 'resume', 'tensorboard', 'callbacks', 'strategy', 'deterministic']
         """
-        from VLAP.datasets.table import did_you_mean
-
         names = [f.name for f in dataclasses.fields(cls)]
         unknown = [k for k in options if k not in names]
         if unknown:
