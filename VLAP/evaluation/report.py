@@ -34,7 +34,7 @@ Example:
 
 import warnings
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Union
+from typing import Any, Literal, Union, overload
 
 import numpy as np
 import pandas as pd
@@ -90,6 +90,39 @@ def _finish(summary, table=None):
         if df is not None:
             df.attrs.update({"naming_note": NAMING_NOTE, "paper_naming": dict(PAPER_NAMING)})
     return summary if table is None else (summary, table)
+
+
+@overload
+def evaluate_predictions(y_true: Any, scores: Any, *, threshold: Threshold = ...,
+                         label_names: "Sequence[str] | None" = ...,
+                         per_label: Literal[False] = ..., y_val: Any = ..., scores_val: Any = ...,
+                         top_k: "int | None" = ..., ks: Iterable[int] = ...,
+                         ranking_bins: "int | None" = ..., decisions: Any = ...,
+                         rule: "DecisionRule | None" = ...,
+                         metrics: "Sequence[UserMetric] | None" = ...
+                         ) -> "pd.DataFrame": ...
+
+
+@overload
+def evaluate_predictions(y_true: Any, scores: Any, *, threshold: Threshold = ...,
+                         label_names: "Sequence[str] | None" = ...,
+                         per_label: Literal[True], y_val: Any = ..., scores_val: Any = ...,
+                         top_k: "int | None" = ..., ks: Iterable[int] = ...,
+                         ranking_bins: "int | None" = ..., decisions: Any = ...,
+                         rule: "DecisionRule | None" = ...,
+                         metrics: "Sequence[UserMetric] | None" = ...
+                         ) -> "tuple[pd.DataFrame, pd.DataFrame]": ...
+
+
+@overload
+def evaluate_predictions(y_true: Any, scores: Any, *, threshold: Threshold = ...,
+                         label_names: "Sequence[str] | None" = ...,
+                         per_label: bool = ..., y_val: Any = ..., scores_val: Any = ...,
+                         top_k: "int | None" = ..., ks: Iterable[int] = ...,
+                         ranking_bins: "int | None" = ..., decisions: Any = ...,
+                         rule: "DecisionRule | None" = ...,
+                         metrics: "Sequence[UserMetric] | None" = ...
+                         ) -> "pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]": ...
 
 
 def evaluate_predictions(y_true: Any, scores: Any, *, threshold: Threshold = 0.5,
@@ -230,6 +263,36 @@ def _rule(model, threshold, top_k, rule, val_data, from_logits, num_labels):
     if from_logits:
         return DecisionRule.cut_points(tune_cut_points(y_val, out_val), strategy="tuned")
     return resolve_rule("tuned", num_labels=num_labels, y_val=y_val, scores_val=out_val)
+
+
+@overload
+def evaluate(model: Any, data: Any, *, threshold: "Threshold | None" = ...,
+             label_names: "Sequence[str] | None" = ..., per_label: Literal[False] = ...,
+             val_data: Any = ..., top_k: "int | None" = ...,
+             from_logits: "bool | None" = ..., ks: Iterable[int] = ...,
+             ranking_bins: "int | None" = ..., rule: "DecisionRule | None" = ...,
+             metrics: "Sequence[UserMetric] | None" = ...
+             ) -> "pd.DataFrame": ...
+
+
+@overload
+def evaluate(model: Any, data: Any, *, threshold: "Threshold | None" = ...,
+             label_names: "Sequence[str] | None" = ..., per_label: Literal[True],
+             val_data: Any = ..., top_k: "int | None" = ...,
+             from_logits: "bool | None" = ..., ks: Iterable[int] = ...,
+             ranking_bins: "int | None" = ..., rule: "DecisionRule | None" = ...,
+             metrics: "Sequence[UserMetric] | None" = ...
+             ) -> "tuple[pd.DataFrame, pd.DataFrame]": ...
+
+
+@overload
+def evaluate(model: Any, data: Any, *, threshold: "Threshold | None" = ...,
+             label_names: "Sequence[str] | None" = ..., per_label: bool = ...,
+             val_data: Any = ..., top_k: "int | None" = ...,
+             from_logits: "bool | None" = ..., ks: Iterable[int] = ...,
+             ranking_bins: "int | None" = ..., rule: "DecisionRule | None" = ...,
+             metrics: "Sequence[UserMetric] | None" = ...
+             ) -> "pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]": ...
 
 
 def evaluate(model: Any, data: Any, *, threshold: "Threshold | None" = None,

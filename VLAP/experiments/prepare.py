@@ -51,7 +51,7 @@ class Prepared:
     label_names: list
     notes: list = field(default_factory=list)
     featurizer: object = None  # fitted VLAP.features featuriser of the raw inputs
-    input_column: str = None  # the table column of the inputs (csv datasets)
+    input_column: "str | None" = None  # the table column of the inputs (csv datasets)
     facts: list = field(default_factory=list)  # the data summary (details())
     warnings: list = field(default_factory=list)  # likely mistakes in the data
 

@@ -147,7 +147,7 @@ def best_per_column(cell, keys, metrics=None):
 def _summary_header(metric):
     if metric.best != "closest":
         return metric.header
-    target = get_metric(metric.closest_to).header.removeprefix("mean ")  # "#true"
+    target = str(get_metric(str(metric.closest_to)).header).removeprefix("mean ")  # "#true"
     return f"{metric.header} (closest to {target})"
 
 
@@ -225,7 +225,7 @@ def markdown_tables(rows, cfg, extra_lines=()):
             for k in sig:
                 s = cell[(k, "f1_macro")][0]
                 verdict = "beats" if s > b else ("ties" if np.isclose(s, b) else "does not beat")
-                lines.append(f"- {display_name(*k[:2], json.loads(k[2]))} {verdict} BCE on "
+                lines.append(f"- {display_name(k[0], k[1], json.loads(k[2]))} {verdict} BCE on "
                              f"macro-F1 at {cfg['threshold']}: {s:.3f} vs {b:.3f} "
                              "(mean over seeds).")
             lines.append("")
