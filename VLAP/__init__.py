@@ -56,7 +56,9 @@ __all__ = sorted(_EXPORTS) + ["__version__"]
 
 
 #: Public names whose modules do not import Keras (no backend start-up needed).
-_NO_BACKEND = ("datasets", "experiments")
+#: (``VLAP.evaluation`` and ``VLAP.inference`` load lazily: their NumPy parts need no
+#: framework, and their Keras parts start Keras quietly themselves when first used.)
+_NO_BACKEND = ("datasets", "experiments", "evaluation", "inference")
 
 
 def __getattr__(name):

@@ -41,7 +41,8 @@ CORE = (
     "VLAP.evaluation", "VLAP.evaluation.counts", "VLAP.evaluation.ranking",
     "VLAP.evaluation.binned", "VLAP.evaluation.streaming", "VLAP.evaluation.report",
     "VLAP.inference", "VLAP.inference.rule", "VLAP.inference.tuning",
-    "VLAP.ops", "VLAP.ops.core", "VLAP.ops.numpy_ops",
+    "VLAP.ops", "VLAP.ops.core", "VLAP.ops.numpy_ops", "VLAP.ops.registry",
+    "VLAP.evaluation.metric_table",
     "VLAP.datasets", "VLAP.experiments.selection", "VLAP.experiments.results",
     "VLAP.experiments.saving",
 )
@@ -150,6 +151,22 @@ print(json.dumps({"values": df["value"].to_dict(), "rows": len(df), "table": len
         label_ranking_average_precision_score(y, s), abs=1e-9)
     assert result["top_pred"] == 2.0 and result["tuned"] == "tuned"
     assert abs(result["binned_ap"] - values["average_precision_macro"]) < 0.05
+
+
+def test_the_top_level_attribute_path_needs_no_framework():
+    # `import VLAP; VLAP.evaluation...` as a user writes it, not only `import VLAP.evaluation`
+    result = _run("""
+import json
+import numpy as np
+import VLAP
+df = VLAP.evaluation.evaluate_predictions(np.array([[1, 0], [0, 1]]),
+                                          np.array([[0.9, 0.2], [0.3, 0.8]]))
+rule = VLAP.inference.DecisionRule.top_k(1)
+print(json.dumps({"f1": float(df.loc["f1_macro", "value"]), "k": rule.k,
+                  "loaded": sorted(m for m in sys.modules
+                                   if m.split(".")[0] in ("tensorflow", "keras", "torch", "jax"))}))
+""")
+    assert result == {"f1": 1.0, "k": 1, "loaded": []}
 
 
 def test_trainer_metrics_in_a_pytorch_process_import_no_keras():
