@@ -229,6 +229,42 @@ def test_a_failed_run_records_failed_and_keeps_error_txt(tmp_path, monkeypatch):
     assert (run_dir / "error.txt").read_text() == "RuntimeError: disk on fire\n"
 
 
+def test_unseeded_dropout_resumes_exactly(tmp_path):
+    """The runner trains without `seed=` (its dropout draws from the backend's global
+    generator, on PyTorch torch's, which a resumed `fit`'s data iterator draws from
+    once more): a resumed run still ends with the uninterrupted weights."""
+    import keras
+
+    import VLAP
+
+    def data():
+        r = np.random.default_rng(0)
+        x = r.normal(size=(96, 6)).astype("float32")
+        y = (x[:, :4] > 0).astype("float32")
+        return (VLAP.createDataset(x[:64], y[:64], batch_size=16, seed=5),
+                VLAP.createDataset(x[64:], y[64:], batch_size=16, is_training=False))
+
+    def model():
+        keras.utils.set_random_seed(2)
+        net = keras.Sequential([keras.Input((6,)), keras.layers.Dense(8, activation="relu"),
+                                keras.layers.Dropout(0.3), keras.layers.Dense(4)])
+        keras.utils.set_random_seed(2)
+        return net
+
+    class Kill(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 1:
+                raise KeyboardInterrupt
+
+    kw = dict(loss="bce", epochs=4, verbose=0, patience=None, restore_best=False)
+    full, _ = VLAP.train(model(), *data(), run_dir=tmp_path / "full", **kw)
+    with pytest.raises(KeyboardInterrupt):
+        VLAP.train(model(), *data(), run_dir=tmp_path / "killed", callbacks=[Kill()], **kw)
+    resumed, _ = VLAP.train(model(), *data(), run_dir=tmp_path / "killed", resume=True, **kw)
+    for a, b in zip(full.get_weights(), resumed.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
+
+
 # ---------------------------------------------------------------- real signals, subprocess
 
 
