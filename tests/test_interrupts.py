@@ -336,3 +336,41 @@ def test_a_signal_at_a_random_epoch_then_resume_gives_the_uninterrupted_run(
     assert resumed.returncode == 0, resumed.stderr
     assert json.loads((run_dir / "run.json").read_text())["state"] == "done"
     _assert_same_run(run_dir, subprocess_reference)
+
+
+def test_beyond_resume_keeps_finished_datasets_and_refuses_other_options(
+        tmp_path, monkeypatch, capsys):
+    """`vlap reproduce beyond --resume`: datasets whose study finished are kept, the
+    others studied again; options that differ from the folder's are refused."""
+    from VLAP.experiments import prepare, study
+
+    studied = []
+
+    def run_dataset(cfg, out, candidates, log=print):
+        name = cfg["datasets"][0]["name"]
+        studied.append(name)
+        if name == "mulan_yeast" and len(studied) == 2:
+            raise KeyboardInterrupt
+        (out / name).mkdir(parents=True, exist_ok=True)
+        (out / name / "run.json").write_text("{}")
+        return out / name
+
+    monkeypatch.setattr(study, "run_dataset", run_dataset)
+    monkeypatch.setattr(prepare, "check_data", lambda d, data_dir=None: None)
+    argv = ["reproduce", "beyond", "--datasets", "mulan_emotions,mulan_yeast",
+            "--candidates", "bce", "--epochs", "2", "--out", str(tmp_path), "-q"]
+    assert cli.main(argv) == 130
+    out = tmp_path / "beyond"
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line == (f"vlap: Ctrl-C: interrupted while studying mulan_yeast; kept the finished "
+                    f"datasets (mulan_emotions) in {out}; resume with: vlap reproduce beyond "
+                    f"--datasets mulan_emotions,mulan_yeast --candidates bce --epochs 2 "
+                    f"--out {tmp_path} -q --resume {out}")
+    assert cli.main(argv + ["--resume", str(out)]) == 0
+    assert studied == ["mulan_emotions", "mulan_yeast", "mulan_yeast"]
+    assert cli.main(argv[:-3] + ["--epochs", "3", "--resume", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"vlap: error: cannot resume {out}: the options differ" in err
+    assert "overrides: stored {'epochs': 2}, given {'epochs': 3}" in err
+    assert cli.main(argv + ["--resume", str(tmp_path)]) == 2
+    assert "no beyond.json" in capsys.readouterr().err
