@@ -408,6 +408,8 @@ def _interrupted(err, args, received):
                  else "the predictions on standard output are incomplete")
         text = (f"interrupted while predicting {args.input}; {where}; run the same command "
                 "again to predict")
+    elif getattr(args, "resume", None):
+        text = f"interrupted before the resume started; {args.resume} is unchanged"
     else:
         text = "interrupted before any model was trained; nothing was kept"
     print(f"vlap: {how}: {text}", file=sys.stderr, flush=True)

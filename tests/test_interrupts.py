@@ -374,3 +374,21 @@ def test_beyond_resume_keeps_finished_datasets_and_refuses_other_options(
     assert "overrides: stored {'epochs': 2}, given {'epochs': 3}" in err
     assert cli.main(argv + ["--resume", str(tmp_path)]) == 2
     assert "no beyond.json" in capsys.readouterr().err
+
+
+def test_ctrl_c_before_training_says_what_is_unchanged(tmp_path, monkeypatch, capsys):
+    def interrupted():
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_import_backend_quietly", interrupted)
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "run.json").write_text('{"state": "interrupted"}')
+    (run_dir / "config.toml").write_text('name = "x"\n')
+    assert cli.main(["run", "--resume", str(run_dir)]) == 130
+    assert capsys.readouterr().err == (f"vlap: Ctrl-C: interrupted before the resume started; "
+                                       f"{run_dir} is unchanged\n")
+    assert cli.main(["run", str(_config(tmp_path, 1)), "--out", str(tmp_path / "runs")]) == 130
+    assert capsys.readouterr().err == ("vlap: Ctrl-C: interrupted before any model was "
+                                       "trained; nothing was kept\n")
+    assert not (tmp_path / "runs").exists()

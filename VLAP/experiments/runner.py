@@ -456,6 +456,7 @@ def run_experiment(cfg, out="runs", data_dir=None, grid=None, compare_paper=None
             return run_dir
     for d in cfg["datasets"]:  # before anything is written or trained
         check_data(d, cfg["data_dir"] or None)
+    meta = versions()  # before the folder exists: run.json follows it at once
     if resume is None:
         from VLAP.training.run_dir import new_run_dir
 
@@ -467,7 +468,6 @@ def run_experiment(cfg, out="runs", data_dir=None, grid=None, compare_paper=None
         log(f"resuming {run_dir} (it was {previous['state']})")
         provenance = {k: previous.get(k) for k in ("source", "smoke")}
         (run_dir / "error.txt").unlink(missing_ok=True)
-    meta = versions()
     (run_dir / "versions.json").write_text(json.dumps(meta, indent=2, default=str))
     _write_run_json(run_dir, {**provenance, "state": "running"})
     tf_logger, notice_filter = logging.getLogger("tensorflow"), DropRetracingNotices()
