@@ -10,6 +10,7 @@ Commands::
     vlap demo                       # offline: generated data, all five losses
     vlap reproduce <experiment>     # a named config in experiments/ (vlap list)
     vlap run <config.toml>          # your own config
+    vlap run --resume RUN_DIR       # continue an interrupted run
     vlap list                       # the named configs
     vlap predict MODEL INPUT --out predictions.csv   # a trained model on new data
 
@@ -18,14 +19,23 @@ Options shared by demo/reproduce/run (they win over the config file):
 ``--grid``, ``--compare-paper``, ``--set key=value``.
 
 Errors in a config, an override or the data print one line ``vlap: error: ...``
-naming the file (or the override) and exit with status 2. ``vlap list``,
+naming the file (or the override) and exit with status 2. Ctrl-C (SIGINT) or
+SIGTERM ends a command with one line (what was interrupted, what was kept, the
+command that resumes) and exit status 130 or 143; ``vlap run --resume RUN_DIR``
+continues an interrupted run where it stopped (its ``run.json`` records the
+state: running, interrupted, failed or done). ``vlap list``,
 ``--help``, ``--version`` and argument errors never import Keras or a backend.
 TensorFlow's start-up log lines are not shown; a user's ``TF_CPP_MIN_LOG_LEVEL``
 only filters more (``TF_CPP_MIN_LOG_LEVEL=0 vlap ...`` shows them all).
 """
 
 import argparse
+import contextlib
+import json
 import os
+import re
+import shlex
+import signal
 import sys
 import tempfile
 import time
@@ -94,6 +104,10 @@ def _add_common(p):
                    help="add a table with the paper's published numbers beside ours")
     r.add_argument("--no-plots", action="store_true", help="do not draw the PNG figures")
     r.add_argument("-q", "--quiet", action="store_true", help="only print the results")
+    r.add_argument("--resume", metavar="RUN_DIR",
+                   help="continue the interrupted run in RUN_DIR: finished models are kept, "
+                        "the interrupted one continues from its last epoch, the rest train "
+                        "as planned; refused if the config differs from RUN_DIR's")
 
 
 def build_parser():
@@ -120,7 +134,9 @@ def build_parser():
                    help="with --batch-sizes: only the batch-size runs (the main study of "
                         "those datasets is already in --out)")
     run = sub.add_parser("run", help="run your own TOML config")
-    run.add_argument("config", help="path to a .toml config")
+    run.add_argument("config", nargs="?",
+                     help="path to a .toml config (with --resume: optional, the run "
+                          "folder's own config.toml by default)")
     _add_common(run)
     sub.add_parser("list", help="list the named configs")
     pred = sub.add_parser(
@@ -204,21 +220,70 @@ def _check_model_file(model):
                          "that `vlap run` wrote.")
 
 
+def _temporary_pattern(name):
+    """The names of the temporary files a write to `name` uses (``.NAME.XXXXXXXX.tmp``)."""
+    return re.compile(rf"\.{re.escape(name)}\.[A-Za-z0-9_]{{8}}\.tmp")
+
+
+def _remove_stale_temporaries(path):
+    """Remove the temporary files an earlier, killed write to `path` left beside it.
+
+    Only regular files whose names match that write's own pattern
+    (``.NAME.XXXXXXXX.tmp``, as :func:`tempfile.mkstemp` names them) are removed.
+    """
+    pattern = _temporary_pattern(path.name)
+    for entry in os.scandir(path.parent):
+        if pattern.fullmatch(entry.name) and entry.is_file(follow_symlinks=False):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(entry.path)
+
+
+def _new_file_mode(path):
+    """The mode `path` gets when written: the replaced file's, else what the umask allows."""
+    with contextlib.suppress(FileNotFoundError):
+        return os.stat(path).st_mode & 0o7777
+    mask = os.umask(0o022)  # reading the umask means setting it: set it back at once
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def _write_atomically(frame, path):
     """Write `frame` as CSV to a temporary file beside `path`, then rename it to `path`:
-    an interrupted write leaves the old file (or none), never half a file."""
+    an interrupted write leaves the old file (or none), never half a file.
+
+    The file gets the mode an ordinary write would give it (the umask's), or the
+    replaced file's mode. The temporary file is removed on every way out (an
+    error, Ctrl-C); one left by an earlier write that was killed (``kill -9``)
+    is removed by this one.
+    """
     from pathlib import Path
 
     path = Path(path).expanduser()
+    _remove_stale_temporaries(path)
+    mode = _new_file_mode(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "w", newline="", encoding="utf-8") as handle:
             frame.to_csv(handle, index=False)
         os.replace(tmp, path)
     except BaseException:
-        if os.path.exists(tmp):
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def _print_skipped(report, source):
+    """List on standard error what `--on-error skip` left out (at most 20 entries)."""
+    if report is None or not report.n_skipped:
+        return
+    what = "files" if os.path.isdir(source) else "rows"
+    print(f"skipped {report.n_skipped} of {report.n_read} {what} of {source}:", file=sys.stderr)
+    for s in report.skipped[:20]:
+        where = s.get("where") or f"row {s['row']}"
+        print(f"  {where}: {s['reason']}", file=sys.stderr)
+    if report.n_skipped > 20:
+        print(f"  ... {report.n_skipped - 20} more", file=sys.stderr)
 
 
 def _predict(args):
@@ -240,14 +305,7 @@ def _predict(args):
             _write_atomically(frame, args.out)
     except (ValueError, TypeError, OSError) as err:
         return _error(err, command="predict")
-    report = frame.attrs.get("report")
-    if report is not None and report.n_skipped:
-        print(f"skipped {report.n_skipped} of {report.n_read} rows of {args.input}:",
-              file=sys.stderr)
-        for s in report.skipped[:20]:
-            print(f"  row {s['row']}: {s['reason']}", file=sys.stderr)
-        if report.n_skipped > 20:
-            print(f"  ... {report.n_skipped - 20} more", file=sys.stderr)
+    _print_skipped(frame.attrs.get("report"), args.input)
     if args.out:
         print(f"wrote {len(frame)} predictions to {args.out}", file=sys.stderr)
     else:
@@ -301,13 +359,80 @@ def _error(err, command="run"):
     return 2
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread as Ctrl-C raises KeyboardInterrupt, so that
+    a run stopped either way records what it kept and ends with one line."""
+
+
+#: Exit status of a command stopped by a signal: 128 + the signal's number.
+_EXIT_STATUS = {signal.SIGINT: 130, signal.SIGTERM: 143}
+
+
+@contextlib.contextmanager
+def _interruptible():
+    """While a command runs, SIGINT and SIGTERM raise KeyboardInterrupt (SIGTERM as
+    :class:`_Terminated`); a second signal kills at once. Yields a list that holds
+    the first signal's number. Handlers are restored after (``main`` may run
+    inside another program, e.g. a test)."""
+    received = []
+
+    def handler(signum, frame):
+        received.append(signum)
+        for sig in _EXIT_STATUS:  # the clean-up runs once; a second signal kills
+            signal.signal(sig, signal.SIG_DFL)
+        raise (KeyboardInterrupt if signum == signal.SIGINT else _Terminated)()
+
+    previous = {}
+    try:
+        for sig in _EXIT_STATUS:
+            previous[sig] = signal.signal(sig, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        pass
+    try:
+        yield received
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def _interrupted(err, args, received):
+    """Print the one line of an interrupted command; return 130 (SIGINT) or 143 (SIGTERM)."""
+    status = _EXIT_STATUS[received[0]] if received else (
+        143 if isinstance(err, _Terminated) else 130)
+    how = "SIGTERM" if status == 143 else "Ctrl-C"
+    message = getattr(err, "message", None)
+    if message:  # a run: what it kept and how to resume, from the runner
+        text = message
+    elif args.command == "predict":
+        where = (f"{args.out} was not written (a file there is unchanged)" if args.out
+                 else "the predictions on standard output are incomplete")
+        text = (f"interrupted while predicting {args.input}; {where}; run the same command "
+                "again to predict")
+    elif getattr(args, "resume", None):
+        text = f"interrupted before the resume started; {args.resume} is unchanged"
+    else:
+        text = "interrupted before any model was trained; nothing was kept"
+    print(f"vlap: {how}: {text}", file=sys.stderr, flush=True)
+    return status
+
+
 def main(argv=None):
-    """Entry point of ``vlap``; returns the exit status (0 ok, 2 usage/config/data error)."""
+    """Entry point of ``vlap``; returns the exit status (0 ok, 2 usage/config/data error,
+    130/143 interrupted by SIGINT/SIGTERM)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 2
+    args.argv = list(sys.argv[1:] if argv is None else argv)
+    with _interruptible() as received:
+        try:
+            return _command(args)
+        except KeyboardInterrupt as err:
+            return _interrupted(err, args, received)
+
+
+def _command(args):
     if args.command == "predict":
         return _predict(args)
     from VLAP.experiments import config as ex_config
@@ -326,13 +451,30 @@ def main(argv=None):
                                         or args.batch_sizes or args.skip_main):
         return _error(ValueError("--datasets, --candidates, --batch-sizes and --skip-main "
                                  "belong to `vlap reproduce beyond`"))
+    if args.command == "run" and args.config is None and args.resume is None:
+        return _error(ValueError("`vlap run` needs a config file (vlap run CONFIG.toml), "
+                                 "or --resume RUN_DIR to continue an interrupted run"))
+    previous = None
+    if args.resume is not None:
+        from VLAP.experiments.runner import read_run_state
+        from VLAP.experiments.schema import ConfigError
+
+        try:
+            previous = read_run_state(args.resume)
+        except ConfigError as err:
+            return _error(err)
     _import_backend_quietly()
     from VLAP import experiments as ex
     from VLAP.datasets import DataFormatError
 
     try:
-        source = {"demo": lambda: ex.DEMO_CONFIG, "reproduce": lambda: args.experiment,
-                  "run": lambda: args.config}[args.command]()
+        if args.command == "run" and args.config is None:
+            from pathlib import Path
+
+            source = Path(args.resume) / "config.toml"  # the run's own config
+        else:
+            source = {"demo": lambda: ex.DEMO_CONFIG, "reproduce": lambda: args.experiment,
+                      "run": lambda: args.config}[args.command]()
         if args.command == "run" and not str(source).endswith(".toml"):
             from pathlib import Path
 
@@ -347,7 +489,8 @@ def main(argv=None):
     try:
         run_dir = ex.run_experiment(cfg, out=args.out, grid=args.grid or None,
                                     compare_paper=args.compare_paper or None,
-                                    plots=False if args.no_plots else None, log=log)
+                                    plots=False if args.no_plots else None, log=log,
+                                    resume=args.resume)
     except (ex.ConfigError, ex.DataError, DataFormatError, OSError) as err:
         return _error(err)
     rows = ex.read_results(run_dir / "results.csv")
@@ -359,13 +502,35 @@ def main(argv=None):
         print("\n" + shipped)
     if args.compare_paper:
         print("\n" + "\n".join(ex.paper_comparison(rows, cfg)))
-    print(f"\nwrote {run_dir} in {time.time() - t0:.0f}s "
-          "(results.csv, results.md, config.toml, versions.json, *.png)")
+    if previous is not None and previous["state"] == "done":
+        print(f"\n{run_dir} was already complete; nothing was changed")
+    else:
+        print(f"\nwrote {run_dir} in {time.time() - t0:.0f}s "
+              "(results.csv, results.md, config.toml, versions.json, *.png)")
     return 0
 
 
+def _resume_command(args, folder):
+    """The command line that resumes an interrupted ``vlap reproduce beyond``."""
+    argv, skip = [], False
+    for item in args.argv:
+        if skip:
+            skip = False
+        elif item == "--resume":
+            skip = True
+        elif not item.startswith("--resume="):
+            argv.append(item)
+    return "vlap " + shlex.join(argv + ["--resume", str(folder)])
+
+
 def _beyond(args, overrides):
-    """`vlap reproduce beyond`: the loss study, one folder per dataset under --out/beyond."""
+    """`vlap reproduce beyond`: the loss study, one folder per dataset under --out/beyond.
+
+    With ``--resume FOLDER`` (the study's folder, e.g. ``runs/beyond``), the
+    datasets whose study had finished (their ``run.json``) are kept and the
+    others are studied again from their start; the options must be those the
+    folder's ``beyond.json`` records.
+    """
     from pathlib import Path
 
     from VLAP.experiments import study
@@ -378,38 +543,85 @@ def _beyond(args, overrides):
                                  f"{sorted(study.CANDIDATES)}"))
     if args.skip_main and not args.batch_sizes:
         return _error(ValueError("--skip-main needs --batch-sizes"))
+    out = Path(args.out) / ("beyond-smoke" if args.smoke else "beyond")
+    options = {"datasets": names, "candidates": candidates, "overrides": overrides,
+               "smoke": bool(args.smoke), "batch_sizes": args.batch_sizes,
+               "skip_main": bool(args.skip_main)}
+    if args.resume is not None:
+        out = Path(args.resume)
+        problem = _beyond_resume_problem(out, options)
+        if problem:
+            return _error(ValueError(problem))
     _import_backend_quietly()
     from VLAP import experiments as ex
     from VLAP.datasets import DataFormatError
 
     log = (lambda *a, **k: None) if args.quiet else (
         lambda msg: print(msg, file=sys.stderr, flush=True))
-    out = Path(args.out) / ("beyond-smoke" if args.smoke else "beyond")
+    current = None
     try:
         cfgs = [ex.load_config(name, overrides=overrides, smoke=args.smoke) for name in names]
         for cfg in cfgs:  # every dataset's data is checked before anything trains
             for d in cfg["datasets"]:
                 ex.prepare.check_data(d, cfg["data_dir"] or None)
+        out.mkdir(parents=True, exist_ok=True)
+        if args.resume is None:
+            (out / "beyond.json").write_text(json.dumps(options, indent=2))
         t0 = time.time()
         for cfg in cfgs:
+            name = cfg["datasets"][0]["name"]
+            current = name
             if not args.skip_main:
-                folder = study.run_dataset(cfg, out, candidates, log=log)
-                log(f"wrote {folder}")
+                if args.resume is not None and (out / name / "run.json").is_file():
+                    log(f"kept {out / name} (its study had finished)")
+                else:
+                    folder = study.run_dataset(cfg, out, candidates, log=log)
+                    log(f"wrote {folder}")
             if args.batch_sizes:
-                folder = out / cfg["datasets"][0]["name"]
+                folder = out / name
+                if args.resume is not None and (folder / "batch_size.json").is_file():
+                    log(f"kept {folder / 'batch_size.csv'} (its runs had finished)")
+                    continue
                 chosen = study.chosen_settings(folder)
                 which = [c for c in ("bce", "sigmoid_f1", "f1_plus_bce", "ema_f1")
                          if c in chosen]
                 path = study.run_batch_sizes(cfg, out, args.batch_sizes, which, chosen,
                                              log=log)
+                (folder / "batch_size.json").write_text(json.dumps(
+                    {"batch_sizes": args.batch_sizes, "candidates": which}))
                 log(f"wrote {path}")
     except (ValueError, TypeError, OSError, ex.ConfigError, ex.DataError,
             DataFormatError) as err:
         return _error(err)
+    except KeyboardInterrupt as err:
+        done = sorted(p.parent.name for p in out.glob("*/run.json"))
+        err.message = (f"interrupted while studying {current or 'the first dataset'}; kept "
+                       f"the finished datasets ({', '.join(done) or 'none yet'}) in {out}; "
+                       f"resume with: {_resume_command(args, out)}")
+        raise
     print(f"wrote {out} in {time.time() - t0:.0f}s; merge with "
           "VLAP.experiments.study.collect and write the report with "
           "python -m VLAP.experiments.study_report")
     return 0
+
+
+def _beyond_resume_problem(out, options):
+    """Why ``--resume out`` cannot continue the study with ``options`` (or None)."""
+    path = out / "beyond.json"
+    if not path.is_file():
+        return (f"--resume {out}: not a folder of `vlap reproduce beyond` (no beyond.json); "
+                "pass the folder it wrote, e.g. runs/beyond")
+    try:
+        stored = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        return f"{path} is not valid JSON ({err})"
+    given = json.loads(json.dumps(options))
+    diffs = [f"{k}: stored {stored.get(k)!r}, given {given.get(k)!r}"
+             for k in sorted(set(stored) | set(given)) if stored.get(k) != given.get(k)]
+    if diffs:
+        return (f"cannot resume {out}: the options differ from its beyond.json in "
+                f"{'; '.join(diffs)}. Resume with the same options, or start a new study.")
+    return None
 
 
 if __name__ == "__main__":  # pragma: no cover

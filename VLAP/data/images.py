@@ -218,6 +218,42 @@ def load_images(paths, image_size):
     return out
 
 
+def undecodable(paths):
+    """The files of `paths` that `decode_image` cannot read, with the reason.
+
+    Each file is decoded in full (on threads, as `load_images` does), so what
+    this lists is exactly what `load_images` would fail on.
+
+    Args:
+        paths: sequence of str or paths.
+
+    Returns:
+        list of `(index, message)`, in the order of `paths`; the message names
+        the file (`ImageDecodeError`'s).
+
+    Example:
+    >>> import tempfile, PIL.Image
+    >>> folder = tempfile.mkdtemp()
+    >>> PIL.Image.new("RGB", (4, 4)).save(os.path.join(folder, "ok.png"))
+    >>> open(os.path.join(folder, "bad.jpg"), "w").close()
+    >>> [(i, "the file is empty" in m) for i, m in undecodable(
+    ...     [os.path.join(folder, "ok.png"), os.path.join(folder, "bad.jpg")])]
+    [(1, True)]
+    """
+    if isinstance(paths, (str, bytes, os.PathLike)):
+        raise TypeError(f"`paths` must be a sequence of file paths, not a single path: {paths!r}")
+
+    def problem(path):
+        try:
+            decode_image(path, 1)
+        except ImageDecodeError as err:
+            return str(err)
+        return None
+
+    found = _decoder_pool().map(problem, [os.fsdecode(p) for p in paths])
+    return [(i, message) for i, message in enumerate(found) if message is not None]
+
+
 _POOL = []
 
 

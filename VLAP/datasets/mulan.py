@@ -13,13 +13,13 @@ _DOWNLOAD = (
     "Download the MULAN data set (<name>.arff and <name>.xml, optionally gzipped) from "
     "https://mulan.sourceforge.net/datasets-mlc.html."
 )
-_ATTRIBUTE = re.compile(r"@attribute\s+('(?:[^'\\]|\\.)*'|\"[^\"]*\"|\S+)\s+(.+)$", re.IGNORECASE)
 
 
 def load_mulan(name, path=None, on_error="raise", encoding=None):
     """Load a MULAN multilabel data set as a feature matrix and a label matrix.
 
-    The ARFF file (dense or sparse rows; plain or `.gz`) holds the features and,
+    The ARFF file (dense or sparse rows; plain or `.gz`; read by the format's
+    rules: quoted and escaped values, `%` comments) holds the features and,
     as `{0,1}` attributes named in the XML label list, the labels. Nominal
     feature attributes are read as MULAN's tools read them: a `{0,1}` attribute
     as its value, another two-valued one `{a,b}` as one 0/1 column `attr=b`,
@@ -101,19 +101,69 @@ def _read_label_xml(xml, encoding=None):
     return labels
 
 
-def _unquote(token):
-    token = token.strip()
-    if len(token) >= 2 and token[0] == token[-1] and token[0] in "'\"":
-        return token[1:-1].replace("\\'", "'")
-    return token
+# ------------------------------------------------------------------------- ARFF
+#
+# Read by the format's rules, as Weka's ArffReader reads them: values are
+# separated by commas and/or white space; a value with a comma, space, brace or
+# quote in it is quoted with ' or " (a backslash escapes the quote, a backslash,
+# and \n \t \r); an unquoted ? is missing; % starts a comment to the end of the
+# line (outside quotes); {index value, ...} is a sparse row, whose absent values
+# are 0 (a nominal attribute's first value); keywords are case-insensitive.
+
+#: One lexical item of an ARFF line: a '...' or "..." value, a brace, a comment,
+#: a bare value, separators, or a character no rule accepts (an unclosed quote).
+_TOKEN = re.compile(r"""'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)"|([{}])|(%.*)"""
+                    r"""|([^\s,{}'"%]+)|([\s,]+)|(.)""", re.DOTALL)
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r"}
+#: Characters that only the full tokenizer handles; other lines take the fast path.
+_SPECIAL = frozenset("'\"%{}")
+
+
+def _unescape(text):
+    return re.sub(r"\\(.)", lambda m: _ESCAPES.get(m.group(1), m.group(1)), text, flags=re.DOTALL)
+
+
+def _tokens(line):
+    """``[(kind, text)]`` of an ARFF line (kind ``"word"``, ``"quoted"``, ``"{"`` or
+    ``"}"``), or an error message (str).
+
+    Example:
+    >>> _tokens("{0 'a,b', 2 'x y'} % a comment")
+    [('{', '{'), ('word', '0'), ('quoted', 'a,b'), ('word', '2'), ('quoted', 'x y'), ('}', '}')]
+    """
+    out = []
+    for m in _TOKEN.finditer(line):
+        single, double, brace, comment, word, _, other = m.groups()
+        if comment is not None:
+            break
+        if other is not None:
+            return f"unclosed quote {line[m.start():m.start() + 20]!r}"
+        if brace is not None:
+            out.append((brace, brace))
+        elif word is not None:
+            out.append(("word", word))
+        elif single is not None or double is not None:
+            out.append(("quoted", _unescape(single if single is not None else double)))
+    return out
+
+
+def _attribute(tokens, path, lineno, line):
+    """``(name, kind)`` of an ``@attribute`` line: kind ``"numeric"``, the list of a
+    nominal attribute's values, or the type's name (``"string"``, ``"date"``...)."""
+    if isinstance(tokens, str) or len(tokens) < 3 or tokens[1][0] not in ("word", "quoted"):
+        raise ValueError(f"{path}, line {lineno}: malformed @attribute: {line[:80]!r}")
+    name = tokens[1][1]
+    if tokens[2][0] == "{":
+        if tokens[-1][0] != "}" or any(k not in ("word", "quoted") for k, _ in tokens[3:-1]):
+            raise ValueError(f"{path}, line {lineno}: malformed nominal values: {line[:80]!r}")
+        return name, [text for _, text in tokens[3:-1]]
+    kind = tokens[2][1].lower()
+    return name, "numeric" if kind in ("numeric", "real", "integer") else kind
 
 
 def _nominal_values(kind):
-    """The values of a nominal attribute type ``{a, b, c}``, or None if it is not one."""
-    kind = kind.strip()
-    if not (kind.startswith("{") and kind.endswith("}")):
-        return None
-    return [_unquote(v) for v in kind[1:-1].split(",") if v.strip()]
+    """The values of a nominal attribute, or None if it is not one."""
+    return kind if isinstance(kind, list) else None
 
 
 def _is_binary01(values):
@@ -127,7 +177,7 @@ def _expand_nominal(data, attributes, feature_idx, report):
     columns, names, n_binary, n_onehot = [], [], 0, 0
     for i in feature_idx:
         name, kind = attributes[i]
-        values = _nominal_values(kind) if kind != "numeric" else None
+        values = _nominal_values(kind)
         if values is None or _is_binary01(values):
             columns.append(data[:, i])
             names.append(name)
@@ -167,9 +217,9 @@ def _converters(attributes, label_set, path):
 
 
 def _read_arff(path, errors, report, encoding=None, label_set=frozenset()):
-    """Attributes [(name, "numeric" | "{...}")], a float64 matrix of the kept rows and
-    their line numbers in the file. Nominal feature values are coded as their
-    position in the attribute's value list (``{0,1}``: as the number)."""
+    """Attributes [(name, "numeric" | [values] | type)], a float64 matrix of the kept
+    rows and their line numbers in the file. Nominal feature values are coded as
+    their position in the attribute's value list (``{0,1}``: as the number)."""
     attributes = []
     rows = []
     data_rows = []
@@ -182,12 +232,7 @@ def _read_arff(path, errors, report, encoding=None, label_set=frozenset()):
             if not in_data:
                 lower = line.lower()
                 if lower.startswith("@attribute"):
-                    match = _ATTRIBUTE.match(line)
-                    if not match:
-                        raise ValueError(f"{path}, line {lineno}: malformed @attribute: {line[:80]!r}")
-                    kind = match.group(2).strip()
-                    kind = "numeric" if kind.lower() in ("numeric", "real", "integer") else kind
-                    attributes.append((_unquote(match.group(1)), kind))
+                    attributes.append(_attribute(_tokens(line), path, lineno, line))
                 elif lower.startswith("@data"):
                     in_data = True
                     width = len(attributes)
@@ -197,8 +242,10 @@ def _read_arff(path, errors, report, encoding=None, label_set=frozenset()):
                     if all(c is None for c in converters):
                         converters = None  # all numeric: the fast path
                 continue
-            report.n_read += 1
             values = _parse_row(line, width, converters)
+            if values is None:  # only a comment
+                continue
+            report.n_read += 1
             if isinstance(values, str):
                 errors(path, lineno, values)
                 continue
@@ -211,70 +258,83 @@ def _read_arff(path, errors, report, encoding=None, label_set=frozenset()):
 
 
 def _parse_row(line, width, converters=None):
-    """A float64 row, or an error message (str). `converters`: per column None
-    (a number) or a dict nominal value -> code."""
-    if line.startswith("{"):
-        if not line.endswith("}"):
-            return "sparse row without closing '}'"
-        row = np.zeros(width)
-        body = line[1:-1].strip()
-        if body:
-            for item in body.split(","):
-                parts = item.split()
-                if len(parts) != 2:
-                    return f"malformed sparse entry {item.strip()!r}"
-                try:
-                    index = int(parts[0])
-                except ValueError:
-                    return f"malformed sparse index {parts[0]!r}"
-                if not 0 <= index < width:
-                    return f"sparse index {index} out of range (0..{width - 1})"
-                value = _value(parts[1], None if converters is None else converters[index])
-                if isinstance(value, str):
-                    return value
-                row[index] = value
-        return row
-    parts = line.split(",")
+    """A float64 row, None for a line that holds only a comment, or an error message
+    (str). `converters`: per column None (a number) or a dict nominal value -> code."""
+    if _SPECIAL.isdisjoint(line):  # no quote, brace or comment: plain values
+        words = line.replace(",", " ").split()
+        if converters is None and len(words) == width:
+            try:
+                return np.array(words, dtype=float)
+            except ValueError:
+                pass  # the loop below names the value
+        parts = [("word", w) for w in words]
+    else:
+        parts = _tokens(line)
+        if isinstance(parts, str):
+            return parts
+        if not parts:
+            return None
+    if len(parts) >= 3 and parts[-1][0] == "}" and parts[-3][0] == "{" and (
+            parts[0][0] != "{" or parts.index(("}", "}")) < len(parts) - 1):
+        return "instance weights ({weight} after a row) are not supported"
+    if parts[0][0] == "{":
+        return _sparse_row(parts, width, converters)
+    if any(kind in ("{", "}") for kind, _ in parts):
+        return "unexpected brace in a dense row (a value with braces must be quoted)"
     if len(parts) != width:
         return f"expected {width} values, found {len(parts)}"
-    if converters is not None:
-        row = np.zeros(width)
-        for j, (text, convert) in enumerate(zip(parts, converters)):
-            value = _value(text, convert)
-            if isinstance(value, str):
-                return value
-            row[j] = value
-        return row
-    try:
-        return np.array(parts, dtype=float)
-    except ValueError:
-        for p in parts:
-            value = _number(p)
-            if isinstance(value, str):
-                return value
-        return "unparsable row"
+    if converters is None and all(kind == "word" for kind, _ in parts):
+        try:
+            return np.array([text for _, text in parts], dtype=float)
+        except ValueError:
+            pass  # the loop below names the value
+    row = np.zeros(width)
+    for j, token in enumerate(parts):
+        value = _value(token, None if converters is None else converters[j])
+        if isinstance(value, str):
+            return value
+        row[j] = value
+    return row
 
 
-def _value(text, convert):
-    """A number, or a nominal value's code, or an error message (str)."""
-    if convert is None:
-        return _number(text)
-    text = _unquote(text)
-    if text == "?":
+def _sparse_row(parts, width, converters):
+    """A sparse row ``{index value, ...}`` (absent values are 0), or an error message."""
+    if parts[-1][0] != "}":
+        return "sparse row without closing '}'"
+    body = parts[1:-1]
+    if any(kind in ("{", "}") for kind, _ in body):
+        return "unexpected brace inside a sparse row"
+    if len(body) % 2:
+        return f"malformed sparse entry {body[-1][1]!r} (expected `index value` pairs)"
+    row = np.zeros(width)
+    for (_, index_text), token in zip(body[::2], body[1::2]):
+        try:
+            index = int(index_text)
+        except ValueError:
+            return f"malformed sparse index {index_text!r}"
+        if not 0 <= index < width:
+            return f"sparse index {index} out of range (0..{width - 1})"
+        value = _value(token, None if converters is None else converters[index])
+        if isinstance(value, str):
+            return value
+        row[index] = value
+    return row
+
+
+def _value(token, convert):
+    """A number, or a nominal value's code, or an error message (str).
+    `token`: ``(kind, text)``; an unquoted ``?`` is a missing value."""
+    kind, text = token
+    if kind == "word" and text == "?":
         return "missing value '?'"
+    if convert is None:
+        try:
+            return float(text)
+        except ValueError:
+            return f"non-numeric value {text!r}"
     if text not in convert:
         return f"nominal value {text!r} is not one of {sorted(convert)}"
     return convert[text]
-
-
-def _number(text):
-    text = _unquote(text)
-    if text == "?":
-        return "missing value '?'"
-    try:
-        return float(text)
-    except ValueError:
-        return f"non-numeric value {text!r}"
 
 
 __all__ = ["load_mulan"]

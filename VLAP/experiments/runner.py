@@ -133,8 +133,17 @@ def _decided(y, outputs, from_logits, rule, label_names=None, per_label=False):
 
 
 def train_and_evaluate(prep, cfg, loss, seed, loss_kwargs=None, variant="",
-                       run_dir=None, tune_thresholds=False, keep_model=False):
+                       run_dir=None, tune_thresholds=False, keep_model=False, resume=False):
     """Train one model with ``loss`` and ``seed``; score val and test.
+
+    With ``resume`` and a ``run_dir`` that holds a training run (its
+    ``state.json``), training continues from that run's last epoch checkpoint
+    (:func:`VLAP.train` with ``resume=True``): a model that had finished is
+    loaded as it was (nothing is trained), an interrupted one trains its
+    remaining epochs, and both are scored as an uninterrupted run scores them.
+    ``train_seconds`` of a model that had finished is the time it took then
+    (``train_seconds.json`` in ``run_dir``); of an interrupted one, the time
+    after the resume.
 
     Every decision goes through VLAP's one rule (:class:`VLAP.inference.rule.DecisionRule`)
     on the model's logits: the threshold of the config as a cut point, and with
@@ -168,6 +177,7 @@ def train_and_evaluate(prep, cfg, loss, seed, loss_kwargs=None, variant="",
                               seed=int(seed), is_training=True)
     val_ds = create_dataset(prep.x_val, prep.y_val, batch_size=256, is_training=False)
     patience = cfg["patience"] or None
+    resume = bool(resume and run_dir is not None and (Path(run_dir) / "state.json").exists())
     t0 = time.time()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -175,9 +185,9 @@ def train_and_evaluate(prep, cfg, loss, seed, loss_kwargs=None, variant="",
                                epochs=cfg["epochs"], learning_rate=cfg["learning_rate"],
                                loss_kwargs=loss_kwargs or None, threshold=cfg["threshold"],
                                patience=patience, monitor=cfg["monitor"],
-                               deterministic=True, run_dir=run_dir, verbose=0,
-                               callbacks=[StopOnNonFiniteLoss()])
-        seconds = time.time() - t0
+                               deterministic=True, run_dir=run_dir, resume=resume,
+                               verbose=0, callbacks=[StopOnNonFiniteLoss()])
+        seconds = _train_seconds(run_dir, time.time() - t0, resume)
         from_logits = output_is_logits(model)
         y_val, out_val = _outputs(model, prep.x_val, prep.y_val)
         y_test, out_test = _outputs(model, prep.x_test, prep.y_test)
@@ -204,6 +214,25 @@ def train_and_evaluate(prep, cfg, loss, seed, loss_kwargs=None, variant="",
                      model=model if keep_model else None,
                      val_scores=(y_val, out_val, from_logits) if keep_model else None,
                      kept=getattr(history, "kept", None))
+
+
+#: The file of a model's training folder that records its training time; written once
+#: training has returned, so it also marks the training as finished.
+TRAIN_SECONDS = "train_seconds.json"
+
+
+def _train_seconds(run_dir, seconds, resumed):
+    """The training time to report: that of the first, finished training of a
+    resumed model (see :func:`train_and_evaluate`), else ``seconds`` (recorded)."""
+    if run_dir is None:
+        return seconds
+    path = Path(run_dir) / TRAIN_SECONDS
+    if resumed and path.is_file():
+        return float(json.loads(path.read_text())["train_seconds"])
+    from VLAP.training.run_dir import write_json
+
+    write_json(path, {"train_seconds": seconds})
+    return seconds
 
 
 #: Warning categories that, raised inside a library, say nothing about the run.
@@ -255,7 +284,7 @@ def versions():
 
 
 
-def run_grid(prep, cfg, run_dir, log=print):
+def run_grid(prep, cfg, run_dir, log=print, resume=False, progress=None):
     """Train sigmoidF1 for every (beta, eta) of ``cfg["grid"]`` on one seed.
 
     The choice is made on the **validation** split's macro-F1 at the threshold
@@ -269,10 +298,11 @@ def run_grid(prep, cfg, run_dir, log=print):
     for beta in grid["beta"]:
         for eta in grid["eta"]:
             kw = {"beta": float(beta), "eta": float(eta)}
+            train_dir = run_dir / "train" / prep.name / "grid" / f"beta{beta:g}-eta{eta:g}"
+            _track(progress, f"{prep.name}/sigmoid_f1 grid beta={beta:g} eta={eta:g}",
+                   train_dir)
             res = train_and_evaluate(prep, cfg, "sigmoid_f1", seed, loss_kwargs=kw,
-                                     variant="grid",
-                                     run_dir=run_dir / "train" / prep.name / "grid"
-                                     / f"beta{beta:g}-eta{eta:g}")
+                                     variant="grid", run_dir=train_dir, resume=resume)
             v = res.val_summary["value"]
             rows.append({"dataset": prep.name, "seed": seed, "beta": float(beta),
                          "eta": float(eta), "val_f1_macro": float(v["f1_macro"]),
@@ -289,8 +319,85 @@ def run_grid(prep, cfg, run_dir, log=print):
 
 
 
+#: The states a run folder's ``run.json`` records (key ``state``).
+RUN_STATES = ("running", "interrupted", "failed", "done")
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """A run stopped by Ctrl-C or a termination signal; its folder can be resumed.
+
+    Raised by :func:`run_experiment` from the ``KeyboardInterrupt`` (or subclass)
+    that stopped it. ``run_dir`` is the folder, ``message`` one line: what was
+    interrupted, what was kept.
+    """
+
+    def __init__(self, run_dir, message):
+        super().__init__(message)
+        self.run_dir = Path(run_dir)
+        self.message = message
+
+
+def read_run_state(run_dir) -> dict:
+    """The ``run.json`` of a run folder; ``state`` filled in for folders written
+    before it was recorded (``done`` when ``results.csv`` exists, else ``failed``)."""
+    run_dir = Path(run_dir)
+    path = run_dir / "run.json"
+    if not path.is_file() or not (run_dir / "config.toml").is_file():
+        raise ConfigError(f"{run_dir} is not a run folder of `vlap run` (no run.json and "
+                          "config.toml); pass the folder the interrupted run printed.")
+    try:
+        meta = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ConfigError(f"{path} is not valid JSON ({err}).") from None
+    if "state" not in meta:
+        meta["state"] = "done" if (run_dir / "results.csv").is_file() else "failed"
+    return meta
+
+
+def _flat(value, prefix=""):
+    """``{dotted.key: value}`` of a nested config (datasets by index)."""
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            out.update(_flat(v, f"{prefix}{k}."))
+        return out
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        out = {}
+        for i, v in enumerate(value):
+            out.update(_flat(v, f"{prefix}{i}."))
+        return out
+    return {prefix[:-1]: value}
+
+
+def config_differences(stored: dict, given: dict) -> "list[str]":
+    """``key: stored X, given Y`` for each setting of two configs that differs
+    (provenance keys such as ``source`` are not settings).
+
+    Example:
+    >>> config_differences({"epochs": 5, "model": {"hidden": [8]}, "source": "a.toml"},
+    ...                    {"epochs": 3, "model": {"hidden": [8]}, "source": "b.toml"})
+    ['epochs: stored 5, given 3']
+    """
+    from VLAP.experiments.config import _drop_none
+    from VLAP.experiments.schema import PROVENANCE_KEYS
+
+    a, b = ({k: v for k, v in _drop_none(c).items() if k not in PROVENANCE_KEYS}
+            for c in (stored, given))
+    a, b = _flat(a), _flat(b)
+    missing = object()
+    return [f"{k}: stored {a.get(k, missing)!r}, given {b.get(k, missing)!r}"
+            .replace(repr(missing), "(not set)")
+            for k in sorted(set(a) | set(b)) if a.get(k, missing) != b.get(k, missing)]
+
+
+def _stored_config(run_dir):
+    from VLAP.experiments.config import load_config
+
+    return load_config(Path(run_dir) / "config.toml")
+
+
 def run_experiment(cfg, out="runs", data_dir=None, grid=None, compare_paper=None,
-                   plots=None, log=print):
+                   plots=None, log=print, resume=None):
     """Run every ``dataset x loss x seed`` of a validated config; write a new run dir.
 
     Args:
@@ -304,6 +411,19 @@ def run_experiment(cfg, out="runs", data_dir=None, grid=None, compare_paper=None
         compare_paper: bool or None. Overrides ``cfg["compare_paper"]``.
         plots: bool or None. Overrides ``cfg["plots"]``.
         log: callable. Progress messages.
+        resume: str, Path or None. A run folder to continue instead of a new
+            one (``out`` is then unused). Its models that finished are kept as
+            they are, the interrupted one continues from its last epoch
+            checkpoint, the others train as planned: the folder ends as an
+            uninterrupted run's would. ``cfg`` (with the arguments above
+            applied) must equal the folder's ``config.toml``, else a
+            :class:`ConfigError` names the settings that differ. A folder
+            whose run is done is left unchanged.
+
+    ``run.json`` records the run's ``state``: ``running``, then ``done``;
+    ``interrupted`` (Ctrl-C, SIGTERM: :class:`RunInterrupted` is raised, and
+    ``run.json`` says which model stopped and how to resume) or ``failed``
+    (the error also in ``error.txt``).
 
     Returns:
         Path. The run directory.
@@ -317,37 +437,94 @@ def run_experiment(cfg, out="runs", data_dir=None, grid=None, compare_paper=None
         cfg["compare_paper"] = bool(compare_paper)
     if plots is not None:
         cfg["plots"] = bool(plots)
+    if resume is not None:
+        run_dir = Path(resume)
+        previous = read_run_state(run_dir)
+        diffs = config_differences(_stored_config(run_dir), cfg)
+        if diffs:
+            raise ConfigError(f"cannot resume {run_dir}: the config differs from its "
+                              f"config.toml in {'; '.join(diffs)}. Resume with the run's own "
+                              f"config (vlap run --resume {run_dir}), or start a new run.")
+        if previous["state"] == "done":
+            log(f"{run_dir} is already complete; nothing was changed")
+            return run_dir
     for d in cfg["datasets"]:  # before anything is written or trained
         check_data(d, cfg["data_dir"] or None)
-    from VLAP.training.run_dir import new_run_dir
+    meta = versions()  # before the folder exists: run.json follows it at once
+    if resume is None:
+        from VLAP.training.run_dir import new_run_dir
 
-    run_dir = new_run_dir(out, run_folder_name(cfg))
-    log(f"run directory: {run_dir}")
-    (run_dir / "config.toml").write_text(dump_toml(cfg))
-    meta = versions()
+        run_dir = new_run_dir(out, run_folder_name(cfg))
+        log(f"run directory: {run_dir}")
+        (run_dir / "config.toml").write_text(dump_toml(cfg))
+        provenance = {"source": cfg.get("source"), "smoke": bool(cfg.get("smoke_mode"))}
+    else:
+        log(f"resuming {run_dir} (it was {previous['state']})")
+        provenance = {k: previous.get(k) for k in ("source", "smoke")}
+        (run_dir / "error.txt").unlink(missing_ok=True)
     (run_dir / "versions.json").write_text(json.dumps(meta, indent=2, default=str))
-    provenance = {"source": cfg.get("source"), "smoke": bool(cfg.get("smoke_mode"))}
-    (run_dir / "run.json").write_text(json.dumps(provenance, indent=2))
+    _write_run_json(run_dir, {**provenance, "state": "running"})
     tf_logger, notice_filter = logging.getLogger("tensorflow"), DropRetracingNotices()
     tf_logger.addFilter(notice_filter)
+    progress = {}
     try:
-        return _run_into(cfg, run_dir, meta, provenance, log)
+        return _run_into(cfg, run_dir, meta, provenance, log, resume=resume is not None,
+                         progress=progress)
+    except KeyboardInterrupt as caught:  # Ctrl-C, or a termination signal made into one
+        message = _interrupted(run_dir, provenance, progress)
+        raise RunInterrupted(run_dir, message) from caught
     except BaseException as caught:
         err = _user_error(caught, cfg)
         started = {p.name for p in run_dir.iterdir()} - {"config.toml", "versions.json",
                                                          "run.json"}
-        if isinstance(err, (ConfigError, DataError, ValueError)) and not started:
+        if (isinstance(err, (ConfigError, DataError, ValueError)) and not started
+                and resume is None):
             # a mistake in the config or the data, found before anything was trained
             # or written: no half-empty run folder is left behind
             shutil.rmtree(run_dir)
             log(f"run directory {run_dir} removed: nothing was trained or written")
         else:  # keep the folder, but say why it is incomplete
             (run_dir / "error.txt").write_text(f"{type(err).__name__}: {err}\n")
+            _write_run_json(run_dir, {**provenance, "state": "failed",
+                                      "error": f"{type(err).__name__}: {err}"})
         if err is caught:
             raise
         raise err from caught
     finally:
         tf_logger.removeFilter(notice_filter)
+
+
+def _write_run_json(run_dir, meta):
+    """Write ``run.json`` whole or not at all (a temporary file, then renamed)."""
+    tmp = run_dir / ".run.json.tmp"
+    tmp.write_text(json.dumps(meta, indent=2))
+    tmp.replace(run_dir / "run.json")
+
+
+def _interrupted(run_dir, provenance, progress):
+    """Record an interrupted run in ``run.json``; return the line that says what was kept."""
+    from VLAP.training.run_dir import read_json
+
+    model, train_dir = progress.get("model"), progress.get("train_dir")
+    finished = progress.get("finished", 0)
+    last_epoch = None
+    if train_dir is not None and (train_dir / "state.json").is_file():
+        try:
+            last_epoch = int(read_json(train_dir / "state.json")["last_epoch"])
+        except (ValueError, KeyError, TypeError, OSError):
+            last_epoch = None
+    where = f"while training {model}" if model else "before training started"
+    if model and train_dir is not None and (train_dir / TRAIN_SECONDS).is_file():
+        where = f"while scoring {model} (its training had finished)"
+    kept = f"{finished} finished model{'s' * (finished != 1)}"
+    if model and last_epoch is not None and not (train_dir / TRAIN_SECONDS).is_file():
+        kept += f" and {model}'s checkpoint of epoch {last_epoch + 1}"
+    resume = f"vlap run --resume {run_dir}"
+    _write_run_json(run_dir, {**provenance, "state": "interrupted",
+                              "interrupted": {"model": model, "last_epoch": last_epoch,
+                                              "finished_models": finished},
+                              "resume": resume})
+    return f"interrupted {where}; kept {kept} in {run_dir}; resume with: {resume}"
 
 
 def _user_error(err, cfg):
@@ -395,7 +572,15 @@ def _check_model_fits(cfg, prep):
     check_fits(n, f"model.hidden={hidden!r}")
 
 
-def _run_into(cfg, run_dir, meta, provenance, log):
+def _track(progress, model, train_dir):
+    """Note in ``progress`` the model now training (for :func:`_interrupted`)."""
+    if progress is not None:
+        if progress.get("model") is not None:
+            progress["finished"] = progress.get("finished", 0) + 1
+        progress.update(model=model, train_dir=Path(train_dir))
+
+
+def _run_into(cfg, run_dir, meta, provenance, log, resume=False, progress=None):
     from VLAP.experiments.selection import best_index  # pandas: only when a run starts
 
     import keras
@@ -416,11 +601,12 @@ def _run_into(cfg, run_dir, meta, provenance, log):
         for loss in losses:
             for seed in cfg["seeds"]:
                 kw = cfg["loss_kwargs"].get(loss, {})
+                train_dir = run_dir / "train" / prep.name / loss / f"seed{seed}"
+                _track(progress, f"{prep.name}/{loss} seed {seed}", train_dir)
                 res = train_and_evaluate(
-                    prep, cfg, loss, seed, loss_kwargs=kw,
-                    run_dir=run_dir / "train" / prep.name / loss / f"seed{seed}",
+                    prep, cfg, loss, seed, loss_kwargs=kw, run_dir=train_dir,
                     tune_thresholds=(loss == "binary_crossentropy" and cfg["tuned_bce"]),
-                    keep_model=cfg["save_models"])
+                    keep_model=cfg["save_models"], resume=resume)
                 if res.model is not None:  # keep the best seed of each loss only
                     thresholds, f1 = shipped_rule(res)  # f1: validation macro-F1
                     if loss not in kept or best_index(
@@ -449,14 +635,17 @@ def _run_into(cfg, run_dir, meta, provenance, log):
             for res, _, _ in kept.values():
                 res.model = None
         if cfg["grid"]["enabled"]:
-            best, rows = run_grid(prep, cfg, run_dir, log=log)
+            best, rows = run_grid(prep, cfg, run_dir, log=log, resume=resume,
+                                  progress=progress)
             grid_rows += rows
             log(f"  grid {prep.name}: best on validation beta={best['beta']:g}, "
                 f"eta={best['eta']:g}")
             for seed in cfg["seeds"]:
+                train_dir = run_dir / "train" / prep.name / "sigmoid_f1-grid" / f"seed{seed}"
+                _track(progress, f"{prep.name}/sigmoid_f1 (grid) seed {seed}", train_dir)
                 res = train_and_evaluate(
                     prep, cfg, "sigmoid_f1", seed, loss_kwargs=best, variant="grid",
-                    run_dir=run_dir / "train" / prep.name / "sigmoid_f1-grid" / f"seed{seed}")
+                    run_dir=train_dir, resume=resume)
                 ds_results.append(res)
         for res in ds_results:
             notes += res.notes
@@ -477,7 +666,9 @@ def _run_into(cfg, run_dir, meta, provenance, log):
 
         surrogate_vs_f1(run_dir / "surrogate_vs_f1.png")
     (run_dir / "notes.txt").write_text("\n".join(dict.fromkeys(notes)) + "\n")
-    meta_done = {**provenance, "seconds": round(time.time() - t_start, 1),
+    meta_done = {**provenance, "state": "done", "seconds": round(time.time() - t_start, 1),
                  "n_models": len(results), "backend": keras.config.backend()}
-    (run_dir / "run.json").write_text(json.dumps(meta_done, indent=2))
+    if progress is not None:
+        progress.clear()  # nothing is left to interrupt
+    _write_run_json(run_dir, meta_done)
     return run_dir

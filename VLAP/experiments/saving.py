@@ -93,9 +93,15 @@ def save_models(best: dict, prep, run_dir: Path, cfg: dict, log=print) -> "list[
                 "val_f1_macro": round(f1, 6),
                 "val_f1_macro_at_0.5": round(float(res.val_summary["value"]["f1_macro"]), 6)}
         try:
-            package_model(res.model, prep.label_names, cut_points=record["cut_points"],
-                          from_logits=record["from_logits"], featurizer=prep.featurizer,
-                          input_column=prep.input_column, metadata=meta).save(file)
+            # via a temporary file: a run killed while saving leaves no half a model
+            tmp = file.with_name(f".{file.stem}.tmp.keras")
+            try:
+                package_model(res.model, prep.label_names, cut_points=record["cut_points"],
+                              from_logits=record["from_logits"], featurizer=prep.featurizer,
+                              input_column=prep.input_column, metadata=meta).save(tmp)
+                tmp.replace(file)
+            finally:
+                tmp.unlink(missing_ok=True)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # labels absent from test: reported in notes
                 shipped = evaluate(load_predictor(file), (prep.x_test, prep.y_test))
@@ -168,5 +174,6 @@ def write_models_index(run_dir: Path, entries: "list[dict]") -> None:
     """Write ``models.json``: ``{"selected_by": ..., "models": entries}``."""
     from VLAP.inference.predictor import MODELS_INDEX
 
-    (run_dir / MODELS_INDEX).write_text(json.dumps(
-        {"selected_by": SELECTED_BY, "models": entries}, indent=2))
+    tmp = run_dir / f".{MODELS_INDEX}.tmp"
+    tmp.write_text(json.dumps({"selected_by": SELECTED_BY, "models": entries}, indent=2))
+    tmp.replace(run_dir / MODELS_INDEX)  # whole or not at all

@@ -18,10 +18,17 @@ from keras import ops
 from scipy.special import expit
 
 from VLAP._quiet import no_retracing_notices
+from VLAP.data.images import ImageDecodeError, undecodable
+from VLAP.datasets import DataFormatError, LoadReport
 from VLAP.inference.predictor import Predictor, load_predictor
 
 #: File endings read as images when predicting on a folder.
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp")
+
+
+class UndecodableImage(DataFormatError, ImageDecodeError):
+    """An input image does not decode; the message names it and the `on_error` option
+    that skips such files (an :class:`~VLAP.data.ImageDecodeError` too)."""
 
 
 #: Column names taken as a table's id column when `id_column` is not given.
@@ -43,7 +50,11 @@ def _inputs(predictor, inputs, input_column, id_column=None, encoding=None,
             files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
             if not files:
                 raise ValueError(f"no image files ({', '.join(IMAGE_SUFFIXES)}) in {path}")
-            return featurizer.transform([str(f) for f in files]), [f.name for f in files]
+            report = LoadReport(source=str(path), n_read=len(files), n_kept=len(files))
+            if reports is not None:
+                reports.append(report)
+            return _images(featurizer, [str(f) for f in files], [f.name for f in files],
+                           on_error, report, where=[f.name for f in files])
         if not path.is_file():
             raise FileNotFoundError(
                 f"input not found: {path} (expected a CSV/TSV/JSON-lines file or a folder of "
@@ -69,6 +80,9 @@ def _inputs(predictor, inputs, input_column, id_column=None, encoding=None,
         items = data.paths if kind == "images" else data.texts
         if not items:
             raise ValueError(f"{path}: no rows to predict ({data.report.n_skipped} skipped)")
+        if kind == "images":
+            return _images(featurizer, items, list(data.ids), on_error, data.report,
+                           where=[f"id {i}" for i in data.ids])
         return featurizer.transform(items), list(data.ids)
     if isinstance(inputs, (list, tuple)) and inputs and all(
             isinstance(v, (str, Path)) for v in inputs):
@@ -89,6 +103,31 @@ def _inputs(predictor, inputs, input_column, id_column=None, encoding=None,
     raise TypeError(
         "`inputs` must be a list of texts (or image paths), a CSV/TSV/JSON-lines file, a "
         f"folder of images, or a numeric array. Received: {type(inputs).__name__}")
+
+
+def _images(featurizer, paths, ids, on_error, report, where):
+    """(model inputs, ids) of image files. With `on_error="skip"`, files that do not
+    decode are left out and listed in `report` (`where` names each file for the
+    listing); with `"raise"`, the first one stops with an error naming it."""
+    try:
+        return featurizer.transform(paths), ids
+    except ImageDecodeError as err:
+        if on_error != "skip":
+            raise UndecodableImage(
+                str(err), option=("on_error", "skip"),
+                advice="Pass on_error='skip' to leave such files out and get them listed "
+                       "in frame.attrs['report'].") from None
+    bad = undecodable(paths)
+    for i, message in bad:
+        report.skipped.append({"file": paths[i], "row": ids[i], "where": where[i],
+                               "reason": message})
+    report.n_kept -= len(bad)
+    skip = {i for i, _ in bad}
+    keep = [i for i in range(len(paths)) if i not in skip]
+    if not keep:
+        raise ValueError(f"{report.source}: no images to predict ({len(skip)} could not be "
+                         "decoded)")
+    return featurizer.transform([paths[i] for i in keep]), [ids[i] for i in keep]
 
 
 def predict(model_or_path, inputs, *, batch_size: int = 256, loss: "str | None" = None,
@@ -114,9 +153,10 @@ def predict(model_or_path, inputs, *, batch_size: int = 256, loss: "str | None" 
             included, so that skipped rows never renumber the others).
         encoding: str or None. The text encoding of a table file (default:
             UTF-8, or what a byte-order mark says).
-        on_error: str. For a table file: `"raise"` (default) stops at the
-            first bad row (an empty text, a missing image) naming it;
-            `"skip"` leaves such rows out and lists them in
+        on_error: str. For a table file or a folder of images: `"raise"`
+            (default) stops at the first bad row or file (an empty text, a
+            missing image, an image that does not decode) naming it; `"skip"`
+            leaves such rows and files out and lists them in
             `frame.attrs["report"]` (a :class:`VLAP.datasets.LoadReport`).
         logits: bool. Also return one `logit_<label>` column per label (the
             model's float32 logits; a logits model only; a dual-head model adds
@@ -130,7 +170,8 @@ def predict(model_or_path, inputs, *, batch_size: int = 256, loss: "str | None" 
         so they reach 1.0 only above a logit of about 36.7 (a float32 sigmoid
         would stop at 1.0 above about 17), and written to CSV at full
         precision they give the ranking metrics of `vlap run`'s report. For a
-        table file, `frame.attrs["report"]` says what was read and skipped. A
+        table file or a folder of images, `frame.attrs["report"]` says what
+        was read and skipped. A
         dual-head model's `labels` come from its decision head, its
         `score_<label>` from its score head, and `decision_<label>` columns
         hold the decision head's probabilities.
@@ -143,6 +184,9 @@ def predict(model_or_path, inputs, *, batch_size: int = 256, loss: "str | None" 
         raise TypeError(
             "`model_or_path` must be a packaged model (VLAP.evaluation.package_model) or the "
             f"path of one. Received: {type(model_or_path).__name__}")
+    from VLAP._validation import check_option
+
+    check_option("on_error", on_error, ("raise", "skip"))
     reports = []
     x, ids = _inputs(predictor, inputs, input_column, id_column=id_column, encoding=encoding,
                      on_error=on_error, reports=reports)

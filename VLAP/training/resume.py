@@ -46,7 +46,7 @@ from VLAP.training.run_dir import library_versions, read_json, truncate_history,
 __all__ = ["RESUME_KEYS", "open_run", "load_checkpoint", "check_resume_config",
            "seed_generators", "seed_generator_states", "set_seed_generator_states",
            "seed_model", "random_states", "restore_random_states", "run_states",
-           "epoch_stream",
+           "epoch_stream", "RestoreTorchGenerator",
            "build_for_fit", "one_iterator"]
 
 #: ``config.json`` entries that must be equal for ``resume=True``.
@@ -165,6 +165,30 @@ def restore_random_states(model: keras.Model, state: dict) -> bool:
 
         torch.set_rng_state(torch.tensor(state["torch_rng_state"], dtype=torch.uint8))
     return set_seed_generator_states(model, state.get("seed_generators"))
+
+
+class RestoreTorchGenerator(keras.callbacks.Callback):
+    """Set torch's global generator to a resumed run's stored state at its first batch.
+
+    Keras' PyTorch trainer reads a ``tf.data`` stream through a torch
+    ``DataLoader``, whose iterator draws a seed from torch's global generator
+    when it is created: once when ``fit`` starts. An uninterrupted run drew it
+    before its first epoch; a resumed ``fit`` draws it again before the epoch it
+    resumes at, which would shift every later dropout mask of an unseeded
+    ``Dropout`` (drawn from that generator). Restoring the stored state once
+    that iterator exists (at the first batch) undoes the extra draw.
+    """
+
+    def __init__(self, state: "list | None"):
+        super().__init__()
+        self.state = state
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self.state is not None and keras.config.backend() == "torch":
+            import torch
+
+            torch.set_rng_state(torch.tensor(self.state, dtype=torch.uint8))
+        self.state = None
 
 
 def epoch_stream(train_ds: Any, initial_epoch: int = 0) -> tuple:

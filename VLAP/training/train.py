@@ -71,8 +71,9 @@ from VLAP.training.compile import (compile_for_multilabel, has_transformer_backb
                                    outputs_per_label, resolve_learning_rate,
                                    resolve_loss)
 from VLAP.training.monitors import MONITORS, ValidationScores
-from VLAP.training.resume import (build_for_fit, epoch_stream, load_checkpoint,
-                                  one_iterator, open_run, run_states, seed_model)
+from VLAP.training.resume import (RestoreTorchGenerator, build_for_fit, epoch_stream,
+                                  load_checkpoint, one_iterator, open_run, run_states,
+                                  seed_model)
 from VLAP.training.run_dir import RunCheckpoint, describe_kept, history_rows, library_versions
 
 MONITOR = "val_f1_macro"  # the default early-stopping / best-model criterion
@@ -386,6 +387,8 @@ def _train(model: Any, train_ds: Any, val_ds: Any, num_labels: int | None, *,
         cbs.append(ValidationScores(val_ds, from_logits=bool(getattr(model.loss, "from_logits",
                                                                      True)),
                                     dual_head=outputs_per_label(model.loss) == 2))
+    if resume:  # before any dropout mask of the resumed epoch (PyTorch's data iterator)
+        cbs.append(RestoreTorchGenerator(state.get("torch_rng_state")))
     if run_dir is not None:  # the history row first: state.json commits the epoch
         cbs.append(keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=resume))
     cbs.append(checkpoint)
