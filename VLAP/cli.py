@@ -39,9 +39,9 @@ import signal
 import sys
 import tempfile
 import time
-import tomllib
 
 from VLAP import __version__
+from VLAP.experiments.config import tomllib  # tomli on Python 3.10
 
 
 def _int_list(text):
@@ -295,7 +295,7 @@ def _predict(args):
     except ValueError as err:
         return _error(err)
     _import_backend_quietly()
-    from VLAP.inference import predict
+    from VLAP.inference.predict import predict
 
     try:
         frame = predict(args.model, args.input, batch_size=args.batch_size, loss=args.loss,
@@ -595,9 +595,10 @@ def _beyond(args, overrides):
         return _error(err)
     except KeyboardInterrupt as err:
         done = sorted(p.parent.name for p in out.glob("*/run.json"))
-        err.message = (f"interrupted while studying {current or 'the first dataset'}; kept "
+        setattr(err, "message", (  # read back by _interrupted(): the line a user sees
+            f"interrupted while studying {current or 'the first dataset'}; kept "
                        f"the finished datasets ({', '.join(done) or 'none yet'}) in {out}; "
-                       f"resume with: {_resume_command(args, out)}")
+                       f"resume with: {_resume_command(args, out)}"))
         raise
     print(f"wrote {out} in {time.time() - t0:.0f}s; merge with "
           "VLAP.experiments.study.collect and write the report with "

@@ -145,7 +145,7 @@ def check_image_size(image_size):
         size = (int(image_size), int(image_size))
     elif (isinstance(image_size, (tuple, list)) and len(image_size) == 2
           and all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) for s in image_size)):
-        size = tuple(int(s) for s in image_size)
+        size = (int(image_size[0]), int(image_size[1]))
     else:
         raise TypeError(f"`image_size` must be an int or (height, width). Received: "
                         f"image_size={image_size!r}")
@@ -179,7 +179,7 @@ def decode_image(path, image_size):
         with Image.open(path) as im:
             im = im.convert("RGB")  # decodes the whole file: truncation raises here
             if im.size != (width, height):
-                im = im.resize((width, height), Image.BILINEAR)
+                im = im.resize((width, height), Image.Resampling.BILINEAR)
             return np.asarray(im, dtype=np.uint8)
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
         reason = "the file is empty" if _is_empty(path) else f"{type(err).__name__}: {err}"
@@ -254,7 +254,7 @@ def undecodable(paths):
     return [(i, message) for i, message in enumerate(found) if message is not None]
 
 
-_POOL = []
+_POOL: list = []
 
 
 def _decoder_pool():

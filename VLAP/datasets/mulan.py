@@ -201,7 +201,7 @@ def _expand_nominal(data, attributes, feature_idx, report):
 
 def _converters(attributes, label_set, path):
     """Per attribute: None (a number) or a dict nominal value -> code."""
-    out = []
+    out: "list[dict | None]" = []
     for name, kind in attributes:
         if kind == "numeric" or name in label_set:
             out.append(None)

@@ -99,8 +99,8 @@ class RunResult:
     notes: list = field(default_factory=list)
     predicted_counts: dict = field(default_factory=dict)  # variant -> labels per test example
     model: object = None  # the trained model, with keep_model=True
-    val_scores: tuple = None  # (y_val, outputs, from_logits), with keep_model=True
-    kept: dict = None  # the epoch the model holds and why (VLAP.training.RunCheckpoint.kept)
+    val_scores: "tuple | None" = None  # (y_val, outputs, from_logits), with keep_model=True
+    kept: "dict | None" = None  # the epoch the model holds and why (VLAP.training.RunCheckpoint.kept)
 
 
 def _outputs(model, x, y, batch_size=256):
@@ -466,7 +466,7 @@ def run_experiment(cfg, out="runs", data_dir=None, grid=None, compare_paper=None
     _write_run_json(run_dir, {**provenance, "state": "running"})
     tf_logger, notice_filter = logging.getLogger("tensorflow"), DropRetracingNotices()
     tf_logger.addFilter(notice_filter)
-    progress = {}
+    progress: dict = {}
     try:
         return _run_into(cfg, run_dir, meta, provenance, log, resume=resume is not None,
                          progress=progress)
@@ -597,7 +597,8 @@ def _run_into(cfg, run_dir, meta, provenance, log, resume=False, progress=None):
         _check_model_fits(cfg, prep)
         notes.append(f"## {prep.name}\n{prep.summary()}\n" + "\n".join(prep.notes))
         losses = list(cfg["losses"])
-        ds_results, kept = [], {}
+        ds_results: list = []
+        kept: dict = {}
         for loss in losses:
             for seed in cfg["seeds"]:
                 kw = cfg["loss_kwargs"].get(loss, {})

@@ -187,7 +187,7 @@ def predict(model_or_path, inputs, *, batch_size: int = 256, loss: "str | None" 
     from VLAP._validation import check_option
 
     check_option("on_error", on_error, ("raise", "skip"))
-    reports = []
+    reports: list = []
     x, ids = _inputs(predictor, inputs, input_column, id_column=id_column, encoding=encoding,
                      on_error=on_error, reports=reports)
     if logits and not predictor.from_logits:
