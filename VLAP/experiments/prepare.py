@@ -73,15 +73,25 @@ def _subsample(n, max_rows, seed=0):
 
 
 def _featurize(prep, featurizer):
-    """Fit `featurizer` on the training split, transform every split, keep it."""
-    from VLAP.features import describe
+    """Fit `featurizer` on the training split, transform every split, keep it.
+
+    Its expensive steps (MiniLM embeddings) go through the feature cache
+    (:mod:`VLAP.feature_cache`); the data summary says whether they were read
+    from it, with its folder and size."""
+    from VLAP.feature_cache import summarize
+    from VLAP.features import cache_lookups, describe, with_cache
 
     t0 = time.time()
+    with_cache(featurizer)
     prep.x_train = featurizer.fit_transform(prep.x_train)
     prep.x_val = featurizer.transform(prep.x_val)
     prep.x_test = featurizer.transform(prep.x_test)
     prep.featurizer = featurizer
     prep.notes.append(f"{describe(featurizer)} ({time.time() - t0:.0f}s)")
+    cached = summarize(cache_lookups(featurizer))
+    if cached:
+        prep.facts.append(f"features: {cached}")
+        prep.notes.append(f"features {cached}")
 
 
 def _matrix_to_lists(Y, names):
@@ -251,15 +261,14 @@ def separator_warnings(labels, separator):
 
 
 def _image_features(paths, d, notes):
-    from VLAP.models.image.efficientnet_lite import cache_dir
+    from VLAP.feature_cache import features_dir, summarize
     from VLAP.models.image.features import extract_features
 
     size = int(d.get("image_size", 224))
-    t0 = time.time()
-    x = extract_features(paths, d["features"], image_size=size, cache=cache_dir() / "features")
+    x, lookup = extract_features(paths, d["features"], image_size=size, cache=features_dir(),
+                                 return_lookup=True)
     notes.append(f"frozen ImageNet {d['features']} features ({x.shape[1]} dims, pooled) of the "
-                 f"images stretched to {size}x{size}, extracted once and cached under "
-                 f"{cache_dir() / 'features'} ({time.time() - t0:.0f}s here)")
+                 f"images stretched to {size}x{size}, {summarize([lookup])}")
     return x
 
 
