@@ -10,14 +10,16 @@ made its training inputs and predicts from raw texts or image files.
 * :class:`TfidfFeaturizer`: scikit-learn TF-IDF (sublinear tf, English stop
   words), fitted on the training texts;
 * :class:`MiniLMFeaturizer`: mean-pooled embeddings of the frozen MiniLM-L6
-  (:func:`embed_texts`);
+  (:func:`embed_texts`), optionally kept in the feature cache
+  (:mod:`VLAP.feature_cache`, :func:`with_cache`; ``vlap run`` turns it on);
 * :class:`Standardizer`: the training split's mean and standard deviation;
 * :class:`ImageFeaturizer`: decode, convert to RGB and resize image files;
 * :class:`FeaturePipeline`: steps in order (e.g. MiniLM, then standardise).
 
 :func:`serialize_featurizer` / :func:`deserialize_featurizer` turn any of them
-into `{"class_name": ..., "config": ...}` and back. (One module, a little over
-400 lines: the featurisers share that registry and are read together.)
+into `{"class_name": ..., "config": ...}` and back. (One module, about 500
+lines: the featurisers share that registry and are read together; the MiniLM
+encoder itself is :mod:`VLAP.models.text.embedding`.)
 """
 
 import numpy as np
@@ -510,6 +512,6 @@ def _texts(texts):
 
 __all__ = [
     "FEATURIZERS", "FeaturePipeline", "ImageFeaturizer", "MiniLMFeaturizer", "Standardizer",
-    "TfidfFeaturizer", "deserialize_featurizer", "describe", "embed_texts", "progress",
-    "cache_lookups", "serialize_featurizer", "text_featurizer", "with_cache",
+    "TfidfFeaturizer", "cache_lookups", "deserialize_featurizer", "describe", "embed_texts",
+    "progress", "serialize_featurizer", "text_featurizer", "with_cache",
 ]
