@@ -20,6 +20,7 @@ input on a constant border; a centre crop would cut titles and faces.
 import hashlib
 import json
 import os
+
 import numpy as np
 
 from VLAP._validation import check_option, check_positive_int
