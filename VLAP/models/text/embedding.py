@@ -124,9 +124,9 @@ class SentenceEncoder:
         lengths = np.array([len(row) for row in ids], dtype=np.int64)
         order = np.argsort(lengths, kind="stable")
         out = np.zeros((len(ids), self.hidden_dim), dtype="float32")
-        with _no_grad():
-            for start in progress(range(0, len(ids), batch_size),
-                                  total=-(-len(ids) // batch_size), desc=desc, unit="batch"):
+        bar = progress(None, total=len(ids), desc=desc, unit="text")  # texts/s, on a terminal
+        with _no_grad(), bar:
+            for start in range(0, len(ids), batch_size):
                 idx = order[start:start + batch_size]
                 width = max(1, int(lengths[idx].max()))
                 token_ids = np.zeros((len(idx), width), dtype="int32")
@@ -142,6 +142,7 @@ class SentenceEncoder:
                 seq = keras.ops.convert_to_numpy(seq)
                 m = mask[..., None].astype("float32")
                 out[idx] = (seq * m).sum(1) / np.maximum(m.sum(1), 1.0)
+                bar.update(len(idx))
         return out
 
     def __call__(self, texts, batch_size=32):
