@@ -154,14 +154,6 @@ class Lookup:
     seconds: float
     damaged: str = None  # why an existing entry was recomputed
 
-    def describe(self):
-        """One line for the console and the run notes."""
-        size = format_size(self.nbytes)
-        if self.hit:
-            return f"read from the feature cache {self.path} ({size})"
-        why = f" (the entry there was damaged: {self.damaged}; recomputed)" if self.damaged else ""
-        return f"computed in {self.seconds:.0f}s and cached in {self.path} ({size}){why}"
-
 
 def cached(name, parts, compute, *, rows=None, dim=None, folder=None):
     """The features an entry holds, or ``compute()``'s, then stored as that entry.
