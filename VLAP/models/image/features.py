@@ -3,8 +3,9 @@
 The paper's image protocol trains only a small head on top of a frozen
 ImageNet CNN. Running the backbone on every epoch would repeat the same
 computation, so `extract_features` runs it once over the images and keeps the
-(N, 1280) float32 matrix in an `.npz` file keyed by the image list and the
-backbone; a second call with the same inputs reads the file back.
+(N, 1280) float32 matrix in the feature cache (:mod:`VLAP.feature_cache`, shared
+with the MiniLM text embeddings), keyed by the image list and the backbone; a
+second call with the same inputs reads the entry back.
 
 Resizing: images are decoded to RGB and **stretched** to `image_size` x
 `image_size` with bilinear interpolation by VLAP's one image decoder
@@ -63,7 +64,8 @@ def _batches_from_array(images, image_size, batch_size):
 def extract_features(paths_or_images: Sequence[str | os.PathLike[str]] | np.ndarray,
                      backbone: str = "efficientnet_lite0", *, image_size: int = 224,
                      batch_size: int = 64, cache: str | os.PathLike[str] | None = None,
-                     weights: Weights = "imagenet", verbose: bool = False) -> np.ndarray:
+                     weights: Weights = "imagenet", verbose: bool = False,
+                     return_lookup: bool = False) -> Any:
     """Pooled features of a frozen ImageNet backbone for a list of images.
 
     Args:
@@ -73,15 +75,20 @@ def extract_features(paths_or_images: Sequence[str | os.PathLike[str]] | np.ndar
         image_size: int. Images are stretched to `image_size` x `image_size`
             (bilinear, aspect ratio not kept; see the module docstring).
         batch_size: int. Images per forward pass.
-        cache: None or a folder. When given, the features are stored there as
-            `<backbone>-<image_size>-<key>.npz`, the key hashing the file list (paths
-            in order and file sizes) or the array, the backbone, size and weights;
-            a later call with the same key loads the file instead of recomputing.
+        cache: None or a folder (e.g. :func:`VLAP.feature_cache.features_dir`, the
+            folder `vlap run` uses). When given, the features are a feature-cache
+            entry there (:mod:`VLAP.feature_cache`), `<backbone>-<image_size>-<key>.npz`,
+            the key hashing the file list (paths in order and file sizes) or the
+            array, the backbone, size and weights; a later call with the same key
+            reads the entry instead of recomputing (a damaged entry is recomputed).
         weights: passed to `image_backbone` (`"imagenet"`, None, or a `.pth` path).
         verbose: bool. Print progress every 20 batches.
+        return_lookup: bool. Also return what the cache did
+            (:class:`VLAP.feature_cache.Lookup`, None without `cache`).
 
     Returns:
-        float32 array of shape (N, 1280), in the order of `paths_or_images`.
+        float32 array of shape (N, 1280), in the order of `paths_or_images`
+        (and the lookup, with `return_lookup`).
 
     Example:
     >>> x = np.zeros((2, 32, 32, 3), "float32")
@@ -108,27 +115,25 @@ def extract_features(paths_or_images: Sequence[str | os.PathLike[str]] | np.ndar
     if n == 0:
         raise ValueError("`paths_or_images` is empty.")
 
-    target = None
-    if cache is not None:
-        key = _cache_key(images, backbone, image_size, weights)
-        target = Path(cache) / f"{backbone}-{image_size}-{key}.npz"
-        if target.exists():
-            with np.load(target) as data:
-                return data["features"]
+    def compute():
+        model = image_backbone(backbone, weights=weights, include_top=False,
+                               image_size=image_size)
+        batches = (_batches_from_array if isinstance(images, np.ndarray)
+                   else _batches_from_paths)(images, image_size, batch_size)
+        out = []
+        for i, batch in enumerate(batches):
+            out.append(np.asarray(model.predict_on_batch(batch), dtype="float32"))
+            if verbose and (i + 1) % 20 == 0:
+                print(f"extract_features: {min((i + 1) * batch_size, n)}/{n} images", flush=True)
+        return np.concatenate(out)
 
-    model = image_backbone(backbone, weights=weights, include_top=False, image_size=image_size)
-    batches = (_batches_from_array if isinstance(images, np.ndarray) else _batches_from_paths)(
-        images, image_size, batch_size)
-    out = []
-    for i, batch in enumerate(batches):
-        out.append(np.asarray(model.predict_on_batch(batch), dtype="float32"))
-        if verbose and (i + 1) % 20 == 0:
-            print(f"extract_features: {min((i + 1) * batch_size, n)}/{n} images", flush=True)
-    features = np.concatenate(out)
+    if cache is None:
+        return (compute(), None) if return_lookup else compute()
+    from VLAP.feature_cache import cached
 
-    if target is not None:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(f".{os.getpid()}.tmp.npz")
-        np.savez(tmp, features=features)
-        os.replace(tmp, target)
-    return features
+    parts = {"kind": "image", "featurizer": "extract_features", "model": backbone,
+             "image_size": image_size, "weights": str(weights), "decoder": "pil",
+             "pooling": "avg", "dtype": "float32", "rows": n,
+             "inputs": _cache_key(images, backbone, image_size, weights)}
+    features, lookup = cached(f"{backbone}-{image_size}", parts, compute, rows=n, folder=cache)
+    return (features, lookup) if return_lookup else features
