@@ -15,7 +15,7 @@ import os
 import sys
 import tempfile
 from collections.abc import Iterable, Iterator
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 _T = TypeVar("_T")
 
@@ -106,19 +106,34 @@ def no_retracing_notices() -> Iterator[None]:
         tf_logger.removeFilter(notice_filter)
 
 
+@overload
+def progress(iterable: None, *, total: int | None = None, desc: str | None = None,
+             unit: str = "it") -> Any: ...
+
+
+@overload
 def progress(iterable: Iterable[_T], *, total: int | None = None, desc: str | None = None,
-             unit: str = "it") -> Iterator[_T]:
+             unit: str = "it") -> Iterator[_T]: ...
+
+
+def progress(iterable: Iterable[_T] | None, *, total: int | None = None,
+             desc: str | None = None, unit: str = "it") -> Any:
     """`iterable` with a tqdm progress bar on standard error, shown only when
     standard error is a terminal (never in logs, CI or notebooks' captured output).
+
+    With `iterable=None` it returns the bar itself, to `update(n)` by hand
+    inside a `with` block (a loop over batches of several items).
 
     Example:
     >>> list(progress(range(3), total=3, desc="demo"))  # no bar: not a terminal here
     [0, 1, 2]
+    >>> with progress(None, total=5, desc="demo") as bar:
+    ...     bar.update(5)
     """
     import sys
 
     from tqdm.auto import tqdm
 
     tty = hasattr(sys.stderr, "isatty") and sys.stderr.isatty()
-    return iter(tqdm(iterable, total=total, desc=desc, unit=unit, disable=not tty, leave=False,
-                     file=sys.stderr))
+    return tqdm(iterable, total=total, desc=desc, unit=unit, disable=not tty, leave=False,
+                file=sys.stderr)

@@ -152,7 +152,7 @@ class Lookup:
     hit: bool
     nbytes: int
     seconds: float
-    damaged: str = None  # why an existing entry was recomputed
+    damaged: "str | None" = None  # why an existing entry was recomputed
 
 
 def cached(name, parts, compute, *, rows=None, dim=None, folder=None):
@@ -236,9 +236,9 @@ class Entry:
     path: Path
     nbytes: int
     about: dict
-    shape: tuple = None
-    created: str = None
-    problem: str = None  # why it cannot be read (it would be recomputed)
+    shape: "tuple | None" = None
+    created: "str | None" = None
+    problem: "str | None" = None  # why it cannot be read (it would be recomputed)
 
     @property
     def name(self):

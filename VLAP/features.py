@@ -91,7 +91,8 @@ class TfidfFeaturizer(_Featurizer):
         self.vocabulary = None if vocabulary is None else [str(t) for t in vocabulary]
         self.idf = None if idf is None else [float(v) for v in idf]
         if (self.vocabulary is None) != (self.idf is None) or (
-                self.vocabulary is not None and len(self.vocabulary) != len(self.idf)):
+                self.vocabulary is not None and self.idf is not None
+                and len(self.vocabulary) != len(self.idf)):
             raise ValueError("`vocabulary` and `idf` must be given together, of equal length.")
         self._vectorizer = None if self.vocabulary is None else self._restore()
 
@@ -102,7 +103,7 @@ class TfidfFeaturizer(_Featurizer):
                                stop_words=self.stop_words, dtype=np.float32, **kwargs)
 
     def _restore(self):
-        vec = self._new(vocabulary={t: i for i, t in enumerate(self.vocabulary)})
+        vec = self._new(vocabulary={t: i for i, t in enumerate(self.vocabulary or ())})
         vec.idf_ = np.asarray(self.idf, dtype=np.float64)
         return vec
 
@@ -329,11 +330,11 @@ class FeaturePipeline(_Featurizer):
             raise ValueError("`steps` must hold at least one featuriser.")
 
     @property
-    def needs_fit(self):
+    def needs_fit(self):  # type: ignore[override]  # a pipeline's is its steps'
         return any(s.needs_fit for s in self.steps)
 
     @property
-    def input_kind(self):
+    def input_kind(self):  # type: ignore[override]  # a pipeline's is its first step's
         return self.steps[0].input_kind
 
     def fit(self, inputs):
@@ -485,7 +486,7 @@ def _minilm_folder():
     return folder
 
 
-_ENCODERS = {}
+_ENCODERS: dict = {}
 
 
 def _minilm_encoder(sequence_length):
