@@ -248,13 +248,26 @@ class MultilabelEvaluator:
         n, num_labels = self._counts.n_samples, self.num_labels
         positives = self._counts.tp + self._counts.fn
         valid = (positives > 0) & (positives < n)
+        present = positives > 0
         excluded = [self._index[j] for j in np.flatnonzero(~valid)]
+        absent = [self._index[j] for j in np.flatnonzero(~present)]
         if excluded:
+            # one warning names every label left out and the rows it is left out of
+            only_positive = [self._index[j] for j in np.flatnonzero(present & ~valid)]
+            parts = []
+            if absent:
+                parts.append(f"{len(absent)} with no positive example (left out of "
+                             "average_precision_macro, roc_auc_macro, f1_macro_present and "
+                             f"average_precision_macro_present): {_names(absent)}")
+            if only_positive:
+                parts.append(f"{len(only_positive)} with no negative example (left out of "
+                             f"average_precision_macro and roc_auc_macro): "
+                             f"{_names(only_positive)}")
+            nan = ("; average_precision_macro and roc_auc_macro are NaN: no label left"
+                   if not valid.any() else "")
             warnings.warn(
-                f"{len(excluded)} of {num_labels} labels have no positive or no negative "
-                "example in `y_true` and are excluded from average_precision_macro and "
-                f"roc_auc_macro{' (both NaN: no label left)' if not valid.any() else ''}"
-                f": {excluded[:10]!r}{' ...' if len(excluded) > 10 else ''}",
+                f"{len(excluded)} of {num_labels} labels of `y_true` are left out of "
+                f"label averages: {'; '.join(parts)}{nan}",
                 UserWarning, stacklevel=2,
             )
         if not 0 < positives.sum() < n * num_labels:
@@ -273,6 +286,9 @@ class MultilabelEvaluator:
                 "average_precision_macro": float(np.mean(ap[valid])) if any_valid else np.nan,
                 "average_precision_micro": float(ap_micro),
                 "roc_auc_macro": float(np.mean(auc[valid])) if any_valid else np.nan,
+                # a label with positives only: every ranking is perfect (AP 1, as sklearn)
+                "average_precision_macro_present": float(np.mean(
+                    np.where(valid, ap, 1.0)[present])) if present.any() else np.nan,
                 "roc_auc_micro": float(auc_micro),
             },
         }
@@ -302,6 +318,7 @@ class MultilabelEvaluator:
             "n_samples": int(n),
             "num_labels": int(num_labels),
             "excluded_labels": excluded,
+            "labels_without_positives": absent,
             "ranking_bins": self.ranking_bins,
             "ranking_error_bound": error_bound,
         })
@@ -317,6 +334,12 @@ class MultilabelEvaluator:
         }, index=self._index, columns=list(PER_LABEL_COLUMNS))
         table.attrs.update(summary.attrs)
         return summary, table
+
+
+def _names(labels, shown=10):
+    """The first ``shown`` label names of a warning, then how many more."""
+    more = f" and {len(labels) - shown} more" if len(labels) > shown else ""
+    return ", ".join(str(name) for name in labels[:shown]) + more
 
 
 __all__ = ["PER_LABEL_COLUMNS", "MultilabelEvaluator", "metric_names"]
