@@ -155,6 +155,14 @@ def test_gradients_are_finite_for_far_logits_and_empty_sets(name):
         assert torch.isfinite(u.grad).all(), (name, scale)
 
 
+def test_zlpr_anchors_its_cut_at_zero_and_two_way_only_ranks():
+    """ZLPR's threshold class has logit 0: moving every logit by one constant changes
+    it. Two-way depends on differences only: the same move leaves it unchanged, so it
+    fixes no cut (documented in its docstring and the README)."""
+    assert not np.allclose(core.zlpr(NUMPY_OPS, Y, U), core.zlpr(NUMPY_OPS, Y, U + 3.0))
+    assert _numpy_two_way(Y, U + 3.0) == pytest.approx(_numpy_two_way(Y, U), rel=1e-12)
+
+
 def test_the_decision_cut_is_logit_zero():
     """Both losses are smallest when positives are above 0 and negatives below:
     moving every logit to the right side lowers them (ZLPR: towards 0)."""

@@ -337,10 +337,13 @@ def two_way(y_true, y_pred, *, t_pos=4.0, t_neg=1.0, from_logits=True, sample_we
     rows with a positive) plus the mean of ``l`` over the **classes** (each
     column's samples in the batch; classes with a positive in the batch).
     ``t_pos`` (the paper's Tp) and ``t_neg`` (Tn) default to the paper's 4 and 1.
-    It compares positives with negatives, and ``l`` is smallest when every
-    positive logit is above every negative one with margin; read as
-    ``softplus``, it is the log-loss of ``sigmoid(x_p - x_n)``, and the paper
-    (like its code) predicts with the logits, so the **decision cut is logit 0**.
+    It compares positives with negatives: ``l`` is smallest when every positive
+    logit is above every negative one with margin. **Decision cut:** the loss
+    depends on logit *differences* only (adding one constant to every logit
+    leaves it unchanged), so unlike ZLPR it pins no cut by itself; the paper
+    scores rankings (mAP per class and per sample). VLAP decides at its usual
+    logit 0 (probability 0.5); with this loss, tune the per-label cuts on
+    validation (``threshold="tuned"``) before trusting decisions at 0.
 
     The class-wise term spans the batch: under ``tf.distribute`` each replica's
     exponential sums are shifted by the maximum exponent over all replicas

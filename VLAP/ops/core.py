@@ -434,12 +434,13 @@ def _masked_max(xp, z, mask, axis):
     return xp.max(z * mask + _FAR * (1.0 - mask), axis)
 
 
-def _shifted_exp_sum(xp, z, weight, shift, axis):
+def _shifted_exp_sum(xp, z, weight, member, shift, axis):
     """``sum(weight * exp(z - shift))`` over ``axis``, for a ``shift`` at least the
-    maximum of ``z`` where ``weight > 0``: every term is at most ``weight``. The
-    exponent is clipped at 0 so the masked-out entries (weight 0, any ``z``) stay
-    finite and add exactly 0."""
-    return xp.sum(weight * xp.exp(xp.minimum(z - shift, 0.0)), axis)
+    maximum of ``z`` where ``member`` (``weight > 0``) is 1: every term is at most
+    ``weight``. The exponent is multiplied by ``member``, so a masked-out entry
+    (weight 0, any ``z``) gives ``0 * e^0``: exactly 0, and no gradient. (A clip at
+    0 would do the same, but JAX splits a clip's gradient in two at the maximum.)"""
+    return xp.sum(weight * xp.exp((z - shift) * member), axis)
 
 
 def _log_sum(xp, total, shift):
@@ -488,7 +489,8 @@ def zlpr(xp, y_true, y_pred, *, from_logits=True, sample_weight=None):
     for z, weight, member in ((s, neg, neg_set), (-s, pos, pos_set)):
         # log(1 + sum w e^z) = m + log(e^-m + sum w e^(z - m)), m = max(0, max z)
         m = xp.maximum(_masked_max(xp, z, member, -1), 0.0)
-        total = xp.exp(-m) + _shifted_exp_sum(xp, z, weight, xp.reshape(m, (-1, 1)), -1)
+        total = xp.exp(-m) + _shifted_exp_sum(xp, z, weight, member,
+                                              xp.reshape(m, (-1, 1)), -1)
         value = value + m + xp.log(total)
     if sample_weight is not None and not entry:
         value = value * xp.reshape(xp.cast_like(sample_weight, value), (-1,))
@@ -519,6 +521,14 @@ def two_way_counts(xp, y_true, y_pred, *, t_pos=4.0, t_neg=1.0, from_logits=True
                    sample_weight=None, shift):
     """The sums of the Two-way loss over this batch's rows, to add across replicas.
 
+    The loss (Kobayashi, "Two-way Multi-Label Loss", CVPR 2023; its relative loss
+    with temperatures, applied to the samples and to the classes) is, for a set
+    with positives ``P`` and negatives ``N``, ``softplus(Tn log sum_N e^{x/Tn} +
+    Tp log sum_P e^{-x/Tp})``, averaged over the samples with a positive plus
+    averaged over the classes with a positive in the batch. Sets are exact (the
+    reference code's soft mask of -100 is not used); an empty set of negatives
+    gives 0. Weights multiply the exponentials (``w`` copies of an entry).
+
     Returns ``(class_neg, class_pos, class_positives, sample_total, samples)``:
     per label, ``sum_i w e^{x/Tn - shift_n}`` over the class's negatives and
     ``sum_i w e^{-x/Tp - shift_p}`` over its positives (``shift`` from
@@ -529,12 +539,12 @@ def two_way_counts(xp, y_true, y_pred, *, t_pos=4.0, t_neg=1.0, from_logits=True
     """
     (zn, wn, mn), (zp, wp, mp) = _two_way_terms(xp, y_true, y_pred, from_logits, t_pos,
                                                 t_neg, sample_weight)
-    class_neg = _shifted_exp_sum(xp, zn, wn, shift[0], 0)
-    class_pos = _shifted_exp_sum(xp, zp, wp, shift[1], 0)
+    class_neg = _shifted_exp_sum(xp, zn, wn, mn, shift[0], 0)
+    class_pos = _shifted_exp_sum(xp, zp, wp, mp, shift[1], 0)
     row = []
     for z, weight, member, t in ((zn, wn, mn, t_neg), (zp, wp, mp, t_pos)):
         m = xp.reshape(_masked_max(xp, z, member, -1), (-1, 1))
-        row.append(t * _log_sum(xp, _shifted_exp_sum(xp, z, weight, m, -1),
+        row.append(t * _log_sum(xp, _shifted_exp_sum(xp, z, weight, member, m, -1),
                                 xp.reshape(m, (-1,))))
     has_positive = xp.cast_like(xp.sum(mp, -1) > 0, zp)
     sample_total = xp.sum(has_positive * xp.softplus(row[0] + row[1]))

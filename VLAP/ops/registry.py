@@ -514,8 +514,9 @@ del _score, _class
 
 
 # --- relative losses: ZLPR and the Two-way Multi-Label Loss (issue 27) ------------------
-# Both are natural rivals of sigmoidF1's "decide at a fixed cut": trained on logits,
-# their decision cut is logit 0 (probability 0.5), with no threshold tuning.
+# The multilabel literature's rivals of sigmoidF1's "decide at a fixed cut": ZLPR's
+# cut is logit 0 by construction; Two-way depends on logit differences only (see
+# VLAP.losses.two_way on its cut).
 
 def _positive(name):
     return lambda v: core.check_number(name, v, low=0.0, low_inclusive=False)
