@@ -180,3 +180,26 @@ def test_display_names_and_kinds():
     assert display_name("zlpr") == "ZLPR" and display_name("two_way") == "Two-way"
     assert registry.loss_spec("zlpr").kind == "elementwise"
     assert registry.loss_spec("two_way").kind == "batch"
+
+
+@pytest.mark.parametrize("weights", [None, "rows", "entries"])
+def test_both_as_parts_of_a_weighted_sum_agree_across_front_ends(weights):
+    """two_way as the surrogate, zlpr as the baseline: Keras and VLAP.torch agree
+    (the registry's parity test covers each loss alone)."""
+    import torch
+
+    import VLAP
+    import VLAP.torch as vt
+
+    rng = np.random.default_rng(4)
+    w = {None: None, "rows": rng.choice([0.0, 1.0, 2.0], size=5),
+         "entries": rng.choice([0.0, 1.0, 3.0], size=(5, 4))}[weights]
+    options = dict(surrogate="two_way", baseline="zlpr", weight=0.3)
+    keras_value = float(VLAP.losses.WeightedSum(dtype="float64", **options)(
+        Y, U, sample_weight=w))
+    torch_value = float(vt.WeightedSum(**options)(
+        torch.tensor(U), torch.tensor(Y), None if w is None else torch.tensor(w)))
+    assert keras_value == pytest.approx(torch_value, abs=1e-6)
+    if weights is None:  # and it is the sum of its parts
+        expected = two_way_by_hand(Y, U) + 0.3 * zlpr_by_hand(Y, U).mean()
+        assert torch_value == pytest.approx(expected, rel=1e-12)

@@ -24,14 +24,16 @@ Note the argument order: ``module(input, target)`` as in ``torch.nn`` losses
 Under ``torch.distributed`` (DDP, FSDP, Lightning's ``strategy="ddp"``, the HF
 Trainer) the batch-level losses (:class:`SigmoidF1`, :class:`JaccardLoss` and the other
 soft scores, :class:`SoftScoreLoss`, :class:`WeightedSum`, :class:`DualHead`,
-:class:`Scheduled`, :class:`EMASigmoidF1`) are the loss of
-the *global* batch by default: their soft counts are summed across ranks with
-one differentiable ``all_reduce`` per call, scaled so that DDP's gradient
-averaging gives the single-process gradient of the concatenated batch. Their
-``sync`` argument (``"auto"``, ``"global"``, ``"local"``) is explained in
-:mod:`VLAP.torch.dist`. The element-wise losses (:class:`BinaryCrossentropy`,
-:class:`Focal`, :class:`Asymmetric`, :class:`LabelCountError`) used on their own
-stay per-rank means, as ``torch.nn`` losses are.
+:class:`Scheduled`, :class:`EMASigmoidF1`, :class:`TwoWay`) are the loss of
+the *global* batch by default: their soft counts (TwoWay: its exponential sums,
+shifted by the ranks' maximum, found by one ``all_reduce(MAX)`` without gradient)
+are summed across ranks with one differentiable ``all_reduce`` per call, scaled so
+that DDP's gradient averaging gives the single-process gradient of the
+concatenated batch. Their ``sync`` argument (``"auto"``, ``"global"``, ``"local"``)
+is explained in :mod:`VLAP.torch.dist`. The element-wise losses
+(:class:`BinaryCrossentropy`, :class:`Focal`, :class:`Asymmetric`,
+:class:`LabelCountError`, :class:`ZLPR`) used on their own stay per-rank means, as
+``torch.nn`` losses are.
 """
 
 import torch
