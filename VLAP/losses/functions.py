@@ -327,8 +327,9 @@ def two_way(y_true, y_pred, *, t_pos=4.0, t_neg=1.0, from_logits=True, sample_we
             validate_args=True):
     """The Two-way Multi-Label Loss (Kobayashi, CVPR 2023): one scalar per batch.
 
-    Formula (Kobayashi, "Two-way Multi-Label Loss", CVPR 2023: the relative loss
-    with temperatures of its Sec. 3, applied both ways), for a set of logits with
+    Formula (Kobayashi, "Two-way Multi-Label Loss", CVPR 2023: its relative loss
+    with temperatures, applied both ways; as in the paper's public code, whose
+    soft mask of -100 is replaced here by exact sets), for a set of logits with
     positives ``P`` and negatives ``N``:
 
         ``l(x) = softplus(Tn log sum_{n in N} e^{x_n / Tn} + Tp log sum_{p in P} e^{-x_p / Tp})``

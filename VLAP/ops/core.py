@@ -464,7 +464,7 @@ def zlpr(xp, y_true, y_pred, *, from_logits=True, sample_weight=None):
     """ZLPR, the multilabel categorical cross-entropy (Su et al. 2022), per example.
 
     Formula (Su et al., "ZLPR: A Novel Loss for Multi-label Classification", 2022,
-    the loss of their Sec. 2; also Su 2020, "Generalizing softmax + cross-entropy to
+    their proposed loss; first in Su 2020, "Generalizing softmax + cross-entropy to
     multi-label classification"), for the logits ``s`` of one example:
 
         ``log(1 + sum_{i in neg} e^{s_i}) + log(1 + sum_{j in pos} e^{-s_j})``
