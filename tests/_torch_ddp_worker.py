@@ -52,6 +52,11 @@ CASES = {
         lambda: vt.WeightedSum(baseline="label_count_error", weight=0.2), 1, "entries"),
     "scheduled": (_scheduled, 1, None),
     "ema_sigmoid_f1": (lambda: vt.EMASigmoidF1(momentum=0.5), 3, None),
+    # class-wise log-sum-exps over the global batch: shifts by the ranks' maximum
+    "two_way": (lambda: vt.TwoWay(), 2, None),
+    "two_way_entry_weights": (lambda: vt.TwoWay(t_pos=2.0, t_neg=0.5), 1, "entries"),
+    "weighted_sum_two_way_zlpr": (
+        lambda: vt.WeightedSum(surrogate="two_way", baseline="zlpr", weight=0.3), 1, "entries"),
     # the old per-rank behaviour: must NOT match the single process (the test's power)
     "sigmoid_f1_local": (lambda: vt.SigmoidF1(sync="local"), 1, None),
 }

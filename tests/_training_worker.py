@@ -153,6 +153,10 @@ def smoke(out):
     return res
 
 
+# two_way: its class-wise log-sum-exps span the global batch (shift: max over replicas)
+DISTRIBUTED_LOSSES = ("sigmoidF1", "bce", "jaccard", "two_way", "zlpr")
+
+
 def distribute(out):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(32, 6)).astype("float32")
@@ -198,7 +202,7 @@ def distribute(out):
                 keras.distribution.set_distribution(None)
 
         scopes = {1: contextlib.nullcontext, 2: data_parallel}
-    for loss in ("sigmoidF1", "bce", "jaccard"):
+    for loss in DISTRIBUTED_LOSSES:
         expected = float(keras.ops.convert_to_numpy(
             VLAP.losses.get(loss)(y, x @ weights[0] + weights[1])))
         res[loss] = {"expected_loss": expected}

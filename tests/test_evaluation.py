@@ -42,6 +42,7 @@ EXPECTED_NAMES = [
     "recall_at_1", "recall_at_3", "recall_at_5",
     "ndcg_at_1", "ndcg_at_3", "ndcg_at_5",
     "label_ranking_average_precision", "coverage_error", "label_ranking_loss",
+    "f1_macro_present", "average_precision_macro_present",  # issue 27: appended last
 ]
 
 
@@ -74,6 +75,12 @@ def _sklearn_reference(y, scores, y_pred):
     ref["label_count_accuracy"] = (pc == tc).mean()
     ref["mean_predicted_labels"] = pc.mean()
     ref["mean_true_labels"] = tc.mean()
+    present = pos > 0
+    ref["f1_macro_present"] = (f1_score(y[:, present], y_pred[:, present], average="macro",
+                                        zero_division=0) if present.any() else np.nan)
+    ref["average_precision_macro_present"] = (
+        average_precision_score(y[:, present], scores[:, present], average="macro")
+        if present.sum() > 1 else np.nan)
     return ref
 
 
@@ -164,6 +171,28 @@ def test_label_without_positives_is_excluded_from_macro_ranking_scores():
     assert np.isnan(table.loc["e", "roc_auc"])
     assert np.isclose(df.loc["roc_auc_macro", "value"],
                       table["roc_auc"].dropna().mean())
+    # the *_present rows: labels with a positive (e has no negative: AP 1, as sklearn)
+    from sklearn.metrics import average_precision_score, f1_score
+
+    keep = [0, 1, 3, 4]
+    p = (scores > 0.5).astype(int)
+    assert df.attrs["labels_without_positives"] == ["c"]
+    assert df.loc["f1_macro_present", "value"] == pytest.approx(
+        f1_score(y[:, keep], p[:, keep], average="macro", zero_division=0), abs=1e-12)
+    assert df.loc["average_precision_macro_present", "value"] == pytest.approx(
+        average_precision_score(y[:, keep], scores[:, keep], average="macro"), abs=1e-12)
+
+
+def test_labels_left_out_are_named_once_with_the_rows_they_leave():
+    y = np.array([[1, 0, 1], [1, 0, 0], [1, 0, 1]])
+    with pytest.warns(UserWarning) as caught:
+        evaluate_predictions(y, [[0.9, 0.1, 0.6], [0.4, 0.2, 0.3], [0.8, 0.3, 0.7]],
+                             label_names=["sky", "sea", "sun"])
+    messages = [str(w.message) for w in caught if "left out" in str(w.message)]
+    assert len(messages) == 1
+    assert "1 with no positive example" in messages[0] and ": sea" in messages[0]
+    assert "f1_macro_present" in messages[0]
+    assert "1 with no negative example" in messages[0] and ": sky" in messages[0]
 
 
 def test_no_label_left_gives_nan():

@@ -108,6 +108,9 @@ _EXPECTED = {
         'label_ranking_average_precision': 0.6659722222222222,
         'coverage_error': 3.0625,
         'label_ranking_loss': 0.3854166666666667,
+        # issue 27: the same averages over the labels with a positive (0-3, not 4), last
+        'f1_macro_present': 0.46062271062271065,
+        'average_precision_macro_present': 0.5059326090576091,
     },
     "top_k_2": {
         'f1_micro': 0.42105263157894735,
@@ -146,6 +149,8 @@ _EXPECTED = {
         'label_ranking_average_precision': 0.6659722222222222,
         'coverage_error': 3.0625,
         'label_ranking_loss': 0.3854166666666667,
+        'f1_macro_present': 0.4658841158841159,
+        'average_precision_macro_present': 0.5059326090576091,
     },
 }
 
@@ -211,7 +216,8 @@ def test_every_report_row_has_exactly_one_table_entry_and_vice_versa(ks):
     assert sorted(counts.metrics()) == sorted(by_path["counts"])
     assert sorted(ranking.metrics()) == sorted(by_path["example_ranking"])
     assert by_path["label_ranking"] == ["average_precision_macro", "average_precision_micro",
-                                        "roc_auc_macro", "roc_auc_micro"]
+                                        "roc_auc_macro", "roc_auc_micro",
+                                        "average_precision_macro_present"]
     assert all(by_path[p] == [] for p in ("validation_scores", "epoch_logs", "arrays",
                                           "confusion"))
 
@@ -244,6 +250,12 @@ def test_averaged_over_says_what_each_row_averages_today():
         f1_score(y, p, average=None, zero_division=0).mean(), abs=1e-12)
     assert df.loc["f1_macro", "value"] != pytest.approx(
         f1_score(y[:, :4], p[:, :4], average="macro", zero_division=0), abs=1e-6)
+    # the *_present rows name their label set: the labels with a positive (0-3)
+    assert over["f1_macro_present"] == over["average_precision_macro_present"] \
+        == "labels_with_positives"
+    assert df.loc["f1_macro_present", "value"] == pytest.approx(
+        f1_score(y[:, :4], p[:, :4], average="macro", zero_division=0), abs=1e-12)
+    assert df.attrs["labels_without_positives"] == [4]
 
 
 # --- directions -----------------------------------------------------------------------
@@ -279,7 +291,7 @@ def test_directions_agree_with_scikit_learn():
             checked += 1
         if m.name in get_scorer_names():  # scikit-learn's scorers: sign +1 = maximised
             assert get_scorer(m.name)._sign == (1 if m.higher_is_better else -1), m.name
-    assert checked == 26
+    assert checked == 28  # 26, then the two *_present rows (issue 27)
     assert get_metric("label_count_mae").higher_is_better is False
     assert get_metric("label_count_accuracy").higher_is_better is True
     assert get_metric("mean_predicted_labels").best == "closest"
@@ -531,4 +543,4 @@ def test_the_table_imports_no_framework():
     out = subprocess.run([sys.executable, "-c", _NO_FRAMEWORK], capture_output=True, text=True,
                          timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.split() == ["36", "False"]
+    assert out.stdout.split() == ["38", "False"]

@@ -3,8 +3,9 @@
 The first updates of DDP with the global-batch losses equal those of one process on
 the concatenated batch (to 1e-6), for sigmoidF1, the F-beta/precision/recall/Jaccard/
 MCC family, WeightedSum (with BCE, ASL and the label-count error, row and entry
-weights), Scheduled and EMASigmoidF1 (three steps: its moving average is synced),
-with uneven batches on the two ranks.
+weights), Scheduled, EMASigmoidF1 (three steps: its moving average is synced) and
+the Two-way loss (its class-wise log-sum-exps span the global batch; alone, with
+entry weights, and in WeightedSum with ZLPR), with uneven batches on the two ranks.
 
 VLAP.torch does not use Keras, so these tests run once, in the TensorFlow (default)
 pass of CI, and are skipped in the torch and jax passes: the result cannot differ and

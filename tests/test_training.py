@@ -251,7 +251,7 @@ def test_batch_losses_mean_the_global_batch_across_replicas(tmp_path, backend):
     pytest.importorskip(backend)
     res = _worker(backend, "distribute", tmp_path,
                   XLA_FLAGS="--xla_force_host_platform_device_count=2")
-    for loss in ("sigmoidF1", "bce", "jaccard"):
+    for loss in ("sigmoidF1", "bce", "jaccard", "two_way", "zlpr"):
         one, two = res[loss]["1"], res[loss]["2"]
         for a, b in zip(one["weights"], two["weights"]):
             np.testing.assert_allclose(a, b, atol=1e-5, err_msg=loss)

@@ -176,6 +176,11 @@ class ThresholdedCounts:
         values["label_count_accuracy"] = s["count_equal"] / n
         values["mean_predicted_labels"] = s["predicted"] / n
         values["mean_true_labels"] = s["true"] / n
+        present = (self.tp + self.fn) > 0  # labels with a positive example
+        per_label_f1 = core.reduce_score(NUMPY_OPS, "fbeta", *counts, average=None,
+                                         epsilon=_TINY)
+        values["f1_macro_present"] = (float(np.mean(per_label_f1[present])) if present.any()
+                                      else float("nan"))
         return values
 
 

@@ -40,6 +40,10 @@ What it averages over (``averaged_over``), as the report computes it today:
 * ``"labels_with_both"``: the mean over the labels with at least one positive
   *and* one negative example in ``y_true`` (the others are left out, with a
   warning; NaN when none is left);
+* ``"labels_with_positives"``: the mean over the labels with at least one
+  positive example in ``y_true`` (the ``*_present`` rows: the labels without
+  one are left out, named once in the report's warning and
+  ``attrs["labels_without_positives"]``; NaN when none is left);
 * ``"entries"``: every (example, label) entry pooled;
 * ``"examples"``: the mean over examples (an example with no true and no
   predicted label scores 0 in the ``*_samples`` averages);
@@ -50,7 +54,7 @@ Example:
 >>> m = get_metric("hamming_loss")
 >>> m.higher_is_better, m.header, m.computed_by, m.averaged_over
 (False, 'Hamming loss', 'counts', 'entries')
->>> [m.name for m in report_metrics(ks=(2,))][-6:-3]
+>>> [m.name for m in report_metrics(ks=(2,))][-8:-5]
 ['precision_at_2', 'recall_at_2', 'ndcg_at_2']
 >>> get_metric("ndcg_at_10").header
 'nDCG@10'
@@ -79,7 +83,8 @@ _IN_REPORT = COMPUTED_BY[5:]  # yours, computed by the evaluator from `compute`
 _REGISTRABLE = COMPUTED_BY[4:]
 
 #: What a metric averages over (see the module docstring).
-AVERAGED_OVER = ("labels", "labels_by_support", "labels_with_both", "entries", "examples")
+AVERAGED_OVER = ("labels", "labels_by_support", "labels_with_both", "labels_with_positives",
+                 "entries", "examples")
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -245,6 +250,14 @@ REPORT_METRICS = (
              "how far down the ranking all true labels are covered"),
     _builtin("label_ranking_loss", "example_ranking", False, "ranking loss", "examples",
              "share of (true, false) label pairs ranked the wrong way"),
+    # The same averages over one label set: the labels with a positive in the split.
+    # Last, so the rows above keep their positions in every published table.
+    _builtin("f1_macro_present", "counts", True, "macro-F1 (present)", "labels_with_positives",
+             "F1 at the decisions per label, mean over the labels with a positive"),
+    _builtin("average_precision_macro_present", "label_ranking", True, "mAP (present)",
+             "labels_with_positives",
+             "average precision per label, mean over the labels with a positive (a label "
+             "without negatives scores 1, as in scikit-learn)"),
 )
 
 #: The scores :class:`VLAP.training.monitors.ValidationScores` adds to the epoch

@@ -145,7 +145,9 @@ def evaluate_predictions(y_true: Any, scores: Any, *, threshold: Threshold = 0.5
     scikit-learn, an example with no true and no predicted label scores 0 in
     the `*_samples` averages). Labels with no positive or no negative example
     in `y_true` are left out of `average_precision_macro` and `roc_auc_macro`
-    (with a warning saying how many); the value is NaN when no label is left.
+    (one warning names them); the value is NaN when no label is left. The
+    `*_present` rows (`f1_macro_present`, `average_precision_macro_present`,
+    the last built-in rows) average over the labels with a positive example.
     Ties in the `@k` metrics are averaged over their orderings (scikit-learn's
     `ndcg_score` default); see :mod:`VLAP.evaluation.ranking`.
 
@@ -193,7 +195,7 @@ def evaluate_predictions(y_true: Any, scores: Any, *, threshold: Threshold = 0.5
         `threshold_strategy` ("fixed", "per_label", "tuned" or "top_k"),
         `threshold` (a float, a list per label, or None for top-k), `top_k`,
         `n_samples`, `num_labels`, `excluded_labels` (left out of macro
-        mAP/AUROC), `naming_note` and `paper_naming`. With `per_label=True`, a
+        mAP/AUROC), `labels_without_positives` (left out of the `*_present` rows), `naming_note` and `paper_naming`. With `per_label=True`, a
         tuple `(summary, per_label_df)` where `per_label_df` has one row per
         label and columns :data:`PER_LABEL_COLUMNS`.
 
@@ -219,7 +221,7 @@ def evaluate_predictions(y_true: Any, scores: Any, *, threshold: Threshold = 0.5
     >>> df = VLAP.evaluation.evaluate_predictions(y_true, scores,
     ...                                           metrics=[false_positive_rate])
     >>> list(df.index[-2:]), round(float(df.loc["false_positive_rate", "value"]), 4)
-    (['label_ranking_loss', 'false_positive_rate'], 0.25)
+    (['average_precision_macro_present', 'false_positive_rate'], 0.25)
 
     See Also:
         :func:`evaluate` (predicts first), :data:`PAPER_NAMING`.

@@ -255,15 +255,12 @@ class MultilabelEvaluator:
         n, num_labels = self._counts.n_samples, int(self.num_labels or 0)
         positives = self._counts.tp + self._counts.fn
         valid = (positives > 0) & (positives < n)
+        present = positives > 0
         excluded = [self._index[j] for j in np.flatnonzero(~valid)]
-        if excluded:
-            warnings.warn(
-                f"{len(excluded)} of {num_labels} labels have no positive or no negative "
-                "example in `y_true` and are excluded from average_precision_macro and "
-                f"roc_auc_macro{' (both NaN: no label left)' if not valid.any() else ''}"
-                f": {excluded[:10]!r}{' ...' if len(excluded) > 10 else ''}",
-                UserWarning, stacklevel=2,
-            )
+        absent = [self._index[j] for j in np.flatnonzero(~present)]
+        message = left_out_message(positives, n, self._index)
+        if message:
+            warnings.warn(message, UserWarning, stacklevel=2)
         if not 0 < positives.sum() < n * num_labels:
             warnings.warn(
                 "`y_true` has no positive or no negative entry at all: "
@@ -280,6 +277,9 @@ class MultilabelEvaluator:
                 "average_precision_macro": float(np.mean(ap[valid])) if any_valid else np.nan,
                 "average_precision_micro": float(ap_micro),
                 "roc_auc_macro": float(np.mean(auc[valid])) if any_valid else np.nan,
+                # a label with positives only: every ranking is perfect (AP 1, as sklearn)
+                "average_precision_macro_present": float(np.mean(
+                    np.where(valid, ap, 1.0)[present])) if present.any() else np.nan,
                 "roc_auc_micro": float(auc_micro),
             },
         }
@@ -309,6 +309,7 @@ class MultilabelEvaluator:
             "n_samples": int(n),
             "num_labels": int(num_labels),
             "excluded_labels": excluded,
+            "labels_without_positives": absent,
             "ranking_bins": self.ranking_bins,
             "ranking_error_bound": error_bound,
         })
@@ -326,4 +327,49 @@ class MultilabelEvaluator:
         return summary, table
 
 
-__all__ = ["PER_LABEL_COLUMNS", "MultilabelEvaluator", "metric_names"]
+def left_out_message(positives, n_samples, label_names):
+    """The one sentence naming the labels left out of label averages, or None.
+
+    A label with no positive example is left out of ``average_precision_macro``,
+    ``roc_auc_macro`` and the ``*_present`` rows; one with no negative example
+    out of ``average_precision_macro`` and ``roc_auc_macro``.
+
+    Args:
+        positives: array of shape ``(num_labels,)``. Positive examples per label.
+        n_samples: int. Examples in the split.
+        label_names: sequence. One name per label.
+
+    Example:
+    >>> left_out_message(np.array([3, 0, 1]), 3, ["sky", "sea", "sun"])  # doctest: +NORMALIZE_WHITESPACE
+    '2 of 3 labels of `y_true` are left out of label averages: 1 with no positive example
+    (left out of average_precision_macro, roc_auc_macro, f1_macro_present and
+    average_precision_macro_present): sea; 1 with no negative example (left out of
+    average_precision_macro and roc_auc_macro): sky'
+    """
+    positives = np.asarray(positives)
+    present, valid = positives > 0, (positives > 0) & (positives < n_samples)
+    if valid.all():
+        return None
+    absent = [label_names[j] for j in np.flatnonzero(~present)]
+    only_positive = [label_names[j] for j in np.flatnonzero(present & ~valid)]
+    parts = []
+    if absent:
+        parts.append(f"{len(absent)} with no positive example (left out of "
+                     "average_precision_macro, roc_auc_macro, f1_macro_present and "
+                     f"average_precision_macro_present): {_names(absent)}")
+    if only_positive:
+        parts.append(f"{len(only_positive)} with no negative example (left out of "
+                     f"average_precision_macro and roc_auc_macro): {_names(only_positive)}")
+    nan = ("; average_precision_macro and roc_auc_macro are NaN: no label left"
+           if not valid.any() else "")
+    return (f"{int((~valid).sum())} of {len(positives)} labels of `y_true` are left out of "
+            f"label averages: {'; '.join(parts)}{nan}")
+
+
+def _names(labels, shown=10):
+    """The first ``shown`` label names of a warning, then how many more."""
+    more = f" and {len(labels) - shown} more" if len(labels) > shown else ""
+    return ", ".join(str(name) for name in labels[:shown]) + more
+
+
+__all__ = ["PER_LABEL_COLUMNS", "MultilabelEvaluator", "left_out_message", "metric_names"]

@@ -10,6 +10,9 @@ Example:
 'sigmoidF1 (β=10, η=0)'
 >>> display_name("binary_crossentropy", "tuned")
 'BCE + tuned thresholds'
+>>> display_name("weighted_sum", loss_kwargs={"baseline": "asymmetric", "weight": 0.3,
+...                                           "surrogate_kwargs": {"beta": 1.0}})
+'sigmoidF1(β=1) + 0.3·ASL'
 """
 
 import csv
@@ -51,7 +54,7 @@ def display_name(loss, variant="", loss_kwargs=None):
     (:func:`VLAP.ops.registry.display_name`; a name it does not know is shown
     as given).
     """
-    name = registry.display_name(loss)
+    name = _composite_name(loss, loss_kwargs) or registry.display_name(loss)
     if variant == "tuned":
         return f"{name} + tuned thresholds"
     if variant == "grid":
@@ -60,6 +63,54 @@ def display_name(loss, variant="", loss_kwargs=None):
     if loss_kwargs and loss == "sigmoid_f1":
         return f"{name} (β={loss_kwargs.get('beta', 1.0):g}, η={loss_kwargs.get('eta', 0.0):g})"
     return name
+
+
+#: Symbols of options in composite names (the paper's β and η; γ for focusing).
+_SYMBOLS = {"beta": "β", "eta": "η", "gamma": "γ", "gamma_neg": "γ-", "gamma_pos": "γ+",
+            "alpha": "α", "f_beta": "F-β", "t_pos": "Tp", "t_neg": "Tn", "momentum": "m"}
+
+
+def _value(value):
+    return f"{value:g}" if isinstance(value, (int, float)) and not isinstance(value, bool) \
+        else str(value)
+
+
+def _part_name(name, options=None, *, always=()):
+    """A part of a composite: its display name and its options, e.g. ``sigmoidF1(β=1)``.
+
+    ``always`` names options shown even at their default (sigmoidF1's β)."""
+    try:
+        spec = registry.loss_spec(name)
+    except (TypeError, ValueError):
+        return str(name)
+    values = {**{k: spec.defaults()[k] for k in always if k in spec.option_names},
+              **{k: v for k, v in (options or {}).items() if k != "from_logits"}}
+    shown = ", ".join(f"{_SYMBOLS.get(k, k)}={_value(v)}" for k, v in values.items())
+    return f"{spec.display}({shown})" if shown else spec.display
+
+
+def _composite_name(loss, loss_kwargs):
+    """A composite loss named by its parts and weights (``sigmoidF1(β=1) + 0.3·ASL``),
+    or None for a loss that is not composite."""
+    try:
+        spec = registry.loss_spec(loss)
+    except (TypeError, ValueError):
+        return None
+    kw = {**spec.defaults(), **(loss_kwargs or {})}
+    if spec.name in ("weighted_sum", "dual_head"):
+        first = _part_name(kw["surrogate"], kw["surrogate_kwargs"], always=("beta",))
+        second = _part_name(kw["baseline"], kw["baseline_kwargs"])
+        if spec.name == "dual_head":
+            return f"dual head: {first} decides, {_value(kw['weight'])}·{second} ranks"
+        return first if not kw["weight"] else f"{first} + {_value(kw['weight'])}·{second}"
+    if spec.name == "scheduled":
+        start = _part_name(kw["start"], kw["start_kwargs"])
+        end = _part_name(kw["end"], kw["end_kwargs"], always=("beta",))
+        return (f"{start} → {end} (from epoch {_value(kw['start_epoch'])} over "
+                f"{_value(kw['ramp_epochs'])})")
+    if spec.name == "ema_sigmoid_f1":
+        return f"sigmoidF1 on moving-average counts (m={_value(kw['momentum'])})"
+    return None
 
 
 

@@ -121,15 +121,41 @@ def _heads(outputs, y):
 
 
 def _decided(y, outputs, from_logits, rule, label_names=None, per_label=False):
-    """The report of one decision rule (a :class:`DecisionRule`) on model outputs."""
+    """The report of one decision rule (a :class:`DecisionRule`) on model outputs.
+
+    The labels a split leaves out of label averages are a fact of the data, not of
+    the model: :func:`left_out_notes` names them once per split, so the report's
+    own warning about them is not repeated here for every model and rule.
+    """
     from VLAP.evaluation import evaluate_predictions
     from VLAP.inference.rule import as_probabilities
 
     heads = 2 if outputs.shape[1] == 2 * y.shape[1] else 1
     scores = as_probabilities(_heads(outputs, y)[1], from_logits)
     decisions = rule.apply(outputs, from_logits=from_logits, heads=heads)
-    return evaluate_predictions(y, scores, rule=rule, label_names=label_names,
-                                per_label=per_label, decisions=decisions)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*left out of label averages",
+                                category=UserWarning)
+        return evaluate_predictions(y, scores, rule=rule, label_names=label_names,
+                                    per_label=per_label, decisions=decisions)
+
+
+def left_out_notes(prep):
+    """One line per evaluated split (validation, test) naming, by label name, the
+    labels it leaves out of label averages (see
+    :func:`VLAP.evaluation.streaming.left_out_message`); none for a split that
+    leaves none out."""
+    from VLAP._arrays import check_label_names
+    from VLAP.evaluation.streaming import left_out_message
+
+    lines = []
+    for split, y in (("validation", prep.y_val), ("test", prep.y_test)):
+        y = np.asarray(y)
+        names = check_label_names(prep.label_names, y.shape[1])
+        message = left_out_message(y.sum(0), len(y), names)
+        if message:
+            lines.append(f"{prep.name} {split} split: {message.replace('of `y_true` ', '')}")
+    return lines
 
 
 def train_and_evaluate(prep, cfg, loss, seed, loss_kwargs=None, variant="",
@@ -594,8 +620,12 @@ def _run_into(cfg, run_dir, meta, provenance, log, resume=False, progress=None):
         log(f"{prep.summary()} (prepared in {time.time() - t0:.0f}s)")
         for line in prep.details():
             log(f"  {line}")
+        left_out = left_out_notes(prep)  # once per split, not once per model
+        for line in left_out:
+            log(f"  warning: {line}")
         _check_model_fits(cfg, prep)
         notes.append(f"## {prep.name}\n{prep.summary()}\n" + "\n".join(prep.notes))
+        notes += left_out
         losses = list(cfg["losses"])
         ds_results: list = []
         kept: dict = {}

@@ -109,7 +109,9 @@ def save_models(best: dict, prep, run_dir: Path, cfg: dict, log=print) -> "list[
             log(f"  could not save the {loss} model of {prep.name}: {type(err).__name__}: {err}")
             continue
         meta["test"] = {k: round(float(shipped.loc[k, "value"]), 6) for k, _ in SHIPPED_METRICS}
-        entries.append(dict(meta, file=str(file.relative_to(run_dir)), best=False))
+        # `display`: the loss named by its parts and options, for people (issue 27)
+        entries.append(dict(meta, display=display_name(loss, "", res.loss_kwargs),
+                            file=str(file.relative_to(run_dir)), best=False))
         t = meta["test"]
         log(f"  shipped {display_name(loss, '', res.loss_kwargs)} (seed {res.seed}): "
             f"{_rule_text(meta)}; the saved file on test: macro-F1 {t['f1_macro']:.3f}, "
@@ -123,7 +125,7 @@ def save_models(best: dict, prep, run_dir: Path, cfg: dict, log=print) -> "list[
                                  "val_f1_macro")]
         top["best"] = True
         log(f"  saved {len(entries)} models to {folder}; best on validation: "
-            f"{display_name(top['loss'])} (validation macro-F1 {top['val_f1_macro']:.3f} "
+            f"{top['display']} (validation macro-F1 {top['val_f1_macro']:.3f} "
             "with its decision rule)")
     return entries
 

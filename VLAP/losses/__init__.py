@@ -47,13 +47,13 @@ import keras
 
 from VLAP.losses.classes import (Asymmetric, BinaryCrossentropy, FBetaLoss, Focal,
                                  JaccardLoss, LabelCountError, MCCLoss, PrecisionLoss,
-                                 RecallLoss, SigmoidF1, UnboundedF1, WeightedSum,
-                                 DualHead, loss_class)
+                                 RecallLoss, SigmoidF1, TwoWay, UnboundedF1, WeightedSum,
+                                 ZLPR, DualHead, loss_class)
 from VLAP.losses.combined import dual_head, ema_sigmoid_f1, mixed, weighted_sum
 from VLAP.losses.functions import (asymmetric, binary_crossentropy, fbeta_loss, focal,
                                    jaccard_loss, label_count_error, loss_value, mcc_loss,
                                    precision_loss, recall_loss, sigmoid_f1,
-                                   soft_score_loss, unbounded_f1)
+                                   soft_score_loss, two_way, unbounded_f1, zlpr)
 from VLAP.losses.stateful import EMASigmoidF1, LossState, Scheduled
 from VLAP.ops import registry
 from VLAP.ops.core import AVERAGES, split_dual_logits
@@ -144,4 +144,5 @@ __all__ = [
     "label_count_error", "LabelCountError", "weighted_sum", "WeightedSum", "mixed",
     "Scheduled", "ema_sigmoid_f1", "EMASigmoidF1", "LossState", "STATEFUL",
     "dual_head", "DualHead", "split_dual_logits", "DUAL_HEAD", "loss_class", "loss_value",
+    "zlpr", "ZLPR", "two_way", "TwoWay",
 ]

@@ -210,6 +210,8 @@ RecallLoss = loss_class("recall")
 JaccardLoss = loss_class("jaccard")
 MCCLoss = loss_class("mcc")
 LabelCountError = loss_class("label_count_error")
+ZLPR = loss_class("zlpr")
+TwoWay = loss_class("two_way")
 
 
 @keras_loss("weighted_sum")

@@ -17,7 +17,10 @@ mixed-precision model are cast up first.
 
 from VLAP.ops import core, registry
 from VLAP.ops.core import check_loss_options, check_option
-from VLAP.ops.soft import KERAS_OPS, entry_weights, prepare, sum_across_replicas
+from keras import ops as _k
+
+from VLAP.ops.soft import (KERAS_OPS, entry_weights, max_across_replicas, prepare,
+                           sum_across_replicas)
 
 
 # --------------------------------------------------------------------------
@@ -26,12 +29,20 @@ from VLAP.ops.soft import KERAS_OPS, entry_weights, prepare, sum_across_replicas
 
 def _batch_value(formula, y_true, y_pred, options, sample_weight):
     """A batch formula on prepared tensors: counts (weights inside), summed over
-    ``tf.distribute`` replicas, then finished."""
+    ``tf.distribute`` replicas, then finished. A formula with a ``shift`` (sums of
+    exponentials) gets the maximum of the replicas' shifts, without gradient."""
+    weights = entry_weights(sample_weight, y_pred)
+    extra = {}
+    if formula.shift is not None:
+        shift = registry.call_formula(formula.shift, KERAS_OPS, y_true, y_pred,
+                                      options=options, sample_weight=weights)
+        shift = max_across_replicas(tuple(_k.stop_gradient(t) for t in shift))
+        extra["shift"] = shift
     counts = registry.call_formula(formula.counts, KERAS_OPS, y_true, y_pred,
-                                   options=options,
-                                   sample_weight=entry_weights(sample_weight, y_pred))
+                                   options=options, sample_weight=weights, **extra)
     counts = sum_across_replicas(tuple(counts))
-    return registry.call_formula(formula.finish, KERAS_OPS, counts, options=options)
+    return registry.call_formula(formula.finish, KERAS_OPS, counts, options=options,
+                                 **extra)
 
 
 def formula_value(spec, y_true, y_pred, options, sample_weight=None):
@@ -281,3 +292,75 @@ def label_count_error(y_true, y_pred, *, from_logits=True, sample_weight=None,
     """
     return loss_value("label_count_error", y_true, y_pred, from_logits=from_logits,
                       sample_weight=sample_weight, validate_args=validate_args)
+
+
+# --------------------------------------------------------------------------
+# relative losses: the multilabel literature's rivals of sigmoidF1 (issue 27)
+
+
+def zlpr(y_true, y_pred, *, from_logits=True, sample_weight=None, validate_args=True):
+    """ZLPR, the multilabel categorical cross-entropy (Su et al. 2022), per example.
+
+    Formula (Su, Zhu, Wen, Cao, Ma, Wu, Ou, Zhou and Li, "ZLPR: A Novel Loss for
+    Multi-label Classification", 2022), for the logits ``s`` of one example:
+    ``log(1 + sum_{i in neg} e^{s_i}) + log(1 + sum_{j in pos} e^{-s_j})``.
+    It is softmax cross-entropy with a threshold class of logit 0, so its
+    **decision cut is logit 0** (probability 0.5) and it needs no threshold
+    tuning. One value per example (a sum over its labels: it is not separable
+    by label); the class averages the examples.
+
+    ``sample_weight`` here (as a part of ``weighted_sum``): ``(batch,)`` or
+    ``(batch, 1)`` multiply each example's value, ``(batch, num_labels)``
+    multiply the exponentials inside the sums (0 removes that label of the
+    example). See :func:`VLAP.ops.core.zlpr`.
+
+    Example:
+    >>> import VLAP
+    >>> [round(float(v), 4) for v in VLAP.losses.zlpr([[1, 0, 1]], [[2.0, -1.0, 0.5]])]
+    [0.8682]
+    """
+    return loss_value("zlpr", y_true, y_pred, from_logits=from_logits,
+                      sample_weight=sample_weight, validate_args=validate_args)
+
+
+def two_way(y_true, y_pred, *, t_pos=4.0, t_neg=1.0, from_logits=True, sample_weight=None,
+            validate_args=True):
+    """The Two-way Multi-Label Loss (Kobayashi, CVPR 2023): one scalar per batch.
+
+    Formula (Kobayashi, "Two-way Multi-Label Loss", CVPR 2023: its relative loss
+    with temperatures, applied both ways; as in the paper's public code, whose
+    soft mask of -100 is replaced here by exact sets), for a set of logits with
+    positives ``P`` and negatives ``N``:
+
+        ``l(x) = softplus(Tn log sum_{n in N} e^{x_n / Tn} + Tp log sum_{p in P} e^{-x_p / Tp})``
+
+    The loss is the mean of ``l`` over the batch's **samples** (each row's labels;
+    rows with a positive) plus the mean of ``l`` over the **classes** (each
+    column's samples in the batch; classes with a positive in the batch).
+    ``t_pos`` (the paper's Tp) and ``t_neg`` (Tn) default to the paper's 4 and 1.
+    It compares positives with negatives: ``l`` is smallest when every positive
+    logit is above every negative one with margin. **Decision cut:** the loss
+    depends on logit *differences* only (adding one constant to every logit
+    leaves it unchanged), so unlike ZLPR it pins no cut by itself; the paper
+    scores rankings (mAP per class and per sample). VLAP decides at its usual
+    logit 0 (probability 0.5); with this loss, tune the per-label cuts on
+    validation (``threshold="tuned"``) before trusting decisions at 0.
+
+    The class-wise term spans the batch: under ``tf.distribute`` each replica's
+    exponential sums are shifted by the maximum exponent over all replicas
+    (gathered, without gradient), then summed across replicas, so the loss and
+    its gradient are the global batch's, with no overflow for any logit.
+    ``sample_weight`` ``(batch,)`` or ``(batch, num_labels)`` multiplies the
+    exponentials inside every sum (an entry weighted ``w`` counts as ``w``
+    copies; 0 removes it from its sample's and its class's sets). See
+    :func:`VLAP.ops.core.two_way_counts`.
+
+    Example:
+    >>> import VLAP
+    >>> round(float(VLAP.losses.two_way([[1, 0, 1], [0, 1, 0]],
+    ...                                 [[2.0, -1.0, 0.5], [-0.5, 1.5, -2.0]])), 4)
+    0.6718
+    """
+    return loss_value("two_way", y_true, y_pred, t_pos=t_pos, t_neg=t_neg,
+                      from_logits=from_logits, sample_weight=sample_weight,
+                      validate_args=validate_args)

@@ -406,3 +406,158 @@ def asymmetric(xp, y_true, y_pred, *, gamma_neg=4.0, gamma_pos=1.0, clip=0.05,
     focus = y * _focus(xp, 1.0 - p, gamma_pos) * log_pos
     focus = focus + (1.0 - y) * _focus(xp, 1.0 - not_p, gamma_neg) * log_neg
     return -xp.mean(focus, -1)
+
+
+# --- relative (log-sum-exp) losses: ZLPR and the Two-way Multi-Label Loss ---------
+# Both compare the logits of an example's (or a class's) positives with those of its
+# negatives through log-sum-exps. The namespaces need ``exp``, ``max(x, axis)`` and
+# ``maximum(x, scalar)`` besides the functions above.
+
+#: Stands for "minus infinity" in masked maxima: far below any logit, yet finite in
+#: float32 after a division by a temperature, so no inf - inf can appear.
+_FAR = -1e9
+#: The floor of a sum of exponentials before its log: an empty set (no negatives, no
+#: positives) has the sum 0, whose log would be -inf and whose gradient nan.
+_TINY = 1e-30
+
+
+def _as_logits(xp, y_pred, from_logits):
+    """The logit of ``y_pred`` (probabilities clipped to [1e-7, 1 - 1e-7] first)."""
+    if from_logits:
+        return y_pred
+    p = xp.clip(y_pred, DEFAULT_EPSILON, 1.0 - DEFAULT_EPSILON)
+    return xp.log(p) - xp.log(1.0 - p)
+
+
+def _masked_max(xp, z, mask, axis):
+    """``max`` of ``z`` over ``axis`` where ``mask`` is 1; ``_FAR`` where it is 0 all along."""
+    return xp.max(z * mask + _FAR * (1.0 - mask), axis)
+
+
+def _shifted_exp_sum(xp, z, weight, member, shift, axis):
+    """``sum(weight * exp(z - shift))`` over ``axis``, for a ``shift`` at least the
+    maximum of ``z`` where ``member`` (``weight > 0``) is 1: every term is at most
+    ``weight``. The exponent is multiplied by ``member``, so a masked-out entry
+    (weight 0, any ``z``) gives ``0 * e^0``: exactly 0, and no gradient. (A clip at
+    0 would do the same, but JAX splits a clip's gradient in two at the maximum.)"""
+    return xp.sum(weight * xp.exp((z - shift) * member), axis)
+
+
+def _log_sum(xp, total, shift):
+    """``shift + log(total)``: the log-sum-exp back from its shifted sum (floored)."""
+    return shift + xp.log(xp.maximum(total, _TINY))
+
+
+def _weights(xp, y, sample_weight):
+    """Entry weights of the negatives and positives (``(1 - y) w``, ``y w``) and the
+    0/1 indicators of the entries that count (non-zero weight)."""
+    if sample_weight is None:
+        return 1.0 - y, y, 1.0 - y, y
+    w = xp.cast_like(sample_weight, y)
+    if len(w.shape) < 2:
+        w = xp.reshape(w, (-1, 1))  # one weight per row, broadcast over labels
+    neg, pos = (1.0 - y) * w, y * w
+    return neg, pos, xp.cast_like(neg > 0, y), xp.cast_like(pos > 0, y)
+
+
+def zlpr(xp, y_true, y_pred, *, from_logits=True, sample_weight=None):
+    """ZLPR, the multilabel categorical cross-entropy (Su et al. 2022), per example.
+
+    Formula (Su et al., "ZLPR: A Novel Loss for Multi-label Classification", 2022,
+    their proposed loss; first in Su 2020, "Generalizing softmax + cross-entropy to
+    multi-label classification"), for the logits ``s`` of one example:
+
+        ``log(1 + sum_{i in neg} e^{s_i}) + log(1 + sum_{j in pos} e^{-s_j})``
+
+    i.e. softmax cross-entropy with an extra class of logit 0 as the threshold: the
+    loss pushes every positive above 0 and every negative below 0, so the decision
+    cut is **logit 0** (probability 0.5), with no threshold tuning. One value per
+    example: a sum over its labels, not a mean (it is not separable by label).
+
+    ``sample_weight`` (the formula takes it, ``weights_inside``): ``(batch, 1)``
+    weights multiply each example's value (as Keras weights an element-wise loss);
+    ``(batch, num_labels)`` weights multiply the exponentials inside the sums (an
+    entry weighted 0 leaves its example's sets). With one label the two shapes
+    coincide and are read as example weights. ``from_logits=False`` takes
+    probabilities and uses their logits.
+    """
+    s = _as_logits(xp, y_pred, from_logits)
+    y = xp.cast_like(y_true, s)
+    entry = sample_weight is not None and sample_weight.shape[-1] != 1
+    neg, pos, neg_set, pos_set = _weights(xp, y, sample_weight if entry else None)
+    value = 0.0
+    for z, weight, member in ((s, neg, neg_set), (-s, pos, pos_set)):
+        # log(1 + sum w e^z) = m + log(e^-m + sum w e^(z - m)), m = max(0, max z)
+        m = xp.maximum(_masked_max(xp, z, member, -1), 0.0)
+        total = xp.exp(-m) + _shifted_exp_sum(xp, z, weight, member,
+                                              xp.reshape(m, (-1, 1)), -1)
+        value = value + m + xp.log(total)
+    if sample_weight is not None and not entry:
+        value = value * xp.reshape(xp.cast_like(sample_weight, value), (-1,))
+    return value
+
+
+def _two_way_terms(xp, y_true, y_pred, from_logits, t_pos, t_neg, sample_weight):
+    s = _as_logits(xp, y_pred, from_logits)
+    y = xp.cast_like(y_true, s)
+    neg, pos, neg_set, pos_set = _weights(xp, y, sample_weight)
+    # the exponents of the paper's log-sum-exps: x / Tn over the negatives,
+    # -x / Tp over the positives
+    return (s / t_neg, neg, neg_set), (-s / t_pos, pos, pos_set)
+
+
+def two_way_shift(xp, y_true, y_pred, *, t_pos=4.0, t_neg=1.0, from_logits=True,
+                  sample_weight=None):
+    """Per-label shifts of the class-wise log-sum-exps of :func:`two_way_counts`:
+    the maximum exponent over each class's negatives and over its positives in
+    this batch (``_FAR`` for an empty set). The front-ends take their maximum
+    across replicas or ranks (and stop its gradient) before the counts."""
+    return tuple(_masked_max(xp, z, member, 0) for z, _, member in
+                 _two_way_terms(xp, y_true, y_pred, from_logits, t_pos, t_neg,
+                                sample_weight))
+
+
+def two_way_counts(xp, y_true, y_pred, *, t_pos=4.0, t_neg=1.0, from_logits=True,
+                   sample_weight=None, shift):
+    """The sums of the Two-way loss over this batch's rows, to add across replicas.
+
+    The loss (Kobayashi, "Two-way Multi-Label Loss", CVPR 2023; its relative loss
+    with temperatures, applied to the samples and to the classes) is, for a set
+    with positives ``P`` and negatives ``N``, ``softplus(Tn log sum_N e^{x/Tn} +
+    Tp log sum_P e^{-x/Tp})``, averaged over the samples with a positive plus
+    averaged over the classes with a positive in the batch. Sets are exact (the
+    reference code's soft mask of -100 is not used); an empty set of negatives
+    gives 0. Weights multiply the exponentials (``w`` copies of an entry).
+
+    Returns ``(class_neg, class_pos, class_positives, sample_total, samples)``:
+    per label, ``sum_i w e^{x/Tn - shift_n}`` over the class's negatives and
+    ``sum_i w e^{-x/Tp - shift_p}`` over its positives (``shift`` from
+    :func:`two_way_shift`, the same on every replica, so the sums add), and the
+    number of its weighted positives; then the sample-wise term summed over the
+    rows that have a positive, and the number of those rows (each row's own
+    log-sum-exps over its labels need nothing from other replicas).
+    """
+    (zn, wn, mn), (zp, wp, mp) = _two_way_terms(xp, y_true, y_pred, from_logits, t_pos,
+                                                t_neg, sample_weight)
+    class_neg = _shifted_exp_sum(xp, zn, wn, mn, shift[0], 0)
+    class_pos = _shifted_exp_sum(xp, zp, wp, mp, shift[1], 0)
+    row = []
+    for z, weight, member, t in ((zn, wn, mn, t_neg), (zp, wp, mp, t_pos)):
+        m = xp.reshape(_masked_max(xp, z, member, -1), (-1, 1))
+        row.append(t * _log_sum(xp, _shifted_exp_sum(xp, z, weight, member, m, -1),
+                                xp.reshape(m, (-1,))))
+    has_positive = xp.cast_like(xp.sum(mp, -1) > 0, zp)
+    sample_total = xp.sum(has_positive * xp.softplus(row[0] + row[1]))
+    return class_neg, class_pos, xp.sum(mp, 0), sample_total, xp.sum(has_positive)
+
+
+def two_way_finish(xp, sums, *, t_pos=4.0, t_neg=1.0, shift):
+    """The Two-way loss from the (replica-summed) sums of :func:`two_way_counts`:
+    the class-wise term (mean over the classes with a positive in the global batch)
+    plus the sample-wise term (mean over the rows with a positive)."""
+    class_neg, class_pos, class_positives, sample_total, samples = sums
+    relative = (t_neg * _log_sum(xp, class_neg, shift[0])
+                + t_pos * _log_sum(xp, class_pos, shift[1]))
+    present = xp.cast_like(class_positives > 0, class_neg)
+    class_term = xp.sum(present * xp.softplus(relative)) / xp.maximum(xp.sum(present), 1.0)
+    return class_term + sample_total / xp.maximum(samples, 1.0)

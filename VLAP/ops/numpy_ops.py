@@ -33,6 +33,12 @@ class _NumpyNamespace:
     minimum = staticmethod(np.minimum)
     power = staticmethod(np.power)
     reshape = staticmethod(np.reshape)
+    exp = staticmethod(np.exp)
+    maximum = staticmethod(np.maximum)
+
+    @staticmethod
+    def max(x, axis):
+        return np.max(x, axis)
 
     @staticmethod
     def softplus(x):

@@ -34,7 +34,7 @@ Example:
 >>> loss_spec("focal").defaults()
 {'alpha': 0.25, 'gamma': 2.0, 'from_logits': True, 'epsilon': 1e-07}
 >>> part_names("baseline", ("elementwise",))
-['asl', 'asymmetric', 'bce', 'binary_crossentropy', 'focal', 'label_count_error']
+['asl', 'asymmetric', 'bce', 'binary_crossentropy', 'focal', 'label_count_error', 'zlpr']
 >>> display_name("binary_crossentropy")
 'BCE'
 """
@@ -81,6 +81,12 @@ class BatchFormula:
             the (possibly replica- or rank-summed) sums.
         score: str or None. The soft score (one of ``VLAP.ops.SCORES``) of the
             ``1 - score`` losses.
+        shift: callable or None. For sums of exponentials (log-sum-exps over the
+            batch): ``shift(xp, y_true, y_pred, *, sample_weight=None, **options)``
+            -> tuple of per-replica shifts (e.g. the largest exponent). The
+            front-ends take their maximum across replicas or ranks, stop its
+            gradient, and pass the result as ``shift=`` to both ``counts`` and
+            ``finish``, so every replica's sums share one shift and still add.
 
     Each function receives only the options its signature names.
     """
@@ -88,6 +94,7 @@ class BatchFormula:
     counts: Callable
     finish: Callable
     score: Optional[str] = None
+    shift: Optional[Callable] = None
 
 
 @dataclass(frozen=True)
@@ -390,7 +397,7 @@ def resolve_part(role, name, kinds, options=None, *, also=""):
     >>> resolve_part("baseline", "sigmoidF1", ("elementwise",))
     Traceback (most recent call last):
     ...
-    ValueError: `baseline` must be one of ['asl', 'asymmetric', 'bce', 'binary_crossentropy', 'focal', 'label_count_error']. Received: baseline='sigmoidF1'
+    ValueError: `baseline` must be one of ['asl', 'asymmetric', 'bce', 'binary_crossentropy', 'focal', 'label_count_error', 'zlpr']. Received: baseline='sigmoidF1'
     """
     valid = part_names(role, kinds)
     if not isinstance(name, str) or name not in valid:
@@ -504,6 +511,30 @@ register_loss("dual_head", kind="batch", options=_parts_options(1.0),
               parts={"surrogate": ("batch",), "baseline": ("elementwise",)},
               outputs_per_label=2)
 del _score, _class
+
+
+# --- relative losses: ZLPR and the Two-way Multi-Label Loss (issue 27) ------------------
+# The multilabel literature's rivals of sigmoidF1's "decide at a fixed cut": ZLPR's
+# cut is logit 0 by construction; Two-way depends on logit differences only (see
+# VLAP.losses.two_way on its cut).
+
+def _positive(name):
+    return lambda v: core.check_number(name, v, low=0.0, low_inclusive=False)
+
+
+# ZLPR is one value per example but not per label (log-sum-exps over the example's
+# labels): "elementwise", with its entry weights inside the sums (weights_inside).
+register_loss("zlpr", kind="elementwise", formula=core.zlpr, options=(FROM_LOGITS,),
+              display="ZLPR", class_name="ZLPR", weights_inside=True)
+# Two-way's class-wise term is a log-sum-exp over the batch's examples: "batch", its
+# exponential sums shifted by the maximum across replicas (BatchFormula.shift).
+register_loss("two_way", kind="batch",
+              formula=BatchFormula(core.two_way_counts, core.two_way_finish,
+                                   shift=core.two_way_shift),
+              options=(Option("t_pos", 4.0, grid=(1.0, 8.0), check=_positive("t_pos")),
+                       Option("t_neg", 1.0, grid=(0.5, 2.0), check=_positive("t_neg")),
+                       FROM_LOGITS),
+              display="Two-way", class_name="TwoWay")
 
 __all__ = ["KINDS", "Option", "BatchFormula", "LossSpec", "register_loss",
            "unregister_loss", "on_register", "specs", "names", "paper_losses",

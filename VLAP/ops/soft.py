@@ -37,6 +37,12 @@ class _KerasNamespace:
     minimum = staticmethod(_k.minimum)
     power = staticmethod(_k.power)
     reshape = staticmethod(_k.reshape)
+    exp = staticmethod(_k.exp)
+    maximum = staticmethod(_k.maximum)
+
+    @staticmethod
+    def max(x, axis):
+        return _k.max(x, axis=axis)
 
     @staticmethod
     def cast_like(x, ref):
@@ -123,6 +129,24 @@ def sum_across_replicas(counts):
     if ctx is None:  # cross-replica context (e.g. a symbolic build): nothing to sum
         return counts
     return tuple(ctx.all_reduce(tf.distribute.ReduceOp.SUM, list(counts)))
+
+
+def max_across_replicas(tensors):
+    """The element-wise maximum of each tensor over the replicas of a
+    ``tf.distribute`` strategy (elsewhere the tensors unchanged).
+
+    For shifts only (no gradient: stop it first). ``ReplicaContext.all_reduce``
+    has no MAX, so the replicas' tensors are gathered (``all_gather``) and reduced.
+    """
+    if replica_count() == 1:
+        return tensors
+    import tensorflow as tf
+
+    ctx = tf.distribute.get_replica_context()
+    if ctx is None:
+        return tensors
+    return tuple(tf.reduce_max(ctx.all_gather(tf.expand_dims(t, 0), axis=0), axis=0)
+                 for t in tensors)
 
 
 def entry_weights(sample_weight, y_pred):
@@ -221,5 +245,5 @@ soft_mcc = _score_function("mcc", "Matthews correlation coefficient")
 __all__ = [
     "AVERAGES", "SCORES", "soft_confusion", "soft_score", "soft_fbeta",
     "soft_precision", "soft_recall", "soft_jaccard", "soft_mcc", "prepare",
-    "replica_count", "sum_across_replicas", "entry_weights", "global_soft_score",
+    "replica_count", "sum_across_replicas", "max_across_replicas", "entry_weights", "global_soft_score",
 ]

@@ -24,14 +24,16 @@ Note the argument order: ``module(input, target)`` as in ``torch.nn`` losses
 Under ``torch.distributed`` (DDP, FSDP, Lightning's ``strategy="ddp"``, the HF
 Trainer) the batch-level losses (:class:`SigmoidF1`, :class:`JaccardLoss` and the other
 soft scores, :class:`SoftScoreLoss`, :class:`WeightedSum`, :class:`DualHead`,
-:class:`Scheduled`, :class:`EMASigmoidF1`) are the loss of
-the *global* batch by default: their soft counts are summed across ranks with
-one differentiable ``all_reduce`` per call, scaled so that DDP's gradient
-averaging gives the single-process gradient of the concatenated batch. Their
-``sync`` argument (``"auto"``, ``"global"``, ``"local"``) is explained in
-:mod:`VLAP.torch.dist`. The element-wise losses (:class:`BinaryCrossentropy`,
-:class:`Focal`, :class:`Asymmetric`, :class:`LabelCountError`) used on their own
-stay per-rank means, as ``torch.nn`` losses are.
+:class:`Scheduled`, :class:`EMASigmoidF1`, :class:`TwoWay`) are the loss of
+the *global* batch by default: their soft counts (TwoWay: its exponential sums,
+shifted by the ranks' maximum, found by one ``all_reduce(MAX)`` without gradient)
+are summed across ranks with one differentiable ``all_reduce`` per call, scaled so
+that DDP's gradient averaging gives the single-process gradient of the
+concatenated batch. Their ``sync`` argument (``"auto"``, ``"global"``, ``"local"``)
+is explained in :mod:`VLAP.torch.dist`. The element-wise losses
+(:class:`BinaryCrossentropy`, :class:`Focal`, :class:`Asymmetric`,
+:class:`LabelCountError`, :class:`ZLPR`) used on their own stay per-rank means, as
+``torch.nn`` losses are.
 """
 
 import torch
@@ -42,7 +44,7 @@ import inspect
 from VLAP.ops import core, registry
 from VLAP.ops.core import check_loss_options, check_option
 from VLAP._validation import check_shapes, check_values
-from VLAP.torch.dist import SYNC_OPTIONS, is_synced, sum_across_ranks
+from VLAP.torch.dist import SYNC_OPTIONS, is_synced, max_across_ranks, sum_across_ranks
 
 
 class _TorchNamespace:
@@ -57,10 +59,19 @@ class _TorchNamespace:
     clip = staticmethod(torch.clamp)
     power = staticmethod(torch.pow)
     reshape = staticmethod(torch.reshape)
+    exp = staticmethod(torch.exp)
 
     @staticmethod
     def minimum(x, value):
         return torch.clamp(x, max=value)
+
+    @staticmethod
+    def maximum(x, value):
+        return torch.clamp(x, min=value)
+
+    @staticmethod
+    def max(x, axis):
+        return torch.amax(x, dim=axis)
 
     @staticmethod
     def cast_like(x, ref):
@@ -215,13 +226,21 @@ class _RegisteredBatchLoss(_BatchLoss):
 
     def _parts(self, input, target, sample_weight):
         formula = self.spec.formula
+        weights = _check_batch_weight(sample_weight, input)
+        extra = {}
+        if formula.shift is not None:  # one shift for every rank's sums of exponentials
+            shift = registry.call_formula(formula.shift, TORCH_OPS, target, input,
+                                          options=self.options, sample_weight=weights)
+            shift = [t.detach() for t in shift]
+            if is_synced(self.sync, input, self.process_group):
+                shift = max_across_ranks(shift, self.process_group)
+            extra["shift"] = tuple(shift)
         counts = registry.call_formula(formula.counts, TORCH_OPS, target, input,
-                                       options=self.options,
-                                       sample_weight=_check_batch_weight(sample_weight, input))
+                                       options=self.options, sample_weight=weights, **extra)
 
         def finish(sums):
             return registry.call_formula(formula.finish, TORCH_OPS, tuple(sums),
-                                         options=self.options)
+                                         options=self.options, **extra)
         return list(counts), finish
 
 
@@ -367,6 +386,8 @@ RecallLoss = module_class("recall")
 JaccardLoss = module_class("jaccard")
 MCCLoss = module_class("mcc")
 LabelCountError = module_class("label_count_error")
+ZLPR = module_class("zlpr")
+TwoWay = module_class("two_way")
 
 
 # --- composite and stateful losses ----------------------------------------------------------
@@ -618,4 +639,4 @@ class EMASigmoidF1(_BatchLoss):
 __all__ = ["SigmoidF1", "UnboundedF1", "SoftScoreLoss", "BinaryCrossentropy", "Focal",
            "Asymmetric", "LabelCountError", "FBetaLoss", "PrecisionLoss", "RecallLoss",
            "JaccardLoss", "MCCLoss", "WeightedSum", "DualHead", "Scheduled", "EMASigmoidF1",
-           "TORCH_OPS", "get_loss", "module_class", "torch_loss"]
+           "ZLPR", "TwoWay", "TORCH_OPS", "get_loss", "module_class", "torch_loss"]

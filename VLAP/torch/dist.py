@@ -154,4 +154,22 @@ def sum_across_ranks(tensors: Sequence[torch.Tensor], group=None) -> list[torch.
     return out
 
 
-__all__ = ["SYNC_OPTIONS", "is_synced", "sum_across_ranks", "world_size"]
+def max_across_ranks(tensors: Sequence[torch.Tensor], group=None) -> list[torch.Tensor]:
+    """The element-wise maximum of each tensor over the ranks of ``group``.
+
+    Not differentiable: for the shifts of sums of exponentials (the Two-way
+    loss's class-wise log-sum-exps), which every rank must share for its sums to
+    add. One ``all_reduce(MAX)`` of the detached tensors, flattened together.
+    """
+    tensors = [t.detach() for t in tensors]
+    flat = torch.cat([t.reshape(-1) for t in tensors])
+    dist.all_reduce(flat, op=dist.ReduceOp.MAX, group=group)
+    out, start = [], 0
+    for t in tensors:
+        out.append(flat[start:start + t.numel()].reshape(t.shape))
+        start += t.numel()
+    return out
+
+
+__all__ = ["SYNC_OPTIONS", "is_synced", "max_across_ranks", "sum_across_ranks",
+           "world_size"]
