@@ -421,9 +421,12 @@ F_BETA = Option("f_beta", 1.0, grid=(0.5, 2.0))
 
 
 def _soft_counts(xp, y_true, y_pred, *, from_logits=True, beta=1.0, eta=0.0,
-                 sample_weight=None):
+                 sample_weight=None, from_totals=False):
+    # from_totals: the same counts from tp, predicted and positives (VLAP.torch's
+    # fast path, equal up to float rounding); see VLAP.ops.core.confusion_counts
     return core.soft_confusion(xp, y_true, y_pred, from_logits=from_logits, beta=beta,
-                               eta=eta, sample_weight=sample_weight)
+                               eta=eta, sample_weight=sample_weight,
+                               from_totals=from_totals)
 
 
 def _one_minus(score):

@@ -34,14 +34,14 @@ averaging gives the single-process gradient of the concatenated batch. Their
 stay per-rank means, as ``torch.nn`` losses are.
 """
 
+import inspect
+import numbers
+
 import torch
 import torch.nn.functional as F
 
-import inspect
-
 from VLAP.ops import core, registry
 from VLAP.ops.core import check_loss_options, check_option
-from VLAP._validation import check_shapes, check_values
 from VLAP.torch.dist import SYNC_OPTIONS, is_synced, sum_across_ranks
 
 
@@ -70,25 +70,115 @@ class _TorchNamespace:
 TORCH_OPS = _TorchNamespace()
 
 
-def _prepare(input, target, from_logits, validate_args):
+REDUCTIONS = ("mean", "sum", "none")
+
+#: The message of the tensor check on ``target`` (a RuntimeError, see :func:`check_tensors`).
+TARGET_MESSAGE = ("`target` must hold values in [0, 1] (0/1 labels, or soft targets from "
+                  "label smoothing or mixup) or `ignore_index`; it holds a value outside "
+                  "[0, 1] or NaN")
+INPUT_MESSAGE = "`input` must be finite; it holds NaN or an infinite value"
+PROBS_MESSAGE = ("With from_logits=False, `input` must hold probabilities in [0, 1]; it "
+                 "holds a value outside [0, 1] or NaN. Pass logits with from_logits=True")
+
+
+def check_ignore_index(ignore_index):
+    """Argument check of ``ignore_index``: None, or an integer other than 0 and 1."""
+    if ignore_index is None:
+        return None
+    if isinstance(ignore_index, bool) or not isinstance(ignore_index, numbers.Integral):
+        raise TypeError("`ignore_index` must be an integer or None. "
+                        f"Received: ignore_index={ignore_index!r}")
+    if ignore_index in (0, 1):
+        raise ValueError("`ignore_index` must be a value no target takes (targets are in "
+                         f"[0, 1]), such as -100. Received: ignore_index={ignore_index!r}")
+    return int(ignore_index)
+
+
+def check_shapes(input_shape, target_shape):
+    """Static check (Python, on shapes only): ``(batch_size, num_labels)``, the same for both."""
+    for name, shape in (("input", input_shape), ("target", target_shape)):
+        if len(shape) != 2:
+            raise ValueError(f"`{name}` must have shape (batch_size, num_labels). "
+                             f"Received: {name}.shape={tuple(shape)}")
+    if tuple(input_shape) != tuple(target_shape):
+        raise ValueError("`input` and `target` must have the same shape. Received: "
+                         f"input.shape={tuple(input_shape)}, "
+                         f"target.shape={tuple(target_shape)}")
+
+
+def check_tensors(input, target, *, from_logits=True):
+    """Value checks with torch operations on the tensors' own device: no host copy.
+
+    ``target`` must be in [0, 1] (soft targets included; entries equal to
+    ``ignore_index`` are removed before this check), ``input`` finite (and in
+    [0, 1] with ``from_logits=False``). Each check is one ``torch.aminmax`` pass
+    and a :func:`torch._assert_async` on the result, so it never waits for the
+    device: on CPU the assertion raises a ``RuntimeError`` with the message at
+    once; on CUDA it is a device-side assertion, reported (as PyTorch's own
+    index checks are) at the next synchronisation. Eager and under
+    ``torch.compile`` (which keeps the assertion in the compiled graph) the
+    checks and messages are the same.
+    """
+    if target.numel():
+        low, high = torch.aminmax(target.detach())
+        torch._assert_async((low >= 0) & (high <= 1), TARGET_MESSAGE)  # NaN fails both
+    if input.numel():
+        low, high = torch.aminmax(input.detach())
+        if from_logits:
+            torch._assert_async(torch.isfinite(low) & torch.isfinite(high), INPUT_MESSAGE)
+        else:
+            torch._assert_async((low >= 0) & (high <= 1), PROBS_MESSAGE)
+
+
+def _prepare(input, target, from_logits, validate_args, ignore_index=None):
+    """``(input, target, keep)``: float tensors on ``input``'s device, checked;
+    ``keep`` is the 0/1 mask of the entries whose target is not ``ignore_index``
+    (None without ``ignore_index``); ignored entries get target 0 and input 0."""
     input = torch.as_tensor(input)
     if not torch.is_floating_point(input) or input.dtype in (torch.float16, torch.bfloat16):
         input = input.float()  # counts and logs in float32 under mixed precision
-    target = torch.as_tensor(target, device=input.device).to(input.dtype)
-    check_shapes(tuple(target.shape), tuple(input.shape))
-    if validate_args and not torch.compiler.is_compiling():
-        check_values(target.detach().cpu().numpy(), input.detach().cpu().numpy(),
-                     from_logits=from_logits)
-    return input, target
+    target = torch.as_tensor(target, device=input.device)
+    check_shapes(tuple(input.shape), tuple(target.shape))
+    keep = None
+    if ignore_index is not None:
+        ignored = target == ignore_index
+        target = target.masked_fill(ignored, 0)
+        input = input.masked_fill(ignored, 0)
+        keep = (~ignored).to(input.dtype)
+    target = target.to(input.dtype)
+    if validate_args:
+        check_tensors(input, target, from_logits=from_logits)
+    return input, target, keep
+
+
+def _score_finish(score, options, reduction, finish):
+    """The batch loss of counts for ``reduction``: ``finish`` (the scalar, today's
+    value) for ``"mean"``; from the per-label losses ``1 - score`` for ``"sum"``
+    and ``"none"`` (``average="macro"``). With ``average="micro"`` the counts are
+    pooled over labels into one loss, which all three return."""
+    if reduction == "mean" or options.get("average", "macro") == "micro":
+        return finish
+
+    def per_label(sums):
+        value = 1.0 - core.reduce_score(TORCH_OPS, score, *sums, average=None,
+                                        f_beta=options.get("f_beta", 1.0),
+                                        epsilon=options.get("epsilon", core.DEFAULT_EPSILON))
+        return value.sum() if reduction == "sum" else value
+
+    return per_label
 
 
 class _Loss(torch.nn.Module):
     reduction_kind = None  # "batch" (scalar from counts) or "elementwise"
     loss_name = None  # canonical name in VLAP.ops.registry (None: SoftScoreLoss)
 
-    def __init__(self, reduction="mean", validate_args=True, **options):
+    def __init__(self, reduction="mean", validate_args=True, ignore_index=None, **options):
         super().__init__()
-        check_option("reduction", reduction, ("mean", "sum", "none"))
+        check_option("reduction", reduction, REDUCTIONS)
+        if not isinstance(validate_args, bool):
+            raise TypeError("`validate_args` must be a bool. "
+                            f"Received: validate_args={validate_args!r}")
+        self.ignore_index = check_ignore_index(ignore_index)
         # the very checks the Keras losses make (VLAP.ops.registry, VLAP.ops.core)
         if self.loss_name is None:
             check_loss_options(**options)
@@ -99,31 +189,73 @@ class _Loss(torch.nn.Module):
         self.options = options
 
     def extra_repr(self):
-        return ", ".join(f"{k}={v!r}" for k, v in self.options.items())
+        shown = dict(self.options)
+        if self.reduction != "mean":
+            shown["reduction"] = self.reduction
+        if self.ignore_index is not None:
+            shown["ignore_index"] = self.ignore_index
+        return ", ".join(f"{k}={v!r}" for k, v in shown.items())
 
     def _value(self, input, target, sample_weight):
         raise NotImplementedError
 
     def forward(self, input, target, sample_weight=None):
-        input, target = _prepare(input, target, self.options.get("from_logits", True),
-                                 self.validate_args)
-        value = self._value(input, target, sample_weight)
-        if self.reduction_kind == "elementwise":
+        input, target, keep = _prepare(input, target, self.options.get("from_logits", True),
+                                       self.validate_args, self.ignore_index)
+        if self.reduction_kind == "batch":
+            if keep is not None:  # ignored entries: weight 0 inside the counts
+                sample_weight = keep if sample_weight is None else \
+                    _entry_weights(sample_weight, input) * keep
+            return self._value(input, target, sample_weight)
+        if sample_weight is not None:
+            sample_weight = torch.as_tensor(sample_weight, device=input.device,
+                                            dtype=input.dtype)
+            if tuple(sample_weight.shape) not in ((input.shape[0],), (input.shape[0], 1)):
+                raise ValueError(
+                    "`sample_weight` of an element-wise loss must have shape "
+                    f"(batch_size,) = ({input.shape[0]},). Received: "
+                    f"sample_weight.shape={tuple(sample_weight.shape)}")
+            sample_weight = sample_weight.reshape(-1)
+        if keep is None:
+            value = self._value(input, target, None)
             if sample_weight is not None:
-                sample_weight = torch.as_tensor(sample_weight, device=value.device,
-                                                dtype=value.dtype)
-                if tuple(sample_weight.shape) not in ((value.shape[0],),
-                                                      (value.shape[0], 1)):
-                    raise ValueError(
-                        "`sample_weight` of an element-wise loss must have shape "
-                        f"(batch_size,) = ({value.shape[0]},). Received: "
-                        f"sample_weight.shape={tuple(sample_weight.shape)}")
-                value = value * sample_weight.reshape(-1)
+                value = value * sample_weight
             if self.reduction == "mean":
                 return value.mean()
             if self.reduction == "sum":
                 return value.sum()
-        return value
+            return value
+        return self._masked(input, target, keep, sample_weight)
+
+    def _masked(self, input, target, keep, sample_weight):
+        """An element-wise loss with ``ignore_index``: each example's value over its
+        kept entries (0 when none is kept); ``"mean"`` is over the kept entries, as
+        ``torch.nn.CrossEntropyLoss(ignore_index=...)`` and the Trainer count them."""
+        spec = getattr(self, "spec", None)
+        if spec is not None and spec.weights_inside:  # a per-example sum (label count)
+            value = registry.call_formula(spec.formula, TORCH_OPS, target, input,
+                                          options=self.options, sample_weight=keep)
+            rows = (keep.sum(-1) > 0).to(value.dtype)  # each example with a kept entry
+            value = value * rows
+            weighted = value if sample_weight is None else value * sample_weight
+            count = rows.sum()
+        else:  # one value per entry, then the mean over each example's kept entries
+            batch, labels = input.shape
+            entries = self._value(input.reshape(-1, 1), target.reshape(-1, 1), None)
+            entries = entries.reshape(batch, labels) * keep
+            kept = keep.sum(-1)
+            value = entries.sum(-1) / kept.clamp(min=1)
+            total = entries.sum(-1)
+            weighted = total if sample_weight is None else total * sample_weight
+            count = kept.sum()
+            if self.reduction != "mean" and sample_weight is not None:
+                value = value * sample_weight
+            if self.reduction == "mean":
+                return weighted.sum() / count.clamp(min=1)
+            return value.sum() if self.reduction == "sum" else value
+        if self.reduction == "mean":
+            return weighted.sum() / count.clamp(min=1)
+        return weighted.sum() if self.reduction == "sum" else weighted
 
 
 class _BatchLoss(_Loss):
@@ -150,6 +282,12 @@ class _BatchLoss(_Loss):
         if is_synced(self.sync, input, self.process_group):
             tensors = sum_across_ranks(tensors, self.process_group)
         return finish(tensors)
+
+
+def _entry_weights(sample_weight, input):
+    """``sample_weight`` of a batch-level loss as a 2-D tensor (broadcasts over labels)."""
+    w = torch.as_tensor(sample_weight, device=input.device, dtype=input.dtype)
+    return w.reshape(core.sample_weight_shape(tuple(w.shape), tuple(input.shape)))
 
 
 def _check_batch_weight(sample_weight, input):
@@ -181,27 +319,29 @@ class SoftScoreLoss(_BatchLoss):
 
     def __init__(self, score: str = "fbeta", *, f_beta: float = 1.0, beta: float = 1.0,
                  eta: float = 0.0, average: str = "macro", from_logits: bool = True,
-                 epsilon: float = core.DEFAULT_EPSILON, validate_args: bool = True,
+                 epsilon: float = core.DEFAULT_EPSILON, reduction: str = "mean",
+                 ignore_index: int | None = None, validate_args: bool = True,
                  sync: str = "auto", process_group=None):
         check_option("score", score, core.SCORES)
         check_option("average", average, ("macro", "micro"))
         self.score = score
-        super().__init__(sync=sync, process_group=process_group,
-                         validate_args=validate_args, f_beta=f_beta, beta=beta,
-                         eta=eta, average=average, from_logits=from_logits,
-                         epsilon=epsilon)
+        super().__init__(sync=sync, process_group=process_group, reduction=reduction,
+                         ignore_index=ignore_index, validate_args=validate_args,
+                         f_beta=f_beta, beta=beta, eta=eta, average=average,
+                         from_logits=from_logits, epsilon=epsilon)
 
     def _parts(self, input, target, sample_weight):
         o = self.options
         counts = core.soft_confusion(TORCH_OPS, target, input, from_logits=o["from_logits"],
                                      beta=o["beta"], eta=o["eta"],
-                                     sample_weight=_check_batch_weight(sample_weight, input))
+                                     sample_weight=_check_batch_weight(sample_weight, input),
+                                     from_totals=True)
 
         def finish(counts):
             return 1.0 - core.reduce_score(TORCH_OPS, self.score, *counts,
                                            average=o["average"], f_beta=o["f_beta"],
                                            epsilon=o["epsilon"])
-        return list(counts), finish
+        return list(counts), _score_finish(self.score, o, self.reduction, finish)
 
 
 
@@ -213,16 +353,35 @@ class _RegisteredBatchLoss(_BatchLoss):
 
     spec = None
 
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        if self.reduction != "mean" and not self.spec.formula.score:
+            raise ValueError(
+                f"The loss {self.spec.name!r} gives the batch's scalar only (its formula "
+                "has no per-label score): `reduction` must be 'mean'. "
+                f"Received: reduction={self.reduction!r}")
+        # tp, predicted, positives: the same counts with one product over the batch
+        self._from_totals = _takes(self.spec.formula.counts, "from_totals")
+
     def _parts(self, input, target, sample_weight):
         formula = self.spec.formula
+        extra = {"from_totals": True} if self._from_totals else {}
         counts = registry.call_formula(formula.counts, TORCH_OPS, target, input,
                                        options=self.options,
-                                       sample_weight=_check_batch_weight(sample_weight, input))
+                                       sample_weight=_check_batch_weight(sample_weight, input),
+                                       **extra)
 
         def finish(sums):
             return registry.call_formula(formula.finish, TORCH_OPS, tuple(sums),
                                          options=self.options)
+        if formula.score:
+            finish = _score_finish(formula.score, self.options, self.reduction, finish)
         return list(counts), finish
+
+
+def _takes(fn, name):
+    params = inspect.signature(fn).parameters
+    return name in params or any(p.kind == p.VAR_KEYWORD for p in params.values())
 
 
 class _RegisteredElementwiseLoss(_Loss):
@@ -241,6 +400,10 @@ class _RegisteredElementwiseLoss(_Loss):
 _MODULES = {}
 _FRONT_END = {"batch": ("validate_args", "sync", "process_group"),
               "elementwise": ("reduction", "validate_args")}
+# the modules made from a formula also take `reduction` and `ignore_index`
+_MADE_FRONT_END = {"batch": ("reduction", "ignore_index", "validate_args", "sync",
+                             "process_group"),
+                   "elementwise": ("reduction", "ignore_index", "validate_args")}
 
 
 def torch_loss(name, extra=()):
@@ -268,12 +431,12 @@ def torch_loss(name, extra=()):
 
 def _signature(spec):
     P = inspect.Parameter
-    defaults = {"reduction": "mean", "validate_args": True, "sync": "auto",
-                "process_group": None}
+    defaults = {"reduction": "mean", "ignore_index": None, "validate_args": True,
+                "sync": "auto", "process_group": None}
     params = [P("self", P.POSITIONAL_OR_KEYWORD)]
     params += [P(o.name, P.POSITIONAL_OR_KEYWORD, default=o.default) for o in spec.options]
     params += [P(n, P.POSITIONAL_OR_KEYWORD, default=defaults[n])
-               for n in _FRONT_END[spec.kind]]
+               for n in _MADE_FRONT_END[spec.kind]]
     return inspect.Signature(params)
 
 
@@ -493,8 +656,8 @@ class DualHead(WeightedSum):
         target = torch.as_tensor(target, device=input.device)
         decision, score = core.split_dual_logits(input, target.shape[-1])
         from_logits = self.options["from_logits"]
-        decision, target = _prepare(decision, target, from_logits, self.validate_args)
-        score, _ = _prepare(score, target, from_logits, self.validate_args)
+        decision, target, _ = _prepare(decision, target, from_logits, self.validate_args)
+        score, _, _ = _prepare(score, target, from_logits, self.validate_args)
         return self._value(torch.cat([decision, score], -1), target, sample_weight)
 
     def _parts(self, input, target, sample_weight):
@@ -593,7 +756,8 @@ class EMASigmoidF1(_BatchLoss):
         o = self.options
         counts = core.soft_confusion(TORCH_OPS, target, input, from_logits=o["from_logits"],
                                      beta=o["beta"], eta=o["eta"],
-                                     sample_weight=_check_batch_weight(sample_weight, input))
+                                     sample_weight=_check_batch_weight(sample_weight, input),
+                                     from_totals=True)
         return list(counts), self._finish
 
     def _finish(self, counts):
