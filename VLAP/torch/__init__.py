@@ -21,6 +21,25 @@ Example:
 Note the argument order: ``module(input, target)`` as in ``torch.nn`` losses
 (the Keras side uses ``(y_true, y_pred)``).
 
+Torch conventions:
+
+* functional forms in :mod:`VLAP.torch.functional` (``sigmoid_f1(input, target,
+  ...)``), the same values as the modules;
+* ``reduction``: for the element-wise losses the mean, sum or per-example
+  values; for the batch-level losses made from a formula ``"mean"`` is the
+  loss of the batch's counts, ``"none"`` the per-label losses ``1 - score_j``
+  (shape ``(num_labels,)``, ``average="macro"``) and ``"sum"`` their sum; with
+  ``average="micro"`` the counts are pooled over labels into one loss, which
+  all three return (as torchmetrics' micro average is one number);
+* soft targets in [0, 1] (label smoothing, mixup) are accepted: the counts are
+  the same sums with the fractional ``y`` (``tp = sum S y``, ``fp = sum S (1 -
+  y)``, ``fn = sum (1 - S) y``);
+* ``ignore_index`` (e.g. -100): those entries leave the counts (weight 0) and
+  the element-wise means (the mean over the kept entries);
+* options are checked once, in ``__init__``; tensors by :func:`check_tensors`
+  on their own device, with no host copy and the same eager and compiled;
+  messages name ``input`` and ``target``.
+
 Under ``torch.distributed`` (DDP, FSDP, Lightning's ``strategy="ddp"``, the HF
 Trainer) the batch-level losses (:class:`SigmoidF1`, :class:`JaccardLoss` and the other
 soft scores, :class:`SoftScoreLoss`, :class:`WeightedSum`, :class:`DualHead`,
