@@ -264,6 +264,15 @@ def test_the_checks_copy_nothing_to_the_host(monkeypatch):
         module(x, torch.tensor(y)).sum().backward()
 
 
+def test_the_device_assertion_is_torchs():
+    from VLAP.torch import _compat
+
+    assert _compat.HAS_ASSERT_ASYNC  # torch >= 2.1: no host sync in the checks
+    _compat.assert_async(torch.tensor(True), "never")
+    with pytest.raises(RuntimeError, match="the message"):
+        _compat.assert_async(torch.tensor(False), "the message")
+
+
 def test_eager_and_compiled_agree_and_both_refuse_bad_targets(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path))
     module = vt.SigmoidF1(beta=2.0)

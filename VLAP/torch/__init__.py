@@ -61,6 +61,7 @@ import torch.nn.functional as F
 
 from VLAP.ops import core, registry
 from VLAP.ops.core import check_loss_options, check_option
+from VLAP.torch._compat import assert_async
 from VLAP.torch.dist import SYNC_OPTIONS, is_synced, sum_across_ranks
 
 
@@ -131,22 +132,23 @@ def check_tensors(input, target, *, from_logits=True):
     ``target`` must be in [0, 1] (soft targets included; entries equal to
     ``ignore_index`` are removed before this check), ``input`` finite (and in
     [0, 1] with ``from_logits=False``). Each check is one ``torch.aminmax`` pass
-    and a :func:`torch._assert_async` on the result, so it never waits for the
-    device: on CPU the assertion raises a ``RuntimeError`` with the message at
-    once; on CUDA it is a device-side assertion, reported (as PyTorch's own
-    index checks are) at the next synchronisation. Eager and under
-    ``torch.compile`` (which keeps the assertion in the compiled graph) the
-    checks and messages are the same.
+    and a ``torch._assert_async`` on the result (:mod:`VLAP.torch._compat`), so
+    it never waits for the device: on CPU the assertion raises a
+    ``RuntimeError`` with the message at once; on CUDA it is a device-side
+    assertion, reported (as PyTorch's own index checks are) at the next
+    synchronisation. Eager and under ``torch.compile`` (which keeps the
+    assertion in its graph: one graph, no graph break) the checks and messages
+    are the same.
     """
     if target.numel():
         low, high = torch.aminmax(target.detach())
-        torch._assert_async((low >= 0) & (high <= 1), TARGET_MESSAGE)  # NaN fails both
+        assert_async((low >= 0) & (high <= 1), TARGET_MESSAGE)  # NaN fails both
     if input.numel():
         low, high = torch.aminmax(input.detach())
         if from_logits:
-            torch._assert_async(torch.isfinite(low) & torch.isfinite(high), INPUT_MESSAGE)
+            assert_async(torch.isfinite(low) & torch.isfinite(high), INPUT_MESSAGE)
         else:
-            torch._assert_async((low >= 0) & (high <= 1), PROBS_MESSAGE)
+            assert_async((low >= 0) & (high <= 1), PROBS_MESSAGE)
 
 
 def _prepare(input, target, from_logits, validate_args, ignore_index=None):
