@@ -40,6 +40,7 @@ Example:
 """
 
 import difflib
+import functools
 import inspect
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
@@ -130,12 +131,16 @@ _ALIASES: dict = {}    # alias -> canonical name (paper names, "bce", "asl", ...
 _LISTENERS: list = []  # front-ends told of every registration (see on_register)
 
 
+@functools.lru_cache(maxsize=None)
 def _accepted(fn):
-    """Names of the keyword arguments ``fn`` takes (None: any, it has ``**kwargs``)."""
+    """Names of the keyword arguments ``fn`` takes (None: any, it has ``**kwargs``).
+
+    Cached: :func:`call_formula` asks at every loss call (``inspect.signature``
+    costs tens of microseconds, a visible share of a small batch's loss)."""
     params = inspect.signature(fn).parameters.values()
     if any(p.kind == p.VAR_KEYWORD for p in params):
         return None
-    return {p.name for p in params}
+    return frozenset(p.name for p in params)
 
 
 def call_formula(fn, xp, *args, options, **extra):
