@@ -143,12 +143,18 @@ def _accepted(fn):
     return frozenset(p.name for p in params)
 
 
+def formula_options(fn, options):
+    """The options ``fn`` names (all of them when it takes ``**kwargs``): bind them
+    once, then call ``fn(xp, *args, **bound)`` at every step."""
+    accepted = _accepted(fn)
+    if accepted is None:
+        return dict(options)
+    return {k: v for k, v in options.items() if k in accepted}
+
+
 def call_formula(fn, xp, *args, options, **extra):
     """``fn(xp, *args, **extra, **options)`` with only the options ``fn`` names."""
-    accepted = _accepted(fn)
-    if accepted is not None:
-        options = {k: v for k, v in options.items() if k in accepted}
-    return fn(xp, *args, **extra, **options)
+    return fn(xp, *args, **extra, **formula_options(fn, options))
 
 
 def _camel(name):
@@ -517,5 +523,5 @@ __all__ = ["KINDS", "Option", "BatchFormula", "LossSpec", "register_loss",
            "unregister_loss", "on_register", "specs", "names", "paper_losses",
            "stateful_losses", "dual_head_losses", "canonical_name", "loss_spec",
            "display_name", "check_options", "part_names", "resolve_part",
-           "call_formula", "soft_score_formula", "suggest", "BETA", "ETA", "AVERAGE",
+           "call_formula", "formula_options", "soft_score_formula", "suggest", "BETA", "ETA", "AVERAGE",
            "FROM_LOGITS", "EPSILON", "F_BETA"]

@@ -254,8 +254,8 @@ class _Loss(torch.nn.Module):
         ``torch.nn.CrossEntropyLoss(ignore_index=...)`` and the Trainer count them."""
         spec = getattr(self, "spec", None)
         if spec is not None and spec.weights_inside:  # a per-example sum (label count)
-            value = registry.call_formula(spec.formula, TORCH_OPS, target, input,
-                                          options=self.options, sample_weight=keep)
+            value = spec.formula(TORCH_OPS, target, input, sample_weight=keep,
+                                 **self._formula_options)
             rows = (keep.sum(-1) > 0).to(value.dtype)  # each example with a kept entry
             value = value * rows
             weighted = value if sample_weight is None else value * sample_weight
@@ -381,20 +381,22 @@ class _RegisteredBatchLoss(_BatchLoss):
                 f"The loss {self.spec.name!r} gives the batch's scalar only (its formula "
                 "has no per-label score): `reduction` must be 'mean'. "
                 f"Received: reduction={self.reduction!r}")
-        # tp, predicted, positives: the same counts with one product over the batch
-        self._from_totals = _takes(self.spec.formula.counts, "from_totals")
+        formula = self.spec.formula
+        # the options each function takes, bound once (not looked up at every call)
+        self._counts_options = registry.formula_options(formula.counts, self.options)
+        self._finish_options = registry.formula_options(formula.finish, self.options)
+        if _takes(formula.counts, "from_totals"):
+            # tp, predicted, positives: the same counts with one product over the batch
+            self._counts_options["from_totals"] = True
 
     def _parts(self, input, target, sample_weight):
         formula = self.spec.formula
-        extra = {"from_totals": True} if self._from_totals else {}
-        counts = registry.call_formula(formula.counts, TORCH_OPS, target, input,
-                                       options=self.options,
-                                       sample_weight=_check_batch_weight(sample_weight, input),
-                                       **extra)
+        counts = formula.counts(TORCH_OPS, target, input,
+                                sample_weight=_check_batch_weight(sample_weight, input),
+                                **self._counts_options)
 
         def finish(sums):
-            return registry.call_formula(formula.finish, TORCH_OPS, tuple(sums),
-                                         options=self.options)
+            return formula.finish(TORCH_OPS, tuple(sums), **self._finish_options)
         if formula.score:
             finish = _score_finish(formula.score, self.options, self.reduction, finish)
         return list(counts), finish
@@ -411,9 +413,12 @@ class _RegisteredElementwiseLoss(_Loss):
     reduction_kind = "elementwise"
     spec = None
 
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._formula_options = registry.formula_options(self.spec.formula, self.options)
+
     def _value(self, input, target, sample_weight):
-        return registry.call_formula(self.spec.formula, TORCH_OPS, target, input,
-                                     options=self.options)
+        return self.spec.formula(TORCH_OPS, target, input, **self._formula_options)
 
 
 # canonical name -> module class: made from the registry for every loss with a
@@ -587,8 +592,8 @@ def _parts_of(module, input, target, sample_weight):
         w = w.reshape(core.sample_weight_shape(tuple(w.shape), tuple(input.shape)))
         spec = getattr(module, "spec", None)
         if spec is not None and spec.weights_inside:
-            value = registry.call_formula(spec.formula, TORCH_OPS, target, input,
-                                          options=module.options, sample_weight=w)
+            value = spec.formula(TORCH_OPS, target, input, sample_weight=w,
+                                 **module._formula_options)
             total, count = value.sum(), rows
         elif w.shape[-1] == 1:
             total, count = (w[:, 0] * module._value(input, target, None)).sum(), rows
