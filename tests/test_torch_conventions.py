@@ -256,12 +256,34 @@ def test_the_checks_copy_nothing_to_the_host(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("a host copy or sync in the loss")
 
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Ops(TorchDispatchMode):
+        """Every aten op run, with its device arguments."""
+
+        def __init__(self):
+            super().__init__()
+            self.seen = []
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            self.seen.append((str(func), (kwargs or {}).get("device")))
+            return func(*args, **(kwargs or {}))
+
+    y, u = _data(seed=11, soft=True)
+    yt = torch.tensor(y)
     for method in ("item", "cpu", "numpy", "tolist", "__bool__"):
         monkeypatch.setattr(torch.Tensor, method, refuse)
-    y, u = _data(seed=11, soft=True)
-    x = torch.tensor(u, requires_grad=True)
-    for module in (vt.SigmoidF1(), vt.Focal(ignore_index=-100), vt.MCCLoss(reduction="none")):
-        module(x, torch.tensor(y)).sum().backward()
+    for module in (vt.SigmoidF1(), vt.Focal(ignore_index=-100), vt.MCCLoss(reduction="none"),
+                   vt.JaccardLoss(ignore_index=-100), vt.WeightedSum(), vt.LabelCountError()):
+        x = torch.tensor(u, requires_grad=True)
+        with Ops() as ops:
+            module(x, yt).sum().backward()
+        names = [name for name, _ in ops.seen]
+        # _local_scalar_dense: a read to the host (.item(), bool()): a device sync;
+        # lift_fresh: a tensor made from host data: a host-to-device copy
+        assert "aten._local_scalar_dense.default" not in names, module
+        assert "aten.lift_fresh.default" not in names, module
+        assert all(device in (None, x.device) for _, device in ops.seen), module
 
 
 def test_the_device_assertion_is_torchs():

@@ -162,6 +162,7 @@ def confusion_counts(xp, y_true, p, *, sample_weight=None, from_totals=False):
     ``fn = positives - tp``, ``tn = total - predicted - fn``. The values are
     equal up to float rounding; it makes one product over the batch instead of
     four (the fast path of :mod:`VLAP.torch`; the Keras losses keep the default).
+    It needs a known batch size (``p.shape[0]``) when there is no ``sample_weight``.
     """
     # ``1 - x`` (an int literal) keeps the dtype of ``p``: float for the soft
     # counts, a small integer type for exact hard counts on NumPy.
@@ -177,7 +178,7 @@ def confusion_counts(xp, y_true, p, *, sample_weight=None, from_totals=False):
         predicted = xp.sum(p_w, 0)
         positives = xp.sum(y if w is None else y * w, 0)
         if w is None:
-            total = xp.cast_like(p.shape[0], p)
+            total = p.shape[0]  # a Python number: no tensor made from host data (no copy)
         elif w.shape[-1] == 1:
             total = xp.sum(w)
         else:

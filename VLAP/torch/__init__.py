@@ -585,7 +585,8 @@ def _parts_of(module, input, target, sample_weight):
     whatever the ranks' batch sizes."""
     if module.reduction_kind == "batch":
         return module._parts(input, target, sample_weight)
-    rows = input.new_tensor(float(input.shape[0]))
+    # a fill, not a tensor copied from the host (that would sync with a GPU)
+    rows = torch.full((), float(input.shape[0]), device=input.device, dtype=input.dtype)
     if sample_weight is None:
         total, count = module._value(input, target, None).sum(), rows
     else:
