@@ -84,6 +84,7 @@ def test_each_functional_form_equals_its_module(name, options):
 
 def test_functional_names_and_argument_checks():
     assert VF.sigmoidF1 is VF.sigmoid_f1 and VF.unboundedF1 is VF.unbounded_f1
+    assert vt.functional is VF  # imported with VLAP.torch, as torch.nn.functional
     with pytest.raises(ValueError, match="argument `reduction`"):
         VF.focal(torch.zeros(2, 2), torch.zeros(2, 2), reduction="avg")
     with pytest.raises(ValueError, match="`gamma` must be in"):

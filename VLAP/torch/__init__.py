@@ -807,7 +807,9 @@ class EMASigmoidF1(_BatchLoss):
         return 1.0 - core.reduce_score(TORCH_OPS, "fbeta", *corrected, **reduce)
 
 
-__all__ = ["SigmoidF1", "UnboundedF1", "SoftScoreLoss", "BinaryCrossentropy", "Focal",
+from VLAP.torch import functional  # noqa: E402  (as torch.nn.functional with torch.nn)
+
+__all__ = ["functional", "SigmoidF1", "UnboundedF1", "SoftScoreLoss", "BinaryCrossentropy", "Focal",
            "Asymmetric", "LabelCountError", "FBetaLoss", "PrecisionLoss", "RecallLoss",
            "JaccardLoss", "MCCLoss", "WeightedSum", "DualHead", "Scheduled", "EMASigmoidF1",
            "TORCH_OPS", "get_loss", "module_class", "torch_loss"]
