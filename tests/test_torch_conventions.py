@@ -308,3 +308,35 @@ def test_eager_and_compiled_agree_and_both_refuse_bad_targets(tmp_path, monkeypa
     for fn in (module, compiled):
         with pytest.raises(RuntimeError, match=r"`target` must hold values in \[0, 1\]"):
             fn(ut, bad)
+
+
+def test_soft_score_loss_takes_the_same_reduction():
+    y, u = _data(seed=13)
+    ut, yt = torch.tensor(u), torch.tensor(y)
+    for reduction in ("none", "sum"):
+        torch.testing.assert_close(vt.SoftScoreLoss("jaccard", reduction=reduction)(ut, yt),
+                                   vt.JaccardLoss(reduction=reduction)(ut, yt),
+                                   rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("dtype,atol", [(torch.float64, 1e-9), (torch.float32, 2e-3)])
+def test_counts_from_totals_equal_the_four_products(dtype, atol):
+    """tp, predicted, positives give the counts of the four products up to rounding
+    (float32 sums of ~1000 terms: absolute rounding ~1e-4 of counts of size ~500),
+    and the losses to far inside the parity tolerance."""
+    from VLAP.ops import core
+
+    g = torch.Generator().manual_seed(0)
+    u = 3.0 * torch.randn(1024, 1000, generator=g, dtype=dtype)
+    y = (torch.rand(1024, 1000, generator=g) < 0.05).to(dtype)
+    w = torch.rand(1024, 1000, generator=g, dtype=dtype)
+    for weight in (None, w, w[:, 0]):
+        four = core.soft_confusion(vt.TORCH_OPS, y, u, sample_weight=weight)
+        fast = core.soft_confusion(vt.TORCH_OPS, y, u, sample_weight=weight, from_totals=True)
+        for a, b in zip(four, fast):
+            torch.testing.assert_close(b, a, rtol=0, atol=atol)
+        for score in ("fbeta", "mcc"):
+            for average in ("macro", "micro"):
+                exact = core.reduce_score(vt.TORCH_OPS, score, *four, average=average)
+                got = core.reduce_score(vt.TORCH_OPS, score, *fast, average=average)
+                assert abs(float(got) - float(exact)) < 1e-6
