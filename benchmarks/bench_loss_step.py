@@ -6,6 +6,21 @@ prints the median step time per loss and the ratio to BCE.
 
     KERAS_BACKEND=tensorflow python benchmarks/bench_loss_step.py
     python benchmarks/bench_loss_step.py --all-backends   # one subprocess per backend
+
+``--torch`` times the native ``VLAP.torch`` losses instead (no Keras), side by side
+with ``torch.nn.BCEWithLogitsLoss``, default checks on (``validate_args=True``), in
+one process, eager and under ``torch.compile``:
+
+* the loss alone, forward + backward, at ``--torch-batch`` x ``--torch-labels``
+  (1024 x 1000);
+* a loss-dominated training step: one ``Linear(64, labels)`` layer and Adam on the
+  same shape (the loss's share of the step is largest there);
+* a DistilBERT-head step: the classification head of DistilBERT (``Linear(768,
+  768)``, ReLU, ``Linear(768, 90)``) on a batch of 32 pooled 768-d features, without
+  the transformer body (a whole DistilBERT step is seconds on a CPU; the head alone
+  is the upper bound of the loss's share).
+
+    python benchmarks/bench_loss_step.py --torch [--no-compile]
 """
 
 import argparse
@@ -51,6 +66,93 @@ def run(args):
               f"ratio to BCE {med[name] / med['binary_crossentropy']:.3f}")
 
 
+def _median_times(fns, args):
+    """Median seconds per call of each zero-argument callable, interleaved round by round."""
+    for fn in fns.values():
+        for _ in range(3):
+            fn()  # warm-up (and compilation)
+    times = {name: [] for name in fns}
+    for _ in range(args.rounds):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            for _ in range(args.steps):
+                fn()
+            times[name].append((time.perf_counter() - t0) / args.steps)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def run_torch(args):
+    import platform
+
+    import torch
+
+    import VLAP.torch as vt
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    batch, labels = args.torch_batch, args.torch_labels
+    y = (torch.rand(batch, labels) < 0.05).float()
+    logits = torch.randn(batch, labels)
+    losses = {"BCEWithLogitsLoss": torch.nn.BCEWithLogitsLoss(),
+              "VLAP SigmoidF1": vt.SigmoidF1(),
+              "VLAP SigmoidF1 (validate_args=False)": vt.SigmoidF1(validate_args=False)}
+    modes = ["eager"] + ([] if args.no_compile else ["compiled"])
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
+          f"{platform.processor() or platform.machine()}; rounds={args.rounds} "
+          f"calls/round={args.steps}; medians, ratio to BCEWithLogitsLoss in the same mode")
+
+    def report(title, med):
+        print(title)
+        base = next(iter(med.values()))
+        for name, t in med.items():
+            print(f"  {name:40s} {1e3 * t:9.3f} ms   ratio {t / base:.3f}")
+
+    def compiled(module):
+        return torch.compile(module, dynamic=False)
+
+    for mode in modes:
+        fns = {name: (compiled(m) if mode == "compiled" else m) for name, m in losses.items()}
+
+        def alone(loss):
+            def call():
+                x = logits.detach().requires_grad_()
+                loss(x, y).backward()
+            return call
+
+        report(f"loss alone, forward + backward, {batch} x {labels}, {mode}",
+               _median_times({n: alone(f) for n, f in fns.items()}, args))
+
+        def step_of(loss, make_model, x, target):
+            torch.manual_seed(0)
+            model = make_model()
+            opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+            def call():
+                opt.zero_grad(set_to_none=True)
+                loss(model(x), target).backward()
+                opt.step()
+            return call
+
+        x = torch.randn(batch, 64)
+        report(f"loss-dominated step: Linear(64, {labels}) + Adam, batch {batch}, {mode}",
+               _median_times({n: step_of(f, lambda: torch.nn.Linear(64, labels), x, y)
+                              for n, f in fns.items()}, args))
+        head_x = torch.randn(32, 768)
+        head_y = (torch.rand(32, 90) < 0.05).float()
+
+        def head():
+            return torch.nn.Sequential(torch.nn.Linear(768, 768), torch.nn.ReLU(),
+                                       torch.nn.Linear(768, 90))
+        # the head's own (32, 90) shape: separate compiled modules
+        head_fns = {name: (compiled(m) if mode == "compiled" else m)
+                    for name, m in losses.items()}
+        report(f"DistilBERT-head step: Linear(768, 768), ReLU, Linear(768, 90) + Adam, "
+               f"batch 32, {mode}",
+               _median_times({n: step_of(f, head, head_x, head_y)
+                              for n, f in head_fns.items()}, args))
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--batch", type=int, default=256)
@@ -60,7 +162,16 @@ def main():
     p.add_argument("--rounds", type=int, default=15)
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--all-backends", action="store_true")
+    p.add_argument("--torch", action="store_true", help="time VLAP.torch against "
+                   "torch.nn.BCEWithLogitsLoss (no Keras)")
+    p.add_argument("--torch-batch", type=int, default=1024)
+    p.add_argument("--torch-labels", type=int, default=1000)
+    p.add_argument("--no-compile", action="store_true", help="--torch: eager only")
+    p.add_argument("--threads", type=int, default=0, help="--torch: torch.set_num_threads "
+                   "(0: torch's default)")
     args = p.parse_args()
+    if args.torch:
+        return run_torch(args)
     if not args.all_backends:
         return run(args)
     for backend in ("tensorflow", "torch", "jax"):

@@ -58,10 +58,10 @@ def test_finite_gradients_for_huge_logits(module):
 
 
 def test_errors():
-    with pytest.raises(ValueError, match="same shape"):
+    with pytest.raises(ValueError, match="`input` and `target` must have the same shape"):
         vt.SigmoidF1()(torch.zeros(2, 3), torch.zeros(2, 4))
-    with pytest.raises(ValueError, match="0/1 indicator"):
-        vt.SigmoidF1()(torch.zeros(1, 2), torch.tensor([[0.3, 1.0]]))
+    with pytest.raises(RuntimeError, match=r"`target` must hold values in \[0, 1\]"):
+        vt.SigmoidF1()(torch.zeros(1, 2), torch.tensor([[1.3, 1.0]]))
     with pytest.raises(ValueError, match="argument `reduction`"):
         vt.Focal(reduction="avg")
     with pytest.raises(ValueError, match="`beta`.*must be > 0"):

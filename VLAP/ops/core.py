@@ -144,21 +144,48 @@ def soft_indicator(xp, y_pred, *, from_logits=True, beta=1.0, eta=0.0):
     return xp.sigmoid(beta * (y_pred + eta))
 
 
-def confusion_counts(xp, y_true, p, *, sample_weight=None):
+def confusion_counts(xp, y_true, p, *, sample_weight=None, from_totals=False):
     """The one counting step: ``tp, fp, tn, fn`` per label, summed over axis 0.
 
     ``p`` is the formatted prediction: a soft indicator in [0, 1] (the smooth
     step ``S``) for the losses and soft scores, or a hard 0/1 prediction for the
     thresholded metrics (:func:`hard_indicator`). ``sample_weight`` weights rows
     (shape ``(batch,)``) or entries (shape ``(batch, num_labels)``).
+
+    ``y_true`` may be soft (in [0, 1], label smoothing or mixup): every count is
+    then the same sum with the fractional ``y``, ``tp = sum S y``,
+    ``fp = sum S (1 - y)``, ``tn = sum (1 - S)(1 - y)``, ``fn = sum (1 - S) y``.
+
+    ``from_totals=True`` computes the same counts from three sums over the
+    batch, ``tp = sum w S y``, ``predicted = sum w S`` and ``positives = sum w y``
+    (and the total weight ``sum w``): ``fp = predicted - tp``,
+    ``fn = positives - tp``, ``tn = total - predicted - fn``. The values are
+    equal up to float rounding; it makes one product over the batch instead of
+    four (the fast path of :mod:`VLAP.torch`; the Keras losses keep the default).
+    It needs a known batch size (``p.shape[0]``) when there is no ``sample_weight``.
     """
     # ``1 - x`` (an int literal) keeps the dtype of ``p``: float for the soft
     # counts, a small integer type for exact hard counts on NumPy.
     y = xp.cast_like(y_true, p)
+    w = None
     if sample_weight is not None:
         w = xp.cast_like(sample_weight, p)
         if len(w.shape) < 2:
             w = xp.reshape(w, (-1, 1))  # one weight per row, broadcast over labels
+    if from_totals:
+        p_w = p if w is None else p * w
+        tp = xp.sum(p_w * y, 0)
+        predicted = xp.sum(p_w, 0)
+        positives = xp.sum(y if w is None else y * w, 0)
+        if w is None:
+            total = p.shape[0]  # a Python number: no tensor made from host data (no copy)
+        elif w.shape[-1] == 1:
+            total = xp.sum(w)
+        else:
+            total = xp.sum(w, 0)
+        fn = positives - tp
+        return tp, predicted - tp, total - predicted - fn, fn
+    if w is not None:
         p_w, not_p_w = p * w, (1 - p) * w
     else:
         p_w, not_p_w = p, 1 - p
@@ -191,10 +218,12 @@ def example_counts(xp, y_true, p):
 
 
 def soft_confusion(xp, y_true, y_pred, *, from_logits=True, beta=1.0, eta=0.0,
-                   sample_weight=None):
-    """Soft ``tp, fp, tn, fn`` per label, summed over the batch (axis 0)."""
+                   sample_weight=None, from_totals=False):
+    """Soft ``tp, fp, tn, fn`` per label, summed over the batch (axis 0); see
+    :func:`confusion_counts` for soft targets and ``from_totals``."""
     s = soft_indicator(xp, y_pred, from_logits=from_logits, beta=beta, eta=eta)
-    return confusion_counts(xp, y_true, s, sample_weight=sample_weight)
+    return confusion_counts(xp, y_true, s, sample_weight=sample_weight,
+                            from_totals=from_totals)
 
 
 def _fbeta(xp, tp, fp, tn, fn, *, f_beta, epsilon):

@@ -40,6 +40,7 @@ Example:
 """
 
 import difflib
+import functools
 import inspect
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
@@ -137,20 +138,30 @@ _ALIASES: dict = {}    # alias -> canonical name (paper names, "bce", "asl", ...
 _LISTENERS: list = []  # front-ends told of every registration (see on_register)
 
 
+@functools.lru_cache(maxsize=None)
 def _accepted(fn):
-    """Names of the keyword arguments ``fn`` takes (None: any, it has ``**kwargs``)."""
+    """Names of the keyword arguments ``fn`` takes (None: any, it has ``**kwargs``).
+
+    Cached: :func:`call_formula` asks at every loss call (``inspect.signature``
+    costs tens of microseconds, a visible share of a small batch's loss)."""
     params = inspect.signature(fn).parameters.values()
     if any(p.kind == p.VAR_KEYWORD for p in params):
         return None
-    return {p.name for p in params}
+    return frozenset(p.name for p in params)
+
+
+def formula_options(fn, options):
+    """The options ``fn`` names (all of them when it takes ``**kwargs``): bind them
+    once, then call ``fn(xp, *args, **bound)`` at every step."""
+    accepted = _accepted(fn)
+    if accepted is None:
+        return dict(options)
+    return {k: v for k, v in options.items() if k in accepted}
 
 
 def call_formula(fn, xp, *args, options, **extra):
     """``fn(xp, *args, **extra, **options)`` with only the options ``fn`` names."""
-    accepted = _accepted(fn)
-    if accepted is not None:
-        options = {k: v for k, v in options.items() if k in accepted}
-    return fn(xp, *args, **extra, **options)
+    return fn(xp, *args, **extra, **formula_options(fn, options))
 
 
 def _camel(name):
@@ -428,9 +439,12 @@ F_BETA = Option("f_beta", 1.0, grid=(0.5, 2.0))
 
 
 def _soft_counts(xp, y_true, y_pred, *, from_logits=True, beta=1.0, eta=0.0,
-                 sample_weight=None):
+                 sample_weight=None, from_totals=False):
+    # from_totals: the same counts from tp, predicted and positives (VLAP.torch's
+    # fast path, equal up to float rounding); see VLAP.ops.core.confusion_counts
     return core.soft_confusion(xp, y_true, y_pred, from_logits=from_logits, beta=beta,
-                               eta=eta, sample_weight=sample_weight)
+                               eta=eta, sample_weight=sample_weight,
+                               from_totals=from_totals)
 
 
 def _one_minus(score):
@@ -540,5 +554,5 @@ __all__ = ["KINDS", "Option", "BatchFormula", "LossSpec", "register_loss",
            "unregister_loss", "on_register", "specs", "names", "paper_losses",
            "stateful_losses", "dual_head_losses", "canonical_name", "loss_spec",
            "display_name", "check_options", "part_names", "resolve_part",
-           "call_formula", "soft_score_formula", "suggest", "BETA", "ETA", "AVERAGE",
+           "call_formula", "formula_options", "soft_score_formula", "suggest", "BETA", "ETA", "AVERAGE",
            "FROM_LOGITS", "EPSILON", "F_BETA"]

@@ -21,6 +21,25 @@ Example:
 Note the argument order: ``module(input, target)`` as in ``torch.nn`` losses
 (the Keras side uses ``(y_true, y_pred)``).
 
+Torch conventions:
+
+* functional forms in :mod:`VLAP.torch.functional` (``sigmoid_f1(input, target,
+  ...)``), the same values as the modules;
+* ``reduction``: for the element-wise losses the mean, sum or per-example
+  values; for the batch-level losses made from a formula ``"mean"`` is the
+  loss of the batch's counts, ``"none"`` the per-label losses ``1 - score_j``
+  (shape ``(num_labels,)``, ``average="macro"``) and ``"sum"`` their sum; with
+  ``average="micro"`` the counts are pooled over labels into one loss, which
+  all three return (as torchmetrics' micro average is one number);
+* soft targets in [0, 1] (label smoothing, mixup) are accepted: the counts are
+  the same sums with the fractional ``y`` (``tp = sum S y``, ``fp = sum S (1 -
+  y)``, ``fn = sum (1 - S) y``);
+* ``ignore_index`` (e.g. -100): those entries leave the counts (weight 0) and
+  the element-wise means (the mean over the kept entries);
+* options are checked once, in ``__init__``; tensors by :func:`check_tensors`
+  on their own device, with no host copy and the same eager and compiled;
+  messages name ``input`` and ``target``.
+
 Under ``torch.distributed`` (DDP, FSDP, Lightning's ``strategy="ddp"``, the HF
 Trainer) the batch-level losses (:class:`SigmoidF1`, :class:`JaccardLoss` and the other
 soft scores, :class:`SoftScoreLoss`, :class:`WeightedSum`, :class:`DualHead`,
@@ -36,14 +55,16 @@ is explained in :mod:`VLAP.torch.dist`. The element-wise losses
 ``torch.nn`` losses are.
 """
 
+import inspect
+import numbers
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 
-import inspect
-
 from VLAP.ops import core, registry
 from VLAP.ops.core import check_loss_options, check_option
-from VLAP._validation import check_shapes, check_values
+from VLAP.torch._compat import assert_async
 from VLAP.torch.dist import SYNC_OPTIONS, is_synced, max_across_ranks, sum_across_ranks
 
 
@@ -81,25 +102,116 @@ class _TorchNamespace:
 TORCH_OPS = _TorchNamespace()
 
 
-def _prepare(input, target, from_logits, validate_args):
+REDUCTIONS = ("mean", "sum", "none")
+
+#: The message of the tensor check on ``target`` (a RuntimeError, see :func:`check_tensors`).
+TARGET_MESSAGE = ("`target` must hold values in [0, 1] (0/1 labels, or soft targets from "
+                  "label smoothing or mixup) or `ignore_index`; it holds a value outside "
+                  "[0, 1] or NaN")
+INPUT_MESSAGE = "`input` must be finite; it holds NaN or an infinite value"
+PROBS_MESSAGE = ("With from_logits=False, `input` must hold probabilities in [0, 1]; it "
+                 "holds a value outside [0, 1] or NaN. Pass logits with from_logits=True")
+
+
+def check_ignore_index(ignore_index):
+    """Argument check of ``ignore_index``: None, or an integer other than 0 and 1."""
+    if ignore_index is None:
+        return None
+    if isinstance(ignore_index, bool) or not isinstance(ignore_index, numbers.Integral):
+        raise TypeError("`ignore_index` must be an integer or None. "
+                        f"Received: ignore_index={ignore_index!r}")
+    if ignore_index in (0, 1):
+        raise ValueError("`ignore_index` must be a value no target takes (targets are in "
+                         f"[0, 1]), such as -100. Received: ignore_index={ignore_index!r}")
+    return int(ignore_index)
+
+
+def check_shapes(input_shape, target_shape):
+    """Static check (Python, on shapes only): ``(batch_size, num_labels)``, the same for both."""
+    for name, shape in (("input", input_shape), ("target", target_shape)):
+        if len(shape) != 2:
+            raise ValueError(f"`{name}` must have shape (batch_size, num_labels). "
+                             f"Received: {name}.shape={tuple(shape)}")
+    if tuple(input_shape) != tuple(target_shape):
+        raise ValueError("`input` and `target` must have the same shape. Received: "
+                         f"input.shape={tuple(input_shape)}, "
+                         f"target.shape={tuple(target_shape)}")
+
+
+def check_tensors(input, target, *, from_logits=True):
+    """Value checks with torch operations on the tensors' own device: no host copy.
+
+    ``target`` must be in [0, 1] (soft targets included; entries equal to
+    ``ignore_index`` are removed before this check), ``input`` finite (and in
+    [0, 1] with ``from_logits=False``). Each check is one ``torch.aminmax`` pass
+    and a ``torch._assert_async`` on the result (:mod:`VLAP.torch._compat`), so
+    it never waits for the device: on CPU the assertion raises a
+    ``RuntimeError`` with the message at once; on CUDA it is a device-side
+    assertion, reported (as PyTorch's own index checks are) at the next
+    synchronisation. Eager and under ``torch.compile`` (which keeps the
+    assertion in its graph: one graph, no graph break) the checks and messages
+    are the same.
+    """
+    if target.numel():
+        low, high = torch.aminmax(target.detach())
+        assert_async((low >= 0) & (high <= 1), TARGET_MESSAGE)  # NaN fails both
+    if input.numel():
+        low, high = torch.aminmax(input.detach())
+        if from_logits:
+            assert_async(torch.isfinite(low) & torch.isfinite(high), INPUT_MESSAGE)
+        else:
+            assert_async((low >= 0) & (high <= 1), PROBS_MESSAGE)
+
+
+def _prepare(input, target, from_logits, validate_args, ignore_index=None):
+    """``(input, target, keep)``: float tensors on ``input``'s device, checked;
+    ``keep`` is the 0/1 mask of the entries whose target is not ``ignore_index``
+    (None without ``ignore_index``); ignored entries get target 0 and input 0."""
     input = torch.as_tensor(input)
     if not torch.is_floating_point(input) or input.dtype in (torch.float16, torch.bfloat16):
         input = input.float()  # counts and logs in float32 under mixed precision
-    target = torch.as_tensor(target, device=input.device).to(input.dtype)
-    check_shapes(tuple(target.shape), tuple(input.shape))
-    if validate_args and not torch.compiler.is_compiling():
-        check_values(target.detach().cpu().numpy(), input.detach().cpu().numpy(),
-                     from_logits=from_logits)
-    return input, target
+    target = torch.as_tensor(target, device=input.device)
+    check_shapes(tuple(input.shape), tuple(target.shape))
+    keep = None
+    if ignore_index is not None:
+        ignored = target == ignore_index
+        target = target.masked_fill(ignored, 0)
+        input = input.masked_fill(ignored, 0)
+        keep = (~ignored).to(input.dtype)
+    target = target.to(input.dtype)
+    if validate_args:
+        check_tensors(input, target, from_logits=from_logits)
+    return input, target, keep
+
+
+def _score_finish(score, options, reduction, finish):
+    """The batch loss of counts for ``reduction``: ``finish`` (the scalar, today's
+    value) for ``"mean"``; from the per-label losses ``1 - score`` for ``"sum"``
+    and ``"none"`` (``average="macro"``). With ``average="micro"`` the counts are
+    pooled over labels into one loss, which all three return."""
+    if reduction == "mean" or options.get("average", "macro") == "micro":
+        return finish
+
+    def per_label(sums):
+        value = 1.0 - core.reduce_score(TORCH_OPS, score, *sums, average=None,
+                                        f_beta=options.get("f_beta", 1.0),
+                                        epsilon=options.get("epsilon", core.DEFAULT_EPSILON))
+        return value.sum() if reduction == "sum" else value
+
+    return per_label
 
 
 class _Loss(torch.nn.Module):
-    reduction_kind = None  # "batch" (scalar from counts) or "elementwise"
+    reduction_kind: "str | None" = None  # "batch" (scalar from counts) or "elementwise"
     loss_name = None  # canonical name in VLAP.ops.registry (None: SoftScoreLoss)
 
-    def __init__(self, reduction="mean", validate_args=True, **options):
+    def __init__(self, reduction="mean", validate_args=True, ignore_index=None, **options):
         super().__init__()
-        check_option("reduction", reduction, ("mean", "sum", "none"))
+        check_option("reduction", reduction, REDUCTIONS)
+        if not isinstance(validate_args, bool):
+            raise TypeError("`validate_args` must be a bool. "
+                            f"Received: validate_args={validate_args!r}")
+        self.ignore_index = check_ignore_index(ignore_index)
         # the very checks the Keras losses make (VLAP.ops.registry, VLAP.ops.core)
         if self.loss_name is None:
             check_loss_options(**options)
@@ -110,31 +222,73 @@ class _Loss(torch.nn.Module):
         self.options = options
 
     def extra_repr(self):
-        return ", ".join(f"{k}={v!r}" for k, v in self.options.items())
+        shown = dict(self.options)
+        if self.reduction != "mean":
+            shown["reduction"] = self.reduction
+        if self.ignore_index is not None:
+            shown["ignore_index"] = self.ignore_index
+        return ", ".join(f"{k}={v!r}" for k, v in shown.items())
 
     def _value(self, input, target, sample_weight):
         raise NotImplementedError
 
     def forward(self, input, target, sample_weight=None):
-        input, target = _prepare(input, target, self.options.get("from_logits", True),
-                                 self.validate_args)
-        value = self._value(input, target, sample_weight)
-        if self.reduction_kind == "elementwise":
+        input, target, keep = _prepare(input, target, self.options.get("from_logits", True),
+                                       self.validate_args, self.ignore_index)
+        if self.reduction_kind == "batch":
+            if keep is not None:  # ignored entries: weight 0 inside the counts
+                sample_weight = keep if sample_weight is None else \
+                    _entry_weights(sample_weight, input) * keep
+            return self._value(input, target, sample_weight)
+        if sample_weight is not None:
+            sample_weight = torch.as_tensor(sample_weight, device=input.device,
+                                            dtype=input.dtype)
+            if tuple(sample_weight.shape) not in ((input.shape[0],), (input.shape[0], 1)):
+                raise ValueError(
+                    "`sample_weight` of an element-wise loss must have shape "
+                    f"(batch_size,) = ({input.shape[0]},). Received: "
+                    f"sample_weight.shape={tuple(sample_weight.shape)}")
+            sample_weight = sample_weight.reshape(-1)
+        if keep is None:
+            value = self._value(input, target, None)
             if sample_weight is not None:
-                sample_weight = torch.as_tensor(sample_weight, device=value.device,
-                                                dtype=value.dtype)
-                if tuple(sample_weight.shape) not in ((value.shape[0],),
-                                                      (value.shape[0], 1)):
-                    raise ValueError(
-                        "`sample_weight` of an element-wise loss must have shape "
-                        f"(batch_size,) = ({value.shape[0]},). Received: "
-                        f"sample_weight.shape={tuple(sample_weight.shape)}")
-                value = value * sample_weight.reshape(-1)
+                value = value * sample_weight
             if self.reduction == "mean":
                 return value.mean()
             if self.reduction == "sum":
                 return value.sum()
-        return value
+            return value
+        return self._masked(input, target, keep, sample_weight)
+
+    def _masked(self, input, target, keep, sample_weight):
+        """An element-wise loss with ``ignore_index``: each example's value over its
+        kept entries (0 when none is kept); ``"mean"`` is over the kept entries, as
+        ``torch.nn.CrossEntropyLoss(ignore_index=...)`` and the Trainer count them."""
+        spec = getattr(self, "spec", None)
+        if spec is not None and spec.weights_inside:  # a per-example sum (label count)
+            value = spec.formula(TORCH_OPS, target, input, sample_weight=keep,
+                                 **self._formula_options)
+            rows = (keep.sum(-1) > 0).to(value.dtype)  # each example with a kept entry
+            value = value * rows
+            weighted = value if sample_weight is None else value * sample_weight
+            count = rows.sum()
+        else:  # one value per entry, then the mean over each example's kept entries
+            batch, labels = input.shape
+            entries = self._value(input.reshape(-1, 1), target.reshape(-1, 1), None)
+            entries = entries.reshape(batch, labels) * keep
+            kept = keep.sum(-1)
+            value = entries.sum(-1) / kept.clamp(min=1)
+            total = entries.sum(-1)
+            weighted = total if sample_weight is None else total * sample_weight
+            count = kept.sum()
+            if self.reduction != "mean" and sample_weight is not None:
+                value = value * sample_weight
+            if self.reduction == "mean":
+                return weighted.sum() / count.clamp(min=1)
+            return value.sum() if self.reduction == "sum" else value
+        if self.reduction == "mean":
+            return weighted.sum() / count.clamp(min=1)
+        return weighted.sum() if self.reduction == "sum" else weighted
 
 
 class _BatchLoss(_Loss):
@@ -161,6 +315,12 @@ class _BatchLoss(_Loss):
         if is_synced(self.sync, input, self.process_group):
             tensors = sum_across_ranks(tensors, self.process_group)
         return finish(tensors)
+
+
+def _entry_weights(sample_weight, input):
+    """``sample_weight`` of a batch-level loss as a 2-D tensor (broadcasts over labels)."""
+    w = torch.as_tensor(sample_weight, device=input.device, dtype=input.dtype)
+    return w.reshape(core.sample_weight_shape(tuple(w.shape), tuple(input.shape)))
 
 
 def _check_batch_weight(sample_weight, input):
@@ -192,27 +352,29 @@ class SoftScoreLoss(_BatchLoss):
 
     def __init__(self, score: str = "fbeta", *, f_beta: float = 1.0, beta: float = 1.0,
                  eta: float = 0.0, average: str = "macro", from_logits: bool = True,
-                 epsilon: float = core.DEFAULT_EPSILON, validate_args: bool = True,
+                 epsilon: float = core.DEFAULT_EPSILON, reduction: str = "mean",
+                 ignore_index: int | None = None, validate_args: bool = True,
                  sync: str = "auto", process_group=None):
         check_option("score", score, core.SCORES)
         check_option("average", average, ("macro", "micro"))
         self.score = score
-        super().__init__(sync=sync, process_group=process_group,
-                         validate_args=validate_args, f_beta=f_beta, beta=beta,
-                         eta=eta, average=average, from_logits=from_logits,
-                         epsilon=epsilon)
+        super().__init__(sync=sync, process_group=process_group, reduction=reduction,
+                         ignore_index=ignore_index, validate_args=validate_args,
+                         f_beta=f_beta, beta=beta, eta=eta, average=average,
+                         from_logits=from_logits, epsilon=epsilon)
 
     def _parts(self, input, target, sample_weight):
         o = self.options
         counts = core.soft_confusion(TORCH_OPS, target, input, from_logits=o["from_logits"],
                                      beta=o["beta"], eta=o["eta"],
-                                     sample_weight=_check_batch_weight(sample_weight, input))
+                                     sample_weight=_check_batch_weight(sample_weight, input),
+                                     from_totals=True)
 
         def finish(counts):
             return 1.0 - core.reduce_score(TORCH_OPS, self.score, *counts,
                                            average=o["average"], f_beta=o["f_beta"],
                                            epsilon=o["epsilon"])
-        return list(counts), finish
+        return list(counts), _score_finish(self.score, o, self.reduction, finish)
 
 
 
@@ -222,7 +384,22 @@ class SoftScoreLoss(_BatchLoss):
 class _RegisteredBatchLoss(_BatchLoss):
     """A batch-level loss of :mod:`VLAP.ops.registry`: its formula's counts, then finish."""
 
-    spec = None
+    spec: Any = None  # the registry record (VLAP.ops.registry.LossSpec) of the made class
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        if self.reduction != "mean" and not self.spec.formula.score:
+            raise ValueError(
+                f"The loss {self.spec.name!r} gives the batch's scalar only (its formula "
+                "has no per-label score): `reduction` must be 'mean'. "
+                f"Received: reduction={self.reduction!r}")
+        formula = self.spec.formula
+        # the options each function takes, bound once (not looked up at every call)
+        self._counts_options = registry.formula_options(formula.counts, self.options)
+        self._finish_options = registry.formula_options(formula.finish, self.options)
+        if _takes(formula.counts, "from_totals"):
+            # tp, predicted, positives: the same counts with one product over the batch
+            self._counts_options["from_totals"] = True
 
     def _parts(self, input, target, sample_weight):
         formula = self.spec.formula
@@ -235,31 +412,45 @@ class _RegisteredBatchLoss(_BatchLoss):
             if is_synced(self.sync, input, self.process_group):
                 shift = max_across_ranks(shift, self.process_group)
             extra["shift"] = tuple(shift)
-        counts = registry.call_formula(formula.counts, TORCH_OPS, target, input,
-                                       options=self.options, sample_weight=weights, **extra)
+        counts = formula.counts(TORCH_OPS, target, input, sample_weight=weights,
+                                **self._counts_options, **extra)
 
         def finish(sums):
-            return registry.call_formula(formula.finish, TORCH_OPS, tuple(sums),
-                                         options=self.options, **extra)
+            return formula.finish(TORCH_OPS, tuple(sums), **self._finish_options, **extra)
+        if formula.score:
+            finish = _score_finish(formula.score, self.options, self.reduction, finish)
         return list(counts), finish
+
+
+def _takes(fn, name):
+    """Whether ``fn`` names the keyword ``name`` (``**kwargs`` does not count: a
+    formula of one's own gets only what it asks for)."""
+    return name in inspect.signature(fn).parameters
 
 
 class _RegisteredElementwiseLoss(_Loss):
     """An element-wise loss of :mod:`VLAP.ops.registry`: one value per example."""
 
     reduction_kind = "elementwise"
-    spec = None
+    spec: Any = None  # the registry record (VLAP.ops.registry.LossSpec) of the made class
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._formula_options = registry.formula_options(self.spec.formula, self.options)
 
     def _value(self, input, target, sample_weight):
-        return registry.call_formula(self.spec.formula, TORCH_OPS, target, input,
-                                     options=self.options)
+        return self.spec.formula(TORCH_OPS, target, input, **self._formula_options)
 
 
 # canonical name -> module class: made from the registry for every loss with a
 # formula; composite and stateful ones are written by hand (torch_loss below).
-_MODULES = {}
+_MODULES: "dict[str, Any]" = {}
 _FRONT_END = {"batch": ("validate_args", "sync", "process_group"),
               "elementwise": ("reduction", "validate_args")}
+# the modules made from a formula also take `reduction` and `ignore_index`
+_MADE_FRONT_END = {"batch": ("reduction", "ignore_index", "validate_args", "sync",
+                             "process_group"),
+                   "elementwise": ("reduction", "ignore_index", "validate_args")}
 
 
 def torch_loss(name, extra=()):
@@ -287,12 +478,12 @@ def torch_loss(name, extra=()):
 
 def _signature(spec):
     P = inspect.Parameter
-    defaults = {"reduction": "mean", "validate_args": True, "sync": "auto",
-                "process_group": None}
+    defaults = {"reduction": "mean", "ignore_index": None, "validate_args": True,
+                "sync": "auto", "process_group": None}
     params = [P("self", P.POSITIONAL_OR_KEYWORD)]
     params += [P(o.name, P.POSITIONAL_OR_KEYWORD, default=o.default) for o in spec.options]
     params += [P(n, P.POSITIONAL_OR_KEYWORD, default=defaults[n])
-               for n in _FRONT_END[spec.kind]]
+               for n in _MADE_FRONT_END[spec.kind]]
     return inspect.Signature(params)
 
 
@@ -311,7 +502,7 @@ def _make_module(spec):
         del arguments["self"]
         base.__init__(self, **arguments)
 
-    __init__.__signature__ = signature
+    __init__.__signature__ = signature  # type: ignore[attr-defined]  # inspect reads it
     kind = ("batch-level: ``forward(input, target, sample_weight)`` with weights inside "
             "the counts, the global batch's under ``torch.distributed``"
             if spec.kind == "batch" else
@@ -416,7 +607,8 @@ def _parts_of(module, input, target, sample_weight):
     whatever the ranks' batch sizes."""
     if module.reduction_kind == "batch":
         return module._parts(input, target, sample_weight)
-    rows = input.new_tensor(float(input.shape[0]))
+    # a fill, not a tensor copied from the host (that would sync with a GPU)
+    rows = torch.full((), float(input.shape[0]), device=input.device, dtype=input.dtype)
     if sample_weight is None:
         total, count = module._value(input, target, None).sum(), rows
     else:
@@ -424,8 +616,8 @@ def _parts_of(module, input, target, sample_weight):
         w = w.reshape(core.sample_weight_shape(tuple(w.shape), tuple(input.shape)))
         spec = getattr(module, "spec", None)
         if spec is not None and spec.weights_inside:
-            value = registry.call_formula(spec.formula, TORCH_OPS, target, input,
-                                          options=module.options, sample_weight=w)
+            value = spec.formula(TORCH_OPS, target, input, sample_weight=w,
+                                 **module._formula_options)
             total, count = value.sum(), rows
         elif w.shape[-1] == 1:
             total, count = (w[:, 0] * module._value(input, target, None)).sum(), rows
@@ -514,8 +706,8 @@ class DualHead(WeightedSum):
         target = torch.as_tensor(target, device=input.device)
         decision, score = core.split_dual_logits(input, target.shape[-1])
         from_logits = self.options["from_logits"]
-        decision, target = _prepare(decision, target, from_logits, self.validate_args)
-        score, _ = _prepare(score, target, from_logits, self.validate_args)
+        decision, target, _ = _prepare(decision, target, from_logits, self.validate_args)
+        score, _, _ = _prepare(score, target, from_logits, self.validate_args)
         return self._value(torch.cat([decision, score], -1), target, sample_weight)
 
     def _parts(self, input, target, sample_weight):
@@ -614,7 +806,8 @@ class EMASigmoidF1(_BatchLoss):
         o = self.options
         counts = core.soft_confusion(TORCH_OPS, target, input, from_logits=o["from_logits"],
                                      beta=o["beta"], eta=o["eta"],
-                                     sample_weight=_check_batch_weight(sample_weight, input))
+                                     sample_weight=_check_batch_weight(sample_weight, input),
+                                     from_totals=True)
         return list(counts), self._finish
 
     def _finish(self, counts):
@@ -636,7 +829,9 @@ class EMASigmoidF1(_BatchLoss):
         return 1.0 - core.reduce_score(TORCH_OPS, "fbeta", *corrected, **reduce)
 
 
-__all__ = ["SigmoidF1", "UnboundedF1", "SoftScoreLoss", "BinaryCrossentropy", "Focal",
+from VLAP.torch import functional  # noqa: E402  (as torch.nn.functional with torch.nn)
+
+__all__ = ["functional", "SigmoidF1", "UnboundedF1", "SoftScoreLoss", "BinaryCrossentropy", "Focal",
            "Asymmetric", "LabelCountError", "FBetaLoss", "PrecisionLoss", "RecallLoss",
            "JaccardLoss", "MCCLoss", "WeightedSum", "DualHead", "Scheduled", "EMASigmoidF1",
            "ZLPR", "TwoWay", "TORCH_OPS", "get_loss", "module_class", "torch_loss"]
