@@ -158,3 +158,13 @@ def test_keyword_only_options_refuse_positions():
         VLAP.binarize([["a"]], None, None, 1)
     with pytest.raises(TypeError, match="positional"):
         VLAP.datasets.load_table("data.csv", "text")
+
+
+def test_loss_option_literals_match_the_runtime_values():
+    import typing
+
+    from VLAP.losses import functions
+    from VLAP.ops import core
+
+    assert typing.get_args(functions.Score) == core.SCORES
+    assert set(typing.get_args(functions.Average)) == {a for a in core.AVERAGES if a}

@@ -15,12 +15,19 @@ Every function computes in ``float32`` at least: half-precision logits from a
 mixed-precision model are cast up first.
 """
 
+from typing import Any, Literal
+
 from VLAP.ops import core, registry
 from VLAP.ops.core import check_loss_options, check_option
 from keras import ops as _k
 
 from VLAP.ops.soft import (KERAS_OPS, entry_weights, max_across_replicas, prepare,
                            sum_across_replicas)
+
+#: ``average`` of the batch-level losses (scikit-learn's meaning).
+Average = Literal["macro", "micro"]
+#: The smooth confusion-matrix scores (:data:`VLAP.ops.core.SCORES`).
+Score = Literal["fbeta", "precision", "recall", "jaccard", "mcc"]
 
 
 # --------------------------------------------------------------------------
@@ -89,9 +96,10 @@ def loss_value(name, y_true, y_pred, *, sample_weight=None, validate_args=True, 
 # batch-level surrogates: one mechanism, ``1 - soft_score``
 
 
-def soft_score_loss(score, y_true, y_pred, *, average="macro", from_logits=True,
-                    beta=1.0, eta=0.0, f_beta=1.0, epsilon=core.DEFAULT_EPSILON,
-                    sample_weight=None, validate_args=True):
+def soft_score_loss(score: Score, y_true: Any, y_pred: Any, *, average: Average = "macro",
+                    from_logits: bool = True, beta: float = 1.0, eta: float = 0.0,
+                    f_beta: float = 1.0, epsilon: float = core.DEFAULT_EPSILON,
+                    sample_weight: Any = None, validate_args: bool = True) -> Any:
     """``1 - score`` for any smooth confusion-matrix score.
 
     Args:
@@ -126,9 +134,10 @@ def soft_score_loss(score, y_true, y_pred, *, average="macro", from_logits=True,
                         sample_weight)
 
 
-def sigmoid_f1(y_true, y_pred, *, beta=1.0, eta=0.0, average="macro",
-               from_logits=True, epsilon=core.DEFAULT_EPSILON, sample_weight=None,
-               validate_args=True):
+def sigmoid_f1(y_true: Any, y_pred: Any, *, beta: float = 1.0, eta: float = 0.0,
+               average: Average = "macro", from_logits: bool = True,
+               epsilon: float = core.DEFAULT_EPSILON, sample_weight: Any = None,
+               validate_args: bool = True) -> Any:
     """sigmoidF1 (Bénédict et al., TMLR 2022): ``1 - F1`` of smooth counts.
 
     Formula:
@@ -175,8 +184,9 @@ def sigmoid_f1(y_true, y_pred, *, beta=1.0, eta=0.0, average="macro",
                       validate_args=validate_args)
 
 
-def unbounded_f1(y_true, y_pred, *, average="macro", from_logits=True,
-                 epsilon=core.DEFAULT_EPSILON, sample_weight=None, validate_args=True):
+def unbounded_f1(y_true: Any, y_pred: Any, *, average: Average = "macro",
+                 from_logits: bool = True, epsilon: float = core.DEFAULT_EPSILON,
+                 sample_weight: Any = None, validate_args: bool = True) -> Any:
     """unboundedF1: ``1 - F1`` with the plain probabilities as soft predictions.
 
     The paper's baseline: the counts use ``p = sigmoid(u)`` (or ``y_pred`` as
@@ -223,8 +233,9 @@ def mcc_loss(y_true, y_pred, **kwargs):
 # element-wise baselines
 
 
-def binary_crossentropy(y_true, y_pred, *, from_logits=True,
-                        epsilon=core.DEFAULT_EPSILON, validate_args=True):
+def binary_crossentropy(y_true: Any, y_pred: Any, *, from_logits: bool = True,
+                        epsilon: float = core.DEFAULT_EPSILON,
+                        validate_args: bool = True) -> Any:
     """Binary cross-entropy per example (mean over labels), stable for any logit.
 
     Example:
@@ -236,8 +247,9 @@ def binary_crossentropy(y_true, y_pred, *, from_logits=True,
                       epsilon=epsilon, validate_args=validate_args)
 
 
-def focal(y_true, y_pred, *, alpha=0.25, gamma=2.0, from_logits=True,
-          epsilon=core.DEFAULT_EPSILON, validate_args=True):
+def focal(y_true: Any, y_pred: Any, *, alpha: "float | None" = 0.25, gamma: float = 2.0,
+          from_logits: bool = True, epsilon: float = core.DEFAULT_EPSILON,
+          validate_args: bool = True) -> Any:
     """Focal loss per example (Lin et al. 2017), mean over labels.
 
     Formula: ``-alpha_t * (1 - p_t)**gamma * log(p_t)`` with ``p_t = p`` and
@@ -253,8 +265,9 @@ def focal(y_true, y_pred, *, alpha=0.25, gamma=2.0, from_logits=True,
                       from_logits=from_logits, epsilon=epsilon, validate_args=validate_args)
 
 
-def asymmetric(y_true, y_pred, *, gamma_neg=4.0, gamma_pos=1.0, clip=0.05,
-               from_logits=True, epsilon=1e-8, validate_args=True):
+def asymmetric(y_true: Any, y_pred: Any, *, gamma_neg: float = 4.0, gamma_pos: float = 1.0,
+               clip: float = 0.05, from_logits: bool = True, epsilon: float = 1e-8,
+               validate_args: bool = True) -> Any:
     """Asymmetric loss, ASL (Ridnik et al., ICCV 2021), per example.
 
     Formula: ``L+ = (1 - p)**gamma_pos * log(p)`` for positives and
