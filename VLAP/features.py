@@ -26,7 +26,7 @@ import numpy as np
 
 from VLAP._quiet import progress
 from VLAP._validation import check_positive_int
-from VLAP.feature_cache import text_digest
+from VLAP.feature_cache import cached, text_digest
 
 
 class _Featurizer:
@@ -268,8 +268,6 @@ class MiniLMFeaturizer(_Featurizer):
 
         if self.cache is None or self.cache is False:
             return compute()
-        from VLAP.feature_cache import cached
-
         folder = None if self.cache is True else self.cache
         features, lookup = cached(f"minilm-{self.sequence_length}", self._cache_parts(texts),
                                   compute, rows=len(texts), dim=384, folder=folder)

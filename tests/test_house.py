@@ -222,9 +222,16 @@ KNOWN = {
 }
 
 
+#: Inner imports that break what would be an import circle, with the reason.
+CYCLE_BREAKERS = {
+    "VLAP/torch/functional.py": "VLAP.torch imports it at its end, as torch.nn imports "
+                                "torch.nn.functional; its functions reach the modules at call time",
+}
+
+
 def test_inner_imports_only_keep_a_heavy_library_out():
     unneeded = [line for line in _unneeded_inner_imports()
-                if line.split(":")[0] not in KNOWN]
+                if line.split(":")[0] not in KNOWN | set(CYCLE_BREAKERS)]
     assert not unneeded, (
         "function-level imports of VLAP modules that import no heavy library the "
         f"module does not already import ({sorted(HEAVY)}); move them to the top of "

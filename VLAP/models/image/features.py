@@ -30,6 +30,7 @@ import numpy as np
 
 from VLAP._validation import check_option, check_positive_int
 from VLAP.data.images import load_images
+from VLAP.feature_cache import cached
 from VLAP.models.image.efficientnet_lite import VARIANTS, Weights, image_backbone
 
 
@@ -129,8 +130,6 @@ def extract_features(paths_or_images: Sequence[str | os.PathLike[str]] | np.ndar
 
     if cache is None:
         return (compute(), None) if return_lookup else compute()
-    from VLAP.feature_cache import cached
-
     parts = {"kind": "image", "featurizer": "extract_features", "model": backbone,
              "image_size": image_size, "weights": str(weights), "decoder": "pil",
              "pooling": "avg", "dtype": "float32", "rows": n,

@@ -21,10 +21,14 @@ row, so padding costs little; the embeddings come back in the input order.
 """
 
 import re
+from pathlib import Path
 
 import numpy as np
 
 from VLAP._quiet import progress
+from VLAP.models.text.checkpoints import load_backbone, read_json
+from VLAP.models.text.classifier import _set_feedforward_activation
+from VLAP.models.text.preprocessor import text_preprocessor
 
 
 #: Texts the two tokenisers give the same ids for: printable ASCII, tab, newline, CR.
@@ -38,7 +42,6 @@ def _fast_tokenizer(folder, lowercase, sequence_length):
         from tokenizers import BertWordPieceTokenizer
     except ImportError:
         return None
-    from pathlib import Path
 
     tok = BertWordPieceTokenizer(str(Path(folder) / "vocab.txt"), lowercase=lowercase,
                                  clean_text=True, handle_chinese_chars=True,
@@ -62,11 +65,6 @@ class SentenceEncoder:
     """
 
     def __init__(self, folder, sequence_length=256):
-        from pathlib import Path
-
-        from VLAP.models.text.checkpoints import load_backbone, read_json
-        from VLAP.models.text.classifier import _set_feedforward_activation
-
         self.folder = str(folder)
         self.sequence_length = int(sequence_length)
         tok_config = Path(self.folder) / "tokenizer_config.json"
@@ -87,8 +85,6 @@ class SentenceEncoder:
         import keras
 
         if self._keras_hub is None:
-            from VLAP.models.text.preprocessor import text_preprocessor
-
             self._keras_hub = text_preprocessor(checkpoint=self.folder,
                                                 sequence_length=self.sequence_length)
         tokens = self._keras_hub(texts)
