@@ -32,7 +32,11 @@ fi
 start=$(date +%s)
 "$python" -m venv --clear "$venv"
 "$venv/bin/python" -m pip install -q --upgrade pip
-"$venv/bin/python" -m pip install -q -e ".[legacy,dev]"
+# the versions CI tests (.ci/constraints.txt), with transformers 4 instead of 5
+grep -v -E '^(transformers|sentence-transformers|tokenizers)==' .ci/constraints.txt \
+    > "$scratch/constraints.txt"
+printf 'transformers==4.57.6\ntf-keras==2.21.0\n' >> "$scratch/constraints.txt"
+"$venv/bin/python" -m pip install -q -e ".[legacy,dev]" -c "$scratch/constraints.txt"
 echo "== legacy venv installed in $(( $(date +%s) - start ))s: $("$venv/bin/python" -c '
 import importlib.metadata as m
 print(", ".join(f"{p} {m.version(p)}" for p in ("transformers", "tf-keras", "keras", "tensorflow")))')"

@@ -20,6 +20,8 @@ classes, after any VLAP import that imported Keras has finished).
 
 import importlib
 
+from VLAP import _extras
+
 __version__ = "0.1.0"
 
 # public name -> (module, attribute); attribute None means the module itself.
@@ -66,11 +68,17 @@ def __getattr__(name):
         module_name, attr = _EXPORTS[name]
     except KeyError:
         raise AttributeError(f"module 'VLAP' has no attribute {name!r}") from None
-    if name not in _NO_BACKEND:  # TensorFlow's start-up lines filtered, as in the CLI
-        from VLAP._quiet import import_backend_quietly
+    try:
+        if name not in _NO_BACKEND:  # TensorFlow's start-up lines filtered, as in the CLI
+            from VLAP._quiet import import_backend_quietly
 
-        import_backend_quietly()
-    module = importlib.import_module(module_name)
+            import_backend_quietly()
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as err:  # a framework of an extra: say which extra
+        better = _extras.missing_extra(err, f"VLAP.{name}")
+        if better is None:
+            raise
+        raise better from err
     value = module if attr is None else getattr(module, attr)
     globals()[name] = value
     return value

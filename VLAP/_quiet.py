@@ -17,6 +17,8 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from typing import Any, TypeVar, overload
 
+from VLAP._extras import require
+
 _T = TypeVar("_T")
 
 #: Native start-up lines of TensorFlow that say nothing a user can act on: absl's
@@ -50,6 +52,7 @@ def import_backend_quietly() -> None:
     with the start-up noise filtered; nothing happens if Keras is already imported."""
     if "keras" in sys.modules:
         return
+    require("keras")  # not installed: one line naming the extra (VLAP._extras)
     level = min_log_level(os.environ.get("TF_CPP_MIN_LOG_LEVEL"))
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = level
     if level == "0":

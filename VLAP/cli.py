@@ -42,6 +42,7 @@ import tempfile
 import time
 
 from VLAP import __version__
+from VLAP._extras import missing_extra
 from VLAP.experiments.config import tomllib  # tomli on Python 3.10
 
 
@@ -493,6 +494,11 @@ def main(argv=None):
             return _command(args)
         except KeyboardInterrupt as err:
             return _interrupted(err, args, received)
+        except ModuleNotFoundError as err:  # a framework of an extra: one line naming it
+            better = missing_extra(err, f"`vlap {args.command}`")
+            if better is None:
+                raise
+            return _error(better)
 
 
 def _command(args):

