@@ -128,7 +128,10 @@ class ValidationScores(keras.callbacks.Callback):
 
     Args:
         val_data: the validation data (a ``tf.data.Dataset`` of ``(x, y)`` or
-            anything :func:`VLAP.inference.predict_scores` reads).
+            anything :func:`VLAP.inference.predict_scores` reads), in a fixed
+            order (``createDataset(..., is_training=False)``): the out-of-fold
+            folds are dealt by row position, so a reshuffled validation set
+            would score each epoch on other folds.
         from_logits: bool. Whether the model outputs logits (the compiled
             loss's ``from_logits``).
         dual_head: bool. The model outputs a decision head then a score head
