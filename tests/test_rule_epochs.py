@@ -126,3 +126,32 @@ def test_rows_and_shipped_model_use_each_rules_best_epoch(tmp_path, scripted):
     assert entry["test"]["f1_macro"] == pytest.approx(
         f1_score(y_test, np.asarray(out["labels"]), average="macro", zero_division=0),
         abs=5e-7)
+
+
+def test_choose_epoch_rule_on_one_epoch_is_choose_rule():
+    from VLAP.inference.tuning import choose_epoch_rule, choose_rule
+
+    rng = np.random.default_rng(3)
+    y = (rng.random((200, 4)) < 0.3).astype(int)
+    for shift in (-2.5, 0.0):  # 0.5 predicts too little (tuned wins) / about right
+        logits = 2.0 * y + shift + rng.normal(size=y.shape)
+        pair = choose_epoch_rule(y, logits, logits.copy())
+        assert pair.pop("weights") == ("tuned" if pair["strategy"] == "tuned" else "fixed")
+        assert pair == choose_rule(y, logits)
+
+
+def test_monitor_lists_are_checked():
+    from VLAP.experiments import ConfigError, load_config
+
+    x = np.zeros((8, 2), "float32")
+    ds = VLAP.createDataset(x, np.zeros((8, 2), "float32"), batch_size=4)
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2)])
+    for bad in ([], ["val_f1_macro", 3], ["loss"]):
+        with pytest.raises(ValueError, match="`monitor` must name a validation log"):
+            VLAP.train(model, ds, ds, 2, epochs=1, verbose=0, monitor=bad)
+    table = {"kind": "csv", "path": str(FIXTURE), "text_column": "text",
+             "label_column": "labels"}
+    with pytest.raises(ConfigError, match="monitor"):
+        load_config({"name": "m", "dataset": table, "monitor": ["val_f1_macro", "val_f1"]})
+    assert load_config({"name": "m", "dataset": table,
+                        "monitor": "val_f1_macro"})["monitor"] == "val_f1_macro"

@@ -39,6 +39,7 @@ Example:
 """
 
 import warnings
+from collections.abc import Callable
 
 import keras
 import numpy as np
@@ -113,7 +114,7 @@ def mean_average_precision(y_true: np.ndarray, scores: np.ndarray) -> float:
 #: How each score of ``MONITOR_METRICS`` is computed: from which head (a dual-head
 #: model decides with one head and ranks with the other), and from the raw outputs
 #: (``f(y, outputs, from_logits)``) or from probabilities (``f(y, probabilities)``).
-SCORE_FUNCTIONS = {
+SCORE_FUNCTIONS: "dict[str, tuple[Callable[..., float], str, str]]" = {
     "f1_macro_tuned": (tuned_macro_f1_oof, "decision", "outputs"),
     "map": (mean_average_precision, "ranking", "probabilities"),
 }

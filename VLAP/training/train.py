@@ -211,7 +211,7 @@ def _check_num_labels(model, num_labels, per_label=1):
     return num_labels
 
 
-def _check_monitor(monitor):
+def _check_monitor(monitor: Any) -> tuple[str, ...]:
     """``monitor`` as a tuple of validation logs (one str, or a non-empty sequence)."""
     names = (monitor,) if isinstance(monitor, str) else monitor
     if isinstance(names, (bytes, Mapping)) or not isinstance(names, Sequence) or not names \
@@ -331,7 +331,8 @@ def train(model: keras.Model, train_ds: Any, val_ds: Any, num_labels: int | None
 def _train(model: Any, train_ds: Any, val_ds: Any, num_labels: int | None, *,
            loss: str | keras.losses.Loss, epochs: int, learning_rate: float | Literal["auto"],
            loss_kwargs: Mapping[str, Any] | None, threshold: float, patience: int | None,
-           restore_best: bool, seed: int | None, verbose: int | str, monitor: str,
+           restore_best: bool, seed: int | None, verbose: int | str,
+           monitor: str | Sequence[str],
            dtype_policy: str | None,
            options: RunOptions) -> tuple[keras.Model, keras.callbacks.History]:
     """:func:`train` once its run options are one value."""
@@ -359,14 +360,14 @@ def _train(model: Any, train_ds: Any, val_ds: Any, num_labels: int | None, *,
     check_bool("deterministic", deterministic)
     threshold = check_threshold(threshold)
     monitors = _check_monitor(monitor)
-    monitor = monitors[0]
     if dtype_policy is not None:
         dtype_policy = keras.dtype_policies.get(dtype_policy).name
     loss_obj = resolve_loss(loss, loss_kwargs)
     num_labels = _check_num_labels(model, num_labels, outputs_per_label(loss_obj))
     lr = resolve_learning_rate(learning_rate, transformer=has_transformer_backbone(model))
     config = {"loss": loss_obj.name, "loss_config": loss_obj.get_config(),
-              "monitor": monitor if len(monitors) == 1 else list(monitors), "epochs": epochs, "learning_rate": lr,
+              "monitor": monitors[0] if len(monitors) == 1 else list(monitors),
+              "epochs": epochs, "learning_rate": lr,
               "threshold": threshold, "patience": patience, "restore_best": restore_best,
               "seed": seed, "num_labels": num_labels, "dtype_policy": dtype_policy,
               "model": type(model).__name__}
@@ -388,7 +389,7 @@ def _train(model: Any, train_ds: Any, val_ds: Any, num_labels: int | None, *,
     # epochs are never the kept one (their val_loss is on another scale) and never
     # count towards patience.
     warmup = int(getattr(getattr(model, "loss", None), "warmup_epochs", 0) or 0)
-    checkpoint = RunCheckpoint(run_dir, monitor, patience, restore_best, state,
+    checkpoint = RunCheckpoint(run_dir, monitors[0], patience, restore_best, state,
                                random_state=run_states, start_from_epoch=warmup,
                                also=monitors[1:])
     # A loss with state across batches (VLAP.losses.STATEFUL) is attached to this
