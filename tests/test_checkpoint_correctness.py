@@ -200,8 +200,8 @@ def test_tuned_macro_f1_and_map_monitors_match_scikit_learn(tmp_path):
     y, s = predict_scores(model, val_ds)
     # the tuned figure is out of fold (as vlap run's rule choice): each fold decided
     # with cuts tuned on the other folds' logits
-    logits = np.concatenate([keras.ops.convert_to_numpy(model.predict_on_batch(b[0]))
-                             for b in val_ds]).astype(np.float64)
+    logits = np.concatenate([keras.ops.convert_to_numpy(model.predict_on_batch(
+        np.asarray(b[0]))) for b in val_ds]).astype(np.float64)
     part = np.random.default_rng(0).permutation(len(y)) % RULE_FOLDS
     pred = np.zeros(y.shape, int)
     for f in range(RULE_FOLDS):
