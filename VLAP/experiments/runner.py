@@ -122,10 +122,14 @@ def rule_epochs(kept, monitors, history):
     ``epoch`` here counts from 1, as the console does.
 
     Example:
-    >>> kept = {"epoch": 8, "monitor": "val_f1_macro_tuned", "reason": "best val_f1_macro_tuned 0.200",
+    >>> kept = {"epoch": 8, "monitor": "val_f1_macro_tuned", "best": 0.2,
+    ...         "reason": "best val_f1_macro_tuned 0.200",
     ...         "also": {"val_f1_macro": {"epoch": 3, "best": 0.118}}}
-    >>> rule_epochs(kept, ["val_f1_macro_tuned", "val_f1_macro"], {})["at 0.5"]["why"]
+    >>> epochs = rule_epochs(kept, ["val_f1_macro_tuned", "val_f1_macro"], {})
+    >>> epochs["at 0.5"]["why"]
     'epoch 4: best validation macro-F1 at 0.5 (0.118)'
+    >>> epochs["tuned"]["why"]
+    'epoch 9: best validation macro-F1 with tuned cuts (out of fold) (0.200)'
     """
     if kept is None:
         return {}
@@ -138,7 +142,8 @@ def rule_epochs(kept, monitors, history):
             log, epoch = kept["monitor"], kept["epoch"]
             series = history.get(log) or []
             value = float(series[epoch]) if epoch < len(series) else kept.get("best")
-            why = (f"{_WHY[log]} ({value:.3f})" if log == RULE_MONITORS[rule] and log in _WHY
+            why = (f"{_WHY[log]} ({value:.3f})"
+                   if log == RULE_MONITORS[rule] and log in _WHY and value is not None
                    else f"the epoch kept for {log}: {kept['reason']}")
         out[rule] = {"epoch": int(epoch) + 1, "monitor": log,
                      "value": None if value is None else float(value),
@@ -545,7 +550,11 @@ def run_experiment(cfg, out="runs", data_dir=None, grid=None, compare_paper=None
             :class:`ConfigError` names the settings that differ. A folder
             whose run is done is left unchanged.
 
-    ``run.json`` records the run's ``state``: ``running``, then ``done``;
+    ``run.json`` records, once done, ``epochs``: for each trained model the
+    epoch each kind of results row used and why (``rows``: ``"at 0.5"``, and
+    ``"tuned"`` for tuned-threshold rows; with ``monitor = ["val_f1_macro_tuned",
+    "val_f1_macro"]`` each rule's own best epoch) and the shipped (epoch, rule)
+    pair (``shipped``). It records the run's ``state``: ``running``, then ``done``;
     ``interrupted`` (Ctrl-C, SIGTERM: :class:`RunInterrupted` is raised, and
     ``run.json`` says which model stopped and how to resume) or ``failed``
     (the error also in ``error.txt``).
@@ -757,7 +766,7 @@ def _run_into(cfg, run_dir, meta, provenance, log, resume=False, progress=None):
                 kept_epoch = f"{describe_kept(res.kept)}, " if res.kept else ""
                 log(f"  {prep.name} {display_name(loss, '', kw)} seed={seed}: {res.epochs_run} "
                     f"epochs, {res.train_seconds:.1f}s, {kept_epoch}"
-                    f"test macro-F1 {s['f1_macro']:.3f}, "
+                    f"test at 0.5: macro-F1 {s['f1_macro']:.3f}, "
                     f"mAP {s['average_precision_macro']:.3f}, #pred "
                     f"{s['mean_predicted_labels']:.2f} (true {s['mean_true_labels']:.2f})")
                 log(f"    {describe_rule_epochs(res)}")
