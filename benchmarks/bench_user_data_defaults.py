@@ -5,12 +5,19 @@ stopping) through the user-data path (``load_config`` + ``prepare_dataset`` +
 the runner's MLP + ``VLAP.train``, the ``kind = "csv"`` defaults: batch 64,
 learning rate "auto", MLP 256 with dropout 0.2, sigmoidF1 beta=1, eta=0) and
 logs, every epoch, every candidate monitor: ``val_loss``, ``val_f1_macro``
-(macro-F1 at 0.5), ``val_f1_macro_tuned`` (macro-F1 with per-label thresholds
-tuned on validation) and ``val_map`` (:mod:`VLAP.training.monitors`). Then it
-replays each early-stopping rule (monitor x patience) on the logged curves with
+(macro-F1 at 0.5), ``val_f1_macro_tuned`` (macro-F1 with per-label cuts tuned
+on validation, out of fold: what ``vlap run``'s rule choice compares with 0.5),
+``val_f1_macro_tuned_in_sample`` (the same cuts scored on the rows they were
+tuned on: the tuned monitor before issue 27) and ``val_map``
+(:mod:`VLAP.training.monitors`). Then it replays each early-stopping rule
+(monitor x patience) on the logged curves with
 :class:`VLAP.training.RunCheckpoint` itself, and prints, per dataset and loss,
 the kept epoch and its *gap*: the best epoch's validation macro-F1 minus the kept
-epoch's, at 0.5 and with tuned thresholds (0 = the rule kept the best epoch).
+epoch's, at 0.5 and with tuned cuts (out of fold) (0 = the rule kept the best
+epoch). The rule ``per rule`` is the user-data default since issue 27
+(``monitor = ["val_f1_macro_tuned", "val_f1_macro"]``): one best epoch per
+decision rule, stopping when neither improved; its 0.5 gap is that of the epoch
+best at 0.5, its tuned gap that of the epoch best with tuned cuts.
 
 Datasets (held-in: the shipped data): the README fixture
 ``tests/data/own_texts.csv``; MULAN emotions, yeast, scene; the arXiv sample
@@ -35,7 +42,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path("/work/shared/data")
 LOSSES = ["bce", "sigmoidF1", "asl", "focal"]
-MONITORS = ["val_loss", "val_f1_macro", "val_f1_macro_tuned", "val_map"]
+MONITORS = ["val_loss", "val_f1_macro", "val_f1_macro_tuned", "val_f1_macro_tuned_in_sample",
+            "val_map"]
+PER_RULE = "per rule"  # ["val_f1_macro_tuned", "val_f1_macro"]: one best epoch per rule
 PATIENCES = [5, 15]
 YARDSTICKS = ["val_f1_macro", "val_f1_macro_tuned"]
 
@@ -74,6 +83,22 @@ def datasets(tmp):
     }
 
 
+def in_sample_scores(val_ds):
+    """A callback that logs ``val_f1_macro_tuned_in_sample``: per-label thresholds tuned
+    and scored on the same validation rows (the tuned monitor before issue 27)."""
+    import keras
+
+    from VLAP.inference import predict_scores
+    from VLAP.training.monitors import tuned_macro_f1
+
+    class InSample(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            y, s = predict_scores(self.model, val_ds)
+            logs["val_f1_macro_tuned_in_sample"] = tuned_macro_f1(y, s)
+
+    return InSample()
+
+
 def curves(table, epochs, losses, seed=0):
     """Train each loss on ``table`` for ``epochs`` epochs; per-epoch logs per loss."""
     import keras
@@ -98,7 +123,8 @@ def curves(table, epochs, losses, seed=0):
         _, history = VLAP.train(model, train_ds, val_ds, prep.num_labels, loss=loss,
                                 epochs=epochs, learning_rate=cfg["learning_rate"],
                                 patience=None, restore_best=False, seed=seed, verbose=0,
-                                monitor="val_f1_macro_tuned", deterministic=True)
+                                monitor="val_f1_macro_tuned", deterministic=True,
+                                callbacks=[in_sample_scores(val_ds)])
         out[loss] = {k: [float(v) for v in history.history[k]] for k in MONITORS}
         out[loss]["seconds"] = time.time() - t0
     return out
@@ -123,6 +149,35 @@ def replay(logs, monitor, patience):
     return ckpt.state["best_epoch"], ckpt.state["last_epoch"] + 1
 
 
+def register_in_sample():
+    """Give ``val_f1_macro_tuned_in_sample`` a direction, so that RunCheckpoint replays it."""
+    from VLAP.evaluation.metric_table import Metric, register_metric
+
+    register_metric(Metric("f1_macro_tuned_in_sample", higher_is_better=True,
+                           computed_by="epoch_logs"), override=True)
+
+
+def replay_per_rule(logs, patience):
+    """The epochs the per-rule default keeps on these curves: ``(best at 0.5, best
+    tuned, epochs run)`` (RunCheckpoint with ``also``, as ``vlap run`` trains)."""
+    import keras
+
+    from VLAP.training import RunCheckpoint
+
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    model.stop_training = False
+    ckpt = RunCheckpoint(None, "val_f1_macro_tuned", patience=patience, restore_best=False,
+                         also=("val_f1_macro",))
+    ckpt.set_model(model)
+    for epoch in range(len(logs["val_f1_macro"])):
+        ckpt.on_epoch_end(epoch, {m: -np.inf if np.isnan(logs[m][epoch]) else logs[m][epoch]
+                                  for m in ("val_f1_macro_tuned", "val_f1_macro")})
+        if model.stop_training:
+            break
+    return (ckpt.state["also"]["val_f1_macro"]["best_epoch"], ckpt.state["best_epoch"],
+            ckpt.state["last_epoch"] + 1)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="3 epochs per dataset")
@@ -130,7 +185,8 @@ def main():
     parser.add_argument("--only", nargs="+", help="dataset names to run")
     parser.add_argument("--curves", help="also write the logged curves to this JSON file")
     args = parser.parse_args()
-    rules = [(m, p) for m in MONITORS for p in PATIENCES]
+    register_in_sample()
+    rules = [(m, p) for m in MONITORS + [PER_RULE] for p in PATIENCES]
     gaps = {(rule, loss, y): [] for rule in rules for loss in args.losses for y in YARDSTICKS}
     all_curves = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -147,30 +203,36 @@ def main():
                 f"{max(res[l]['val_f1_macro']):.3f} / "
                 f"{int(np.argmax(res[l]['val_f1_macro_tuned'])) + 1}: "
                 f"{max(res[l]['val_f1_macro_tuned']):.3f}" for l in args.losses))
-            print(f"  {'rule':28} " + " ".join(f"{l:>26}" for l in args.losses))
+            print(f"  {'rule':32} " + " ".join(f"{l:>28}" for l in args.losses))
             for monitor, patience in rules:
                 cells = []
                 for loss in args.losses:
                     logs = res[loss]
-                    kept, ran = replay(logs, monitor, patience)
+                    if monitor == PER_RULE:  # each rule's rows at its own best epoch
+                        at_05, tuned, ran = replay_per_rule(logs, patience)
+                        kept_at = dict(zip(YARDSTICKS, (at_05, tuned)))
+                        shown = f"{at_05 + 1}|{tuned + 1}"
+                    else:
+                        kept, ran = replay(logs, monitor, patience)
+                        kept_at, shown = dict.fromkeys(YARDSTICKS, kept), f"{kept + 1}"
                     g = []
                     for y in YARDSTICKS:
-                        gap = max(logs[y]) - logs[y][kept]
+                        gap = np.nanmax(logs[y]) - logs[y][kept_at[y]]
                         gaps[((monitor, patience), loss, y)].append(gap)
                         g.append(gap)
-                    cells.append(f"{kept + 1:>3}/{ran:<3} gap {g[0]:.3f}/{g[1]:.3f}")
-                print(f"  {monitor + ' p' + str(patience):28} "
-                      + " ".join(f"{c:>26}" for c in cells), flush=True)
+                    cells.append(f"{shown:>5}/{ran:<3} gap {g[0]:.3f}/{g[1]:.3f}")
+                print(f"  {monitor + ' p' + str(patience):32} "
+                      + " ".join(f"{c:>28}" for c in cells), flush=True)
     print("\nAll datasets: mean (max) gap of the kept epoch's validation macro-F1 "
           "at 0.5 / tuned, per loss")
-    print(f"  {'rule':28} " + " ".join(f"{l:>26}" for l in args.losses) + "   worst")
+    print(f"  {'rule':32} " + " ".join(f"{l:>26}" for l in args.losses) + "   worst")
     for rule in rules:
         cells, worst = [], 0.0
         for loss in args.losses:
             a, b = (np.array(gaps[(rule, loss, y)]) for y in YARDSTICKS)
             worst = max(worst, a.max(), b.max())
             cells.append(f"{a.mean():.3f} ({a.max():.3f}) / {b.mean():.3f} ({b.max():.3f})")
-        print(f"  {rule[0] + ' p' + str(rule[1]):28} " + " ".join(f"{c:>26}" for c in cells)
+        print(f"  {rule[0] + ' p' + str(rule[1]):32} " + " ".join(f"{c:>26}" for c in cells)
               + f"   {worst:.3f}", flush=True)
     if args.curves:
         Path(args.curves).write_text(json.dumps(all_curves))

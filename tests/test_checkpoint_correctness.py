@@ -166,10 +166,15 @@ def test_the_runner_console_names_the_kept_epoch_and_why(tmp_path):
                                    "label_column": "labels"}})
     lines = []
     run_experiment(cfg, out=tmp_path, log=lines.append)
-    line = next(l for l in lines if "seed=0:" in l)
-    monitor = cfg["monitor"]
+    at = next(i for i, l in enumerate(lines) if "seed=0:" in l)
+    line = lines[at]
+    monitor, other = cfg["monitor"]  # one best epoch per rule on your own data
     assert f"epochs, " in line and "kept epoch " in line, line
     assert f"(best {monitor} " in line and "; stopped: " in line, line
+    assert "also kept epoch " in line and f"(best {other} " in line, line
+    # the next line says which epoch each row kind used, and why
+    assert "rows at 0.5: epoch " in lines[at + 1], lines[at + 1]
+    assert "best validation macro-F1 at 0.5 (" in lines[at + 1], lines[at + 1]
 
 
 def test_own_data_configs_stop_on_the_tuned_validation_macro_f1():
@@ -178,21 +183,30 @@ def test_own_data_configs_stop_on_the_tuned_validation_macro_f1():
     cfg = load_config({"name": "own", "dataset": {
         "kind": "csv", "path": "tests/data/own_texts.csv", "text_column": "text",
         "label_column": "labels"}})
-    assert cfg["monitor"] == "val_f1_macro_tuned"
+    assert cfg["monitor"] == ["val_f1_macro_tuned", "val_f1_macro"]  # one per rule
     assert cfg["patience"] == 15
 
 
 def test_tuned_macro_f1_and_map_monitors_match_scikit_learn(tmp_path):
     from sklearn.metrics import average_precision_score, f1_score
 
-    from VLAP.inference import predict_scores, tune_thresholds
+    from VLAP.inference import predict_scores
+    from VLAP.inference.tuning import MIN_TUNING_SUPPORT, RULE_FOLDS, tune_cut_points
 
     train_ds, val_ds = _datasets()
     model, history = VLAP.train(_model(2), train_ds, val_ds, 4, loss="bce", epochs=3,
                                 patience=None, restore_best=False, seed=0, verbose=0,
                                 learning_rate=0.02, monitor="val_f1_macro_tuned")
     y, s = predict_scores(model, val_ds)
-    pred = (s > tune_thresholds(y, s)[None, :]).astype(int)
+    # the tuned figure is out of fold (as vlap run's rule choice): each fold decided
+    # with cuts tuned on the other folds' logits
+    logits = np.concatenate([keras.ops.convert_to_numpy(model.predict_on_batch(
+        np.asarray(b[0]))) for b in val_ds]).astype(np.float64)
+    part = np.random.default_rng(0).permutation(len(y)) % RULE_FOLDS
+    pred = np.zeros(y.shape, int)
+    for f in range(RULE_FOLDS):
+        cuts = tune_cut_points(y[part != f], logits[part != f], min_support=MIN_TUNING_SUPPORT)
+        pred[part == f] = logits[part == f] > cuts
     expected_f1 = f1_score(y, pred, average="macro", zero_division=0)
     has_both = (y.sum(0) > 0) & (y.sum(0) < len(y))
     expected_map = np.mean([average_precision_score(y[:, j], s[:, j])

@@ -100,16 +100,19 @@ def test_threshold_free_monitors_read_their_head():
     x = rng.normal(size=(48, 5)).astype("float32")
     y = (x[:, :3] > 0).astype("float32")
     ds = VLAP.data.create_dataset(x, y, batch_size=16, seed=0)
+    # in row order: the tuned figure is out of fold, its folds dealt by row position
+    val = VLAP.data.create_dataset(x, y, batch_size=16, is_training=False)
     model = keras.Sequential([keras.Input((5,)), VLAP.models.DualHeadLogits(3)])
-    model, history = VLAP.train(model, ds, ds, 3, loss="dual_head", epochs=1, seed=0,
+    model, history = VLAP.train(model, ds, val, 3, loss="dual_head", epochs=1, seed=0,
                                 verbose=0, monitor="val_f1_macro_tuned")
-    scores = 1 / (1 + np.exp(-model.predict(x, verbose=0)))
-    from VLAP.training.monitors import mean_average_precision, tuned_macro_f1
+    logits = model.predict(x, verbose=0).astype(np.float64)
+    scores = 1 / (1 + np.exp(-logits))
+    from VLAP.training.monitors import mean_average_precision, tuned_macro_f1_oof
 
     assert history.history["val_map"][-1] == pytest.approx(
         mean_average_precision(y, scores[:, 3:]))
     assert history.history["val_f1_macro_tuned"][-1] == pytest.approx(
-        tuned_macro_f1(y, scores[:, :3]))
+        tuned_macro_f1_oof(y, logits[:, :3]))
 
 
 def test_build_model_dual_head():

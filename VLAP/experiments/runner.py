@@ -101,6 +101,77 @@ class RunResult:
     model: object = None  # the trained model, with keep_model=True
     val_scores: "tuple | None" = None  # (y_val, outputs, from_logits), with keep_model=True
     kept: "dict | None" = None  # the epoch the model holds and why (VLAP.training.RunCheckpoint.kept)
+    #: rule ("at 0.5", "tuned") -> the epoch its rows (and shipped pair) use and why
+    rule_epochs: dict = field(default_factory=dict)
+    #: with keep_model: the shipped (epoch, rule) pair, VLAP.inference.tuning.choose_epoch_rule's
+    #: record plus ``epoch`` (1-based) and ``why``; ``model`` holds that epoch's weights
+    shipped: "dict | None" = None
+
+
+#: The log whose best epoch each decision rule is reported (and shipped) at, when
+#: ``monitor`` lists it; else the monitor's own kept epoch serves both rules.
+RULE_MONITORS = {"at 0.5": "val_f1_macro", "tuned": "val_f1_macro_tuned"}
+_WHY = {"val_f1_macro": "best validation macro-F1 at 0.5",
+        "val_f1_macro_tuned": "best validation macro-F1 with tuned cuts (out of fold)"}
+
+
+def rule_epochs(kept, monitors, history):
+    """For each rule, the epoch its rows use: ``{rule: {epoch, monitor, value, why}}``.
+
+    ``kept`` is :attr:`VLAP.training.RunCheckpoint.kept` (``epoch`` 0-based);
+    ``epoch`` here counts from 1, as the console does.
+
+    Example:
+    >>> kept = {"epoch": 8, "monitor": "val_f1_macro_tuned", "best": 0.2,
+    ...         "reason": "best val_f1_macro_tuned 0.200",
+    ...         "also": {"val_f1_macro": {"epoch": 3, "best": 0.118}}}
+    >>> epochs = rule_epochs(kept, ["val_f1_macro_tuned", "val_f1_macro"], {})
+    >>> epochs["at 0.5"]["why"]
+    'epoch 4: best validation macro-F1 at 0.5 (0.118)'
+    >>> epochs["tuned"]["why"]
+    'epoch 9: best validation macro-F1 with tuned cuts (out of fold) (0.200)'
+    """
+    if kept is None:
+        return {}
+    out = {}
+    for rule, log in RULE_MONITORS.items():
+        if log in monitors and log != kept["monitor"] and log in kept.get("also", {}):
+            epoch, value = kept["also"][log]["epoch"], kept["also"][log]["best"]
+            why = f"{_WHY[log]} ({value:.3f})"
+        else:  # the monitor's own kept epoch
+            log, epoch = kept["monitor"], kept["epoch"]
+            series = history.get(log) or []
+            value = float(series[epoch]) if epoch < len(series) else kept.get("best")
+            why = (f"{_WHY[log]} ({value:.3f})"
+                   if log == RULE_MONITORS[rule] and log in _WHY and value is not None
+                   else f"the epoch kept for {log}: {kept['reason']}")
+        out[rule] = {"epoch": int(epoch) + 1, "monitor": log,
+                     "value": None if value is None else float(value),
+                     "why": f"epoch {int(epoch) + 1}: {why}"}
+    return out
+
+
+def describe_rule_epochs(res):
+    """One line: the epoch each kind of results row used, and why, and the pair shipped."""
+    names = {"at 0.5": "rows at 0.5", "tuned": "tuned rows"}
+    parts = [f"{names[r]}: {e['why']}" for r, e in res.rule_epochs.items()]
+    if res.shipped is not None and res.shipped.get("epoch") is not None:
+        rule = "tuned cuts" if res.shipped["strategy"] == "tuned" else "0.5"
+        parts.append(f"rule shipped with: {rule} at epoch {res.shipped['epoch']}")
+    return "; ".join(parts) or "no epoch recorded"
+
+
+def epochs_record(res):
+    """``run.json``'s record of one trained model: each row's epoch and why, the shipped pair."""
+    out = {"dataset": res.dataset, "loss": res.loss, "seed": res.seed,
+           "variant": res.variant or None,
+           "rows": {r: {k: e[k] for k in ("epoch", "monitor", "value", "why")}
+                    for r, e in res.rule_epochs.items()}}
+    if res.shipped is not None:
+        out["shipped"] = {k: res.shipped.get(k) for k in ("strategy", "epoch", "why", "weights",
+                                                          "val_f1_macro_fixed",
+                                                          "val_f1_macro_tuned_oof")}
+    return out
 
 
 def _outputs(model, x, y, batch_size=256):
@@ -215,23 +286,53 @@ def train_and_evaluate(prep, cfg, loss, seed, loss_kwargs=None, variant="",
                                verbose=0, callbacks=[StopOnNonFiniteLoss()])
         seconds = _train_seconds(run_dir, time.time() - t0, resume)
         from_logits = output_is_logits(model)
-        y_val, out_val = _outputs(model, prep.x_val, prep.y_val)
-        y_test, out_test = _outputs(model, prep.x_test, prep.y_test)
+        # each rule's rows come from its own best epoch (one epoch for both with one monitor)
+        monitors = [cfg["monitor"]] if isinstance(cfg["monitor"], str) else list(cfg["monitor"])
+        epochs_of = rule_epochs(getattr(history, "kept", None), monitors, history.history)
+        weights = getattr(history, "best_weights", None) or {}
+        at = {rule: e["monitor"] if weights.get(e["monitor"]) is not None else monitors[0]
+              for rule, e in epochs_of.items()} or {"at 0.5": monitors[0], "tuned": monitors[0]}
+        held = model.get_weights()
+        outputs = {}  # monitor -> (y_val, val outputs, y_test, test outputs)
+        for log in dict.fromkeys(at.values()):
+            if log != monitors[0]:
+                model.set_weights(weights[log])
+            outputs[log] = (*_outputs(model, prep.x_val, prep.y_val),
+                            *_outputs(model, prep.x_test, prep.y_test))
+            model.set_weights(held)
+        y_val, out_val, y_test, out_test = outputs[at["at 0.5"]]
         summaries, per_label = {}, {}
         fixed = DecisionRule.threshold(cfg["threshold"])
         rules = {variant: fixed}
+        test_outputs = {variant: out_test}
         val_summary = _decided(y_val, out_val, from_logits, fixed)
         summaries[variant], per_label[variant] = _decided(
             y_test, out_test, from_logits, fixed, prep.label_names, per_label=True)
+        _, out_val_t, _, out_test_t = outputs[at["tuned"]]
         if tune_thresholds:
-            cuts = tune_cut_points(y_val, _heads(out_val, y_val)[0], from_logits=from_logits)
+            cuts = tune_cut_points(y_val, _heads(out_val_t, y_val)[0], from_logits=from_logits)
             rules["tuned"] = DecisionRule.cut_points(cuts, strategy="tuned")
+            test_outputs["tuned"] = out_test_t
             summaries["tuned"], per_label["tuned"] = _decided(
-                y_test, out_test, from_logits, rules["tuned"], prep.label_names, per_label=True)
+                y_test, out_test_t, from_logits, rules["tuned"], prep.label_names, per_label=True)
+        shipped = None
+        if keep_model:  # the (epoch, rule) pair to ship, chosen on validation only
+            from VLAP.inference.tuning import choose_epoch_rule
+
+            num = y_val.shape[1]
+            shipped = choose_epoch_rule(
+                y_val, out_val[:, :num], out_val[:, :num] if at["tuned"] == at["at 0.5"]
+                else out_val_t[:, :num], from_logits=bool(from_logits))
+            rule = "tuned" if shipped["weights"] == "tuned" else "at 0.5"
+            if at[rule] != monitors[0]:
+                model.set_weights(weights[at[rule]])
+            if epochs_of:
+                shipped.update(epoch=epochs_of[rule]["epoch"], why=epochs_of[rule]["why"])
+            out_val = outputs[at[rule]][1]
     notes = sorted({f"{prep.name}/{loss}: {w.category.__name__}: {w.message}"
                     for w in run_warnings(caught)})
     test_heads = 2 if out_test.shape[1] == 2 * y_test.shape[1] else 1
-    counts = {v: r.apply(out_test, from_logits=from_logits, heads=test_heads).sum(1)
+    counts = {v: r.apply(test_outputs[v], from_logits=from_logits, heads=test_heads).sum(1)
               for v, r in rules.items()}
     hist = {k: list(v) for k, v in history.history.items()}
     epochs_run = len(next(iter(hist.values()), []))
@@ -239,7 +340,10 @@ def train_and_evaluate(prep, cfg, loss, seed, loss_kwargs=None, variant="",
                      epochs_run, seconds, summaries, per_label, val_summary, notes, counts,
                      model=model if keep_model else None,
                      val_scores=(y_val, out_val, from_logits) if keep_model else None,
-                     kept=getattr(history, "kept", None))
+                     kept=getattr(history, "kept", None),
+                     rule_epochs={r: e for r, e in epochs_of.items()
+                                  if r == "at 0.5" or r in summaries},
+                     shipped=shipped)
 
 
 #: The file of a model's training folder that records its training time; written once
@@ -446,7 +550,11 @@ def run_experiment(cfg, out="runs", data_dir=None, grid=None, compare_paper=None
             :class:`ConfigError` names the settings that differ. A folder
             whose run is done is left unchanged.
 
-    ``run.json`` records the run's ``state``: ``running``, then ``done``;
+    ``run.json`` records, once done, ``epochs``: for each trained model the
+    epoch each kind of results row used and why (``rows``: ``"at 0.5"``, and
+    ``"tuned"`` for tuned-threshold rows; with ``monitor = ["val_f1_macro_tuned",
+    "val_f1_macro"]`` each rule's own best epoch) and the shipped (epoch, rule)
+    pair (``shipped``). It records the run's ``state``: ``running``, then ``done``;
     ``interrupted`` (Ctrl-C, SIGTERM: :class:`RunInterrupted` is raised, and
     ``run.json`` says which model stopped and how to resume) or ``failed``
     (the error also in ``error.txt``).
@@ -658,9 +766,10 @@ def _run_into(cfg, run_dir, meta, provenance, log, resume=False, progress=None):
                 kept_epoch = f"{describe_kept(res.kept)}, " if res.kept else ""
                 log(f"  {prep.name} {display_name(loss, '', kw)} seed={seed}: {res.epochs_run} "
                     f"epochs, {res.train_seconds:.1f}s, {kept_epoch}"
-                    f"test macro-F1 {s['f1_macro']:.3f}, "
+                    f"test at 0.5: macro-F1 {s['f1_macro']:.3f}, "
                     f"mAP {s['average_precision_macro']:.3f}, #pred "
                     f"{s['mean_predicted_labels']:.2f} (true {s['mean_true_labels']:.2f})")
+                log(f"    {describe_rule_epochs(res)}")
         if kept:
             model_entries += save_models(kept, prep, run_dir, cfg, log=log)
             for res, _, _ in kept.values():
@@ -678,6 +787,7 @@ def _run_into(cfg, run_dir, meta, provenance, log, resume=False, progress=None):
                     prep, cfg, "sigmoid_f1", seed, loss_kwargs=best, variant="grid",
                     run_dir=train_dir, resume=resume)
                 ds_results.append(res)
+                log(f"  {prep.name} sigmoid_f1 (grid) seed={seed}: {describe_rule_epochs(res)}")
         for res in ds_results:
             notes += res.notes
         results += ds_results
@@ -698,7 +808,8 @@ def _run_into(cfg, run_dir, meta, provenance, log, resume=False, progress=None):
         surrogate_vs_f1(run_dir / "surrogate_vs_f1.png")
     (run_dir / "notes.txt").write_text("\n".join(dict.fromkeys(notes)) + "\n")
     meta_done = {**provenance, "state": "done", "seconds": round(time.time() - t_start, 1),
-                 "n_models": len(results), "backend": keras.config.backend()}
+                 "n_models": len(results), "backend": keras.config.backend(),
+                 "epochs": [epochs_record(res) for res in results]}
     if progress is not None:
         progress.clear()  # nothing is left to interrupt
     _write_run_json(run_dir, meta_done)

@@ -6,7 +6,10 @@ the shipped file itself:
 - the decision rule of each trained model: per-label cut points tuned on the
   validation split, or the fixed 0.5, whichever scores the higher validation
   macro-F1 *out of fold* (:func:`VLAP.inference.tuning.choose_rule`; tuned
-  cuts always win in sample);
+  cuts always win in sample); a model trained with one best epoch per rule
+  (``monitor = ["val_f1_macro_tuned", "val_f1_macro"]``, the default on your own
+  data) compares its best epoch at 0.5 with its best epoch with tuned cuts
+  (:func:`VLAP.inference.tuning.choose_epoch_rule`) and ships that pair;
 - for each loss, the seed whose rule has the best such validation macro-F1 is
   packaged with that rule, the label names and the dataset's fitted featuriser
   (:func:`VLAP.inference.package_model`) and saved as
@@ -28,7 +31,8 @@ from VLAP.experiments.results import display_name
 #: How models.json says the models were chosen.
 SELECTED_BY = ("validation macro-F1 of each model's decision rule (per-label cuts tuned on the "
                "validation split, or 0.5, whichever is higher out of fold on the validation "
-               "split): best seed per loss, best loss per dataset")
+               "split; with one best epoch per rule, each rule at its own best epoch): best "
+               "seed per loss, best loss per dataset")
 #: The test figures of each shipped model in models.json and results.md.
 SHIPPED_METRICS = (("f1_macro", "macro-F1"), ("f1_micro", "micro-F1"),
                    ("average_precision_macro", "mAP"), ("label_count_mae", "label-count MAE"),
@@ -38,17 +42,26 @@ SHIPPED_METRICS = (("f1_macro", "macro-F1"), ("f1_micro", "micro-F1"),
 def shipped_rule(res) -> "tuple[dict, float]":
     """The decision rule a trained model would ship with, and its validation macro-F1.
 
+    A model trained with one best epoch per rule (``res.shipped``, see
+    :func:`VLAP.experiments.runner.train_and_evaluate`) ships the (epoch, rule)
+    pair chosen on validation (:func:`VLAP.inference.tuning.choose_epoch_rule`):
+    ``res.model`` holds that epoch's weights.
+
     Returns:
         ``(record, score)``: ``record`` from
         :func:`VLAP.inference.tuning.choose_rule` (strategy, cut points,
-        validation figures) plus ``from_logits``; ``score`` the validation
+        validation figures; with one best epoch per rule also ``weights``,
+        ``epoch`` and ``why``) plus ``from_logits``; ``score`` the validation
         macro-F1 of the chosen rule (out of fold for tuned cuts).
     """
     from VLAP.inference.tuning import choose_rule
 
     y_val, outputs, from_logits = res.val_scores
-    outputs = outputs[:, :y_val.shape[1]]  # a dual head decides with its first half
-    record = choose_rule(y_val, outputs, from_logits=bool(from_logits))
+    if getattr(res, "shipped", None) is not None:  # one best epoch per rule: the pair chosen
+        record = dict(res.shipped)
+    else:
+        outputs = outputs[:, :y_val.shape[1]]  # a dual head decides with its first half
+        record = choose_rule(y_val, outputs, from_logits=bool(from_logits))
     record["from_logits"] = bool(from_logits)
     score = (record["val_f1_macro_tuned_oof"] if record["strategy"] == "tuned"
              else record["val_f1_macro_fixed"])
@@ -59,8 +72,11 @@ def _rule_text(meta):
     d = meta["decision"]
     oof = d["val_f1_macro_tuned_oof"]
     versus = "n/a" if oof is None else f"{oof:.3f}"
+    each = " (each at its rule's best epoch)" if d.get("weights") else ""
+    epoch = f"; ships {d['why']}" if d.get("why") else ""
     return (f"{'tuned cuts' if d['strategy'] == 'tuned' else 'threshold 0.5'} (validation "
-            f"macro-F1 {d['val_f1_macro_fixed']:.3f} at 0.5, {versus} tuned out of fold)")
+            f"macro-F1 {d['val_f1_macro_fixed']:.3f} at 0.5, {versus} tuned out of fold"
+            f"{each}{epoch})")
 
 
 def save_models(best: dict, prep, run_dir: Path, cfg: dict, log=print) -> "list[dict]":

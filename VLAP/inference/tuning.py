@@ -171,6 +171,54 @@ def _macro_f1(y, p):
                                    epsilon=np.finfo(np.float64).tiny))
 
 
+def _check_folds(folds):
+    if isinstance(folds, bool) or not isinstance(folds, numbers.Integral) or folds < 2:
+        raise ValueError(f"`folds` must be an int >= 2. Received: folds={folds!r}")
+    return int(folds)
+
+
+def _tuned_oof(y_val, logits_val, min_support, folds, seed):
+    """Macro-F1 of per-label cuts scored out of fold (None: fewer than two rows per part)."""
+    n = y_val.shape[0]
+    if n < 2 * folds:
+        return None
+    part = np.random.default_rng(seed).permutation(n) % folds
+    decided = np.zeros(y_val.shape, dtype=np.uint8)
+    for f in range(folds):
+        rows = part == f
+        cuts = _tune(y_val[~rows], logits_val[~rows], "logit", min_support, warn=False)
+        decided[rows] = logits_val[rows] > cuts
+    return _macro_f1(y_val, decided)
+
+
+def tuned_macro_f1_oof(y_val, logits_val, *, min_support: int = MIN_TUNING_SUPPORT,
+                       folds: int = RULE_FOLDS, seed: int = 0,
+                       from_logits: bool = True) -> "float | None":
+    """Validation macro-F1 of tuned per-label cuts, out of fold: :func:`choose_rule`'s figure.
+
+    The rows are dealt into `folds` parts; each part is decided with cuts tuned
+    (:func:`tune_cut_points`' rule) on the other parts. This is the estimate by
+    which :func:`choose_rule` prefers tuned cuts to 0.5, and the per-epoch
+    ``val_f1_macro_tuned`` of :mod:`VLAP.training.monitors`, so that the epoch
+    kept for tuned cuts and the rule shipped are chosen by one figure.
+
+    Returns:
+        float, or None when there are fewer than two rows per part.
+
+    Example:
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> y = (rng.random((300, 3)) < 0.3).astype(int)
+    >>> logits = 2.0 * y - 2.5 + rng.normal(size=y.shape)
+    >>> tuned_macro_f1_oof(y, logits) == choose_rule(y, logits)["val_f1_macro_tuned_oof"]
+    True
+    """
+    y_val = check_indicator(y_val, "y_val")
+    logits_val = _validation_logits(logits_val, from_logits, y_val.shape)
+    return _tuned_oof(y_val, logits_val, _check_min_support(min_support), _check_folds(folds),
+                      seed)
+
+
 def choose_rule(y_val, logits_val, *, min_support: int = MIN_TUNING_SUPPORT,
                 folds: int = RULE_FOLDS, seed: int = 0, from_logits: bool = True) -> dict:
     """Tuned per-label cuts or the fixed 0.5, chosen on validation data only.
@@ -211,26 +259,69 @@ def choose_rule(y_val, logits_val, *, min_support: int = MIN_TUNING_SUPPORT,
     y_val = check_indicator(y_val, "y_val")
     logits_val = _validation_logits(logits_val, from_logits, y_val.shape)
     min_support = _check_min_support(min_support)
-    if isinstance(folds, bool) or not isinstance(folds, numbers.Integral) or folds < 2:
-        raise ValueError(f"`folds` must be an int >= 2. Received: folds={folds!r}")
-    n, num_labels = y_val.shape
+    folds = _check_folds(folds)
+    num_labels = y_val.shape[1]
     fixed = _macro_f1(y_val, logits_val > 0.0)
     out = {"strategy": "fixed", "cut_points": [0.0] * num_labels,
            "val_f1_macro_fixed": fixed, "val_f1_macro_tuned_oof": None,
            "min_support": min_support, "folds": int(folds)}
-    if n < 2 * folds:
-        return out
-    part = np.random.default_rng(seed).permutation(n) % folds
-    decided = np.zeros(y_val.shape, dtype=np.uint8)
-    for f in range(folds):
-        rows = part == f
-        cuts = _tune(y_val[~rows], logits_val[~rows], "logit", min_support, warn=False)
-        decided[rows] = logits_val[rows] > cuts
-    out["val_f1_macro_tuned_oof"] = _macro_f1(y_val, decided)
-    if out["val_f1_macro_tuned_oof"] > fixed:
+    out["val_f1_macro_tuned_oof"] = _tuned_oof(y_val, logits_val, min_support, folds, seed)
+    if out["val_f1_macro_tuned_oof"] is not None and out["val_f1_macro_tuned_oof"] > fixed:
         cuts = _tune(y_val, logits_val, "logit", min_support, warn=False)
         out.update(strategy="tuned", cut_points=[float(c) for c in cuts])
     return out
+
+
+def choose_epoch_rule(y_val, logits_at_fixed, logits_at_tuned, *,
+                      min_support: int = MIN_TUNING_SUPPORT, folds: int = RULE_FOLDS,
+                      seed: int = 0, from_logits: bool = True) -> dict:
+    """The (epoch, rule) pair to ship, when each rule has its own best epoch.
+
+    A model trained with one best checkpoint per rule (``monitor=["val_f1_macro_tuned",
+    "val_f1_macro"]``) offers two pairs: the weights of its best epoch at 0.5,
+    decided at 0.5, and the weights of its best epoch with tuned cuts, decided
+    with cuts tuned on the validation split. They are compared as
+    :func:`choose_rule` compares the two rules of one model: the macro-F1 at 0.5
+    (of the first weights) against the out-of-fold tuned macro-F1 (of the
+    second); tuned cuts only when strictly higher. Given the same outputs twice
+    it returns :func:`choose_rule`'s record.
+
+    Args:
+        y_val: array `(n_samples, num_labels)`. 0/1 validation labels.
+        logits_at_fixed: validation outputs of the weights kept for the 0.5 rule.
+        logits_at_tuned: validation outputs of the weights kept for tuned cuts.
+        min_support, folds, seed, from_logits: as :func:`choose_rule`.
+
+    Returns:
+        :func:`choose_rule`'s record (``strategy``, ``cut_points``,
+        ``val_f1_macro_fixed`` of the first weights, ``val_f1_macro_tuned_oof`` of
+        the second, ...) plus ``weights``: ``"fixed"`` or ``"tuned"``, whose
+        best epoch ships.
+
+    Example:
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> y = (rng.random((300, 3)) < 0.3).astype(int)
+    >>> early = 2.0 * y - 2.5 + rng.normal(size=y.shape)  # ranks well, 0.5 predicts little
+    >>> late = 0.5 * y - 0.2 + rng.normal(size=y.shape)   # ranks worse
+    >>> pair = choose_epoch_rule(y, late, early)
+    >>> pair["weights"], pair["strategy"]
+    ('tuned', 'tuned')
+    """
+    fixed = choose_rule(y_val, logits_at_fixed, min_support=min_support, folds=folds, seed=seed,
+                        from_logits=from_logits)
+    tuned = (fixed if logits_at_tuned is logits_at_fixed else
+             choose_rule(y_val, logits_at_tuned, min_support=min_support, folds=folds,
+                         seed=seed, from_logits=from_logits))
+    at_fixed, oof = fixed["val_f1_macro_fixed"], tuned["val_f1_macro_tuned_oof"]
+    if oof is not None and oof > at_fixed:
+        cuts = tuned["cut_points"] if tuned["strategy"] == "tuned" else [
+            float(c) for c in tune_cut_points(y_val, logits_at_tuned, min_support=min_support,
+                                              from_logits=from_logits)]
+        return dict(tuned, strategy="tuned", cut_points=cuts, val_f1_macro_fixed=at_fixed,
+                    weights="tuned")
+    return dict(fixed, strategy="fixed", cut_points=[0.0] * len(fixed["cut_points"]),
+                val_f1_macro_tuned_oof=oof, weights="fixed")
 
 
 def rule_of(record: dict) -> DecisionRule:
@@ -279,5 +370,6 @@ def resolve_rule(threshold=DEFAULT_THRESHOLD, top_k: "int | None" = None, *,
     return make_rule(threshold, top_k, rule=rule).for_labels(num_labels)
 
 
-__all__ = ["MIN_TUNING_SUPPORT", "RULE_FOLDS", "choose_rule", "resolve_rule", "rule_of",
-           "tune_cut_points", "tune_thresholds"]
+__all__ = ["MIN_TUNING_SUPPORT", "RULE_FOLDS", "choose_rule", "choose_epoch_rule",
+           "resolve_rule", "rule_of", "tune_cut_points", "tune_thresholds",
+           "tuned_macro_f1_oof"]

@@ -141,8 +141,10 @@ def describe_kept(kept: dict) -> str:
     ...                "stopped": "no improvement for 5 epochs"})
     'kept epoch 12 of 18 (best val_f1_macro_tuned 0.290; stopped: no improvement for 5 epochs)'
     """
+    also = "".join(f"; also kept epoch {a['epoch'] + 1} ({a['reason']})"
+                   for a in kept.get("also", {}).values())
     return (f"kept epoch {kept['epoch'] + 1} of {kept['epochs']} "
-            f"({kept['reason']}; stopped: {kept['stopped']})")
+            f"({kept['reason']}; stopped: {kept['stopped']}{also})")
 
 
 class RunCheckpoint(keras.callbacks.Callback):
@@ -173,13 +175,19 @@ class RunCheckpoint(keras.callbacks.Callback):
             values (``val_loss``) are on another scale and whose models are not
             the one asked for: its epochs are never kept and never stop the run.
             A run that ends before this epoch keeps its last epoch.
+        also: sequence of str. Further validation logs whose best epoch is kept
+            too (one per decision rule, e.g. ``("val_f1_macro",)`` beside
+            ``"val_f1_macro_tuned"``): their best weights in :attr:`best_weights_of`
+            and ``checkpoints/best-<log>.keras``, their best epochs in
+            :attr:`kept` (``"also"``). Patience then counts the epochs in which
+            none of the logs improved.
 
     After training, :attr:`kept` says which epoch the model holds and why.
     """
 
     def __init__(self, run_dir: "str | Path | None", monitor: str, patience: int | None = None,
                  restore_best: bool = True, state: dict | None = None,
-                 random_state=None, start_from_epoch: int = 0):
+                 random_state=None, start_from_epoch: int = 0, also=()):
         super().__init__()
         self.run_dir = None if run_dir is None else Path(run_dir)
         self.monitor = monitor
@@ -190,6 +198,14 @@ class RunCheckpoint(keras.callbacks.Callback):
         self.random_state = random_state
         self.start_from_epoch = int(start_from_epoch)
         self.best_weights = None
+        self.also = tuple(m for m in also if m != monitor)
+        self.also_signs = {m: 1.0 if monitor_higher_is_better(m) else -1.0 for m in self.also}
+        self.also_weights: dict = {}
+
+    @property
+    def best_weights_of(self) -> dict:
+        """The best weights kept for each log (the monitor's, and each of ``also``)."""
+        return {self.monitor: self.best_weights, **self.also_weights}
 
     @property
     def finished(self) -> bool:
@@ -225,9 +241,12 @@ class RunCheckpoint(keras.callbacks.Callback):
             reason = f"best {self.monitor} {best:.3f}"
             if self.start_from_epoch:
                 reason += f" from epoch {self.start_from_epoch + 1} on, after the warm-up"
+        also = {m: {"epoch": int(a["best_epoch"]), "best": float(a["best"]),
+                    "reason": f"best {m} {a['best']:.3f}"}
+                for m, a in self.state.get("also", {}).items() if m in self.also}
         return {"epoch": int(epoch), "epochs": int(last) + 1, "monitor": self.monitor,
                 "best": None if best is None else float(best), "reason": reason,
-                "stopped": stopped}
+                "stopped": stopped, **({"also": also} if also else {})}
 
     def on_train_begin(self, logs=None):
         if self.run_dir is not None and self.restore_best \
@@ -235,6 +254,10 @@ class RunCheckpoint(keras.callbacks.Callback):
             best = self.run_dir / "checkpoints" / "best.keras"
             if best.exists():
                 self.best_weights = keras.saving.load_model(best, compile=False).get_weights()
+        for m in self.also:
+            path = None if self.run_dir is None else self.run_dir / "checkpoints" / f"best-{m}.keras"
+            if path is not None and m in self.state.get("also", {}) and path.exists():
+                self.also_weights[m] = keras.saving.load_model(path, compile=False).get_weights()
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
@@ -249,14 +272,25 @@ class RunCheckpoint(keras.callbacks.Callback):
         best = self.state.get("best")
         if epoch < self.start_from_epoch:
             pass  # a warm-up epoch: neither the best nor counted for patience
-        elif best is None or self.sign * score > self.sign * best:
-            self.state.update(best=score, best_epoch=epoch, wait=0)
-            if ckpt is not None:
-                atomic_save(self.model, ckpt / "best.keras")
-            if self.restore_best:
-                self.best_weights = self.model.get_weights()
         else:
-            self.state["wait"] = self.state.get("wait", 0) + 1
+            improved = best is None or self.sign * score > self.sign * best
+            if improved:
+                self.state.update(best=score, best_epoch=epoch)
+                if ckpt is not None:
+                    atomic_save(self.model, ckpt / "best.keras")
+                if self.restore_best:
+                    self.best_weights = self.model.get_weights()
+            for m in self.also:  # one best epoch per further log (decision rule)
+                if m not in logs:
+                    raise KeyError(f"`{m}` is missing from the epoch logs ({sorted(logs)}).")
+                value, mine = float(logs[m]), self.state.setdefault("also", {}).get(m)
+                if mine is None or self.also_signs[m] * value > self.also_signs[m] * mine["best"]:
+                    self.state["also"][m] = {"best": value, "best_epoch": epoch}
+                    if ckpt is not None:
+                        atomic_save(self.model, ckpt / f"best-{m}.keras")
+                    self.also_weights[m] = self.model.get_weights()
+                    improved = True
+            self.state["wait"] = 0 if improved else self.state.get("wait", 0) + 1
         self.state["last_epoch"] = epoch
         if ckpt is not None:
             atomic_save(self.model, ckpt / "last.keras")

@@ -211,11 +211,15 @@ def _check_num_labels(model, num_labels, per_label=1):
     return num_labels
 
 
-def _check_monitor(monitor):
-    if not isinstance(monitor, str) or not monitor.startswith("val_"):
+def _check_monitor(monitor: Any) -> tuple[str, ...]:
+    """``monitor`` as a tuple of validation logs (one str, or a non-empty sequence)."""
+    names = (monitor,) if isinstance(monitor, str) else monitor
+    if isinstance(names, (bytes, Mapping)) or not isinstance(names, Sequence) or not names \
+            or not all(isinstance(m, str) and m.startswith("val_") for m in names):
         raise ValueError("`monitor` must name a validation log such as 'val_f1_macro' "
-                         f"or 'val_loss'. Received: monitor={monitor!r}")
-    return monitor
+                         "or 'val_loss' (or be a list of them, one best epoch each). "
+                         f"Received: monitor={monitor!r}")
+    return tuple(dict.fromkeys(names))
 
 
 def train(model: keras.Model, train_ds: Any, val_ds: Any, num_labels: int | None = None, *,
@@ -223,7 +227,7 @@ def train(model: keras.Model, train_ds: Any, val_ds: Any, num_labels: int | None
           learning_rate: float | Literal["auto"] = "auto",
           loss_kwargs: Mapping[str, Any] | None = None, threshold: float = 0.5,
           patience: int | None = 3, restore_best: bool = True, seed: int | None = None,
-          verbose: int | Literal["auto"] = "auto", monitor: str = MONITOR,
+          verbose: int | Literal["auto"] = "auto", monitor: str | Sequence[str] = MONITOR,
           dtype_policy: str | None = None, run: RunOptions | None = None,
           run_dir: str | os.PathLike[str] | None = None, resume: bool = False,
           tensorboard: bool = False, callbacks: Sequence[keras.callbacks.Callback] | None = None,
@@ -269,12 +273,18 @@ def train(model: keras.Model, train_ds: Any, val_ds: Any, num_labels: int | None
             ``"val_f1_micro"``, ``"val_loss"`` (minimised; any name ending in
             "loss" is), or a score of :mod:`VLAP.training.monitors`:
             ``"val_f1_macro_tuned"`` (validation macro-F1 with per-label
-            thresholds tuned on validation) or ``"val_map"``, computed each epoch
-            by a callback added here. Macro-F1 at a fixed threshold can stop a
-            loss that has not yet pushed any probability over the threshold
-            (BCE or focal, early on); ``val_loss`` can stop where the decisions
-            are far from their best (BCE); the tuned macro-F1 does neither
-            (measured in BENCHMARKS.md, "Early stopping on your own data").
+            thresholds tuned on validation, scored out of fold) or ``"val_map"``,
+            computed each epoch by a callback added here. Macro-F1 at a fixed
+            threshold can stop a loss that has not yet pushed any probability
+            over the threshold (BCE or focal, early on); ``val_loss`` can stop
+            where the decisions are far from their best (BCE); the tuned
+            macro-F1 does neither (measured in BENCHMARKS.md, "Early stopping on
+            your own data"). A list of logs keeps one best epoch per log, e.g.
+            ``["val_f1_macro_tuned", "val_f1_macro"]``: one per decision rule.
+            The model ends with the first's best weights;
+            ``history.best_weights`` maps each log to its best weights and
+            ``history.kept["also"]`` says which epoch each other log kept.
+            Patience then counts the epochs in which none improved.
         dtype_policy: str or None. E.g. ``"mixed_bfloat16"``: the model is rebuilt
             under that policy (same weights; the global policy is untouched).
             The losses compute in float32 whatever the policy.
@@ -292,7 +302,9 @@ def train(model: keras.Model, train_ds: Any, val_ds: Any, num_labels: int | None
         whose ``.run_dir`` is the run folder (or None), and whose ``.kept``
         says which epoch the model holds and why (:attr:`RunCheckpoint.kept`;
         printed as one line, e.g. ``kept epoch 12 of 18 (best val_f1_macro
-        0.290; stopped: no improvement for 5 epochs)``, when ``verbose``).
+        0.290; stopped: no improvement for 5 epochs)``, when ``verbose``), and
+        whose ``.best_weights`` maps each monitored log to its best epoch's
+        weights (None where not kept).
 
     Example:
     >>> import tempfile, numpy as np, keras, VLAP
@@ -319,7 +331,8 @@ def train(model: keras.Model, train_ds: Any, val_ds: Any, num_labels: int | None
 def _train(model: Any, train_ds: Any, val_ds: Any, num_labels: int | None, *,
            loss: str | keras.losses.Loss, epochs: int, learning_rate: float | Literal["auto"],
            loss_kwargs: Mapping[str, Any] | None, threshold: float, patience: int | None,
-           restore_best: bool, seed: int | None, verbose: int | str, monitor: str,
+           restore_best: bool, seed: int | None, verbose: int | str,
+           monitor: str | Sequence[str],
            dtype_policy: str | None,
            options: RunOptions) -> tuple[keras.Model, keras.callbacks.History]:
     """:func:`train` once its run options are one value."""
@@ -346,14 +359,15 @@ def _train(model: Any, train_ds: Any, val_ds: Any, num_labels: int | None, *,
     check_bool("resume", resume)
     check_bool("deterministic", deterministic)
     threshold = check_threshold(threshold)
-    monitor = _check_monitor(monitor)
+    monitors = _check_monitor(monitor)
     if dtype_policy is not None:
         dtype_policy = keras.dtype_policies.get(dtype_policy).name
     loss_obj = resolve_loss(loss, loss_kwargs)
     num_labels = _check_num_labels(model, num_labels, outputs_per_label(loss_obj))
     lr = resolve_learning_rate(learning_rate, transformer=has_transformer_backbone(model))
     config = {"loss": loss_obj.name, "loss_config": loss_obj.get_config(),
-              "monitor": monitor, "epochs": epochs, "learning_rate": lr,
+              "monitor": monitors[0] if len(monitors) == 1 else list(monitors),
+              "epochs": epochs, "learning_rate": lr,
               "threshold": threshold, "patience": patience, "restore_best": restore_best,
               "seed": seed, "num_labels": num_labels, "dtype_policy": dtype_policy,
               "model": type(model).__name__}
@@ -375,15 +389,16 @@ def _train(model: Any, train_ds: Any, val_ds: Any, num_labels: int | None, *,
     # epochs are never the kept one (their val_loss is on another scale) and never
     # count towards patience.
     warmup = int(getattr(getattr(model, "loss", None), "warmup_epochs", 0) or 0)
-    checkpoint = RunCheckpoint(run_dir, monitor, patience, restore_best, state,
-                               random_state=run_states, start_from_epoch=warmup)
+    checkpoint = RunCheckpoint(run_dir, monitors[0], patience, restore_best, state,
+                               random_state=run_states, start_from_epoch=warmup,
+                               also=monitors[1:])
     # A loss with state across batches (VLAP.losses.STATEFUL) is attached to this
     # model: its variables ride in the model's metrics, its callbacks go first; a
     # resumed run continues from the state its checkpoint recorded.
     attach = getattr(getattr(model, "loss", None), "attach", None)
     cbs = (list(attach(model, num_labels=num_labels, values=state.get("loss_state")))
            if callable(attach) else [])
-    if monitor in MONITORS:  # scores of the whole validation set, before their readers
+    if set(monitors) & set(MONITORS):  # scores of the whole validation set, before their readers
         cbs.append(ValidationScores(val_ds, from_logits=bool(getattr(model.loss, "from_logits",
                                                                      True)),
                                     dual_head=outputs_per_label(model.loss) == 2))
@@ -415,6 +430,7 @@ def _train(model: Any, train_ds: Any, val_ds: Any, num_labels: int | None, *,
             history.epoch = [int(r["epoch"]) for r in rows]
     history.run_dir = run_dir
     history.kept = checkpoint.kept
+    history.best_weights = checkpoint.best_weights_of
     if verbose and history.kept is not None:
         print(describe_kept(history.kept))
     return model, history
