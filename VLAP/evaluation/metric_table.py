@@ -264,7 +264,7 @@ REPORT_METRICS = (
 #: logs as ``val_<name>`` for early stopping and the best checkpoint.
 MONITOR_METRICS = (
     _builtin("f1_macro_tuned", "validation_scores", True, "tuned macro-F1", "labels",
-             "macro-F1 with per-label thresholds tuned on the same validation data"),
+             "macro-F1 with per-label thresholds tuned out of fold on the validation data"),
     _builtin("map", "validation_scores", True, "mAP", "labels_with_both",
              "mean average precision (the value of average_precision_macro)"),
 )
