@@ -626,7 +626,8 @@ def _beyond(args, overrides):
 
     log = (lambda *a, **k: None) if args.quiet else (
         lambda msg: print(msg, file=sys.stderr, flush=True))
-    current, progress = None, {}
+    current = None
+    progress: dict = {}  # the model now training (study.run_dataset fills it in)
     try:
         cfgs = [ex.load_config(name, overrides=overrides, smoke=args.smoke) for name in names]
         for cfg in cfgs:  # every dataset's data is checked before anything trains

@@ -29,7 +29,12 @@ failed run loses only its own dataset), in ``out/<dataset>/``:
 - ``selection.csv``: every setting tried on the first seed, its validation
   scores and whether it was chosen;
 - ``batch_size.csv`` (``--batch-sizes``): ``dataset,candidate,batch_size,seed,
-  metric,value``.
+  metric,value``;
+- ``config.toml`` (the dataset's config as run), ``run.json`` (written last: the
+  study of this dataset finished) and ``train/<candidate>/<setting>/seed<n>/``:
+  each model's training folder (epoch checkpoints, ``history.csv``,
+  ``state.json``), from which ``--resume`` continues an interrupted study
+  (:func:`run_dataset`).
 
 :func:`collect` merges the datasets' files into one folder (the committed
 ``experiments/beyond/``); :mod:`VLAP.experiments.study_report` writes the
