@@ -633,6 +633,13 @@ def _beyond(args, overrides):
         for cfg in cfgs:  # every dataset's data is checked before anything trains
             for d in cfg["datasets"]:
                 ex.prepare.check_data(d, cfg["data_dir"] or None)
+        started = [cfg["datasets"][0]["name"] for cfg in cfgs
+                   if (out / cfg["datasets"][0]["name"] / "train").is_dir()]
+        if args.resume is None and started and not args.skip_main:
+            raise FileExistsError(  # its beyond.json is left as it is, so it can resume
+                f"{out} already holds a study of {', '.join(started)}; continue it with "
+                f"--resume {out} and the options its beyond.json records, or choose "
+                "another --out: a study is never overwritten")
         out.mkdir(parents=True, exist_ok=True)
         if args.resume is None:
             (out / "beyond.json").write_text(json.dumps(options, indent=2))

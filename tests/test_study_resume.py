@@ -172,6 +172,13 @@ def test_a_resume_with_another_config_or_a_second_study_is_refused(tmp_path, mon
     assert cli.main(_argv(tmp_path, "bce") + ["--epochs", "3", "--resume", str(out)]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"vlap: error: cannot resume {out}: the options differ"), err
+    # a new study into the folder of an unfinished one: refused, its beyond.json kept
+    assert cli.main(_argv(tmp_path, "bce") + ["--epochs", "3"]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line == (f"vlap: error: {out} already holds a study of tiny; continue it with "
+                    f"--resume {out} and the options its beyond.json records, or choose "
+                    "another --out: a study is never overwritten"), line
+    assert _snapshot(out) == snapshot
     # the same options, but the dataset's config changed since (its config.toml)
     _experiment(tmp_path, seeds=(0,), epochs=2)
     toml = tmp_path / "experiments" / "tiny.toml"
@@ -184,7 +191,7 @@ def test_a_resume_with_another_config_or_a_second_study_is_refused(tmp_path, mon
     assert "batch_size: stored 32, given 16" in line and \
         "model.hidden: stored [8], given [4]" in line, line
     assert _snapshot(out) == snapshot
-    # a new study into the folder of an unfinished one: refused, not overwritten
+    # the same, through the study's own entry
     _experiment(tmp_path, seeds=(0,), epochs=2)
     with pytest.raises(FileExistsError, match="already holds the models of an earlier study "
                                               r"\(bce\)"):
