@@ -154,6 +154,13 @@ def test_ctrl_c_inside_a_model_then_resume_gives_the_uninterrupted_study(
     assert cli.main(_argv(tmp_path, "bce") + ["--resume", str(out)]) == 0
     assert f"{out} was already complete; nothing was changed" in capsys.readouterr().out
     assert _snapshot(out) == snapshot
+    from VLAP.experiments import load_config, study  # the same, through the study's entry
+
+    said = []
+    assert study.run_dataset(load_config("tiny"), out, ["bce"], log=said.append,
+                             resume=True) == folder
+    assert said == [f"{folder} is already complete; nothing was changed"]
+    assert _snapshot(out) == snapshot
 
 
 def test_a_resume_with_another_config_or_a_second_study_is_refused(tmp_path, monkeypatch,
@@ -276,3 +283,32 @@ def test_a_signal_at_a_random_epoch_of_a_study_then_resume_gives_the_uninterrupt
     assert resumed.returncode == 0, resumed.stderr
     assert (folder / "run.json").is_file()
     _assert_same_study(folder, subprocess_reference)
+
+
+def test_the_dual_head_model_resumes_from_its_checkpoint_too(tmp_path, monkeypatch):
+    """The study's own trainer (dual head) trains through the same resumable folder."""
+    from VLAP.experiments import DEMO_CONFIG, load_config, study
+    from VLAP.experiments.prepare import prepare_dataset
+
+    cfg = load_config(DEMO_CONFIG, overrides={"seeds": [0], "epochs": 3, "patience": False},
+                      smoke=True)
+    prep = prepare_dataset(cfg["datasets"][0], None)
+    _, kw = study.loss_kwargs("dual_head", {"beta": 1.0, "weight": 0.3}, cfg["epochs"])
+    full = study.train_dual_head(prep, cfg, 0, kw, run_dir=tmp_path / "full")
+    with monkeypatch.context() as m:
+        _stop_after(m, "killed", 0)
+        with pytest.raises(KeyboardInterrupt):
+            study.train_dual_head(prep, cfg, 0, kw, run_dir=tmp_path / "killed")
+    assert json.loads((tmp_path / "killed" / "state.json").read_text())["last_epoch"] == 0
+    resumed = study.train_dual_head(prep, cfg, 0, kw, run_dir=tmp_path / "killed", resume=True)
+    assert resumed.epochs_run == full.epochs_run == 3
+    a, b = (r.summaries[""]["value"].astype(float).to_numpy() for r in (resumed, full))
+    if EXACT:
+        np.testing.assert_array_equal(a, b)
+    else:
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    for rel in ("checkpoints/last.keras", "checkpoints/best.keras"):
+        wa, wb = (_keras_weights(tmp_path / d / rel) for d in ("killed", "full"))
+        for key in wa:
+            np.testing.assert_allclose(wa[key], wb[key], rtol=0, atol=0 if EXACT else 1e-6,
+                                       err_msg=f"{rel}: {key}")
