@@ -118,6 +118,7 @@ def reference(tmp_path_factory):
     return tmp / "beyond" / "tiny"
 
 
+@pytest.mark.slow
 def test_ctrl_c_inside_a_model_then_resume_gives_the_uninterrupted_study(
         tmp_path, monkeypatch, capsys, reference):
     _experiment(tmp_path)
@@ -139,9 +140,20 @@ def test_ctrl_c_inside_a_model_then_resume_gives_the_uninterrupted_study(
     assert json.loads((folder / "train" / "bce" / "-" / "seed1" / "state.json")
                       .read_text())["last_epoch"] == 1
 
-    # the same command with --resume: the finished model is kept as it was, the
-    # interrupted one continues from its checkpoint
-    assert cli.main(_argv(tmp_path, "bce") + ["--resume", str(out)]) == 0
+    # the same command with --resume: the finished model is kept as it was (no epoch
+    # trained), the interrupted one trains only the epoch its checkpoint had not reached
+    from VLAP.training import run_dir as rd
+
+    trained, original = [], rd.RunCheckpoint.on_epoch_end
+
+    def on_epoch_end(cb, e, logs=None):
+        trained.append((cb.run_dir.relative_to(folder).as_posix(), e))
+        original(cb, e, logs)
+
+    with monkeypatch.context() as m:
+        m.setattr(rd.RunCheckpoint, "on_epoch_end", on_epoch_end)
+        assert cli.main(_argv(tmp_path, "bce") + ["--resume", str(out)]) == 0
+    assert trained == [("train/bce/-/seed1", 2)]
     capsys.readouterr()
     after = _snapshot(finished)
     assert {k: v for k, v in after.items() if k in before} == before
@@ -285,6 +297,7 @@ def test_a_signal_at_a_random_epoch_of_a_study_then_resume_gives_the_uninterrupt
     _assert_same_study(folder, subprocess_reference)
 
 
+@pytest.mark.slow
 def test_the_dual_head_model_resumes_from_its_checkpoint_too(tmp_path, monkeypatch):
     """The study's own trainer (dual head) trains through the same resumable folder."""
     from VLAP.experiments import DEMO_CONFIG, load_config, study
