@@ -54,9 +54,10 @@ import pandas as pd
 
 from VLAP.data import create_dataset
 from VLAP.evaluation.report import evaluate_predictions
-from VLAP.experiments.config import load_config
+from VLAP.experiments.config import dump_toml, load_config
 from VLAP.experiments.prepare import prepare_dataset
 from VLAP.experiments import runner  # runner.train_and_evaluate: read when called
+from VLAP.experiments.schema import ConfigError
 from VLAP.experiments.selection import (
     choose_setting,
     leave_one_out,
@@ -209,9 +210,6 @@ def train_dir(folder, candidate, setting, seed):
 def _open_dataset(folder, cfg, order, resume):
     """Start a dataset's study in ``folder`` (write its ``config.toml``) or reopen it to
     resume (check ``cfg`` against it). True when a resumed study had already finished."""
-    from VLAP.experiments.config import dump_toml, load_config
-    from VLAP.experiments.schema import ConfigError
-
     path = folder / "config.toml"
     if resume:
         if path.is_file():
