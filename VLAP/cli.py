@@ -598,9 +598,12 @@ def _beyond(args, overrides):
     """`vlap reproduce beyond`: the loss study, one folder per dataset under --out/beyond.
 
     With ``--resume FOLDER`` (the study's folder, e.g. ``runs/beyond``), the
-    datasets whose study had finished (their ``run.json``) are kept and the
-    others are studied again from their start; the options must be those the
-    folder's ``beyond.json`` records.
+    datasets whose study had finished (their ``run.json``) are kept; in the
+    interrupted one the finished models are kept, the interrupted model continues
+    from its last epoch checkpoint and the rest train as planned
+    (:func:`VLAP.experiments.study.run_dataset` with ``resume=True``). The options
+    must be those the folder's ``beyond.json`` records, and each dataset's config
+    its ``config.toml``; a finished study is left unchanged.
     """
     from pathlib import Path
 
@@ -630,15 +633,24 @@ def _beyond(args, overrides):
     log = (lambda *a, **k: None) if args.quiet else (
         lambda msg: print(msg, file=sys.stderr, flush=True))
     current = None
+    progress: dict = {}  # the model now training (study.run_dataset fills it in)
     try:
         cfgs = [ex.load_config(name, overrides=overrides, smoke=args.smoke) for name in names]
         for cfg in cfgs:  # every dataset's data is checked before anything trains
             for d in cfg["datasets"]:
                 ex.prepare.check_data(d, cfg["data_dir"] or None)
+        started = [cfg["datasets"][0]["name"] for cfg in cfgs
+                   if (out / cfg["datasets"][0]["name"] / "train").is_dir()]
+        if args.resume is None and started and not args.skip_main:
+            raise FileExistsError(  # its beyond.json is left as it is, so it can resume
+                f"{out} already holds a study of {', '.join(started)}; continue it with "
+                f"--resume {out} and the options its beyond.json records, or choose "
+                "another --out: a study is never overwritten")
         out.mkdir(parents=True, exist_ok=True)
         if args.resume is None:
             (out / "beyond.json").write_text(json.dumps(options, indent=2))
         t0 = time.time()
+        changed = False
         for cfg in cfgs:
             name = cfg["datasets"][0]["name"]
             current = name
@@ -646,13 +658,17 @@ def _beyond(args, overrides):
                 if args.resume is not None and (out / name / "run.json").is_file():
                     log(f"kept {out / name} (its study had finished)")
                 else:
-                    folder = study.run_dataset(cfg, out, candidates, log=log)
+                    changed = True
+                    folder = study.run_dataset(cfg, out, candidates, log=log,
+                                               resume=args.resume is not None,
+                                               progress=progress)
                     log(f"wrote {folder}")
             if args.batch_sizes:
                 folder = out / name
                 if args.resume is not None and (folder / "batch_size.json").is_file():
                     log(f"kept {folder / 'batch_size.csv'} (its runs had finished)")
                     continue
+                changed = True
                 chosen = study.chosen_settings(folder)
                 which = [c for c in ("bce", "sigmoid_f1", "f1_plus_bce", "ema_f1")
                          if c in chosen]
@@ -666,11 +682,15 @@ def _beyond(args, overrides):
         return _error(err)
     except KeyboardInterrupt as err:
         done = sorted(p.parent.name for p in out.glob("*/run.json"))
+        detail = f", {study.interrupted_detail(progress)}" if progress else ""
         setattr(err, "message", (  # read back by _interrupted(): the line a user sees
-            f"interrupted while studying {current or 'the first dataset'}; kept "
+            f"interrupted while studying {current or 'the first dataset'}{detail}; kept "
                        f"the finished datasets ({', '.join(done) or 'none yet'}) in {out}; "
                        f"resume with: {_resume_command(args, out)}"))
         raise
+    if not changed:
+        print(f"{out} was already complete; nothing was changed")
+        return 0
     print(f"wrote {out} in {time.time() - t0:.0f}s; merge with "
           "VLAP.experiments.study.collect and write the report with "
           "python -m VLAP.experiments.study_report")

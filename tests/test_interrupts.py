@@ -341,14 +341,16 @@ def test_a_signal_at_a_random_epoch_then_resume_gives_the_uninterrupted_run(
 def test_beyond_resume_keeps_finished_datasets_and_refuses_other_options(
         tmp_path, monkeypatch, capsys):
     """`vlap reproduce beyond --resume`: datasets whose study finished are kept, the
-    others studied again; options that differ from the folder's are refused."""
+    others resumed (inside a dataset: tests/test_study_resume.py); options that differ
+    from the folder's are refused."""
     from VLAP.experiments import prepare, study
 
-    studied = []
+    studied, resumed = [], []
 
-    def run_dataset(cfg, out, candidates, log=print):
+    def run_dataset(cfg, out, candidates, log=print, *, resume=False, progress=None):
         name = cfg["datasets"][0]["name"]
         studied.append(name)
+        resumed.append(resume)
         if name == "mulan_yeast" and len(studied) == 2:
             raise KeyboardInterrupt
         (out / name).mkdir(parents=True, exist_ok=True)
@@ -368,6 +370,7 @@ def test_beyond_resume_keeps_finished_datasets_and_refuses_other_options(
                     f"--out {tmp_path} -q --resume {out}")
     assert cli.main(argv + ["--resume", str(out)]) == 0
     assert studied == ["mulan_emotions", "mulan_yeast", "mulan_yeast"]
+    assert resumed == [False, False, True]
     assert cli.main(argv[:-3] + ["--epochs", "3", "--resume", str(out)]) == 2
     err = capsys.readouterr().err
     assert f"vlap: error: cannot resume {out}: the options differ" in err

@@ -29,7 +29,12 @@ failed run loses only its own dataset), in ``out/<dataset>/``:
 - ``selection.csv``: every setting tried on the first seed, its validation
   scores and whether it was chosen;
 - ``batch_size.csv`` (``--batch-sizes``): ``dataset,candidate,batch_size,seed,
-  metric,value``.
+  metric,value``;
+- ``config.toml`` (the dataset's config as run), ``run.json`` (written last: the
+  study of this dataset finished) and ``train/<candidate>/<setting>/seed<n>/``:
+  each model's training folder (epoch checkpoints, ``history.csv``,
+  ``state.json``), from which ``--resume`` continues an interrupted study
+  (:func:`run_dataset`).
 
 :func:`collect` merges the datasets' files into one folder (the committed
 ``experiments/beyond/``); :mod:`VLAP.experiments.study_report` writes the
@@ -49,9 +54,10 @@ import pandas as pd
 
 from VLAP.data import create_dataset
 from VLAP.evaluation.report import evaluate_predictions
-from VLAP.experiments.config import load_config
+from VLAP.experiments.config import dump_toml, load_config
 from VLAP.experiments.prepare import prepare_dataset
 from VLAP.experiments import runner  # runner.train_and_evaluate: read when called
+from VLAP.experiments.schema import ConfigError
 from VLAP.experiments.selection import (
     choose_setting,
     leave_one_out,
@@ -134,10 +140,11 @@ def dual_head_summary(y_true, logits, threshold=0.5, **kwargs):
     return table
 
 
-def train_dual_head(prep, cfg, seed, loss_kwargs):
+def train_dual_head(prep, cfg, seed, loss_kwargs, *, run_dir=None, resume=False):
     """Train a dual-head MLP (``head = "dual"``, ``loss = "dual_head"``) like
     :func:`VLAP.experiments.runner.train_and_evaluate` (same seeding, data, early
-    stopping); score it with :func:`dual_head_summary`. Returns a
+    stopping, and ``run_dir``/``resume``: a training folder that continues from its
+    last epoch checkpoint); score it with :func:`dual_head_summary`. Returns a
     :class:`VLAP.experiments.runner.RunResult` (threshold 0.5 only)."""
     import keras  # Keras: only where a model is trained
 
@@ -150,6 +157,7 @@ def train_dual_head(prep, cfg, seed, loss_kwargs):
     train_ds = create_dataset(prep.x_train, prep.y_train, batch_size=cfg["batch_size"],
                               seed=int(seed), is_training=True)
     val_ds = create_dataset(prep.x_val, prep.y_val, batch_size=256, is_training=False)
+    resume = bool(resume and run_dir is not None and (Path(run_dir) / "state.json").exists())
     t0 = time.time()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # labels without a positive: as the runner's notes
@@ -157,8 +165,8 @@ def train_dual_head(prep, cfg, seed, loss_kwargs):
                                epochs=cfg["epochs"], learning_rate=cfg["learning_rate"],
                                loss_kwargs=loss_kwargs, threshold=cfg["threshold"],
                                patience=cfg["patience"] or None, monitor=cfg["monitor"],
-                               deterministic=True, verbose=0)
-        seconds = time.time() - t0
+                               deterministic=True, run_dir=run_dir, resume=resume, verbose=0)
+        seconds = runner._train_seconds(run_dir, time.time() - t0, resume)
         thr = cfg["threshold"]
         val = dual_head_summary(prep.y_val, np.asarray(model.predict(prep.x_val, batch_size=256,
                                                                       verbose=0)), thr)
@@ -192,8 +200,83 @@ def _write(path, rows, columns):
     tmp.replace(path)  # never a half-written results file
 
 
-def run_dataset(cfg, out, candidates=None, data_dir=None, log=print):
+def train_dir(folder, candidate, setting, seed):
+    """The training folder of one model of a dataset's study:
+    ``<folder>/train/<candidate>/<setting label>/seed<seed>`` (its epoch checkpoints,
+    ``history.csv`` and ``state.json``, see :mod:`VLAP.training.run_dir`)."""
+    return Path(folder) / "train" / candidate / setting_label(setting) / f"seed{int(seed)}"
+
+
+def _open_dataset(folder, cfg, order, resume):
+    """Start a dataset's study in ``folder`` (write its ``config.toml``) or reopen it to
+    resume (check ``cfg`` against it). True when a resumed study had already finished."""
+    path = folder / "config.toml"
+    if resume:
+        if path.is_file():
+            diffs = runner.config_differences(load_config(path), cfg)
+            if diffs:
+                raise ConfigError(f"cannot resume {folder}: the config differs from its "
+                                  f"config.toml in {'; '.join(diffs)}. Resume with the "
+                                  "study's own config, or start a new study.")
+        done = folder / "run.json"
+        if done.is_file() and json.loads(done.read_text()).get("candidates") == order:
+            return True
+    else:
+        started = [c for c in order if (folder / "train" / c).exists()]
+        if started:
+            raise FileExistsError(f"{folder} already holds the models of an earlier study "
+                                  f"({', '.join(started)}); resume it (--resume, or "
+                                  "run_dataset(..., resume=True)) or choose another --out: "
+                                  "a study is never overwritten.")
+    folder.mkdir(parents=True, exist_ok=True)
+    if not (resume and path.is_file()):
+        path.write_text(dump_toml(cfg))
+    return False
+
+
+def interrupted_detail(progress):
+    """Which model an interrupted :func:`run_dataset` was at and what it kept, from its
+    ``progress`` (one phrase).
+
+    Example:
+    >>> interrupted_detail({"model": "yeast bce - seed 0", "finished": 2})
+    'training yeast bce - seed 0 (kept: 2 finished models; it had not finished an epoch)'
+    """
+    model, finished = progress.get("model"), progress.get("finished", 0)
+    if model is None:
+        return "before any model started"
+    kept = f"{finished} finished model{'s' * (finished != 1)}"
+    folder = progress.get("train_dir")
+    if folder is not None and (Path(folder) / runner.TRAIN_SECONDS).is_file():
+        return f"scoring {model} (kept: {kept} and its finished training)"
+    if folder is not None and (Path(folder) / "state.json").is_file():
+        try:
+            last = int(json.loads((Path(folder) / "state.json").read_text())["last_epoch"])
+            return f"training {model} (kept: {kept} and its checkpoint of epoch {last + 1})"
+        except (ValueError, KeyError, TypeError, OSError):
+            pass
+    return f"training {model} (kept: {kept}; it had not finished an epoch)"
+
+
+def run_dataset(cfg, out, candidates=None, data_dir=None, log=print, *, resume=False,
+                progress=None):
     """Run every candidate on the one dataset of ``cfg``; write ``out/<dataset>/``.
+
+    Every model trains in its own folder, :func:`train_dir`, with a checkpoint
+    each epoch. With ``resume``, a study that was interrupted continues as
+    ``vlap run --resume`` does: its finished models are loaded as they were and
+    scored again, the interrupted one continues from its last epoch checkpoint,
+    the rest train as planned, so the folder ends as an uninterrupted study's
+    (``results.csv``, ``selection.csv``, every checkpoint). ``cfg`` must then
+    equal the folder's ``config.toml`` (else a ConfigError names the settings
+    that differ); a study that had finished is left unchanged. Without
+    ``resume``, a folder that already holds models of the same candidates is
+    refused (FileExistsError).
+
+    Args:
+        progress: dict or None. Filled in while models train (``model``,
+            ``train_dir``, ``finished``) and emptied when the study ends, so
+            that an interruption can say what was kept (:func:`interrupted_detail`).
 
     Returns:
         Path of the dataset's folder.
@@ -207,10 +290,6 @@ def run_dataset(cfg, out, candidates=None, data_dir=None, log=print):
     t0 = time.time()
     prep = prepare_dataset(d, data_dir or cfg["data_dir"] or None)
     folder = Path(out) / prep.name
-    folder.mkdir(parents=True, exist_ok=True)
-    log(f"{prep.summary()} (prepared in {time.time() - t0:.0f}s)")
-    seeds = [int(s) for s in cfg["seeds"]]
-    results, selection, reference = [], [], None
     # BCE first: its validation scores on the first seed are the selection's reference
     order = ["bce"] + [c for c in candidates if c != "bce"] if "bce" in candidates \
         else candidates
@@ -218,17 +297,31 @@ def run_dataset(cfg, out, candidates=None, data_dir=None, log=print):
     for cand in list(order):
         if MODEL_OPTIONS.get(cand, {}).get("head") == "dual" \
                 and cfg["model"].get("kind", "mlp") != "mlp":
-            log(f"  {prep.name} {cand}: skipped (a dual head needs an MLP config; "
-                f"this one is {cfg['model'].get('kind')!r})")
             order.remove(cand)
             skipped.append(cand)
+    if _open_dataset(folder, cfg, order, resume):
+        log(f"{folder} is already complete; nothing was changed")
+        return folder
+    log(f"{prep.summary()} (prepared in {time.time() - t0:.0f}s)")
+    for cand in skipped:
+        log(f"  {prep.name} {cand}: skipped (a dual head needs an MLP config; "
+            f"this one is {cfg['model'].get('kind')!r})")
+    seeds = [int(s) for s in cfg["seeds"]]
+    results, selection, reference = [], [], None
+
+    def fit(cand, setting, seed):
+        loss, kw = loss_kwargs(cand, setting, cfg["epochs"])
+        run_dir = train_dir(folder, cand, setting, seed)
+        runner._track(progress, f"{prep.name} {cand} {setting_label(setting)} seed {seed}",
+                      run_dir)
+        return _fitter(cand)(prep, cfg, loss, seed, loss_kwargs=kw, tune_thresholds=True,
+                             run_dir=run_dir, resume=resume)
+
     for cand in order:
         _, _, settings = CANDIDATES[cand]
-        fit = _fitter(cand)
         tried = []
         for setting in settings:
-            loss, kw = loss_kwargs(cand, setting, cfg["epochs"])
-            res = fit(prep, cfg, loss, seeds[0], loss_kwargs=kw, tune_thresholds=True)
+            res = fit(cand, setting, seeds[0])
             tried.append((setting, res, _val(res)))
             log(f"  {prep.name} {cand} {setting_label(setting)} seed={seeds[0]}: "
                 f"{res.epochs_run} epochs, {res.train_seconds:.0f}s, val macro-F1 "
@@ -246,9 +339,8 @@ def run_dataset(cfg, out, candidates=None, data_dir=None, log=print):
         setting, res, _ = tried[pick]
         label = setting_label(setting)
         results += _test_rows(res, prep.name, cand, label)
-        loss, kw = loss_kwargs(cand, setting, cfg["epochs"])
         for seed in seeds[1:]:
-            res = fit(prep, cfg, loss, seed, loss_kwargs=kw, tune_thresholds=True)
+            res = fit(cand, setting, seed)
             results += _test_rows(res, prep.name, cand, label)
             s = res.summaries[""]["value"]
             log(f"  {prep.name} {cand} {label} seed={seed}: test macro-F1 "
@@ -258,7 +350,11 @@ def run_dataset(cfg, out, candidates=None, data_dir=None, log=print):
     meta = {"dataset": prep.name, "seeds": seeds, "candidates": order,
             **({"skipped": skipped} if skipped else {}),
             "seconds": round(time.time() - t0, 1), **_provenance()}
-    (folder / "run.json").write_text(json.dumps(meta, indent=2))
+    if progress is not None:
+        progress.clear()  # nothing is left to interrupt
+    from VLAP.training.run_dir import write_json  # Keras: only once models are trained
+
+    write_json(folder / "run.json", meta)  # last: the mark of a finished study
     return folder
 
 
@@ -343,10 +439,12 @@ def main(argv=None):
 
 
 def _fitter(candidate):
-    """``fit(prep, cfg, loss, seed, loss_kwargs=..., tune_thresholds=...)`` of a candidate."""
+    """``fit(prep, cfg, loss, seed, loss_kwargs=..., tune_thresholds=..., run_dir=...,
+    resume=...)`` of a candidate."""
     if MODEL_OPTIONS.get(candidate, {}).get("head") == "dual":
-        return lambda prep, cfg, loss, seed, loss_kwargs, tune_thresholds: \
-            train_dual_head(prep, cfg, seed, loss_kwargs)
+        return lambda prep, cfg, loss, seed, loss_kwargs, tune_thresholds, run_dir=None, \
+            resume=False: train_dual_head(prep, cfg, seed, loss_kwargs, run_dir=run_dir,
+                                          resume=resume)
     return runner.train_and_evaluate
 
 
