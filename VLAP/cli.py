@@ -673,7 +673,8 @@ def _beyond(args, overrides):
                 which = [c for c in ("bce", "sigmoid_f1", "f1_plus_bce", "ema_f1")
                          if c in chosen]
                 path = study.run_batch_sizes(cfg, out, args.batch_sizes, which, chosen,
-                                             log=log)
+                                             log=log, resume=args.resume is not None,
+                                             progress=progress)
                 (folder / "batch_size.json").write_text(json.dumps(
                     {"batch_sizes": args.batch_sizes, "candidates": which}))
                 log(f"wrote {path}")

@@ -325,3 +325,78 @@ def test_the_dual_head_model_resumes_from_its_checkpoint_too(tmp_path, monkeypat
         for key in wa:
             np.testing.assert_allclose(wa[key], wb[key], rtol=0, atol=0 if EXACT else 1e-6,
                                        err_msg=f"{rel}: {key}")
+
+
+@pytest.mark.slow
+def test_ctrl_c_inside_a_batch_size_model_then_resume_gives_the_uninterrupted_runs(
+        tmp_path, monkeypatch, capsys):
+    """`--batch-sizes` models resume as the study's do: the finished ones are kept, the
+    interrupted one continues from its last epoch, batch_size.csv ends as uninterrupted."""
+    from VLAP.training import run_dir as rd
+
+    argv = _argv(tmp_path / "ref", "bce") + ["--batch-sizes", "16"]
+    _experiment(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(argv) == 0  # the reference: uninterrupted
+    reference = tmp_path / "ref" / "beyond" / "tiny" / "batch_size.csv"
+    out = tmp_path / "beyond"
+    argv = _argv(tmp_path, "bce") + ["--batch-sizes", "16"]
+    with monkeypatch.context() as m:
+        _stop_after(m, "bs16/bce/seed1", 1)
+        assert cli.main(argv) == 130
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "batch 16 bce seed 1" in line and "--resume" in line, line
+    folder = out / "tiny"
+    assert not (folder / "batch_size.json").exists()
+    trained, original = [], rd.RunCheckpoint.on_epoch_end
+
+    def on_epoch_end(cb, e, logs=None):
+        trained.append((cb.run_dir.relative_to(folder).as_posix(), e))
+        original(cb, e, logs)
+
+    with monkeypatch.context() as m:
+        m.setattr(rd.RunCheckpoint, "on_epoch_end", on_epoch_end)
+        assert cli.main(argv + ["--resume", str(out)]) == 0
+    assert trained == [("train_batch_size/bs16/bce/seed1", 2)]
+    got, want = _rows(folder / "batch_size.csv"), _rows(reference)
+    if EXACT:
+        assert got == want
+    else:
+        assert [{k: v for k, v in r.items() if k != "value"} for r in got] == \
+            [{k: v for k, v in r.items() if k != "value"} for r in want]
+        np.testing.assert_allclose([float(r["value"]) for r in got],
+                                   [float(r["value"]) for r in want], rtol=1e-5, atol=1e-6)
+
+
+def test_lodo_picks_resume_from_their_checkpoints(tmp_path, monkeypatch):
+    """`python -m VLAP.experiments.study lodo ... --resume`: the picks' models keep epoch
+    checkpoints; a model whose training stopped part-way continues from its last epoch,
+    finished ones are not trained again, and lodo.csv ends as an uninterrupted run's."""
+    from VLAP.experiments import load_config, study
+    from VLAP.training import run_dir as rd
+
+    _experiment(tmp_path, seeds=(0,), epochs=3)
+    monkeypatch.chdir(tmp_path)
+    cfg = load_config("tiny")
+    ref = study.run_picks(cfg, tmp_path / "ref", [("bce", "-")], log=lambda m: None)
+    with monkeypatch.context() as m:
+        _stop_after(m, "bce/-/seed0", 0)
+        with pytest.raises(KeyboardInterrupt):
+            study.run_picks(cfg, tmp_path / "out", [("bce", "-")], log=lambda m: None)
+    trained, original = [], rd.RunCheckpoint.on_epoch_end
+
+    def on_epoch_end(cb, e, logs=None):
+        trained.append(e)
+        original(cb, e, logs)
+
+    with monkeypatch.context() as m:
+        m.setattr(rd.RunCheckpoint, "on_epoch_end", on_epoch_end)
+        got = study.run_picks(cfg, tmp_path / "out", [("bce", "-")], log=lambda m: None,
+                              resume=True)
+    assert trained == [1, 2]  # epoch 0 was kept
+    a, b = _rows(got / "lodo.csv"), _rows(ref / "lodo.csv")
+    if EXACT:
+        assert a == b
+    else:
+        np.testing.assert_allclose([float(r["value"]) for r in a],
+                                   [float(r["value"]) for r in b], rtol=1e-5, atol=1e-6)

@@ -358,9 +358,12 @@ def run_dataset(cfg, out, candidates=None, data_dir=None, log=print, *, resume=F
     return folder
 
 
-def run_picks(cfg, out, picks, data_dir=None, log=print):
+def run_picks(cfg, out, picks, data_dir=None, log=print, *, resume=False):
     """Train each ``(candidate, setting label)`` of ``picks`` on every seed of ``cfg``;
     write their test rows to ``out/<dataset>/lodo.csv`` (columns of ``results.csv``).
+    Each model trains in ``out/<dataset>/train_picks/<candidate>/<label>/seed<seed>``
+    with a checkpoint each epoch; with ``resume`` the finished ones are loaded as they
+    were and an interrupted one continues from its last epoch.
 
     For the leave-one-dataset-out table: a setting recommended on the other
     datasets that the held-out dataset's own selection did not choose has no test
@@ -379,7 +382,9 @@ def run_picks(cfg, out, picks, data_dir=None, log=print):
         loss, kw = loss_kwargs(cand, parse_setting(label), cfg["epochs"])
         fit = _fitter(cand)
         for seed in cfg["seeds"]:
-            res = fit(prep, cfg, loss, int(seed), loss_kwargs=kw, tune_thresholds=True)
+            run_dir = folder / "train_picks" / cand / label / f"seed{int(seed)}"
+            res = fit(prep, cfg, loss, int(seed), loss_kwargs=kw, tune_thresholds=True,
+                      run_dir=run_dir, resume=resume)
             rows += _test_rows(res, prep.name, cand, label)
             s = res.summaries[""]["value"]
             log(f"  {prep.name} {cand} {label} seed={seed}: test macro-F1 "
@@ -423,6 +428,8 @@ def main(argv=None):
     parser.add_argument("--datasets", default="",
                         help="only these held-out datasets (comma-separated)")
     parser.add_argument("--dry-run", action="store_true", help="only list the runs")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue interrupted runs from their last epoch checkpoints")
     args = parser.parse_args(argv)
     runs = json.loads((Path(args.merged) / "runs.json").read_text())
     todo = missing_picks(args.merged, args.command)
@@ -434,7 +441,7 @@ def main(argv=None):
         if not args.dry_run:
             cfg = load_config(dataset, overrides={"seeds": seeds})
             run_picks(cfg, Path(args.out) / "beyond", picks,
-                      log=lambda m: print(m, flush=True))
+                      log=lambda m: print(m, flush=True), resume=args.resume)
     return 0
 
 
@@ -448,12 +455,17 @@ def _fitter(candidate):
     return runner.train_and_evaluate
 
 
-def run_batch_sizes(cfg, out, batch_sizes, candidates, chosen, data_dir=None, log=print):
+def run_batch_sizes(cfg, out, batch_sizes, candidates, chosen, data_dir=None, log=print, *,
+                    resume=False, progress=None):
     """Train ``candidates`` at each batch size (their chosen settings); test scores.
 
     ``chosen`` maps candidate -> setting dict (from the dataset's selection).
     The learning rate and the epochs stay the config's, so a larger batch also
     means fewer steps: compare each loss with BCE at the same batch size.
+    Each model trains in ``<out>/<dataset>/train_batch_size/bs<size>/<candidate>/
+    seed<seed>`` with a checkpoint each epoch; with ``resume`` the finished ones are
+    loaded as they were and an interrupted one continues from its last epoch
+    (``progress``: as in :func:`run_dataset`).
     """
     (d,) = cfg["datasets"]
     prep = prepare_dataset(d, data_dir or cfg["data_dir"] or None)
@@ -464,7 +476,14 @@ def run_batch_sizes(cfg, out, batch_sizes, candidates, chosen, data_dir=None, lo
         for cand in candidates:
             loss, kw = loss_kwargs(cand, chosen.get(cand, {}), cfg["epochs"])
             for seed in cfg["seeds"]:
-                res = runner.train_and_evaluate(prep, run_cfg, loss, int(seed), loss_kwargs=kw)
+                run_dir = (folder / "train_batch_size" / f"bs{int(bs)}" / cand /
+                           f"seed{int(seed)}")
+                if progress is not None:
+                    runner._track(progress, f"{prep.name} batch {bs} {cand} seed {seed}",
+                                  run_dir)
+                res = runner.train_and_evaluate(
+                    prep, run_cfg, loss, int(seed), loss_kwargs=kw, run_dir=run_dir,
+                    resume=resume)
                 values = res.summaries[""]["value"]
                 rows += [{"dataset": prep.name, "candidate": cand, "batch_size": int(bs),
                           "seed": int(seed), "metric": m, "value": float(values[m])}
