@@ -42,6 +42,7 @@ import tempfile
 import time
 
 from VLAP import __version__
+from VLAP import _signals
 from VLAP._extras import missing_extra
 from VLAP.experiments.config import tomllib  # tomli on Python 3.10
 
@@ -438,6 +439,7 @@ def _interruptible():
 
     def handler(signum, frame):
         received.append(signum)
+        _signals.request(signum)  # raised again at the next epoch if a library drops it
         for sig in _EXIT_STATUS:  # the clean-up runs once; a second signal kills
             signal.signal(sig, signal.SIG_DFL)
         raise (KeyboardInterrupt if signum == signal.SIGINT else _Terminated)()
@@ -451,6 +453,7 @@ def _interruptible():
     try:
         yield received
     finally:
+        _signals.clear()
         for sig, old in previous.items():
             signal.signal(sig, old)
 

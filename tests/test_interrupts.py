@@ -395,3 +395,37 @@ def test_ctrl_c_before_training_says_what_is_unchanged(tmp_path, monkeypatch, ca
     assert capsys.readouterr().err == ("vlap: Ctrl-C: interrupted before any model was "
                                        "trained; nothing was kept\n")
     assert not (tmp_path / "runs").exists()
+
+
+def test_an_interrupt_that_a_library_swallowed_still_stops_the_run(tmp_path, monkeypatch,
+                                                                   capsys):
+    """A Ctrl-C whose KeyboardInterrupt a library caught and dropped (seen once on JAX: the
+    run went on to exit 0) still stops the run at the next committed epoch, with 130 and
+    the one line, and the run resumes from there."""
+    from VLAP.training import run_dir as rd
+
+    original = rd.RunCheckpoint.on_epoch_end
+
+    def on_epoch_end(cb, e, logs=None):
+        if cb.run_dir is not None and cb.run_dir.parent.name == "binary_crossentropy" \
+                and e == 0:
+            try:  # the library: the handler's KeyboardInterrupt is caught and dropped
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(5)
+            except KeyboardInterrupt:
+                pass
+        original(cb, e, logs)
+
+    cfg = _config(tmp_path, 3)
+    monkeypatch.setattr(rd.RunCheckpoint, "on_epoch_end", on_epoch_end)
+    status = cli.main(["run", str(cfg), "--out", str(tmp_path / "runs"), "-q"])
+    assert status == 130
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("vlap: Ctrl-C: interrupted while training "
+                           "own_texts/binary_crossentropy seed 0;"), line
+    run_dir = _only_run(tmp_path / "runs")
+    meta = json.loads((run_dir / "run.json").read_text())
+    assert meta["state"] == "interrupted" and meta["interrupted"]["last_epoch"] == 0
+    from VLAP import _signals
+
+    assert _signals.PENDING == []  # nothing left over for a later command

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import keras
 
+from VLAP._signals import raise_if_pending
 from VLAP.evaluation.metric_table import monitor_higher_is_better
 
 __all__ = ["new_run_dir", "library_versions", "write_json", "read_json", "atomic_save",
@@ -299,6 +300,7 @@ class RunCheckpoint(keras.callbacks.Callback):
             write_json(ckpt.parent / "state.json", self.state)  # the commit point, last
         if self.finished:
             self.model.stop_training = True
+        raise_if_pending()  # an interrupt a library swallowed: stop here, epoch committed
 
     def on_train_end(self, logs=None):
         if self.restore_best and self.best_weights is not None:
