@@ -48,6 +48,8 @@ Example:
 import numpy as np
 
 CHUNK_ELEMENTS = 1 << 22
+#: Keys per piece of the merge behind the micro average (a few MB: sorted in cache).
+MERGE_ELEMENTS = 1 << 20
 DEFAULT_KS = (1, 3, 5)
 
 
@@ -75,12 +77,15 @@ def pack_keys(scores, y, out=None):
 # --- exact sums over the positives of a sorted key array -------------------------
 
 
-def _positive_sums(keys, lo, hi, positives_before, total_positives):
+def _positive_sums(keys, lo, hi, positives_before, total_positives, offset=0, n_total=None):
     """Sums over the positives in ``keys[lo:hi]`` of a sorted 1-D key array.
 
     Returns ``(precision_sum, auc2_sum, n_positives)`` where each positive
     adds the precision at its group's threshold (for AP) and twice its AUC
     credit (negatives strictly below its group, plus half those in its group).
+    ``keys`` may be one piece of a longer sorted order that no group of equal
+    scores crosses: ``offset`` entries come before it, ``n_total`` in all
+    (default: ``keys`` is the whole order).
     """
     local = np.flatnonzero((keys[lo:hi] & 1).astype(np.uint8).view(bool))
     if not len(local):
@@ -96,13 +101,18 @@ def _positive_sums(keys, lo, hi, positives_before, total_positives):
     start, first_pos = i.copy(), i.copy()
     if tied.any():
         kt = k[tied]
-        start[tied] = np.searchsorted(keys, kt - 1, "left")  # = score << 1 | 0
-        first_pos[tied] = np.searchsorted(keys, kt, "left")
+        # every group here starts at or after the group of keys[lo]: search from there
+        # (a few MB, in cache, instead of the whole array)
+        w = int(np.searchsorted(keys, (keys[lo] >> 1) << 1, "left"))
+        window = keys[w:hi]
+        start[tied] = w + np.searchsorted(window, kt - 1, "left")  # = score << 1 | 0
+        first_pos[tied] = w + np.searchsorted(window, kt, "left")
     rank = positives_before + np.arange(len(i), dtype=np.int64)
+    start = start + offset
     pos_below = rank - (i - first_pos)  # positives with a strictly lower score
     neg_below = start - pos_below
-    neg_in_group = first_pos - start
-    precision = (total_positives - pos_below) / (n - start)
+    neg_in_group = first_pos - (start - offset)
+    precision = (total_positives - pos_below) / ((n if n_total is None else n_total) - start)
     return float(precision.sum()), int((2 * neg_below + neg_in_group).sum()), len(i)
 
 
@@ -190,14 +200,15 @@ def sorted_micro_scores(keys, total_positives=None):
     """Micro AP and AUC of a key array, sorted here in place (any shape).
 
     ``total_positives`` (the number of odd keys) is counted when not given.
+    One sort of all the keys; :func:`merged_micro_scores` is the faster way
+    when every row of ``keys`` is sorted already.
     """
     flat = keys.reshape(-1)
     flat.sort()
     n = len(flat)
     total = total_positives
     if total is None:
-        total = sum(int(np.count_nonzero(flat[lo:lo + CHUNK_ELEMENTS] & 1))
-                    for lo in range(0, n, CHUNK_ELEMENTS))
+        total = _count_odd(flat)
     p_sum, a_sum, seen = 0.0, 0, 0
     for lo in range(0, n, CHUNK_ELEMENTS):
         ps, a2, pos = _positive_sums(flat, lo, min(lo + CHUNK_ELEMENTS, n), seen, total)
@@ -205,12 +216,90 @@ def sorted_micro_scores(keys, total_positives=None):
     return _from_sums(p_sum, a_sum, total, n)
 
 
+def _count_odd(flat):
+    return sum(int(np.count_nonzero(flat[lo:lo + CHUNK_ELEMENTS] & 1))
+               for lo in range(0, len(flat), CHUNK_ELEMENTS))
+
+
+def merged_micro_scores(keys, total_positives=None, *, chunk_elements=MERGE_ELEMENTS):
+    """Micro AP and AUC of a key matrix whose every row is sorted (a merge; no full sort).
+
+    The pooled order is cut at sampled scores into pieces of about
+    ``chunk_elements`` entries (a sample sort): every row is sorted, so a
+    piece is one slice of each row, found by binary search; each piece is
+    gathered and sorted on its own, in cache. The cuts fall between scores,
+    never inside a group of equal scores, so each positive's group lies in one
+    piece, and the entries and positives of the pieces below give its global
+    rank. A score met by more than a piece's share of the sample is a piece of
+    its own ``[score << 1, score << 1 | 1]``: its negatives and positives are
+    counted from the row slices, without gathering them. ``keys`` is left as it is.
+
+    Args:
+        keys: ``(rows, n)`` key array (:func:`pack_keys`), each row sorted.
+        total_positives: int or None. The number of odd keys (counted when None).
+        chunk_elements: int. The size a piece aims at (bounds the extra memory).
+
+    Returns:
+        ``(ap, auc)``, NaN for both without a positive or a negative key.
+    """
+    keys = keys.reshape(-1, keys.shape[-1]) if keys.ndim != 2 else keys
+    rows, n = keys.shape
+    n_total = rows * n
+    total = _count_odd(keys.reshape(-1)) if total_positives is None else int(total_positives)
+    if total == 0 or total == n_total:
+        return np.nan, np.nan
+    # sample every `stride`-th key of each row: at most `stride` keys of a row lie
+    # strictly between two neighbouring sample values, so a piece between cut scores
+    # holds at most about (per_piece + rows) * stride keys
+    stride = max(1, chunk_elements // (2 * rows))
+    per_piece = max(1, chunk_elements // (2 * stride))
+    sample = np.sort(keys[:, ::stride], axis=None) >> 1
+    cut = np.unique(sample[per_piece::per_piece])  # scores that start a piece
+    kd = keys.dtype.type
+    one = kd(1)
+    # per cut score v: queries 2v (its negatives start), 2v + 1 (its positives), 2v + 2
+    queries = np.stack([cut << one, (cut << one) | one, (cut + one) << one], axis=1).reshape(-1)
+    at = np.empty((rows, len(queries)), dtype=np.int64)
+    for j in range(rows):
+        at[j] = np.searchsorted(keys[j], queries)
+    before = at.sum(axis=0)  # entries below each query, pooled
+    zeros = np.zeros(rows, dtype=np.int64)
+    p_sum, a_sum, seen = 0.0, 0, 0
+
+    def gathered(lo_at, hi_at, offset):
+        nonlocal p_sum, a_sum, seen
+        if int(hi_at.sum() - lo_at.sum()) == 0:
+            return
+        piece = np.concatenate([keys[j, lo_at[j]:hi_at[j]] for j in range(rows)
+                                if hi_at[j] > lo_at[j]])
+        piece.sort()
+        ps, a2, pos = _positive_sums(piece, 0, len(piece), seen, total, offset, n_total)
+        p_sum, a_sum, seen = p_sum + ps, a_sum + a2, seen + pos
+
+    lo_at, offset = zeros, 0
+    for c in range(len(cut)):
+        q = 3 * c
+        gathered(lo_at, at[:, q], offset)  # the scores strictly between two cut scores
+        start, negatives = int(before[q]), int(before[q + 1] - before[q])
+        m = int(before[q + 2] - before[q + 1])  # the cut score itself: counted
+        if m:
+            pos_below = seen
+            p_sum += m * (total - pos_below) / (n_total - start)
+            a_sum += m * (2 * (start - pos_below) + negatives)
+            seen += m
+        lo_at, offset = at[:, q + 2], int(before[q + 2])
+    gathered(lo_at, np.full(rows, n, dtype=np.int64), offset)
+    return _from_sums(p_sum, a_sum, total, n_total)
+
+
 def micro_ranking_scores(y_true, scores):
     """Average precision and ROC AUC of all entries pooled (``average="micro"``).
 
     Returns NaN for both when ``y_true`` has no positive or no negative entry.
     """
-    return sorted_micro_scores(pack_keys(scores, y_true))
+    keys = transposed_keys([(y_true, scores)], y_true.shape[1])
+    keys.sort(axis=1)
+    return merged_micro_scores(keys)
 
 
 # --- per-example ranking metrics ----------------------------------------------
@@ -361,6 +450,6 @@ class ExampleRankingSums:
 
 
 __all__ = [
-    "DEFAULT_KS", "ExampleRankingSums", "label_ranking_scores", "micro_ranking_scores",
-    "pack_keys", "sorted_label_scores", "sorted_micro_scores", "transposed_keys",
+    "DEFAULT_KS", "ExampleRankingSums", "label_ranking_scores", "merged_micro_scores",
+    "micro_ranking_scores", "pack_keys", "sorted_label_scores", "sorted_micro_scores", "transposed_keys",
 ]
