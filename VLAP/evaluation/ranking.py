@@ -49,7 +49,7 @@ import numpy as np
 
 CHUNK_ELEMENTS = 1 << 22
 #: Keys per piece of the merge behind the micro average (a few MB: sorted in cache).
-MERGE_ELEMENTS = 1 << 20
+MERGE_ELEMENTS = 1 << 22
 DEFAULT_KS = (1, 3, 5)
 
 
@@ -93,20 +93,22 @@ def _positive_sums(keys, lo, hi, positives_before, total_positives, offset=0, n_
     i = local + lo
     k = keys[i]
     n = len(keys)
-    tied = np.zeros(len(i), dtype=bool)
-    has_prev = i > 0
-    tied[has_prev] = (keys[i[has_prev] - 1] >> 1) == (k[has_prev] >> 1)
-    has_next = i < n - 1
-    tied[has_next] |= keys[i[has_next] + 1] == k[has_next]
-    start, first_pos = i.copy(), i.copy()
-    if tied.any():
-        kt = k[tied]
-        # every group here starts at or after the group of keys[lo]: search from there
-        # (a few MB, in cache, instead of the whole array)
-        w = int(np.searchsorted(keys, (keys[lo] >> 1) << 1, "left"))
-        window = keys[w:hi]
-        start[tied] = w + np.searchsorted(window, kt - 1, "left")  # = score << 1 | 0
-        first_pos[tied] = w + np.searchsorted(window, kt, "left")
+    # positives of one score are adjacent (after that score's negatives): the first
+    # of each run is its group's first positive, and only it needs the group's start
+    new = np.ones(len(i), dtype=bool)
+    new[1:] = k[1:] != k[:-1]
+    run = np.cumsum(new) - 1
+    firsts = i[new]
+    first_pos = firsts.copy()
+    if firsts[0] > 0 and keys[firsts[0] - 1] == k[0]:  # a run begun before `lo`
+        first_pos[0] = _first_at_least(keys, firsts[:1], k[:1])[0]
+    first_pos = first_pos[run]
+    starts = firsts.copy()
+    behind = firsts > 0
+    behind[behind] = (keys[firsts[behind] - 1] >> 1) == (k[new][behind] >> 1)
+    if behind.any():  # negatives of the same score below: find where they start
+        starts[behind] = _first_at_least(keys, firsts[behind], k[new][behind] - 1)
+    start = starts[run]
     rank = positives_before + np.arange(len(i), dtype=np.int64)
     start = start + offset
     pos_below = rank - (i - first_pos)  # positives with a strictly lower score
@@ -114,6 +116,36 @@ def _positive_sums(keys, lo, hi, positives_before, total_positives, offset=0, n_
     neg_in_group = first_pos - (start - offset)
     precision = (total_positives - pos_below) / ((n if n_total is None else n_total) - start)
     return float(precision.sum()), int((2 * neg_below + neg_in_group).sum()), len(i)
+
+
+def _first_at_least(keys, i, target):
+    """The first index ``j <= i`` with ``keys[j] >= target`` (``keys[i] >= target``).
+
+    Galloping down from ``i`` (steps 1, 2, 4, ...), then bisection: about
+    ``2 log2`` of the distance, so short runs of equal scores cost a few steps
+    on keys near ``i`` where a binary search of the whole array would cost
+    ``log2(len(keys))`` scattered reads.
+    """
+    hi = i.astype(np.int64, copy=True)  # keys[hi] >= target
+    lo = np.full(len(hi), -1, dtype=np.int64)  # keys[lo] < target, or lo = -1
+    active = np.arange(len(hi))
+    step = 1
+    while len(active):
+        cand = hi[active] - step
+        ok = cand >= 0
+        ok[ok] = keys[cand[ok]] >= target[active[ok]]
+        hi[active[ok]] = cand[ok]
+        lo[active[~ok]] = np.maximum(cand[~ok], -1)
+        active = active[ok]
+        step *= 2
+    while True:
+        open_ = np.flatnonzero(hi - lo > 1)
+        if not len(open_):
+            return hi
+        mid = (lo[open_] + hi[open_]) // 2
+        ge = keys[mid] >= target[open_]
+        hi[open_[ge]] = mid[ge]
+        lo[open_[~ge]] = mid[~ge]
 
 
 def _from_sums(precision_sum, auc2_sum, positives, n):

@@ -53,7 +53,7 @@ import pandas as pd
 from VLAP._validation import check_positive_int
 from VLAP._arrays import check_label_names, check_labels, check_probabilities
 from VLAP.evaluation.binned import bin_counts, binned_ranking_scores
-from VLAP.evaluation.counts import ThresholdedCounts
+from VLAP.evaluation.counts import PER_EXAMPLE_METRICS, ThresholdedCounts
 from VLAP.evaluation.metric_table import check_ks, report_metrics, select_metrics
 from VLAP.inference.rule import DEFAULT_THRESHOLD, DecisionRule, make_rule
 from VLAP.evaluation.ranking import (
@@ -162,7 +162,8 @@ class MultilabelEvaluator:
         self._index = check_label_names(self.label_names, num_labels)
         self._rule = self.rule.for_labels(num_labels)
         self._thresholds = self._rule.thresholds  # probabilities per label, or None
-        self._counts = ThresholdedCounts(num_labels)
+        self._counts = ThresholdedCounts(
+            num_labels, per_example=self._selection.computes(*PER_EXAMPLE_METRICS))
         self._ranking = ExampleRankingSums(num_labels, self.ks) if self._example_ranking \
             else None
 
