@@ -193,22 +193,28 @@ def sorted_label_scores(keys_by_label):
 def transposed_keys(blocks, num_labels):
     """One ``(num_labels, n)`` key matrix from ``(y, scores)`` row blocks.
 
-    Written in tiles of 512 examples x 128 labels, which stay in cache while
-    they are transposed (about twice as fast as NumPy's strided copy).
+    Packs 512 examples at a time in their own (row-major) layout, where the
+    shift and the ``| y`` run on contiguous memory, then writes them out
+    transposed in tiles of 128 labels, which stay in cache while they are
+    copied (about 2.5x the speed of packing transposed tiles, which is about
+    twice NumPy's strided copy).
     """
     n = sum(len(y) for y, _ in blocks)
     kd = np.uint32 if all(s.dtype == np.float32 for _, s in blocks) else np.uint64
     keys = np.empty((num_labels, n), dtype=kd)
+    buf = None
     r0 = 0
     for y, s in blocks:
-        if kd is np.uint64:
-            s = s.astype(np.float64, copy=False)
         for i in range(0, len(y), 512):
-            rows = slice(i, i + 512)
-            out_rows = slice(r0 + i, r0 + min(i + 512, len(y)))
+            rows = s[i:i + 512]
+            if kd is np.uint64:
+                rows = rows.astype(np.float64, copy=False)
+            if buf is None or len(buf) != len(rows):
+                buf = np.empty((len(rows), num_labels), dtype=kd)
+            pack_keys(rows, y[i:i + 512], out=buf)
+            out_rows = slice(r0 + i, r0 + i + len(rows))
             for j0 in range(0, num_labels, 128):
-                cols = slice(j0, j0 + 128)
-                pack_keys(s[rows, cols].T, y[rows, cols].T, out=keys[cols, out_rows])
+                keys[j0:j0 + 128, out_rows] = buf[:, j0:j0 + 128].T
         r0 += len(y)
     return keys
 

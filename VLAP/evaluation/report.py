@@ -235,7 +235,7 @@ def evaluate_predictions(y_true: Any, scores: Any, *, threshold: Threshold = 0.5
     >>> df = VLAP.evaluation.evaluate_predictions(
     ...     y_true, scores, metrics=["f1_macro", "average_precision_macro"])
     >>> [(name, round(float(v), 4)) for name, v in df["value"].items()]
-    [('f1_macro', 0.4889), ('average_precision_macro', 0.8611)]
+    [('f1_macro', 0.4889), ('average_precision_macro', 1.0)]
 
     See Also:
         :func:`evaluate` (predicts first), :data:`PAPER_NAMING`.
