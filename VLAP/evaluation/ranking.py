@@ -14,7 +14,9 @@ positives whose neighbour has the same score.
   (``average_precision_score``), AUC the trapezoid over distinct thresholds
   (``roc_auc_score``), that is, a tied positive-negative pair counts one half.
 * :func:`micro_ranking_scores`: the same on all entries pooled (``average="micro"``),
-  from one in-place sort of the keys (no flattened copy of the scores).
+  from the per-label sorted keys merged (:func:`merged_micro_scores`: a sample
+  sort in cache-sized pieces that no group of equal scores crosses);
+  :func:`sorted_micro_scores` is the same from one in-place sort of all keys.
 * :class:`ExampleRankingSums`: per-example ranking metrics, streamable (row
   chunks): precision@k, recall@k, nDCG@k, label ranking average precision,
   coverage error and ranking loss.
