@@ -9,7 +9,9 @@ the report's rows and their order, :class:`~VLAP.evaluation.MultilabelEvaluator`
 (:mod:`VLAP.experiments.results`), the checkpoint monitor's direction
 (:class:`VLAP.training.RunCheckpoint`, :mod:`VLAP.training.monitors`), the
 Keras metrics' direction (:mod:`VLAP.metrics`) and the config's ``monitor``
-check. This module imports no framework.
+check, and a report's ``metrics=`` (:func:`select_metrics`: names of these rows
+select them, and the report computes only what they need). This module imports
+no framework.
 
 How a metric is computed (``computed_by``):
 
