@@ -4,8 +4,9 @@
   equal to the full report's values, and the paths no selected row needs are
   not run (checked by making them fail);
 * the pooled micro AP/AUROC from the per-label sorted keys (a sample-sort merge,
-  :func:`VLAP.evaluation.ranking.merged_micro_scores`) equal scikit-learn's,
-  whatever the ties and however small the pieces.
+  :func:`VLAP.evaluation.ranking.merged_micro_scores`) and from one sort (what
+  the report uses) equal scikit-learn's, whatever the ties and however small
+  the pieces.
 """
 
 import warnings
@@ -78,9 +79,11 @@ def test_merged_micro_equals_sklearn(data, chunk):
         assert np.isnan(ap) and np.isnan(auc)
 
 
-def test_merged_micro_heavy_ties_across_pieces():
+@pytest.mark.parametrize("slice_rows", [4096, 0])  # pieces gathered by slices, by index
+def test_merged_micro_heavy_ties_across_pieces(monkeypatch, slice_rows):
     """A score held by most entries, across every label, is a piece of its own;
     the 2-decimal scores around it are gathered in many small pieces."""
+    monkeypatch.setattr(ranking, "SLICE_ROWS", slice_rows)
     r = np.random.default_rng(3)
     s = np.round(r.random((2000, 9)), 2)
     s[r.random(s.shape) < 0.6] = 0.37
@@ -138,10 +141,26 @@ def _fail(*args, **kwargs):
 def test_macro_only_skips_the_micro_merge_and_per_example_sort(monkeypatch):
     y, s = _data()
     full = evaluate_predictions(y, s)["value"]
-    monkeypatch.setattr(streaming_module, "merged_micro_scores", _fail)
+    monkeypatch.setattr(streaming_module, "sorted_micro_scores", _fail)
     monkeypatch.setattr(streaming_module, "ExampleRankingSums", _fail)
     df = evaluate_predictions(y, s, metrics=MACRO)
     assert df["value"].to_dict() == full[MACRO].to_dict()
+
+
+def test_micro_only_sorts_all_keys_once(monkeypatch):
+    """No transpose and no per-label sort; float32 and float64 batches mixed."""
+    y, s = _data(n=200)
+    s32 = s.astype(np.float32)
+    whole = np.concatenate([s32[:80].astype(np.float64), s[80:]])
+    full = evaluate_predictions(y, whole)["value"]
+    monkeypatch.setattr(streaming_module, "transposed_keys", _fail)
+    monkeypatch.setattr(streaming_module, "sorted_label_scores", _fail)
+    ev = MultilabelEvaluator(metrics=["roc_auc_micro", "average_precision_micro"])
+    ev.update(y[:80], s32[:80])
+    ev.update(y[80:], s[80:])
+    df = ev.result()
+    assert df["value"].to_dict() == full[["roc_auc_micro", "average_precision_micro"]].to_dict()
+    assert abs(df.loc["roc_auc_micro", "value"] - roc_auc_score(y.ravel(), whole.ravel())) <= TOL
 
 
 def test_thresholded_only_keeps_no_scores(monkeypatch):

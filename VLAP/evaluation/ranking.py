@@ -14,9 +14,11 @@ positives whose neighbour has the same score.
   (``average_precision_score``), AUC the trapezoid over distinct thresholds
   (``roc_auc_score``), that is, a tied positive-negative pair counts one half.
 * :func:`micro_ranking_scores`: the same on all entries pooled (``average="micro"``),
-  from the per-label sorted keys merged (:func:`merged_micro_scores`: a sample
-  sort in cache-sized pieces that no group of equal scores crosses);
-  :func:`sorted_micro_scores` is the same from one in-place sort of all keys.
+  from one in-place sort of the keys (no flattened copy of the scores), each
+  tied positive's group found by a search near it (:func:`sorted_micro_scores`).
+  :func:`merged_micro_scores` gets the same from per-label sorted keys by a
+  merge (a sample sort in cache-sized pieces); it is not faster than the one
+  sort in NumPy (BENCHMARKS.md), so the report uses the sort.
 * :class:`ExampleRankingSums`: per-example ranking metrics, streamable (row
   chunks): precision@k, recall@k, nDCG@k, label ranking average precision,
   coverage error and ranking loss.
@@ -52,6 +54,8 @@ import numpy as np
 CHUNK_ELEMENTS = 1 << 22
 #: Keys per piece of the merge behind the micro average (a few MB: sorted in cache).
 MERGE_ELEMENTS = 1 << 22
+#: Up to this many label slices, a piece of the merge is gathered slice by slice.
+SLICE_ROWS = 4096
 DEFAULT_KS = (1, 3, 5)
 
 
@@ -240,8 +244,9 @@ def sorted_micro_scores(keys, total_positives=None):
     """Micro AP and AUC of a key array, sorted here in place (any shape).
 
     ``total_positives`` (the number of odd keys) is counted when not given.
-    One sort of all the keys; :func:`merged_micro_scores` is the faster way
-    when every row of ``keys`` is sorted already.
+    One sort of all the keys (in place: no extra memory); as fast as merging
+    per-label sorted keys with :func:`merged_micro_scores` at 1,000 labels, and
+    faster with many labels (BENCHMARKS.md).
     """
     flat = keys.reshape(-1)
     flat.sort()
@@ -310,8 +315,7 @@ def merged_micro_scores(keys, total_positives=None, *, chunk_elements=MERGE_ELEM
         nonlocal p_sum, a_sum, seen
         if int(hi_at.sum() - lo_at.sum()) == 0:
             return
-        piece = np.concatenate([keys[j, lo_at[j]:hi_at[j]] for j in range(rows)
-                                if hi_at[j] > lo_at[j]])
+        piece = _gather(keys, lo_at, hi_at)
         piece.sort()
         ps, a2, pos = _positive_sums(piece, 0, len(piece), seen, total, offset, n_total)
         p_sum, a_sum, seen = p_sum + ps, a_sum + a2, seen + pos
@@ -332,14 +336,29 @@ def merged_micro_scores(keys, total_positives=None, *, chunk_elements=MERGE_ELEM
     return _from_sums(p_sum, a_sum, total, n_total)
 
 
+def _gather(keys, lo_at, hi_at):
+    """``keys[j, lo_at[j]:hi_at[j]]`` of every row ``j``, one after another (a copy).
+
+    Up to :data:`SLICE_ROWS` rows that contribute, a concatenation of slices;
+    beyond (tens of thousands of labels), one fancy index built without a
+    Python loop over the rows.
+    """
+    rows = np.flatnonzero(hi_at > lo_at)
+    if len(rows) <= SLICE_ROWS:
+        return np.concatenate([keys[j, lo_at[j]:hi_at[j]] for j in rows.tolist()])
+    counts = (hi_at - lo_at)[rows]
+    skip = np.cumsum(counts) - counts  # where each row's slice starts in the piece
+    index = np.repeat(rows * keys.shape[1] + lo_at[rows] - skip, counts)
+    index += np.arange(len(index), dtype=np.int64)
+    return keys.reshape(-1)[index]
+
+
 def micro_ranking_scores(y_true, scores):
     """Average precision and ROC AUC of all entries pooled (``average="micro"``).
 
     Returns NaN for both when ``y_true`` has no positive or no negative entry.
     """
-    keys = transposed_keys([(y_true, scores)], y_true.shape[1])
-    keys.sort(axis=1)
-    return merged_micro_scores(keys)
+    return sorted_micro_scores(pack_keys(scores, y_true))
 
 
 # --- per-example ranking metrics ----------------------------------------------

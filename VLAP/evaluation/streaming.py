@@ -59,13 +59,14 @@ from VLAP.inference.rule import DEFAULT_THRESHOLD, DecisionRule, make_rule
 from VLAP.evaluation.ranking import (
     DEFAULT_KS,
     ExampleRankingSums,
-    merged_micro_scores,
+    pack_keys,
     sorted_label_scores,
+    sorted_micro_scores,
     transposed_keys,
 )
 
 #: The rows of the per-label AP/AUROC (one sort per label) and of the micro ones
-#: (the per-label sorted keys merged).
+#: (one sort of all keys).
 LABEL_RANKING_ROWS = ("average_precision_macro", "roc_auc_macro",
                       "average_precision_macro_present")
 MICRO_RANKING_ROWS = ("average_precision_micro", "roc_auc_micro")
@@ -255,12 +256,19 @@ class MultilabelEvaluator:
         if not (self._per_label_ranking or self._micro_ranking):
             return nan, nan.copy(), (np.nan, np.nan), {}
         if self.ranking_bins is None:
+            positives = int(self._counts.tp.sum() + self._counts.fn.sum())
+            micro = (np.nan, np.nan)
+            if not self._per_label_ranking:  # micro only: no transpose, no per-label sorts
+                kd = np.uint32 if all(s.dtype == np.float32 for _, s in self._blocks) \
+                    else np.uint64
+                keys = np.concatenate([pack_keys(s.astype(np.float64, copy=False)
+                                                 if kd is np.uint64 else s, y)
+                                       for y, s in self._blocks])
+                return nan, nan.copy(), sorted_micro_scores(keys, positives), {}
             keys = transposed_keys(self._blocks, self.num_labels)
             ap, auc = sorted_label_scores(keys)  # sorts every row of the keys
-            micro = (np.nan, np.nan)
-            if self._micro_ranking:
-                micro = merged_micro_scores(
-                    keys, int(self._counts.tp.sum() + self._counts.fn.sum()))
+            if self._micro_ranking:  # then all of them, in place
+                micro = sorted_micro_scores(keys, positives)
             del keys
             return ap, auc, micro, {}
         ap, auc, ap_b, auc_b = binned_ranking_scores(self._pos_hist, self._all_hist)
