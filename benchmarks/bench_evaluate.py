@@ -4,6 +4,9 @@ For each size, separate subprocesses (so each peak RSS is its own) measure:
 
 * ``report``: ``VLAP.evaluation.evaluate_predictions`` (every metric of the
   report: thresholded, mAP/AUROC per label and micro, ranking metrics);
+* ``macro``: the same with ``metrics=MACRO_METRICS`` (a selection: macro F1,
+  precision, recall, Jaccard, mAP and AUROC), which skips the per-example sort
+  and the pooled micro ranking;
 * ``sort``: ``np.sort(scores, axis=0)``, NumPy sorting every column: the floor
   for exact per-label AP/AUROC;
 * ``old`` (``--old-n`` only): the previous implementation, kept below as it was
@@ -12,12 +15,13 @@ For each size, separate subprocesses (so each peak RSS is its own) measure:
 
 Scores are float32 uniform in [0, 1), labels Bernoulli(``--positives``) as bool,
 generated in chunks so that generation adds no temporaries. Each figure is the
-median of ``--repeats`` runs; peak memory is the child's peak RSS, reported
+median of ``--repeats`` runs (the modes take turns, so load on a shared machine
+falls on each alike); the ratios are those medians over the sort's; peak memory is the child's peak RSS, reported
 beside the size of the score matrix.
 
 Example::
 
-    python benchmarks/bench_evaluate.py --n 200000 1000000 --labels 1000 --old-n 20000
+    python benchmarks/bench_evaluate.py --n 200000 --labels 1000 --old-n 0
 """
 
 import argparse
@@ -31,6 +35,9 @@ import time
 
 import numpy as np
 
+#: The macro-only report (``--child macro``): a selection of the report's rows.
+MACRO_METRICS = ["f1_macro", "precision_macro", "recall_macro", "jaccard_macro",
+                 "average_precision_macro", "roc_auc_macro"]
 
 def make_data(n, num_labels, positives, seed=0):
     rng = np.random.default_rng(seed)
@@ -102,6 +109,8 @@ def child(mode, n, num_labels, positives):
         values = None
     elif mode == "report":
         values = evaluate_predictions(y, scores)["value"].to_dict()
+    elif mode == "macro":
+        values = evaluate_predictions(y, scores, metrics=MACRO_METRICS)["value"].to_dict()
     else:
         values = old_evaluate(y, scores)
     seconds = time.perf_counter() - start
@@ -136,7 +145,8 @@ def main(argv=None):
     parser.add_argument("--old-n", type=int, default=20_000,
                         help="size of the old-vs-new comparison (0: skip)")
     parser.add_argument("--old-repeats", type=int, default=1)
-    parser.add_argument("--child", choices=["report", "sort", "old"], help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=["report", "macro", "sort", "old"],
+                        help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         return child(args.child, args.n[0], args.labels, args.positives)
@@ -147,21 +157,33 @@ def main(argv=None):
     # peak/scores: the report's peak RSS less the interpreter and libraries
     # (measured before the data are made), over the score matrix; it includes
     # the inputs (scores and 1-byte labels). extra/scores: above the inputs.
-    header = (f"{'n':>9} {'scores GiB':>10} {'report s':>9} {'sort s':>8} {'ratio':>6} "
-              f"{'peak GiB':>9} {'peak/scores':>11} {'extra/scores':>12}")
-    print(header)
+    header = (f"{'n':>9} {'scores GiB':>10} {'report s':>9} {'macro s':>8} {'sort s':>8} "
+              f"{'report/sort':>11} {'macro/sort':>10} {'peak GiB':>9} {'peak/scores':>11} "
+              f"{'extra/scores':>12}")
     for n in args.n:
         score_bytes = n * args.labels * 4
-        runs = {mode: [run_child(mode, n, args.labels, args.positives)
-                       for _ in range(args.repeats)] for mode in ("report", "sort")}
+        runs: "dict[str, list]" = {"sort": [], "report": [], "macro": []}
+        for _ in range(args.repeats):  # in turns: load falls on every mode alike
+            for mode in runs:
+                runs[mode].append(run_child(mode, n, args.labels, args.positives))
+        for mode, rs in runs.items():
+            print(f"  n={n} {mode}: " + ", ".join(f"{r['seconds']:.2f}" for r in rs) + " s",
+                  flush=True)
+        worst = max(abs(runs["macro"][0]["values"][k] - runs["report"][0]["values"][k])
+                    for k in MACRO_METRICS)
+        if worst:
+            raise AssertionError(f"the macro selection differs from the full report: {worst}")
         rep = statistics.median(r["seconds"] for r in runs["report"])
+        mac = statistics.median(r["seconds"] for r in runs["macro"])
         srt = statistics.median(r["seconds"] for r in runs["sort"])
         peak = statistics.median(r["peak_rss"] for r in runs["report"])
         inputs = statistics.median(r["rss_inputs"] for r in runs["report"])
         base = statistics.median(r["rss_imports"] for r in runs["report"])
-        print(f"{n:>9} {gib(score_bytes):>10.2f} {rep:>9.2f} {srt:>8.2f} {rep / srt:>6.2f} "
-              f"{gib(peak):>9.2f} {(peak - base) / score_bytes:>11.2f} "
-              f"{(peak - inputs) / score_bytes:>12.2f}", flush=True)
+        print(header)
+        print(f"{n:>9} {gib(score_bytes):>10.2f} {rep:>9.2f} {mac:>8.2f} {srt:>8.2f} "
+              f"{rep / srt:>11.2f} {mac / srt:>10.2f} {gib(peak):>9.2f} "
+              f"{(peak - base) / score_bytes:>11.2f} {(peak - inputs) / score_bytes:>12.2f}",
+              flush=True)
     if args.old_n:
         n = args.old_n
         new = [run_child("report", n, args.labels, args.positives)

@@ -94,9 +94,13 @@ def test_micro_in_chunks_equals_one_pass(monkeypatch):
     y = (r.random((300, 7)) < 0.4).astype(np.uint8)
     s = r.integers(0, 4, (300, 7)) / 3.0
     monkeypatch.setattr(ranking, "CHUNK_ELEMENTS", 37)
-    ap, auc = ranking.micro_ranking_scores(y, s)
-    assert abs(ap - average_precision_score(y.ravel(), s.ravel())) <= TOL
-    assert abs(auc - roc_auc_score(y.ravel(), s.ravel())) <= TOL
+    keys = ranking.transposed_keys([(y, s)], 7)
+    keys.sort(axis=1)
+    for ap, auc in (ranking.micro_ranking_scores(y, s),
+                    ranking.sorted_micro_scores(ranking.pack_keys(s, y)),  # one flat sort
+                    ranking.merged_micro_scores(keys, chunk_elements=37)):  # merged pieces
+        assert abs(ap - average_precision_score(y.ravel(), s.ravel())) <= TOL
+        assert abs(auc - roc_auc_score(y.ravel(), s.ravel())) <= TOL
     per_label = ranking.label_ranking_scores(y, s)
     for j in range(7):
         assert abs(per_label[0][j] - average_precision_score(y[:, j], s[:, j])) <= TOL

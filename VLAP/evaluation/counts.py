@@ -41,6 +41,10 @@ AVERAGES = ("micro", "macro", "weighted", "samples")
 _TINY = np.finfo(np.float64).tiny  # zero_division=0, see core.reduce_score
 _EXAMPLE_SUMS = ("f1", "precision", "recall", "jaccard", "exact", "count_abs_error",
                  "count_equal", "predicted", "true", "errors")
+#: The metrics read from the per-example sums (the others need only per-label counts).
+PER_EXAMPLE_METRICS = ("f1_samples", "precision_samples", "recall_samples", "hamming_loss",
+                       "subset_accuracy", "jaccard_samples", "label_count_mae",
+                       "label_count_accuracy", "mean_predicted_labels", "mean_true_labels")
 
 
 def row_chunks(n_rows, num_labels, chunk_elements=CHUNK_ELEMENTS):
@@ -63,10 +67,14 @@ class ThresholdedCounts:
 
     Args:
         num_labels: int. Number of labels (columns).
+        per_example: bool. Also keep the per-example sums (default); False
+            counts per label only, and :meth:`metrics` leaves out
+            :data:`PER_EXAMPLE_METRICS`.
     """
 
-    def __init__(self, num_labels):
+    def __init__(self, num_labels, *, per_example=True):
         self.num_labels = int(num_labels)
+        self.per_example = bool(per_example)
         self.reset()
 
     def reset(self):
@@ -114,6 +122,9 @@ class ThresholdedCounts:
         counts = core.confusion_counts(NUMPY_OPS, y, p)
         for name, value in zip(("tp", "fp", "tn", "fn"), counts):
             setattr(self, name, getattr(self, name) + value.astype(np.int64))
+        if not self.per_example:
+            self.n_samples += len(y)
+            return
         tp, predicted, true = (c.astype(np.int64) for c in
                                core.example_counts(NUMPY_OPS, y, p))
         errors = predicted + true - 2 * tp  # fp + fn of each example
@@ -181,7 +192,9 @@ class ThresholdedCounts:
                                          epsilon=_TINY)
         values["f1_macro_present"] = (float(np.mean(per_label_f1[present])) if present.any()
                                       else float("nan"))
+        if not self.per_example:
+            return {name: v for name, v in values.items() if name not in PER_EXAMPLE_METRICS}
         return values
 
 
-__all__ = ["AVERAGES", "ThresholdedCounts", "row_chunks"]
+__all__ = ["AVERAGES", "PER_EXAMPLE_METRICS", "ThresholdedCounts", "row_chunks"]

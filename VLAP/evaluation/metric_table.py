@@ -9,7 +9,9 @@ the report's rows and their order, :class:`~VLAP.evaluation.MultilabelEvaluator`
 (:mod:`VLAP.experiments.results`), the checkpoint monitor's direction
 (:class:`VLAP.training.RunCheckpoint`, :mod:`VLAP.training.monitors`), the
 Keras metrics' direction (:mod:`VLAP.metrics`) and the config's ``monitor``
-check. This module imports no framework.
+check, and a report's ``metrics=`` (:func:`select_metrics`: names of these rows
+select them, and the report computes only what they need). This module imports
+no framework.
 
 How a metric is computed (``computed_by``):
 
@@ -63,6 +65,7 @@ Example:
 """
 
 import dataclasses
+import difflib
 import numbers
 import re
 from typing import Callable, Optional
@@ -70,14 +73,15 @@ from typing import Callable, Optional
 from VLAP.evaluation.ranking import DEFAULT_KS
 
 __all__ = [
-    "AVERAGED_OVER", "COMPUTED_BY", "MONITOR_METRICS", "Metric", "check_ks", "check_metrics",
-    "get_metric", "monitor_higher_is_better", "register_metric", "registered_metrics",
-    "report_metrics", "unregister_metric",
+    "AVERAGED_OVER", "COMPUTED_BY", "MONITOR_METRICS", "Metric", "MetricSelection", "check_ks",
+    "check_metrics", "get_metric", "monitor_higher_is_better", "register_metric",
+    "registered_metrics", "report_metrics", "select_metrics", "unregister_metric",
 ]
 
 #: How a metric is computed: the built-in paths, then the three kinds a user adds.
 COMPUTED_BY = ("counts", "label_ranking", "example_ranking", "validation_scores",
                "epoch_logs", "arrays", "confusion")
+_REPORT_PATHS = COMPUTED_BY[:3]  # the report's built-in rows
 _NO_COMPUTE = COMPUTED_BY[:5]  # computed elsewhere: no `compute` of its own
 _IN_REPORT = COMPUTED_BY[5:]  # yours, computed by the evaluator from `compute`
 _REGISTRABLE = COMPUTED_BY[4:]
@@ -323,10 +327,18 @@ def get_metric(name: str) -> Metric:
         raise TypeError(f"`name` must be a metric name (str). Received: name={name!r}")
     found = _builtin_named(name) or _REGISTRY.get(name)
     if found is None:
-        known = [m.name for m in REPORT_METRICS + MONITOR_METRICS] + sorted(_REGISTRY)
-        raise ValueError(f"Unknown metric. Expected one of {known} (k any positive int), or "
-                         f"a metric registered with register_metric. Received: name={name!r}")
+        raise ValueError(_unknown_message(name, "name"))
     return found
+
+
+def _unknown_message(name, argument):
+    """The error for a name no metric has: the closest name, then every valid one."""
+    known = [m.name for m in REPORT_METRICS + MONITOR_METRICS] + sorted(_REGISTRY)
+    candidates = [m.name for m in report_metrics()] + known
+    close = difflib.get_close_matches(str(name), candidates, n=1, cutoff=0.6)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    return (f"Unknown metric {name!r}.{hint} Expected one of {known} (k any positive int), "
+            f"or a metric registered with register_metric. Received: {argument}={name!r}")
 
 
 def register_metric(metric=None, /, *, override: bool = False, **fields):
@@ -460,6 +472,118 @@ def check_metrics(metrics, ks=DEFAULT_KS, ranking_bins=None) -> "tuple[Metric, .
                 "use ranking_bins=None, or a metric of the per-label counts "
                 f"(computed_by='confusion'). Received: ranking_bins={ranking_bins!r}")
     return out
+
+
+@dataclasses.dataclass(frozen=True)
+class MetricSelection:
+    """What a report computes (:func:`select_metrics`): its rows, in their order.
+
+    Attributes:
+        rows: the built-in rows (:data:`REPORT_METRICS`) to compute.
+        mine: the metrics of yours, computed from their ``compute``.
+        order: ``rows`` and ``mine`` in the order of the report.
+        ks: the cut-offs of the ``@k`` rows.
+        selected: True when ``metrics`` named built-in rows (a selection);
+            False for the full report (every built-in row, then yours).
+    """
+
+    rows: "tuple[Metric, ...]"
+    mine: "tuple[Metric, ...]"
+    order: "tuple[Metric, ...]"
+    ks: "tuple[int, ...]"
+    selected: bool
+
+    def computes(self, *names: str) -> bool:
+        """Whether any of the built-in rows ``names`` is in the report."""
+        return any(m.name in names for m in self.rows)
+
+    def uses(self, computed_by: str) -> bool:
+        """Whether a built-in row of the report is computed by path ``computed_by``."""
+        return any(m.computed_by == computed_by for m in self.rows)
+
+
+def _row_named(item):
+    """The built-in report row an item of `metrics` names (a str or a record), or None."""
+    if isinstance(item, Metric) and item.computed_by in _REPORT_PATHS:
+        row = _builtin_named(item.name)
+        if row is None or row.computed_by != item.computed_by:
+            raise ValueError(f"computed_by={item.computed_by!r} is the path of the report's "
+                             f"own rows; {item.name!r} is not one of them. A metric of yours "
+                             "uses computed_by='arrays' or 'confusion'.")
+        return row
+    if not isinstance(item, str):
+        return None
+    row = _builtin_named(item)
+    if row is not None and row.computed_by not in _REPORT_PATHS:
+        raise ValueError(f"{item!r} is a score the validation monitor adds to the epoch logs "
+                         "(computed_by='validation_scores'), not a row of the report. "
+                         f"Received: metrics=[..., {item!r}, ...]")
+    if row is None and item not in _REGISTRY:
+        raise ValueError(_unknown_message(item, "metrics"))
+    return row
+
+
+def select_metrics(metrics, ks=DEFAULT_KS, ranking_bins=None) -> MetricSelection:
+    """The rows a report computes, from its ``metrics`` and ``ks`` arguments.
+
+    ``metrics`` may name the report's own rows (names of :data:`REPORT_METRICS`,
+    ``@k`` rows with any ``k``, e.g. ``"ndcg_at_10"``): the report is then a
+    *selection*, only those rows in the order given, and computes only what they
+    need. Its other items are metrics of yours (see :func:`check_metrics`),
+    placed where they are listed. Without a built-in name the report keeps
+    every built-in row (for the cut-offs ``ks``) and adds yours after them, as
+    before selections existed.
+
+    Raises:
+        ValueError: an unknown name (with the closest valid one), a monitor-only
+            score, a row named twice, or what :func:`check_metrics` refuses.
+
+    Example:
+    >>> sel = select_metrics(["f1_macro", "average_precision_macro", "ndcg_at_10"])
+    >>> [m.name for m in sel.order], sel.ks, sel.uses("example_ranking")
+    (['f1_macro', 'average_precision_macro', 'ndcg_at_10'], (10,), True)
+    >>> sel.computes("average_precision_micro", "roc_auc_micro")
+    False
+    >>> select_metrics(["f1_macr"])
+    Traceback (most recent call last):
+    ...
+    ValueError: Unknown metric 'f1_macr'. Did you mean 'f1_macro'? ...
+    """
+    ks = check_ks(ks)
+    if metrics is None:
+        rows = report_metrics(ks)
+        return MetricSelection(rows, (), rows, ks, False)
+    if isinstance(metrics, (str, Metric)) or callable(metrics):
+        metrics = [metrics]
+    if isinstance(metrics, dict):
+        raise TypeError("`metrics` must be a sequence (a list of Metric records, metric "
+                        f"names or functions), not a dict. Received: metrics={metrics!r}")
+    try:
+        items = list(metrics)
+    except TypeError:
+        raise TypeError("`metrics` must be a sequence of Metric records, metric names or "
+                        f"functions. Received: metrics={metrics!r}") from None
+    found = [_row_named(item) for item in items]
+    rows = tuple(row for row in found if row is not None)
+    mine = check_metrics([item for item, row in zip(items, found) if row is None], ks,
+                         ranking_bins)
+    if not rows:
+        full = report_metrics(ks)
+        return MetricSelection(full, mine, full + mine, ks, False)
+    names = [m.name for m in rows] + [m.name for m in mine]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise ValueError(f"Each metric can be named once in `metrics`. Received {twice} "
+                         "more than once.")
+    it_mine = iter(mine)
+    order = tuple(row if row is not None else next(it_mine) for row in found)
+    row_ks = []
+    for row in rows:
+        for pattern, _ in _TEMPLATES:
+            match = pattern.match(row.name)
+            if match and int(match.group(1)) not in row_ks:
+                row_ks.append(int(match.group(1)))
+    return MetricSelection(rows, mine, order, tuple(sorted(row_ks)), True)
 
 
 def monitor_higher_is_better(monitor: str) -> bool:

@@ -42,7 +42,7 @@ import pandas as pd
 from VLAP._quiet import progress
 from VLAP._validation import check_bool
 from VLAP._arrays import check_label_names, check_labels, check_probabilities
-from VLAP.evaluation.metric_table import check_metrics
+from VLAP.evaluation.metric_table import select_metrics
 from VLAP.evaluation.ranking import DEFAULT_KS
 from VLAP.evaluation.streaming import (
     PER_LABEL_COLUMNS,
@@ -181,13 +181,20 @@ def evaluate_predictions(y_true: Any, scores: Any, *, threshold: Threshold = 0.5
             (:class:`VLAP.inference.rule.DecisionRule`, e.g.
             `DecisionRule.top_k(2)`), instead of `threshold` and `top_k`;
             applied to `scores` as probabilities.
-        metrics: sequence or None. Metrics of yours, added as rows after the
-            built-in ones: :class:`~VLAP.evaluation.metric_table.Metric`
-            records, names given to
-            :func:`~VLAP.evaluation.metric_table.register_metric`, or functions
-            `f(y_true, decisions, scores) -> float` (named after the function).
-            An array function gets `y_true` and the decisions as 0/1 uint8
-            arrays and `scores` as given (float32 or float64).
+        metrics: sequence or None. Which rows, and metrics of yours. Names
+            of the report's own rows (:data:`METRIC_NAMES`; `@k` rows with any
+            `k`, e.g. `"ndcg_at_10"`) make a *selection*: the table has only
+            the rows named, in the order given, and only what they need is
+            computed (`["f1_macro", "average_precision_macro"]` skips the
+            per-example sort and the pooled micro ranking; `ks` is then
+            unused). An unknown name is an error naming the closest valid
+            one. The other items are metrics of yours, placed where listed
+            (after every built-in row when no built-in row is named):
+            :class:`~VLAP.evaluation.metric_table.Metric` records, names given
+            to :func:`~VLAP.evaluation.metric_table.register_metric`, or
+            functions `f(y_true, decisions, scores) -> float` (named after
+            the function). An array function gets `y_true` and the decisions
+            as 0/1 uint8 arrays and `scores` as given (float32 or float64).
 
     Returns:
         pandas.DataFrame indexed by metric name (:data:`METRIC_NAMES`, then
@@ -223,6 +230,13 @@ def evaluate_predictions(y_true: Any, scores: Any, *, threshold: Threshold = 0.5
     >>> list(df.index[-2:]), round(float(df.loc["false_positive_rate", "value"]), 4)
     (['average_precision_macro_present', 'false_positive_rate'], 0.25)
 
+    Names of the report's rows compute those rows only:
+
+    >>> df = VLAP.evaluation.evaluate_predictions(
+    ...     y_true, scores, metrics=["f1_macro", "average_precision_macro"])
+    >>> [(name, round(float(v), 4)) for name, v in df["value"].items()]
+    [('f1_macro', 0.4889), ('average_precision_macro', 1.0)]
+
     See Also:
         :func:`evaluate` (predicts first), :data:`PAPER_NAMING`.
     """
@@ -236,6 +250,7 @@ def evaluate_predictions(y_true: Any, scores: Any, *, threshold: Threshold = 0.5
     evaluator = MultilabelEvaluator(num_labels, rule=rule, ks=ks, ranking_bins=ranking_bins,
                                     label_names=label_names,
                                     metrics=metrics)
+    evaluator._per_label_ranking |= per_label  # the per-label table's AP and AUROC
     if decisions is not None:
         decisions = check_labels(decisions, "decisions", min_labels=1)
         if decisions.shape != y.shape:
@@ -347,8 +362,9 @@ def evaluate(model: Any, data: Any, *, threshold: "Threshold | None" = None,
         rule: DecisionRule or None. The decision rule
             (:class:`VLAP.inference.rule.DecisionRule`), instead of
             `threshold` and `top_k`; applied to the model's outputs.
-        metrics: sequence or None. Metrics of yours, added to the report (as
-            in :func:`evaluate_predictions`); they read the decisions of the
+        metrics: sequence or None. Names of the report's rows to compute
+            (a selection) and/or metrics of yours, as in
+            :func:`evaluate_predictions`; yours read the decisions of the
             rule that decides here.
 
     Returns:
@@ -371,7 +387,8 @@ def evaluate(model: Any, data: Any, *, threshold: "Threshold | None" = None,
 
     check_bool("per_label", per_label)
     ks = check_ks(ks)
-    metrics = check_metrics(metrics, ks, ranking_bins)  # before any prediction
+    selection = select_metrics(metrics, ks, ranking_bins)  # before any prediction
+    metrics = list(selection.order if selection.selected else selection.mine)
     from_logits = resolve_from_logits(model, from_logits)
     heads = output_heads(model)
     own_rule = (isinstance(model, Predictor) and threshold is None and top_k is None
@@ -409,6 +426,7 @@ def evaluate(model: Any, data: Any, *, threshold: "Threshold | None" = None,
             evaluator = MultilabelEvaluator(y.shape[1], rule=rule_used, ks=ks,
                                             ranking_bins=ranking_bins, label_names=label_names,
                                             metrics=metrics)
+            evaluator._per_label_ranking |= per_label
         assert rule_used is not None
         decisions = own if own_rule else rule_used.apply(outputs, from_logits=from_logits,
                                                          heads=heads)

@@ -53,17 +53,23 @@ import pandas as pd
 from VLAP._validation import check_positive_int
 from VLAP._arrays import check_label_names, check_labels, check_probabilities
 from VLAP.evaluation.binned import bin_counts, binned_ranking_scores
-from VLAP.evaluation.counts import ThresholdedCounts
-from VLAP.evaluation.metric_table import check_ks, check_metrics, report_metrics
+from VLAP.evaluation.counts import PER_EXAMPLE_METRICS, ThresholdedCounts
+from VLAP.evaluation.metric_table import check_ks, report_metrics, select_metrics
 from VLAP.inference.rule import DEFAULT_THRESHOLD, DecisionRule, make_rule
 from VLAP.evaluation.ranking import (
     DEFAULT_KS,
     ExampleRankingSums,
+    pack_keys,
     sorted_label_scores,
     sorted_micro_scores,
     transposed_keys,
 )
 
+#: The rows of the per-label AP/AUROC (one sort per label) and of the micro ones
+#: (one sort of all keys).
+LABEL_RANKING_ROWS = ("average_precision_macro", "roc_auc_macro",
+                      "average_precision_macro_present")
+MICRO_RANKING_ROWS = ("average_precision_micro", "roc_auc_micro")
 PER_LABEL_COLUMNS = ("support", "predicted", "precision", "recall", "f1",
                      "average_precision", "roc_auc", "threshold")
 
@@ -102,13 +108,18 @@ class MultilabelEvaluator:
         rule: DecisionRule or None. The decision rule
             (:class:`VLAP.inference.rule.DecisionRule`), instead of
             `threshold` and `top_k`; applied to the scores (probabilities).
-        metrics: sequence or None. Metrics of yours, appended to the report's
-            rows in this order: :class:`~VLAP.evaluation.metric_table.Metric`
-            records, names given to
-            :func:`~VLAP.evaluation.metric_table.register_metric`, or functions
-            `f(y_true, decisions, scores) -> float` (see
-            :func:`~VLAP.evaluation.metric_table.check_metrics`; the memory
-            they cost is in the module docstring).
+        metrics: sequence or None. Names of the report's own rows (a
+            selection: `result()` then has only the rows named, in this order,
+            and the evaluator keeps and computes only what they need; `@k`
+            rows with any `k`, `ks` then unused), and/or metrics of yours:
+            :class:`~VLAP.evaluation.metric_table.Metric` records, names given
+            to :func:`~VLAP.evaluation.metric_table.register_metric`, or
+            functions `f(y_true, decisions, scores) -> float` (see
+            :func:`~VLAP.evaluation.metric_table.select_metrics`; the memory
+            they cost is in the module docstring). Without a built-in name,
+            every built-in row, then yours. A selection without
+            per-label AP/AUROC rows leaves the per-label table's
+            `average_precision` and `roc_auc` NaN.
 
     Results equal :func:`VLAP.evaluation.evaluate_predictions` on the
     concatenated batches (exactly, in the default mode).
@@ -118,13 +129,18 @@ class MultilabelEvaluator:
                  ks=DEFAULT_KS, ranking_bins=None, label_names=None,
                  rule: "DecisionRule | None" = None, metrics=None):
         self.num_labels = check_positive_int("num_labels", num_labels, allow_none=True)
-        self.ks = check_ks(ks)
         self.ranking_bins = check_positive_int("ranking_bins", ranking_bins,
                                                allow_none=True)
         self.rule = make_rule(threshold, top_k, rule=rule)
         self.top_k = self.rule.k
-        self.metrics = check_metrics(metrics, self.ks, self.ranking_bins)
+        self._selection = select_metrics(metrics, ks, self.ranking_bins)
+        self.ks = self._selection.ks
+        self.metrics = self._selection.mine
         self._keep_decisions = any(m.computed_by == "arrays" for m in self.metrics)
+        # what the rows need: the per-example sort, the per-label sorts, their merge
+        self._per_label_ranking = self._selection.computes(*LABEL_RANKING_ROWS)
+        self._micro_ranking = self._selection.computes(*MICRO_RANKING_ROWS)
+        self._example_ranking = self._selection.uses("example_ranking")
         self.threshold = threshold
         self.label_names = label_names
         self.threshold_strategy = None  # overrides rule.strategy in the report, if set
@@ -147,8 +163,10 @@ class MultilabelEvaluator:
         self._index = check_label_names(self.label_names, num_labels)
         self._rule = self.rule.for_labels(num_labels)
         self._thresholds = self._rule.thresholds  # probabilities per label, or None
-        self._counts = ThresholdedCounts(num_labels)
-        self._ranking = ExampleRankingSums(num_labels, self.ks)
+        self._counts = ThresholdedCounts(
+            num_labels, per_example=self._selection.computes(*PER_EXAMPLE_METRICS))
+        self._ranking = ExampleRankingSums(num_labels, self.ks) if self._example_ranking \
+            else None
 
     def update(self, y_true, scores, validate_args: bool = True, decisions=None) -> None:
         """Add a batch: `y_true` 0/1 and `scores` in [0, 1], shape `(batch, num_labels)`.
@@ -188,12 +206,15 @@ class MultilabelEvaluator:
                          else np.array(decisions, dtype=np.uint8, copy=True))
             self._decision_blocks.append(decisions)
         self._counts.update(y, s, rule=self._rule, decisions=decisions)
-        self._ranking.update(y, s)
+        if self._ranking is not None:
+            self._ranking.update(y, s)
+        ranks = self._per_label_ranking or self._micro_ranking
         if self.ranking_bins is None:
-            # kept until result(): copy what may be a view of a reused batch buffer
-            self._blocks.append((y, s) if not validate_args else
-                                (np.array(y, copy=True), np.array(s, copy=True)))
-        else:
+            if ranks or self._keep_decisions:  # else no row reads the scores again
+                # kept until result(): copy what may be a view of a reused batch buffer
+                self._blocks.append((y, s) if not validate_args else
+                                    (np.array(y, copy=True), np.array(s, copy=True)))
+        elif ranks:
             pos, total = bin_counts(y, s, self.ranking_bins)
             if self._pos_hist is None:
                 self._pos_hist, self._all_hist = pos, total
@@ -227,11 +248,27 @@ class MultilabelEvaluator:
         return out
 
     def _ap_auc(self):
-        """Per-label AP, AUC, micro AP, AUC and the binned error bounds (or {})."""
+        """Per-label AP, AUC, micro AP, AUC and the binned error bounds (or {}).
+
+        Only what the rows need: NaN for the others.
+        """
+        nan = np.full(int(self.num_labels or 0), np.nan)
+        if not (self._per_label_ranking or self._micro_ranking):
+            return nan, nan.copy(), (np.nan, np.nan), {}
         if self.ranking_bins is None:
+            positives = int(self._counts.tp.sum() + self._counts.fn.sum())
+            micro = (np.nan, np.nan)
+            if not self._per_label_ranking:  # micro only: no transpose, no per-label sorts
+                kd = np.uint32 if all(s.dtype == np.float32 for _, s in self._blocks) \
+                    else np.uint64
+                keys = np.concatenate([pack_keys(s.astype(np.float64, copy=False)
+                                                 if kd is np.uint64 else s, y)
+                                       for y, s in self._blocks])
+                return nan, nan.copy(), sorted_micro_scores(keys, positives), {}
             keys = transposed_keys(self._blocks, self.num_labels)
-            ap, auc = sorted_label_scores(keys)
-            micro = sorted_micro_scores(keys, int(self._counts.tp.sum() + self._counts.fn.sum()))
+            ap, auc = sorted_label_scores(keys)  # sorts every row of the keys
+            if self._micro_ranking:  # then all of them, in place
+                micro = sorted_micro_scores(keys, positives)
             del keys
             return ap, auc, micro, {}
         ap, auc, ap_b, auc_b = binned_ranking_scores(self._pos_hist, self._all_hist)
@@ -259,9 +296,9 @@ class MultilabelEvaluator:
         excluded = [self._index[j] for j in np.flatnonzero(~valid)]
         absent = [self._index[j] for j in np.flatnonzero(~present)]
         message = left_out_message(positives, n, self._index)
-        if message:
+        if message and (self._per_label_ranking or self._selection.computes("f1_macro_present")):
             warnings.warn(message, UserWarning, stacklevel=2)
-        if not 0 < positives.sum() < n * num_labels:
+        if self._micro_ranking and not 0 < positives.sum() < n * num_labels:
             warnings.warn(
                 "`y_true` has no positive or no negative entry at all: "
                 "average_precision_micro and roc_auc_micro are NaN.",
@@ -272,7 +309,7 @@ class MultilabelEvaluator:
         # every path's values; the metric table says which path gives each row
         computed = {
             "counts": self._counts.metrics(),
-            "example_ranking": self._ranking.metrics(),
+            "example_ranking": {} if self._ranking is None else self._ranking.metrics(),
             "label_ranking": {
                 "average_precision_macro": float(np.mean(ap[valid])) if any_valid else np.nan,
                 "average_precision_micro": float(ap_micro),
@@ -293,10 +330,10 @@ class MultilabelEvaluator:
                 "average_precision_micro": bounds["average_precision_micro"],
                 "roc_auc_micro": bounds["roc_auc_micro"],
             }
-        rows = report_metrics(self.ks)
-        names = [m.name for m in rows] + [m.name for m in self.metrics]
-        column = [float(computed[m.computed_by][m.name]) for m in rows]
-        column += list(self._user_values().values())
+        yours = self._user_values()
+        names = [m.name for m in self._selection.order]
+        column = [yours[m.name] if m.name in yours else float(computed[m.computed_by][m.name])
+                  for m in self._selection.order]
         summary = pd.DataFrame({"value": column}, index=pd.Index(names, name="metric"))
         strategy = self.threshold_strategy or self._rule.strategy
         summary.attrs.update({
