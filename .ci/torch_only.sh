@@ -38,5 +38,5 @@ echo "== torch-only venv ready in $(( $(date +%s) - start ))s: $(du -sm "$work/v
 export PYTHONDONTWRITEBYTECODE=1
 "$work/venv/bin/pytest" tests/test_torch.py tests/test_torch_conventions.py \
     tests/test_torch_hf.py tests/test_torch_ddp.py tests/test_torch_hf_ddp.py \
-    tests/test_torch_lightning.py tests/test_torch_readme.py tests/test_extras.py
+    tests/test_torch_lightning.py tests/test_torch_readme.py tests/test_extras.py --durations=10
 echo "== torch-only job took $(( $(date +%s) - start ))s"

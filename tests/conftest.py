@@ -11,6 +11,17 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("VLAP_DATA_DIR", ROOT.parent / "shared" / "data"))
 
 
+def tensorflow_pass_only(why):
+    """Skip this test module in CI's torch and jax passes (``KERAS_BACKEND`` torch or jax):
+    its tests do not depend on the Keras backend (``why``), so running them again there
+    would test nothing new. Call at module level; the TensorFlow pass (the default, and
+    any process without ``KERAS_BACKEND``, e.g. CI's torch-only venv) runs them."""
+    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    if backend != "tensorflow":
+        pytest.skip(f"{why}: runs once, in the TensorFlow pass (KERAS_BACKEND={backend})",
+                    allow_module_level=True)
+
+
 @pytest.fixture
 def shared_data():
     """Path to ../shared/data (or $VLAP_DATA_DIR); skips the test when absent."""

@@ -10,6 +10,9 @@ import pytest
 from scipy.io import arff as scipy_arff
 
 from VLAP.datasets import DataFormatError, load_mulan
+from conftest import tensorflow_pass_only  # noqa: E402
+
+tensorflow_pass_only("ARFF parsing is NumPy and pandas only")
 
 LABELS = ("lab1", "lab2")
 XML = ('<labels xmlns="http://mulan.sourceforge.net/labels">'

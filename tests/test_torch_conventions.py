@@ -10,6 +10,9 @@ torch = pytest.importorskip("torch")
 import VLAP.torch as vt  # noqa: E402
 from VLAP.ops import registry  # noqa: E402
 from VLAP.torch import functional as VF  # noqa: E402
+from conftest import tensorflow_pass_only  # noqa: E402
+
+tensorflow_pass_only("VLAP.torch does not use Keras")
 
 N, L = 12, 4
 BATCH_SCORES = {"sigmoid_f1": "fbeta", "unbounded_f1": "fbeta", "fbeta": "fbeta",
