@@ -80,6 +80,21 @@ def backend_runs_for(request, test_name, make_args):
             proc.communicate()
 
 
+def pytest_collection_modifyitems(config, items):
+    """A test parametrized by ``backend`` starts that Keras backend itself, in a subprocess
+    (:func:`run_on_backend`, :func:`backend_runs_for`): the same work whatever backend this
+    process runs, so CI's torch and jax passes skip it and the TensorFlow pass runs it."""
+    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    if backend == "tensorflow":
+        return
+    skip = pytest.mark.skip(reason="starts its backend in a subprocess: runs once, in the "
+                                   f"TensorFlow pass (KERAS_BACKEND={backend})")
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and "backend" in callspec.params:
+            item.add_marker(skip)
+
+
 def pytest_sessionfinish(session, exitstatus):
     """A run in which nothing passed (all skipped or deselected) must not look green."""
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
