@@ -7,9 +7,17 @@ restored the default handlers. So the handler also records the signal here, and 
 checkpoint (:class:`VLAP.training.run_dir.RunCheckpoint`), once an epoch is committed, raises
 it again: the run stops at the next safe point with what it kept, as a delivered interrupt
 does. Outside ``vlap`` nothing is recorded and nothing is raised. Standard library only.
+
+Where Python itself drops the exception (the signal landed in a garbage-collector callback
+such as JAX's ``_xla_gc_callback``, a weakref callback or a ``__del__``: "Exception ignored
+in ..."), ``vlap``'s ``sys.unraisablehook`` sees it, puts its handler back and
+:func:`redeliver` sends the signal again a moment later, when the main code runs again.
 """
 
 from __future__ import annotations
+
+import os
+import threading
 
 #: Signals received by ``vlap``'s handler and not yet handled, oldest first.
 PENDING: list[int] = []
@@ -42,3 +50,11 @@ def raise_if_pending() -> None:
     if PENDING:
         PENDING.clear()  # raised once: the exception carries it from here
         raise KeyboardInterrupt
+
+
+def redeliver(signum: int, delay: float = 0.05) -> None:
+    """Send ``signum`` to this process again after ``delay`` seconds (from a thread, so
+    the code that was interrupted first returns to where an exception is not dropped)."""
+    timer = threading.Timer(delay, os.kill, (os.getpid(), signum))
+    timer.daemon = True
+    timer.start()

@@ -444,15 +444,31 @@ def _interruptible():
             signal.signal(sig, signal.SIG_DFL)
         raise (KeyboardInterrupt if signum == signal.SIGINT else _Terminated)()
 
+    def unraisable(info):
+        # the signal landed where Python drops exceptions (a gc or weakref callback, a
+        # __del__): put the handler back and send the signal again, to land elsewhere
+        if isinstance(info.exc_value, KeyboardInterrupt) and received:
+            try:
+                for sig in _EXIT_STATUS:
+                    signal.signal(sig, handler)
+            except ValueError:  # not the main thread
+                pass
+            else:
+                _signals.redeliver(received.pop())
+                return
+        previous_hook(info)
+
     previous = {}
     try:
         for sig in _EXIT_STATUS:
             previous[sig] = signal.signal(sig, handler)
     except ValueError:  # not the main thread: leave signals alone
         pass
+    previous_hook, sys.unraisablehook = sys.unraisablehook, unraisable
     try:
         yield received
     finally:
+        sys.unraisablehook = previous_hook
         _signals.clear()
         for sig, old in previous.items():
             signal.signal(sig, old)

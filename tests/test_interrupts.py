@@ -429,3 +429,30 @@ def test_an_interrupt_that_a_library_swallowed_still_stops_the_run(tmp_path, mon
     from VLAP import _signals
 
     assert _signals.PENDING == []  # nothing left over for a later command
+
+
+def test_a_signal_inside_a_gc_callback_is_delivered_again():
+    """A SIGINT that lands in a garbage-collector callback (JAX registers one: its
+    `_xla_gc_callback`) or a weakref callback, where Python drops any exception ("Exception
+    ignored in ..."), is sent again and raised in the main code, instead of being lost (seen
+    in test_sigint_in_a_predict_subprocess_exits_130_without_traceback under load)."""
+    import gc
+
+    fired = []
+
+    def callback(phase, info):
+        if phase == "start" and not fired:
+            fired.append(True)
+            os.kill(os.getpid(), signal.SIGINT)
+            for _ in range(1000):  # the handler runs here, inside the callback
+                pass
+
+    with cli._interruptible() as received:
+        gc.callbacks.append(callback)
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                gc.collect()
+                time.sleep(5)  # the signal, sent again, interrupts this
+        finally:
+            gc.callbacks.remove(callback)
+    assert fired and received == [signal.SIGINT]
