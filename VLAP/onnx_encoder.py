@@ -16,8 +16,9 @@ accents (``"café"`` -> ``[UNK]``), so on such texts the two runtimes differ; on
 plain-ASCII texts they agree to float rounding.
 
 The exported graph is kept in ``features_dir() / "onnx"`` (:mod:`VLAP.feature_cache`),
-named by a key hashing the folder's weights and config, the exporter's versions
-and :data:`EXPORT_VERSION`. A SHA-256 of the graph is written beside it; a graph
+named by a key hashing the folder's weights and config, the exporter's and ONNX
+Runtime's versions and :data:`EXPORT_VERSION`. After the export, ONNX Runtime's
+transformer optimizer fuses the attention, LayerNorm and GELU into its CPU kernels. A SHA-256 of the graph is written beside it; a graph
 whose checksum does not match (a truncated or damaged file) is exported again,
 never run. The export writes a temporary file and renames it, so a killed run
 leaves no half graph.
@@ -66,7 +67,8 @@ def export_key(folder):
     parts = {name: _sha256(Path(folder) / name) for name in _FILES
              if (Path(folder) / name).is_file()}
     parts.update(torch=_version("torch"), transformers=_version("transformers"),
-                 onnx=_version("onnx"), opset=OPSET, export=EXPORT_VERSION)
+                 onnx=_version("onnx"), onnxruntime=_version("onnxruntime"), opset=OPSET,
+                 export=EXPORT_VERSION)
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:20]
 
 
@@ -95,7 +97,7 @@ def export_onnx(folder, path):
     model = transformers.AutoModel.from_pretrained(str(folder), attn_implementation="eager"
                                                    ).eval()
 
-    class MeanPooled(torch.nn.Module):
+    class MeanPooled(torch.nn.Module):  # type: ignore[name-defined]  # torch: a runtime import
         def __init__(self, inner):
             super().__init__()
             self.inner = inner
@@ -120,6 +122,26 @@ def export_onnx(folder, path):
                           dynamo=False)
 
 
+def _fuse(folder, path):
+    """Fuse the exported BERT graph's attention, LayerNorm and GELU into ONNX Runtime's
+    CPU kernels (``onnxruntime.transformers.optimizer``), in place; the graph is kept
+    as exported when the optimizer does not recognise it. Changes the embeddings by
+    float rounding only."""
+    try:
+        from onnxruntime.transformers.optimizer import optimize_model
+    except ImportError:
+        return
+    config = json.loads((Path(folder) / "config.json").read_text(encoding="utf-8"))
+    try:
+        model = optimize_model(str(path), model_type="bert",
+                               num_heads=int(config["num_attention_heads"]),
+                               hidden_size=int(config["hidden_size"]), opt_level=1)
+    except Exception:  # noqa: BLE001  # an architecture the optimizer does not know
+        return
+    if model.get_fused_operator_statistics().get("Attention", 0):
+        model.save_model_to_file(str(path))
+
+
 def onnx_model(folder, cache_dir=None):
     """The exported graph of `folder` in the cache (exported on first use, or again when
     the file is missing or its checksum does not match). Returns its path."""
@@ -137,6 +159,7 @@ def onnx_model(folder, cache_dir=None):
     os.chmod(tmp, 0o644)
     try:
         export_onnx(folder, tmp)
+        _fuse(folder, tmp)
         digest = _sha256(tmp)
         os.replace(tmp, path)
         check.write_text(digest + "\n")
