@@ -24,6 +24,7 @@ encoder itself is :mod:`VLAP.models.text.embedding`.)
 
 import numpy as np
 
+from VLAP import onnx_encoder
 from VLAP._quiet import progress
 from VLAP._validation import check_positive_int
 from VLAP.feature_cache import cached, text_digest
@@ -275,11 +276,9 @@ class MiniLMFeaturizer(_Featurizer):
 
             parts["backend"] = keras.backend.backend()
         else:
-            from VLAP.onnx_encoder import EXPORT_VERSION
-
             parts.update(backend=None, runtime=self.runtime,
                          onnxruntime=importlib.metadata.version("onnxruntime"),
-                         export=EXPORT_VERSION)
+                         export=onnx_encoder.EXPORT_VERSION)
         return parts
 
     def transform(self, texts):
@@ -540,9 +539,8 @@ def _minilm_encoder(sequence_length, runtime="keras"):
         while len(_ENCODERS) >= 2:
             _ENCODERS.pop(next(iter(_ENCODERS)))
         if runtime == "onnx":
-            from VLAP.onnx_encoder import OnnxSentenceEncoder
-
-            _ENCODERS[key] = OnnxSentenceEncoder(folder, sequence_length=sequence_length)
+            _ENCODERS[key] = onnx_encoder.OnnxSentenceEncoder(
+                folder, sequence_length=sequence_length)
         else:
             from VLAP.models.text.embedding import SentenceEncoder
 

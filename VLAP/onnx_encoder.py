@@ -29,6 +29,7 @@ to export.
 """
 
 import hashlib
+import importlib
 import importlib.metadata
 import json
 import os
@@ -37,7 +38,9 @@ from pathlib import Path
 
 import numpy as np
 
+from VLAP._extras import MissingExtraError, missing_message
 from VLAP._quiet import progress
+from VLAP.feature_cache import features_dir
 
 #: Bump when the export changes the graph (old exported graphs then miss).
 EXPORT_VERSION = 1
@@ -73,10 +76,6 @@ def export_key(folder):
 
 
 def _require(module, what="The ONNX runtime of the MiniLM features"):
-    import importlib
-
-    from VLAP._extras import MissingExtraError, missing_message
-
     try:
         return importlib.import_module(module)
     except ModuleNotFoundError as err:
@@ -145,8 +144,6 @@ def _fuse(folder, path):
 def onnx_model(folder, cache_dir=None):
     """The exported graph of `folder` in the cache (exported on first use, or again when
     the file is missing or its checksum does not match). Returns its path."""
-    from VLAP.feature_cache import features_dir
-
     out_dir = Path(cache_dir) if cache_dir is not None else features_dir() / "onnx"
     out_dir.mkdir(parents=True, exist_ok=True)
     name = f"{Path(folder).name if Path(folder).name != 'model' else Path(folder).parent.name}"
