@@ -153,6 +153,48 @@ def run_torch(args):
                               for n, f in head_fns.items()}, args))
 
 
+def run_distilbert(args):
+    """A whole DistilBERT fine-tuning step (transformers' DistilBertForSequenceClassification
+    from its default config, random weights: nothing downloads) with each loss on its logits,
+    eager, losses interleaved round by round: the step the issue's "DistilBERT-head step"
+    target is about, where the loss is a few ops beside the transformer body."""
+    import platform
+
+    import torch
+    import transformers
+
+    import VLAP.torch as vt
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    batch, length, labels = args.distilbert_batch, args.distilbert_length, 90
+    config = transformers.DistilBertConfig(num_labels=labels,
+                                           problem_type="multi_label_classification")
+    model = transformers.DistilBertForSequenceClassification(config)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-5)
+    ids = torch.randint(0, config.vocab_size, (batch, length))
+    mask = torch.ones(batch, length, dtype=torch.long)
+    y = (torch.rand(batch, labels) < 0.05).float()
+    losses = {"BCEWithLogitsLoss": torch.nn.BCEWithLogitsLoss(), "VLAP SigmoidF1": vt.SigmoidF1()}
+
+    def step_of(loss):
+        def call():
+            opt.zero_grad(set_to_none=True)
+            loss(model(input_ids=ids, attention_mask=mask).logits, y).backward()
+            opt.step()
+        return call
+
+    print(f"torch {torch.__version__}, transformers {transformers.__version__}, "
+          f"{torch.get_num_threads()} threads, {platform.processor() or platform.machine()}; "
+          f"DistilBERT step, batch {batch} x {length} tokens, {labels} labels, eager; "
+          f"rounds={args.rounds} steps/round={args.steps}; medians")
+    med = _median_times({n: step_of(f) for n, f in losses.items()}, args)
+    base = next(iter(med.values()))
+    for name, t in med.items():
+        print(f"  {name:40s} {1e3 * t:9.1f} ms   ratio {t / base:.3f}")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--batch", type=int, default=256)
@@ -167,9 +209,15 @@ def main():
     p.add_argument("--torch-batch", type=int, default=1024)
     p.add_argument("--torch-labels", type=int, default=1000)
     p.add_argument("--no-compile", action="store_true", help="--torch: eager only")
+    p.add_argument("--distilbert", action="store_true", help="a whole DistilBERT step "
+                   "(transformers, random weights) with BCE and VLAP.torch sigmoidF1")
+    p.add_argument("--distilbert-batch", type=int, default=8)
+    p.add_argument("--distilbert-length", type=int, default=128)
     p.add_argument("--threads", type=int, default=0, help="--torch: torch.set_num_threads "
                    "(0: torch's default)")
     args = p.parse_args()
+    if args.distilbert:
+        return run_distilbert(args)
     if args.torch:
         return run_torch(args)
     if not args.all_backends:
