@@ -282,7 +282,7 @@ def _wait_for(path, last_epoch, proc, timeout=300):
                     return
             except (ValueError, KeyError):
                 pass
-        assert proc.poll() is None, f"the run ended before epoch {last_epoch + 1} of {path}"
+        assert proc.poll() is None, f"the process ended before epoch {last_epoch + 1} of {path}"
         time.sleep(0.02)
     raise AssertionError(f"{path} never reached epoch {last_epoch + 1}")
 

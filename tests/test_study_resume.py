@@ -4,6 +4,7 @@ the rest train as planned, and the study folder ends as an uninterrupted study's
 (results.csv, selection.csv, every model's weights); exact on TensorFlow. Runs on a
 tiny generated dataset named in ./experiments, so it needs no shared data."""
 
+import contextlib
 import csv
 import json
 import os
@@ -18,7 +19,7 @@ import pytest
 
 from VLAP import cli
 from conftest import backend_env
-from test_interrupts import _keras_weights, _snapshot
+from test_interrupts import _keras_weights, _snapshot, _wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 BACKEND = os.environ.get("KERAS_BACKEND", "tensorflow")
@@ -104,6 +105,23 @@ def _stop_after(monkeypatch, model, epoch):
     monkeypatch.setattr(rd.RunCheckpoint, "on_epoch_end", on_epoch_end)
 
 
+@contextlib.contextmanager
+def _epochs_trained(folder):
+    """Within: a list that records ``(training folder relative to `folder`, epoch)`` for
+    every epoch any model trains (RunCheckpoint.on_epoch_end wrapped)."""
+    from VLAP.training import run_dir as rd
+
+    trained, original = [], rd.RunCheckpoint.on_epoch_end
+
+    def on_epoch_end(cb, e, logs=None):
+        trained.append((cb.run_dir.relative_to(folder).as_posix(), e))
+        original(cb, e, logs)
+
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(rd.RunCheckpoint, "on_epoch_end", on_epoch_end)
+        yield trained
+
+
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
     """An uninterrupted study of bce on two seeds (two models), in this process."""
@@ -142,16 +160,7 @@ def test_ctrl_c_inside_a_model_then_resume_gives_the_uninterrupted_study(
 
     # the same command with --resume: the finished model is kept as it was (no epoch
     # trained), the interrupted one trains only the epoch its checkpoint had not reached
-    from VLAP.training import run_dir as rd
-
-    trained, original = [], rd.RunCheckpoint.on_epoch_end
-
-    def on_epoch_end(cb, e, logs=None):
-        trained.append((cb.run_dir.relative_to(folder).as_posix(), e))
-        original(cb, e, logs)
-
-    with monkeypatch.context() as m:
-        m.setattr(rd.RunCheckpoint, "on_epoch_end", on_epoch_end)
+    with _epochs_trained(folder) as trained:
         assert cli.main(_argv(tmp_path, "bce") + ["--resume", str(out)]) == 0
     assert trained == [("train/bce/-/seed1", 2)]
     capsys.readouterr()
@@ -247,21 +256,6 @@ def subprocess_reference(tmp_path_factory):
     return tmp / "beyond" / "tiny"
 
 
-def _wait_for(path, last_epoch, proc, timeout=600):
-    """Wait until `path` (a state.json) records `last_epoch` or later."""
-    t0 = time.time()
-    while time.time() - t0 < timeout:
-        if path.is_file():
-            try:
-                if json.loads(path.read_text())["last_epoch"] >= last_epoch:
-                    return
-            except (ValueError, KeyError):
-                pass
-        assert proc.poll() is None, f"the study ended before epoch {last_epoch + 1} of {path}"
-        time.sleep(0.02)
-    raise AssertionError(f"{path} never reached epoch {last_epoch + 1}")
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("how", ["SIGINT", "SIGKILL"])
 def test_a_signal_at_a_random_epoch_of_a_study_then_resume_gives_the_uninterrupted_study(
@@ -276,7 +270,8 @@ def test_a_signal_at_a_random_epoch_of_a_study_then_resume_gives_the_uninterrupt
     proc = subprocess.Popen(_vlap(_argv(tmp_path, STUDY)), cwd=tmp_path, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        _wait_for(folder / "train" / cand / label / f"seed{seed}" / "state.json", epoch, proc)
+        _wait_for(folder / "train" / cand / label / f"seed{seed}" / "state.json", epoch, proc,
+                  timeout=600)
         proc.send_signal(getattr(signal, how))
         _, err = proc.communicate(timeout=120)
     finally:
@@ -332,8 +327,6 @@ def test_ctrl_c_inside_a_batch_size_model_then_resume_gives_the_uninterrupted_ru
         tmp_path, monkeypatch, capsys):
     """`--batch-sizes` models resume as the study's do: the finished ones are kept, the
     interrupted one continues from its last epoch, batch_size.csv ends as uninterrupted."""
-    from VLAP.training import run_dir as rd
-
     argv = _argv(tmp_path / "ref", "bce") + ["--batch-sizes", "16"]
     _experiment(tmp_path)
     monkeypatch.chdir(tmp_path)
@@ -348,14 +341,7 @@ def test_ctrl_c_inside_a_batch_size_model_then_resume_gives_the_uninterrupted_ru
     assert "batch 16 bce seed 1" in line and "--resume" in line, line
     folder = out / "tiny"
     assert not (folder / "batch_size.json").exists()
-    trained, original = [], rd.RunCheckpoint.on_epoch_end
-
-    def on_epoch_end(cb, e, logs=None):
-        trained.append((cb.run_dir.relative_to(folder).as_posix(), e))
-        original(cb, e, logs)
-
-    with monkeypatch.context() as m:
-        m.setattr(rd.RunCheckpoint, "on_epoch_end", on_epoch_end)
+    with _epochs_trained(folder) as trained:
         assert cli.main(argv + ["--resume", str(out)]) == 0
     assert trained == [("train_batch_size/bs16/bce/seed1", 2)]
     got, want = _rows(folder / "batch_size.csv"), _rows(reference)
@@ -373,7 +359,6 @@ def test_lodo_picks_resume_from_their_checkpoints(tmp_path, monkeypatch):
     checkpoints; a model whose training stopped part-way continues from its last epoch,
     finished ones are not trained again, and lodo.csv ends as an uninterrupted run's."""
     from VLAP.experiments import load_config, study
-    from VLAP.training import run_dir as rd
 
     _experiment(tmp_path, seeds=(0,), epochs=3)
     monkeypatch.chdir(tmp_path)
@@ -383,17 +368,11 @@ def test_lodo_picks_resume_from_their_checkpoints(tmp_path, monkeypatch):
         _stop_after(m, "bce/-/seed0", 0)
         with pytest.raises(KeyboardInterrupt):
             study.run_picks(cfg, tmp_path / "out", [("bce", "-")], log=lambda m: None)
-    trained, original = [], rd.RunCheckpoint.on_epoch_end
-
-    def on_epoch_end(cb, e, logs=None):
-        trained.append(e)
-        original(cb, e, logs)
-
-    with monkeypatch.context() as m:
-        m.setattr(rd.RunCheckpoint, "on_epoch_end", on_epoch_end)
+    with _epochs_trained(tmp_path / "out") as trained:
         got = study.run_picks(cfg, tmp_path / "out", [("bce", "-")], log=lambda m: None,
                               resume=True)
-    assert trained == [1, 2]  # epoch 0 was kept
+    assert trained == [("tiny/train_picks/bce/-/seed0", 1),  # epoch 0 was kept
+                       ("tiny/train_picks/bce/-/seed0", 2)]
     a, b = _rows(got / "lodo.csv"), _rows(ref / "lodo.csv")
     if EXACT:
         assert a == b
