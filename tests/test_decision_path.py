@@ -236,7 +236,8 @@ def test_a_dual_head_run_decides_with_one_head_and_scores_with_the_other(tmp_pat
         prep = prepare_dataset(cfg["datasets"][0], None)
     names = predictor.label_names
     n = len(names)
-    raw = keras.ops.convert_to_numpy(predictor.classifier.predict(prep.x_test, verbose=0))
+    raw = keras.ops.convert_to_numpy(predictor.classifier.predict(prep.x_test.toarray(),
+                                                                   verbose=0))
     assert raw.shape == (len(prep.y_test), 2 * n)
     frame = VLAP.predict(predictor, prep.x_test, logits=True)
     # decisions from the decision head's cut points, scores from the score head

@@ -64,7 +64,7 @@ def test_checkpoint_keeps_one_best_epoch_per_log_and_waits_for_all():
 
 def _logits(path, x):
     model = keras.saving.load_model(path, compile=False)
-    return np.asarray(model.predict(x, verbose=0), dtype=np.float64)
+    return np.asarray(model.predict(x.toarray(), verbose=0), dtype=np.float64)  # TF-IDF: CSR
 
 
 def test_rows_and_shipped_model_use_each_rules_best_epoch(tmp_path, scripted):
@@ -121,7 +121,7 @@ def test_rows_and_shipped_model_use_each_rules_best_epoch(tmp_path, scripted):
     assert decision["epoch"] == (4 if pair["weights"] == "tuned" else 2)
     assert record["shipped"]["epoch"] == decision["epoch"]
     shipped_weights = late if pair["weights"] == "tuned" else early
-    out = load_predictor(run_dir / entry["file"]).predict(prep.x_test, verbose=0)
+    out = load_predictor(run_dir / entry["file"]).predict(prep.x_test.toarray(), verbose=0)
     np.testing.assert_allclose(out["logits"], _logits(shipped_weights, prep.x_test), atol=1e-5)
     assert entry["test"]["f1_macro"] == pytest.approx(
         f1_score(y_test, np.asarray(out["labels"]), average="macro", zero_division=0),

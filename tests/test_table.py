@@ -190,7 +190,7 @@ def test_csv_prepare_keeps_a_given_split_and_the_featurizer(tmp_path):
     prep = prepare_dataset(cfg["datasets"][0])
     assert (len(prep.y_train), len(prep.y_val), len(prep.y_test)) == (50, 15, 15)
     assert prep.input_column == "t" and prep.x_train.shape == (50, 30)
-    assert np.array_equal(prep.featurizer.transform(data.texts[65:]), prep.x_test)
+    assert np.array_equal(prep.featurizer.transform(data.texts[65:]), prep.x_test.toarray())
     path.write_text("".join(json.dumps({"t": t, "y": y, "part": "train"}) + "\n"
                             for t, y in zip(data.texts, data.labels)))
     with pytest.raises(ConfigError, match=r"no \['val', 'test'\] rows"):

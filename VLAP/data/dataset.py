@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from VLAP._compat import pinned_global_seed
+from VLAP._sparse import is_sparse, to_dense
 from VLAP._validation import check_indicator_matrix as _check_indicator_matrix
 from VLAP._validation import check_positive_int as _check_positive_int
 from VLAP._validation import is_missing as _is_missing
@@ -73,7 +74,8 @@ def create_dataset(
             - sequence of image file paths (JPEG, PNG, ...) with `is_image=True`,
               decoded by `VLAP.data.images.decode_image` (a damaged file stops
               iteration with an error naming it).
-            - 2-D numeric array of features (e.g. MULAN data).
+            - 2-D numeric array of features (e.g. MULAN data), or a SciPy
+              sparse matrix of them (e.g. TF-IDF), made dense float32 here.
         y: 0/1 matrix of shape (n_samples, num_labels) (numpy, pandas or lists),
             e.g. from `VLAP.binarize`; cast to float32. None gives a dataset of
             features only (for `model.predict`).
@@ -248,6 +250,8 @@ def _num_examples(X: Any) -> int:
                 f"All token arrays in `X` must have the same number of rows. Received: {lengths}"
             )
         return next(iter(lengths.values()))
+    if is_sparse(X):  # len() of a SciPy matrix raises
+        return int(X.shape[0])
     if not hasattr(X, "__len__"):
         raise TypeError(f"`X` must be a sequence, array or dict. Received: {type(X).__name__}")
     return len(X)
@@ -266,6 +270,11 @@ def _check_strings(X: Any, name: str, what: str) -> list[str]:
 
 
 def _check_feature_matrix(X: Any) -> np.ndarray:
+    if is_sparse(X):  # TF-IDF kept sparse until here: one dense float32 copy
+        arr = to_dense(X)
+        if not np.isfinite(arr).all():
+            raise ValueError("`X` contains NaN or infinite values.")
+        return arr
     try:
         arr = np.asarray(X)
     except ValueError as err:

@@ -341,7 +341,7 @@ def evaluate(model: Any, data: Any, *, threshold: "Threshold | None" = None,
         model: keras.Model, a packaged Predictor, or any object with
             `.predict`. Outputs logits or probabilities (see `from_logits`).
         data: tf.data.Dataset yielding `(x, y)`, or a tuple `(X, y)` of arrays
-            (`X` may be a dict of arrays).
+            (`X` may be a dict of arrays, or a SciPy sparse matrix of features).
         threshold: float, array, str or None. A probability in [0, 1], one per
             label, or `"tuned"` (per-label cuts that maximise F1 on
             `val_data`, :func:`VLAP.inference.decision.tune_cut_points`). None

@@ -31,7 +31,7 @@ from VLAP.experiments import builtin_kinds  # noqa: F401  (registers the built-i
 from VLAP.experiments.kinds import Loaded, get_kind
 from VLAP.experiments.schema import ConfigError
 from VLAP.feature_cache import summarize
-from VLAP.features import cache_lookups, describe, with_cache
+from VLAP.features import TfidfFeaturizer, cache_lookups, describe, with_cache
 
 
 class DataError(ValueError):
@@ -40,7 +40,12 @@ class DataError(ValueError):
 
 @dataclass
 class Prepared:
-    """A dataset ready for training: arrays per split, label names, notes."""
+    """A dataset ready for training: arrays per split, label names, notes.
+
+    ``x_train``, ``x_val`` and ``x_test`` are NumPy arrays, or SciPy CSR
+    matrices for TF-IDF features (dense float32 with
+    :func:`VLAP._sparse.to_dense`, or ``.toarray()``; :func:`VLAP.create_dataset`,
+    :func:`VLAP.predict` and :func:`VLAP.evaluate` take them as they are)."""
 
     name: str
     x_train: object
@@ -75,14 +80,18 @@ class Prepared:
 def _featurize(prep, featurizer):
     """Fit `featurizer` on the training split, transform every split, keep it.
 
+    TF-IDF features stay SciPy CSR matrices (fitted and transformed in one pass,
+    never densified here): the model's side makes each split dense where it
+    takes it (:mod:`VLAP._sparse`), so no dense copy of every split is held.
     Its expensive steps (MiniLM embeddings) go through the feature cache
     (:mod:`VLAP.feature_cache`); the data summary says whether they were read
     from it, with its folder and size."""
     t0 = time.time()
     with_cache(featurizer)
-    prep.x_train = featurizer.fit_transform(prep.x_train)
-    prep.x_val = featurizer.transform(prep.x_val)
-    prep.x_test = featurizer.transform(prep.x_test)
+    kw = {"sparse": True} if isinstance(featurizer, TfidfFeaturizer) else {}
+    prep.x_train = featurizer.fit_transform(prep.x_train, **kw)
+    prep.x_val = featurizer.transform(prep.x_val, **kw)
+    prep.x_test = featurizer.transform(prep.x_test, **kw)
     prep.featurizer = featurizer
     prep.notes.append(f"{describe(featurizer)} ({time.time() - t0:.0f}s)")
     cached = summarize(cache_lookups(featurizer))

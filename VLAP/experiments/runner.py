@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from VLAP._quiet import DropRetracingNotices  # noqa: F401 - also used by the study
+from VLAP._sparse import dense_rows
 from VLAP.experiments.config import dump_toml
 from VLAP.experiments.paper import paper_comparison
 from VLAP.experiments.prepare import DataError, check_data, data_path, prepare_dataset
@@ -174,13 +175,27 @@ def epochs_record(res):
     return out
 
 
+#: Batches of a sparse (TF-IDF) split made dense at a time when a model predicts it.
+_DENSE_BATCHES = 64
+
+
 def _outputs(model, x, y, batch_size=256):
-    """``(y, outputs)``: the model's raw outputs (float64 logits, or probabilities)."""
+    """``(y, outputs)``: the model's raw outputs (float64 logits, or probabilities).
+
+    A sparse `x` (TF-IDF) is made dense ``_DENSE_BATCHES`` batches at a time
+    (:func:`VLAP._sparse.dense_rows`): the same batches, so the same outputs, as
+    one dense array, without a dense copy of the whole split."""
     from VLAP.data import create_dataset
     from VLAP.inference.scores import iter_outputs
 
-    ds = create_dataset(x, y, batch_size=batch_size, is_training=False)
-    ys, outs = zip(*((b_y, b_out) for b_y, b_out, _ in iter_outputs(model, ds)))
+    ys, outs = [], []
+    rows = batch_size * _DENSE_BATCHES
+    for start, block in dense_rows(x, rows):
+        part = y if block is x else y[start:start + rows]
+        ds = create_dataset(block, part, batch_size=batch_size, is_training=False)
+        for b_y, b_out, _ in iter_outputs(model, ds):
+            ys.append(b_y)
+            outs.append(b_out)
     return np.concatenate(ys).astype(np.float64), np.concatenate(outs)
 
 

@@ -52,6 +52,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from VLAP._sparse import to_dense
 from VLAP.data import create_dataset
 from VLAP.evaluation.report import evaluate_predictions
 from VLAP.experiments.config import dump_toml, load_config
@@ -168,10 +169,10 @@ def train_dual_head(prep, cfg, seed, loss_kwargs, *, run_dir=None, resume=False)
                                deterministic=True, run_dir=run_dir, resume=resume, verbose=0)
         seconds = runner._train_seconds(run_dir, time.time() - t0, resume)
         thr = cfg["threshold"]
-        val = dual_head_summary(prep.y_val, np.asarray(model.predict(prep.x_val, batch_size=256,
-                                                                      verbose=0)), thr)
+        val = dual_head_summary(prep.y_val, np.asarray(model.predict(
+            to_dense(prep.x_val), batch_size=256, verbose=0)), thr)
         test = dual_head_summary(prep.y_test, np.asarray(model.predict(
-            prep.x_test, batch_size=256, verbose=0)), thr)
+            to_dense(prep.x_test), batch_size=256, verbose=0)), thr)
     hist = {k: list(v) for k, v in history.history.items()}
     return runner.RunResult(prep.name, "dual_head", int(seed), dict(loss_kwargs), "", hist,
                      len(next(iter(hist.values()), [])), seconds, {"": test}, {}, val)

@@ -18,6 +18,7 @@ from keras import ops
 from scipy.special import expit
 
 from VLAP._quiet import no_retracing_notices
+from VLAP._sparse import to_dense
 from VLAP.data.images import ImageDecodeError, undecodable
 from VLAP.datasets import DataFormatError, LoadReport
 from VLAP.inference.predictor import Predictor, load_predictor
@@ -91,7 +92,7 @@ def _inputs(predictor, inputs, input_column, id_column=None, encoding=None,
         items = [str(v) for v in inputs]
         return featurizer.transform(items), list(range(len(items)))
     try:
-        x = np.asarray(inputs)
+        x = np.asarray(to_dense(inputs))  # a SciPy matrix (TF-IDF features): made dense
     except (TypeError, ValueError):
         x = None
     if x is not None and x.dtype.kind in "fiub" and x.ndim >= 2:
@@ -142,7 +143,8 @@ def predict(model_or_path, inputs, *, batch_size: int = 256, loss: "str | None" 
         inputs: a list of texts (text models) or image paths (image models); a
             CSV/TSV/JSON-lines file with the training text or image column; a
             folder of images; or a numeric array: raw features when the model's
-            featuriser standardises arrays, else already featurised inputs.
+            featuriser standardises arrays, else already featurised inputs (a
+            SciPy sparse matrix of TF-IDF features too, made dense here).
         batch_size: int. Examples per forward pass.
         loss: str or None. Which model of a run folder (default: the best).
         input_column: str or None. The input column of a table file (default:

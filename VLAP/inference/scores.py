@@ -14,6 +14,7 @@ import numpy as np
 from scipy.special import expit
 
 from VLAP._arrays import to_numpy
+from VLAP._sparse import to_dense
 from VLAP.inference.rule import split_heads  # noqa: F401  (re-exported: same object)
 
 
@@ -169,7 +170,7 @@ def iter_outputs(model, data) -> "Iterator[tuple[np.ndarray, np.ndarray, np.ndar
         return y, outputs, decisions
 
     if _is_xy_pair(data):
-        yield finish(data[1], _outputs_and_decisions(_predict_array(model, data[0])))
+        yield finish(data[1], _outputs_and_decisions(_predict_array(model, to_dense(data[0]))))
         return
     if isinstance(data, (dict, str, bytes, np.ndarray)) or not hasattr(data, "__iter__"):
         raise TypeError(
