@@ -615,3 +615,58 @@ def test_missing_onnxruntime_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import fails
     with pytest.raises(MissingExtraError, match=r"pip install 'vlap\[onnx\]'"):
         onnx_encoder.OnnxSentenceEncoder("/nonexistent", 16)
+
+
+# --- a run config chooses MiniLM's runtime: `runtime` in the dataset table ---
+
+def _runtime_config(**dataset):
+    from VLAP.experiments import load_config
+
+    return load_config({"dataset": {"kind": "csv", "path": str(FIXTURE), "text_column": "text",
+                                    "label_column": "labels", **dataset}})
+
+
+@pytest.mark.parametrize("given, runtime", [({}, "keras"), ({"runtime": "keras"}, "keras"),
+                                            ({"runtime": "onnx"}, "onnx")])
+def test_config_runtime_reaches_the_minilm_featurizer(fake_minilm, monkeypatch, given, runtime):
+    from VLAP.experiments.prepare import prepare_dataset
+
+    asked = []
+    monkeypatch.setattr(features, "_minilm_encoder", lambda sequence_length, runtime="keras":
+                        asked.append(runtime) or fake_minilm)
+    cfg = _runtime_config(features="minilm", embed_batch_size=4, **given)
+    assert cfg["datasets"][0].get("runtime", "keras") == runtime
+    prep = prepare_dataset(cfg["datasets"][0])
+    minilm = prep.featurizer.steps[0]
+    assert minilm.runtime == runtime and minilm.batch_size == 4
+    assert asked and set(asked) == {runtime}  # the encoder of that runtime embedded the texts
+    assert ("onnx runtime" in "\n".join(prep.notes)) == (runtime == "onnx")
+
+
+@pytest.mark.parametrize("given, message", [
+    ({"features": "minilm", "runtime": "tensorrt"},
+     r"dataset\.runtime` must be one of \['keras', 'onnx'\].*Received: runtime='tensorrt'"),
+    ({"features": "minilm", "runtime": 1}, r"dataset\.runtime` must be one of"),
+    ({"runtime": "onnx"}, r"dataset\.runtime = 'onnx'` is MiniLM's runtime: it needs "
+                          r"`features = \"minilm\"`"),
+    ({"features": "tfidf", "runtime": "onnx"}, r"Received: features='tfidf'"),
+])
+def test_config_refuses_a_bad_runtime_naming_the_key(given, message):
+    from VLAP.experiments import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        _runtime_config(**given)
+
+
+def test_config_runtime_onnx_without_the_extra_names_it(monkeypatch):
+    import importlib.util
+
+    from VLAP.experiments import ConfigError
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "onnxruntime" else real(name, *a))
+    with pytest.raises(ConfigError, match=r"`dataset\.runtime = 'onnx'` needs onnxruntime, "
+                                          r"which is not installed here: pip install 'vlap\[onnx\]'"):
+        _runtime_config(features="minilm", runtime="onnx")
+    assert _runtime_config(features="minilm")["datasets"][0]["features"] == "minilm"

@@ -19,7 +19,7 @@ _OLD_DATASET_KEYS = {
     "n_classes", "n_labels", "length", "random_state", "val_fraction", "embed_batch_size",
     "text_column", "image_column", "label_column", "label_separator", "label_columns",
     "split_column", "format", "encoding", "on_error", "id_column", "na_values",
-}
+} | {"runtime"}  # added since: MiniLM's runtime (issue 29)
 
 
 def test_builtin_kinds_keep_their_names_and_keys():

@@ -41,7 +41,8 @@ def _text_featurizer(d):
                            max_features=int(d.get("max_features", 5000)),
                            sequence_length=int(d.get("sequence_length", 256)),
                            batch_size=int(d.get("embed_batch_size", 32)),
-                           standardize=bool(d.get("standardize", True)))
+                           standardize=bool(d.get("standardize", True)),
+                           runtime=d.get("runtime", "keras"))
 
 
 #: Characters that often separate labels in a cell.

@@ -46,7 +46,7 @@ COMMON_KEYS = frozenset({
     "group_duplicates", "val_fraction", "paper",
     # featurisers (VLAP.features): tabular, text and image
     "standardize", "features", "max_features", "sequence_length", "embed_batch_size",
-    "image_size",
+    "runtime", "image_size",
 })
 
 #: Values of a dataset table's ``features`` that read frozen ImageNet features of its

@@ -17,6 +17,7 @@ import copy
 import difflib
 import numbers
 
+from VLAP._extras import MissingExtraError, require
 from VLAP._validation import (
     check_bool,
     check_dropout,
@@ -31,6 +32,7 @@ from VLAP.experiments import kinds
 from VLAP.experiments.kinds import IMAGE_FEATURES
 from VLAP.evaluation.metric_table import monitor_higher_is_better
 from VLAP.experiments.paper import PAPER_RESULTS
+from VLAP.features import MiniLMFeaturizer
 from VLAP.ops.registry import canonical_name, paper_losses
 
 #: Values of a model table's ``kind`` and a dataset table's ``features``. A
@@ -335,9 +337,36 @@ def _validate_dataset(d, i, n, checks):
             checks(f"datasets.{key}", check_bool, f"{where}.{key}", d[key])
     if "features" in d:
         checks("datasets.features", check_option, f"{where}.features", d["features"], FEATURES)
+    if "runtime" in d:
+        _validate_runtime(d, where, checks)
     if d.get("paper") is not None:
         checks("datasets.paper", check_option, f"{where}.paper", d["paper"], sorted(PAPER_RESULTS))
     return d
+
+
+#: Values of a dataset table's ``runtime``: where the MiniLM features are computed
+#: (:class:`VLAP.features.MiniLMFeaturizer`): the Keras backbone, or ONNX Runtime
+#: (the ``onnx`` extra).
+RUNTIMES = MiniLMFeaturizer.RUNTIMES
+
+
+def _validate_runtime(d, where, checks):
+    """``runtime``: one of :data:`RUNTIMES`, with ``features = "minilm"``; ``"onnx"``
+    needs the ``onnx`` extra, checked here (found, not imported), before any data is read."""
+    runtime = d["runtime"]
+    checks.require(isinstance(runtime, str) and runtime in RUNTIMES, "datasets.runtime",
+                   f"`{where}.runtime` must be one of {list(RUNTIMES)} (the MiniLM features' "
+                   f"runtime). Received: runtime={runtime!r}")
+    if runtime == "keras":
+        return
+    checks.require(d.get("features") == "minilm", "datasets.runtime",
+                   f"`{where}.runtime = {runtime!r}` is MiniLM's runtime: it needs "
+                   f"`features = \"minilm\"`. Received: features={d.get('features')!r}")
+    try:
+        require("onnxruntime", "onnx", "tokenizers",
+                what=f"`{where}.runtime = {runtime!r}`", extra="onnx")
+    except MissingExtraError as err:
+        checks.fail("datasets.runtime", str(err))
 
 
 def validate_config(cfg, origin="<config>", overrides=None):
