@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from VLAP._quiet import import_backend_quietly
+from VLAP._sparse import to_dense
 
 import_backend_quietly()  # Keras/TensorFlow start-up without native noise
 
@@ -154,7 +155,7 @@ class Predictor(keras.Model):
 
 
 def _val_outputs(model, x_val, batch_size):
-    out = model.predict(x_val, batch_size=batch_size, verbose=0)
+    out = model.predict(to_dense(x_val), batch_size=batch_size, verbose=0)  # TF-IDF: CSR
     return np.asarray(ops.convert_to_numpy(out), dtype=np.float64)
 
 
