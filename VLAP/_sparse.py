@@ -48,6 +48,7 @@ def dense_rows(x: Any, rows: int) -> Iterator[tuple[int, Any]]:
     if not is_sparse(x):
         yield 0, x
         return
+    x = x.tocsr()  # rows sliced cheaply (a CSR matrix is itself)
     n = int(x.shape[0])
     for start in range(0, max(n, 1), max(int(rows), 1)):
         yield start, to_dense(x[start:start + rows])
