@@ -670,3 +670,19 @@ def test_config_runtime_onnx_without_the_extra_names_it(monkeypatch):
                                           r"which is not installed here: pip install 'vlap\[onnx\]'"):
         _runtime_config(features="minilm", runtime="onnx")
     assert _runtime_config(features="minilm")["datasets"][0]["features"] == "minilm"
+
+
+@pytest.mark.slow
+def test_config_runtime_onnx_embeds_like_the_keras_runtime(tmp_path, monkeypatch):
+    """The real thing, end to end: a config's `runtime = "onnx"` prepares the dataset with
+    ONNX Runtime (the graph exported into the cache folder), the Keras runtime's embeddings."""
+    _onnx_or_skip()
+    from VLAP.experiments.prepare import prepare_dataset
+
+    monkeypatch.setenv("VLAP_CACHE_DIR", str(tmp_path))
+    preps = {rt: prepare_dataset(_runtime_config(features="minilm", runtime=rt, standardize=False,
+                                                 sequence_length=64)["datasets"][0])
+             for rt in ("onnx", "keras")}
+    assert preps["onnx"].featurizer.runtime == "onnx"
+    assert list((tmp_path / "features" / "onnx").glob("*.onnx"))
+    assert _cosines(preps["onnx"].x_train, preps["keras"].x_train).min() >= 0.999
