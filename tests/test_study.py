@@ -12,7 +12,7 @@ from VLAP.experiments import DEMO_CONFIG, load_config, study, study_report
 from VLAP.experiments.prepare import prepare_dataset
 from VLAP.experiments.runner import train_and_evaluate
 
-CANDIDATES = ["bce", "sigmoid_f1", "f1_plus_count"]
+CANDIDATES = ["bce", "zlpr", "two_way", "sigmoid_f1", "f1_plus_count"]
 
 
 @pytest.fixture(scope="module")
@@ -60,11 +60,39 @@ def test_first_seed_result_is_what_a_fresh_run_of_the_chosen_setting_gives(study
     chosen = study.chosen_settings(out / "synthetic")
     loss, kw = study.loss_kwargs("f1_plus_count", chosen["f1_plus_count"], cfg["epochs"])
     prep = prepare_dataset(cfg["datasets"][0], None)
-    res = train_and_evaluate(prep, cfg, loss, 0, loss_kwargs=kw)
+    res = train_and_evaluate(prep, study.study_config(cfg), loss, 0, loss_kwargs=kw)
     rows = _read(out / "synthetic" / "results.csv")
     stored = next(float(r["value"]) for r in rows if r["candidate"] == "f1_plus_count"
                   and r["seed"] == "0" and r["threshold"] == "0.5" and r["metric"] == "f1_macro")
     assert float(res.summaries[""]["value"]["f1_macro"]) == pytest.approx(stored, abs=1e-9)
+
+
+def test_every_model_records_the_rule_it_would_ship_chosen_on_validation(study_dir):
+    cfg, out = study_dir
+    folder = out / "synthetic"
+    assert load_config(folder / "config.toml")["monitor"] == list(study.MONITOR)
+    rules = _read(folder / "rules.csv")
+    assert list(rules[0]) == list(study.RULE_COLUMNS)
+    results = _read(folder / "results.csv")
+    assert ({(r["candidate"], r["setting"], r["seed"]) for r in rules}
+            == {(r["candidate"], r["setting"], r["seed"]) for r in results})
+    assert len(rules) == len(CANDIDATES) * len(cfg["seeds"])
+    for r in rules:  # tuned cuts only when their out-of-fold macro-F1 is strictly higher
+        fixed, oof = float(r["val_f1_macro_fixed"]), r["val_f1_macro_tuned_oof"]
+        assert r["rule"] == ("tuned" if oof != "" and float(oof) > fixed else "0.5"), r
+        assert int(r["epoch_at_0.5"]) >= 1 and int(r["epoch_tuned"]) >= 1
+    sel = _read(folder / "selection.csv")
+    first = {(r["candidate"], r["setting"]): r for r in rules if r["seed"] == "0"}
+    for s in sel:  # the first seed's record, also beside every setting tried
+        if s["chosen"] == "True":
+            assert s["rule"] == first[(s["candidate"], s["setting"])]["rule"]
+        assert s["rule"] in ("0.5", "tuned")
+    # the fixed rule's validation macro-F1 is the one selection reads (val_f1_macro)
+    for s in sel:
+        r = first.get((s["candidate"], s["setting"]))
+        if r is not None:
+            assert float(s["val_f1_macro"]) == pytest.approx(float(r["val_f1_macro_fixed"]),
+                                                             abs=1e-6)
 
 
 def test_collect_merges_runs_and_refuses_a_candidate_twice(study_dir, tmp_path):

@@ -245,7 +245,8 @@ def left_out_notes(prep):
 
 
 def train_and_evaluate(prep, cfg, loss, seed, loss_kwargs=None, variant="",
-                       run_dir=None, tune_thresholds=False, keep_model=False, resume=False):
+                       run_dir=None, tune_thresholds=False, keep_model=False, resume=False,
+                       choose_rule=False):
     """Train one model with ``loss`` and ``seed``; score val and test.
 
     With ``resume`` and a ``run_dir`` that holds a training run (its
@@ -267,7 +268,10 @@ def train_and_evaluate(prep, cfg, loss, seed, loss_kwargs=None, variant="",
         threshold (key ``""`` or ``variant``) and, with ``tune_thresholds``,
         with per-label thresholds tuned on the validation split (``"tuned"``).
         With ``keep_model``, ``model`` and ``val_scores`` (``(y_val, outputs,
-        from_logits)``) are filled in.
+        from_logits)``) are filled in. With ``keep_model`` or ``choose_rule``,
+        ``shipped`` holds the (epoch, rule) pair the model would ship, chosen on
+        validation only (:func:`VLAP.inference.tuning.choose_epoch_rule`): the loss
+        study records it for every model without keeping the models.
     """
     import keras
 
@@ -331,7 +335,7 @@ def train_and_evaluate(prep, cfg, loss, seed, loss_kwargs=None, variant="",
             summaries["tuned"], per_label["tuned"] = _decided(
                 y_test, out_test_t, from_logits, rules["tuned"], prep.label_names, per_label=True)
         shipped = None
-        if keep_model:  # the (epoch, rule) pair to ship, chosen on validation only
+        if keep_model or choose_rule:  # the (epoch, rule) pair to ship, on validation only
             from VLAP.inference.tuning import choose_epoch_rule
 
             num = y_val.shape[1]
@@ -339,11 +343,12 @@ def train_and_evaluate(prep, cfg, loss, seed, loss_kwargs=None, variant="",
                 y_val, out_val[:, :num], out_val[:, :num] if at["tuned"] == at["at 0.5"]
                 else out_val_t[:, :num], from_logits=bool(from_logits))
             rule = "tuned" if shipped["weights"] == "tuned" else "at 0.5"
-            if at[rule] != monitors[0]:
-                model.set_weights(weights[at[rule]])
             if epochs_of:
                 shipped.update(epoch=epochs_of[rule]["epoch"], why=epochs_of[rule]["why"])
-            out_val = outputs[at[rule]][1]
+            if keep_model:
+                if at[rule] != monitors[0]:
+                    model.set_weights(weights[at[rule]])
+                out_val = outputs[at[rule]][1]
     notes = sorted({f"{prep.name}/{loss}: {w.category.__name__}: {w.message}"
                     for w in run_warnings(caught)})
     test_heads = 2 if out_test.shape[1] == 2 * y_test.shape[1] else 1

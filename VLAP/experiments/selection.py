@@ -50,7 +50,7 @@ METRIC_NAMES = ("value", "mean", "std", "macro_f1", "map", "count_mae", "goal", 
 #: Candidates that are not chosen between: the baselines (they are the
 #: references) and the fixed settings (run as themselves, not selected): the
 #: default and the issue's fixed-weight leads (``lead_*``).
-NOT_RECOMMENDED = ("bce", "asl", "sigmoid_f1", "default")
+NOT_RECOMMENDED = ("bce", "asl", "zlpr", "two_way", "sigmoid_f1", "default")
 
 
 def recommendable(candidate: str) -> bool:

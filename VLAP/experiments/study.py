@@ -5,7 +5,8 @@ its shipped config (the same model, epochs, early stopping and split as the
 paper comparison in experiments/RESULTS.md):
 
 - the baselines: BCE (also with per-label thresholds tuned on the validation
-  split), ASL, and sigmoidF1 with its slope ``beta`` chosen on validation;
+  split), ASL, ZLPR, the Two-way Multi-Label Loss, and sigmoidF1 with its slope
+  ``beta`` chosen on validation;
 - the candidates (:data:`CANDIDATES`): sigmoidF1 + λ·BCE, sigmoidF1 + λ·ASL,
   a BCE → sigmoidF1 schedule, sigmoidF1 on moving-average counts, and
   sigmoidF1 + λ·(soft label-count error).
@@ -80,14 +81,50 @@ from VLAP.experiments.study_candidates import (  # noqa: F401  (study.CANDIDATES
 )
 
 #: Baselines: BCE and ASL have no setting; sigmoidF1's beta is chosen on macro-F1.
-BASELINES = ("bce", "asl", "sigmoid_f1", "lead_bce_0.5", "lead_bce_0.1", "default")
+BASELINES = ("bce", "asl", "zlpr", "two_way", "sigmoid_f1", "lead_bce_0.5", "lead_bce_0.1",
+             "default")
 METRICS = ("f1_macro", "f1_micro", "average_precision_macro", "label_count_mae",
            "mean_predicted_labels", "mean_true_labels")
 RESULT_COLUMNS = ("dataset", "candidate", "setting", "seed", "threshold", "metric", "value")
+#: ``rules.csv``: for every model with test rows, the decision rule it would ship, chosen
+#: on validation only (:func:`VLAP.inference.tuning.choose_epoch_rule`: macro-F1 at 0.5
+#: against the out-of-fold macro-F1 with tuned cuts), and each rule's epoch (1-based).
+RULE_COLUMNS = ("dataset", "candidate", "setting", "seed", "rule", "val_f1_macro_fixed",
+                "val_f1_macro_tuned_oof", "epoch_at_0.5", "epoch_tuned")
+#: What the study's models stop and are kept for (issue 27): early stopping follows the
+#: validation macro-F1 with per-label cuts tuned out of fold, and the best epoch at 0.5 is
+#: kept beside it, so each loss's "0.5" rows come from its best epoch at 0.5 and its
+#: "tuned" rows from its best epoch with tuned cuts (``vlap run``'s default on own data).
+#: The dual head decides at 0.5 by construction: it keeps ``val_f1_macro``.
+MONITOR = ("val_f1_macro_tuned", "val_f1_macro")
 BATCH_COLUMNS = ("dataset", "candidate", "batch_size", "seed", "metric", "value")
 #: The datasets of the study (the shipped configs).
 DATASETS = ("mulan_emotions", "mulan_scene", "mulan_yeast", "arxiv", "reuters",
             "posters_pretrained", "posters")
+
+
+def study_config(cfg):
+    """``cfg`` as the study trains it: both rules' monitors (:data:`MONITOR`).
+
+    Example:
+    >>> study_config({"monitor": "val_f1_macro", "epochs": 3})
+    {'monitor': ['val_f1_macro_tuned', 'val_f1_macro'], 'epochs': 3}
+    """
+    return {**cfg, "monitor": list(MONITOR)}
+
+
+def _rule_row(res, dataset, candidate, setting):
+    """The ``rules.csv`` row of one model (:data:`RULE_COLUMNS`); a model without a
+    rule choice (the dual head: 0.5 by construction) ships 0.5."""
+    shipped, epochs = res.shipped or {}, res.rule_epochs or {}
+    tuned_oof = shipped.get("val_f1_macro_tuned_oof")
+    return {"dataset": dataset, "candidate": candidate, "setting": setting, "seed": res.seed,
+            "rule": "tuned" if shipped.get("strategy") == "tuned" else "0.5",
+            "val_f1_macro_fixed": round(float(shipped.get(
+                "val_f1_macro_fixed", res.val_summary["value"]["f1_macro"])), 6),
+            "val_f1_macro_tuned_oof": "" if tuned_oof is None else round(float(tuned_oof), 6),
+            "epoch_at_0.5": epochs.get("at 0.5", {}).get("epoch", ""),
+            "epoch_tuned": epochs.get("tuned", {}).get("epoch", "")}
 
 
 def _val(res):
@@ -165,7 +202,9 @@ def train_dual_head(prep, cfg, seed, loss_kwargs, *, run_dir=None, resume=False)
         model, history = train(model, train_ds, val_ds, prep.num_labels, loss="dual_head",
                                epochs=cfg["epochs"], learning_rate=cfg["learning_rate"],
                                loss_kwargs=loss_kwargs, threshold=cfg["threshold"],
-                               patience=cfg["patience"] or None, monitor=cfg["monitor"],
+                               patience=cfg["patience"] or None,
+                               monitor=cfg["monitor"] if isinstance(cfg["monitor"], str)
+                               else "val_f1_macro",  # it decides at 0.5 (study.MONITOR)
                                deterministic=True, run_dir=run_dir, resume=resume, verbose=0)
         seconds = runner._train_seconds(run_dir, time.time() - t0, resume)
         thr = cfg["threshold"]
@@ -283,6 +322,7 @@ def run_dataset(cfg, out, candidates=None, data_dir=None, log=print, *, resume=F
         Path of the dataset's folder.
     """
     logging.getLogger("tensorflow").addFilter(runner.DropRetracingNotices())
+    cfg = study_config(cfg)
     candidates = list(candidates or DEFAULT_CANDIDATES)
     for c in candidates:
         if c not in CANDIDATES:
@@ -308,7 +348,7 @@ def run_dataset(cfg, out, candidates=None, data_dir=None, log=print, *, resume=F
         log(f"  {prep.name} {cand}: skipped (a dual head needs an MLP config; "
             f"this one is {cfg['model'].get('kind')!r})")
     seeds = [int(s) for s in cfg["seeds"]]
-    results, selection, reference = [], [], None
+    results, selection, rules, reference = [], [], [], None
 
     def fit(cand, setting, seed):
         loss, kw = loss_kwargs(cand, setting, cfg["epochs"])
@@ -316,7 +356,7 @@ def run_dataset(cfg, out, candidates=None, data_dir=None, log=print, *, resume=F
         runner._track(progress, f"{prep.name} {cand} {setting_label(setting)} seed {seed}",
                       run_dir)
         return _fitter(cand)(prep, cfg, loss, seed, loss_kwargs=kw, tune_thresholds=True,
-                             run_dir=run_dir, resume=resume)
+                             run_dir=run_dir, resume=resume, choose_rule=True)
 
     for cand in order:
         _, _, settings = CANDIDATES[cand]
@@ -333,21 +373,27 @@ def run_dataset(cfg, out, candidates=None, data_dir=None, log=print, *, resume=F
         if cand == "bce":
             reference = tried[0][2]
         for i, (setting, res, val) in enumerate(tried):
+            rule = _rule_row(res, prep.name, cand, setting_label(setting))
             selection.append({"dataset": prep.name, "candidate": cand,
                               "setting": setting_label(setting), "seed": seeds[0],
                               **{k: round(v, 6) for k, v in val.items()},
+                              "val_f1_macro_tuned_oof": rule["val_f1_macro_tuned_oof"],
+                              "rule": rule["rule"],
                               "epochs_run": res.epochs_run, "chosen": i == pick})
         setting, res, _ = tried[pick]
         label = setting_label(setting)
         results += _test_rows(res, prep.name, cand, label)
+        rules.append(_rule_row(res, prep.name, cand, label))
         for seed in seeds[1:]:
             res = fit(cand, setting, seed)
             results += _test_rows(res, prep.name, cand, label)
+            rules.append(_rule_row(res, prep.name, cand, label))
             s = res.summaries[""]["value"]
             log(f"  {prep.name} {cand} {label} seed={seed}: test macro-F1 "
                 f"{s['f1_macro']:.3f}, mAP {s['average_precision_macro']:.3f}")
         _write(folder / "results.csv", results, RESULT_COLUMNS)  # after every candidate
         _write(folder / "selection.csv", selection, list(selection[0]))
+        _write(folder / "rules.csv", rules, RULE_COLUMNS)
     meta = {"dataset": prep.name, "seeds": seeds, "candidates": order,
             **({"skipped": skipped} if skipped else {}),
             "seconds": round(time.time() - t0, 1), **_provenance()}
@@ -371,12 +417,13 @@ def run_picks(cfg, out, picks, data_dir=None, log=print, *, resume=False):
     rows in ``results.csv``; this run supplies them (same config, seeds, training).
     """
     logging.getLogger("tensorflow").addFilter(runner.DropRetracingNotices())
+    cfg = study_config(cfg)
     (d,) = cfg["datasets"]
     t0 = time.time()
     prep = prepare_dataset(d, data_dir or cfg["data_dir"] or None)
     folder = Path(out) / prep.name
     folder.mkdir(parents=True, exist_ok=True)
-    rows = []
+    rows, rules = [], []
     for cand, label in picks:
         if cand not in CANDIDATES:
             raise ValueError(f"Unknown candidate {cand!r}. Valid: {sorted(CANDIDATES)}")
@@ -385,12 +432,14 @@ def run_picks(cfg, out, picks, data_dir=None, log=print, *, resume=False):
         for seed in cfg["seeds"]:
             run_dir = folder / "train_picks" / cand / label / f"seed{int(seed)}"
             res = fit(prep, cfg, loss, int(seed), loss_kwargs=kw, tune_thresholds=True,
-                      run_dir=run_dir, resume=resume)
+                      run_dir=run_dir, resume=resume, choose_rule=True)
             rows += _test_rows(res, prep.name, cand, label)
+            rules.append(_rule_row(res, prep.name, cand, label))
             s = res.summaries[""]["value"]
             log(f"  {prep.name} {cand} {label} seed={seed}: test macro-F1 "
                 f"{s['f1_macro']:.3f}, mAP {s['average_precision_macro']:.3f}")
         _write(folder / "lodo.csv", rows, RESULT_COLUMNS)
+        _write(folder / "lodo_rules.csv", rules, RULE_COLUMNS)
     meta = {"dataset": prep.name, "seeds": [int(s) for s in cfg["seeds"]],
             "picks": [f"{c}:{lbl}" for c, lbl in picks],
             "seconds": round(time.time() - t0, 1), **_provenance()}
@@ -451,8 +500,8 @@ def _fitter(candidate):
     resume=...)`` of a candidate."""
     if MODEL_OPTIONS.get(candidate, {}).get("head") == "dual":
         return lambda prep, cfg, loss, seed, loss_kwargs, tune_thresholds, run_dir=None, \
-            resume=False: train_dual_head(prep, cfg, seed, loss_kwargs, run_dir=run_dir,
-                                          resume=resume)
+            resume=False, choose_rule=False: train_dual_head(prep, cfg, seed, loss_kwargs,
+                                                             run_dir=run_dir, resume=resume)
     return runner.train_and_evaluate
 
 
@@ -534,7 +583,7 @@ def collect(study_dirs, dest):
         study_dirs = [study_dirs]
     dest = Path(dest)
     merged: dict[str, list] = {"results.csv": [], "selection.csv": [], "batch_size.csv": [],
-                               "lodo.csv": []}
+                               "lodo.csv": [], "rules.csv": [], "lodo_rules.csv": []}
     runs: dict = {}
     seen: dict = {}
     sources = []  # (folder, its runs: {key: meta})

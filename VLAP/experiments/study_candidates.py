@@ -29,6 +29,11 @@ def _grid(**axes):
 CANDIDATES: "dict[str, tuple[str, dict, list[dict]]]" = {
     "bce": ("binary_crossentropy", {}, [{}]),
     "asl": ("asymmetric", {}, [{}]),
+    # today's strongest baselines (issue 27), at their papers' settings: ZLPR (Su et al.
+    # 2022; it decides at logit 0, no cut to tune) and the Two-way Multi-Label Loss
+    # (Kobayashi, CVPR 2023; temperatures Tp = 4, Tn = 1, decided at logit 0)
+    "zlpr": ("zlpr", {}, [{}]),
+    "two_way": ("two_way", {}, [{}]),
     "sigmoid_f1": ("sigmoid_f1", {}, _grid(beta=[1.0, 5.0, 10.0, 30.0])),
     "f1_plus_bce": ("weighted_sum", {"baseline": "binary_crossentropy"},
                     _grid(beta=[1.0, 10.0], weight=[0.1, 0.3, 1.0])),
@@ -56,6 +61,9 @@ CANDIDATES: "dict[str, tuple[str, dict, list[dict]]]" = {
     "default": ("weighted_sum", {"baseline": "binary_crossentropy",
                                  "surrogate_kwargs": {"beta": 1.0}, "weight": 0.1}, [{}]),
 }
+#: Baselines whose rows with per-label cuts tuned on validation are their own rows
+#: (``<name>_tuned``) in the study's tables.
+TUNED_BASELINES = ("bce", "asl", "zlpr", "two_way")
 #: Model options of a candidate (on top of the config's ``[model]`` table).
 MODEL_OPTIONS = {"dual_head": {"head": "dual"}}
 #: What ``vlap reproduce beyond`` runs by default (the leads are for the MULAN check).
@@ -143,7 +151,7 @@ def load(folder, lodo=False):
         if (Path(folder) / "lodo.csv").exists():
             extra = pd.read_csv(Path(folder) / "lodo.csv", dtype={"threshold": str})
             df = pd.concat([df, extra.assign(source="lodo")], ignore_index=True)
-    tuned = df[(df.threshold == "tuned") & df.candidate.isin(["bce", "asl"])].copy()
+    tuned = df[(df.threshold == "tuned") & df.candidate.isin(TUNED_BASELINES)].copy()
     tuned["candidate"] = tuned["candidate"] + "_tuned"
     return pd.concat([df[df.threshold == "0.5"], tuned], ignore_index=True)
 

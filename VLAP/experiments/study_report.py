@@ -33,13 +33,15 @@ from VLAP.experiments.study_candidates import (  # noqa: F401  (study_report.loa
 )
 
 #: Display order of the losses in the tables.
-ORDER = ("bce", "bce_tuned", "asl", "asl_tuned", "sigmoid_f1", "default", "dual_head",
+ORDER = ("bce", "bce_tuned", "asl", "asl_tuned", "zlpr", "zlpr_tuned", "two_way", "two_way_tuned",
+         "sigmoid_f1", "default", "dual_head",
          "f1_plus_bce", "f1_plus_asl", "bce_to_f1", "ema_f1", "f1_plus_count", "lead_bce_0.5",
          "lead_bce_0.1")
 #: Columns of the summary table: metric -> heading.
 COLUMNS = {"f1_macro": "macro-F1", "f1_micro": "micro-F1", "average_precision_macro": "mAP",
            "label_count_mae": "count MAE", "mean_predicted_labels": "#pred"}
-BASELINES = ("bce", "bce_tuned", "asl", "asl_tuned", "sigmoid_f1")
+BASELINES = ("bce", "bce_tuned", "asl", "asl_tuned", "zlpr", "zlpr_tuned", "two_way",
+             "two_way_tuned", "sigmoid_f1")
 
 
 def summary(df):
