@@ -219,8 +219,26 @@ def test_ctrl_c_while_predicting_or_writing_leaves_no_file_and_one_line(tmp_path
     assert sorted(p.name for p in tmp_path.iterdir()) == ["new.csv", "predictions.csv"]
 
 
+#: `vlap predict` in a child process whose input step blocks (the stand-in for a slow input:
+#: a big table, a network file system) once it has said so, so that the test's SIGINT lands
+#: while predicting, whatever the machine's load (a timed sleep raced the imports).
+_BLOCKING_PREDICT = """
+import importlib, pathlib, sys, time
+predict = importlib.import_module("VLAP.inference.predict")  # the module, not the function
+
+def blocking_inputs(*args, **kwargs):
+    pathlib.Path(sys.argv[1]).write_text("reading the input")
+    while True:
+        time.sleep(0.05)
+
+predict._inputs = blocking_inputs
+from VLAP.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
 def test_sigint_in_a_predict_subprocess_exits_130_without_traceback(tmp_path, model_file):
-    """A real SIGINT while `vlap predict` works (here: on a slow input file)."""
+    """A real SIGINT while `vlap predict` works (here: while it reads its input)."""
     import signal
     import subprocess
     import sys
@@ -228,15 +246,20 @@ def test_sigint_in_a_predict_subprocess_exits_130_without_traceback(tmp_path, mo
 
     from conftest import backend_env
 
-    fifo = tmp_path / "slow.csv"  # a named pipe: predict waits on it until signalled
-    os.mkfifo(fifo)
+    table = tmp_path / "new.csv"
+    table.write_text("text\nthe app crashes\n")
+    ready = tmp_path / "ready"
     out = tmp_path / "predictions.csv"
-    proc = subprocess.Popen([sys.executable, "-m", "VLAP", "predict", str(model_file),
-                             str(fifo), "--out", str(out)], cwd=Path(__file__).parents[1],
+    proc = subprocess.Popen([sys.executable, "-c", _BLOCKING_PREDICT, str(ready), "predict",
+                             str(model_file), str(table), "--out", str(out)],
+                            cwd=Path(__file__).parents[1],
                             env=backend_env(os.environ.get("KERAS_BACKEND", "tensorflow")),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        time.sleep(8)  # past the imports: it is waiting for the input
+        deadline = time.monotonic() + 300
+        while not ready.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert ready.exists(), "vlap predict never reached its input"
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=60)
     finally:
@@ -246,7 +269,7 @@ def test_sigint_in_a_predict_subprocess_exits_130_without_traceback(tmp_path, mo
     assert "Traceback" not in err
     assert err.strip().splitlines()[-1].startswith("vlap: Ctrl-C: interrupted while "
                                                    "predicting"), err
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["slow.csv"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["new.csv", "ready"]
 
 
 # ------------------------------------------------------------- --on-error with images
