@@ -22,6 +22,18 @@ def tensorflow_pass_only(why):
                     allow_module_level=True)
 
 
+def tensorflow_pass_only_test(why):
+    """:func:`tensorflow_pass_only` for one test: a mark that skips it in CI's torch and
+    jax passes, where it would test nothing new (``why``).
+
+    Example: ``@tensorflow_pass_only_test("an import hook on keras: the same on every
+    backend")``."""
+    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    return pytest.mark.skipif(backend != "tensorflow",
+                              reason=f"{why}: runs once, in the TensorFlow pass "
+                                     f"(KERAS_BACKEND={backend})")
+
+
 @pytest.fixture
 def shared_data():
     """Path to ../shared/data (or $VLAP_DATA_DIR); skips the test when absent."""

@@ -10,7 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import tensorflow_pass_only
 from VLAP.experiments import DEMO_CONFIG, load_config, selection, study, study_report
+
+tensorflow_pass_only("which setting, loss and pick is chosen is read from the study's files "
+                     "and validation scores: the same logic on every backend")
 
 BEYOND = Path(__file__).parents[1] / "experiments" / "beyond"
 
