@@ -4,6 +4,7 @@ Runs on the demo's generated data, so it needs no shared data."""
 
 import csv
 import json
+from pathlib import Path
 
 import pytest
 
@@ -11,6 +12,7 @@ from VLAP import cli
 from VLAP.experiments import DEMO_CONFIG, load_config, study, study_report
 from VLAP.experiments.prepare import prepare_dataset
 from VLAP.experiments.runner import train_and_evaluate
+from VLAP.experiments.study_candidates import load_shipped
 
 CANDIDATES = ["bce", "zlpr", "two_way", "sigmoid_f1", "f1_plus_count"]
 
@@ -93,6 +95,23 @@ def test_every_model_records_the_rule_it_would_ship_chosen_on_validation(study_d
         if r is not None:
             assert float(s["val_f1_macro"]) == pytest.approx(float(r["val_f1_macro_fixed"]),
                                                              abs=1e-6)
+
+
+def test_shipped_rows_are_each_models_rows_at_its_own_rule(study_dir):
+    _, out = study_dir
+    folder = out / "synthetic"
+    shipped = load_shipped(folder)
+    rules = {(r["candidate"], r["seed"]): r["rule"] for r in _read(folder / "rules.csv")}
+    results = _read(folder / "results.csv")
+    assert len(shipped) == len(rules) * len(study.METRICS)
+    for row in shipped.itertuples():
+        rule = rules[(row.candidate, str(row.seed))]
+        assert row.threshold == rule == row.rule
+        (same,) = [float(r["value"]) for r in results if r["candidate"] == row.candidate
+                   and r["seed"] == str(row.seed) and r["threshold"] == rule
+                   and r["metric"] == row.metric]
+        assert row.value == same
+    assert load_shipped(Path(__file__).parents[1] / "experiments" / "beyond") is None
 
 
 def test_collect_merges_runs_and_refuses_a_candidate_twice(study_dir, tmp_path):

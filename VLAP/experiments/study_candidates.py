@@ -156,6 +156,46 @@ def load(folder, lodo=False):
     return pd.concat([df[df.threshold == "0.5"], tuned], ignore_index=True)
 
 
+def load_shipped(folder, lodo=False):
+    """The study's test rows of every model decided by the rule it would ship.
+
+    Each model's rule was chosen on validation only (``rules.csv``, written by
+    :func:`VLAP.experiments.study.run_dataset`: cuts tuned per label when their
+    out-of-fold validation macro-F1 beats 0.5's), so the rows of a loss may mix
+    rules across seeds, as shipping each model would. Columns of ``results.csv``
+    plus ``rule``; with ``lodo``, the leave-one-dataset-out runs' rows too
+    (``lodo.csv`` with ``lodo_rules.csv``). None for a study run before the rules
+    were recorded (no ``rules.csv``), such as the committed issue-20 study.
+
+    Raises:
+        ValueError: a model with test rows has no rule, or a rule names a threshold
+            its model has no rows for.
+    """
+    folder = Path(folder)
+    if not (folder / "rules.csv").exists():
+        return None
+    pairs = [("results.csv", "rules.csv")] + ([("lodo.csv", "lodo_rules.csv")] if lodo else [])
+    key = ["dataset", "candidate", "setting", "seed"]
+    parts = []
+    for results, rules in pairs:
+        if not (folder / results).exists():
+            continue
+        df = pd.read_csv(folder / results, dtype={"threshold": str, "setting": str})
+        rule = pd.read_csv(folder / rules, dtype={"rule": str, "setting": str})[key + ["rule"]]
+        merged = df.merge(rule, on=key, how="left", validate="many_to_one")
+        if merged["rule"].isna().any():
+            lost = merged[merged["rule"].isna()][key].drop_duplicates().head(3)
+            raise ValueError(f"{folder / rules}: no rule for the models "
+                             f"{lost.to_dict('records')} of {folder / results}")
+        chosen = merged[merged["threshold"] == merged["rule"]]
+        counts = chosen.groupby(key).size()
+        if len(counts) != len(rule):
+            raise ValueError(f"{folder / rules}: some models' shipped rule has no test rows "
+                             f"in {folder / results}")
+        parts.append(chosen)
+    return pd.concat(parts, ignore_index=True)
+
+
 def load_selection(folder):
     """``selection.csv`` (validation scores of every setting tried) as a DataFrame."""
     selection = pd.read_csv(Path(folder) / "selection.csv")
