@@ -114,6 +114,24 @@ def test_shipped_rows_are_each_models_rows_at_its_own_rule(study_dir):
     assert load_shipped(Path(__file__).parents[1] / "experiments" / "beyond") is None
 
 
+def test_report_leads_with_each_loss_at_its_shipped_rule(study_dir, tmp_path):
+    _, out = study_dir
+    merged = study.collect(out, tmp_path / "merged")
+    table = study_report.shipped_table(merged)
+    rules = _read(out / "synthetic" / "rules.csv")
+    for r in table.itertuples():
+        mine = [x for x in rules if x["candidate"] == r.candidate]
+        assert (r.tuned, r.models) == (sum(x["rule"] == "tuned" for x in mine), len(mine))
+    text = study_report.markdown(merged)
+    assert text.startswith("#### Each loss with the rule it would ship")
+    for cand in CANDIDATES:
+        assert f"| {cand} | " in text.split("\n#### synthetic")[0]
+    assert "sigmoidF1 as shipped: " in text
+    # a study without rules.csv (the committed one) reports as before
+    assert study_report.shipped_markdown(Path(__file__).parents[1] / "experiments"
+                                         / "beyond") == ""
+
+
 def test_collect_merges_runs_and_refuses_a_candidate_twice(study_dir, tmp_path):
     _, out = study_dir
     merged = study.collect([out], tmp_path / "merged")

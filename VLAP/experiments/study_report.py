@@ -27,6 +27,7 @@ from VLAP.experiments.study_candidates import (  # noqa: F401  (study_report.loa
     CANDIDATES,
     load,
     load_selection,
+    load_shipped,
     loss_kwargs,
     parse_setting,
     pick_rows,
@@ -205,8 +206,74 @@ def _fmt(r):
     return f"{r.mean:.3f} ± {0.0 if pd.isna(r.std) else r.std:.3f}"
 
 
+def shipped_table(folder):
+    """Per dataset x loss: the test means of each model decided by the rule it would
+    ship (chosen on validation, :func:`load_shipped`) beside the same models at 0.5,
+    and how many of its models ship tuned cuts. None for a study without ``rules.csv``."""
+    shipped = load_shipped(folder)
+    if shipped is None:
+        return None
+    at_half = load(folder)
+    at_half = at_half[at_half.threshold == "0.5"]
+    key = ["dataset", "candidate"]
+    rows = []
+    for (dataset, cand), d in shipped.groupby(key):
+        half = at_half[(at_half.dataset == dataset) & (at_half.candidate == cand)]
+        f1 = d[d.metric == "f1_macro"]
+
+        def mean(frame, metric):
+            return float(frame[frame.metric == metric]["value"].mean())
+
+        rows.append({"dataset": dataset, "candidate": cand,
+                     "tuned": int((f1.rule == "tuned").sum()), "models": len(f1),
+                     "f1_macro": mean(d, "f1_macro"),
+                     "f1_macro_std": float(f1["value"].std(ddof=1)) if len(f1) > 1 else 0.0,
+                     "f1_macro_half": mean(half, "f1_macro"),
+                     "average_precision_macro": mean(d, "average_precision_macro"),
+                     "label_count_mae": mean(d, "label_count_mae")})
+    return pd.DataFrame(rows)
+
+
+def shipped_markdown(folder):
+    """The primary comparison of issue 27: each loss with the rule it would ship, the 0.5
+    view beside it, and in words the baselines that tie or beat sigmoidF1 (a tie: within
+    one standard deviation over seeds of sigmoidF1's mean). Empty without ``rules.csv``."""
+    table = shipped_table(folder)
+    if table is None or not len(table):
+        return ""
+    lines = ["#### Each loss with the rule it would ship (chosen on validation, model by model), "
+             "the 0.5 view beside it", "",
+             "Test means over seeds. *tuned*: how many of the loss's models ship per-label cuts "
+             "tuned on validation (their out-of-fold validation macro-F1 beat 0.5's); the "
+             "others ship 0.5.", ""]
+    order = {c: i for i, c in enumerate(ORDER)}
+    for dataset, d in table.groupby("dataset"):
+        d = d.assign(o=[order.get(c, len(order)) for c in d.candidate]).sort_values("o")
+        lines += [f"##### {dataset}", "",
+                  "| loss | tuned | macro-F1 (shipped) | macro-F1 at 0.5 | mAP | count MAE |",
+                  "|---|---|---|---|---|---|"]
+        for r in d.itertuples():
+            lines.append(f"| {r.candidate} | {r.tuned}/{r.models} | {r.f1_macro:.3f} ± "
+                         f"{r.f1_macro_std:.3f} | {r.f1_macro_half:.3f} | "
+                         f"{r.average_precision_macro:.3f} | {r.label_count_mae:.3f} |")
+        f1 = d[d.candidate == "sigmoid_f1"]
+        if len(f1):
+            ref, std = float(f1.f1_macro.iloc[0]), float(f1.f1_macro_std.iloc[0])
+            others = d[(d.candidate != "sigmoid_f1") & d.candidate.isin(BASELINES)]
+            beat = [f"{r.candidate} ({r.f1_macro:.3f})" for r in others.itertuples()
+                    if r.f1_macro > ref + std]
+            tie = [f"{r.candidate} ({r.f1_macro:.3f})" for r in others.itertuples()
+                   if abs(r.f1_macro - ref) <= std]
+            lines += ["", f"sigmoidF1 as shipped: {ref:.3f} ± {std:.3f}. Baselines that beat "
+                          f"it: {', '.join(beat) or 'none'}; that tie it (within one std): "
+                          f"{', '.join(tie) or 'none'}."]
+        lines.append("")
+    return "\n".join(lines)
+
+
 def markdown(folder, extra=True, batch=True):
-    """The study's markdown: summary per dataset, goal table, then (``extra``) the
+    """The study's markdown: (with ``rules.csv``) each loss with the rule it would ship
+    (:func:`shipped_markdown`), the summary per dataset, goal table, then (``extra``) the
     recommendation, leave-one-out, default and Pareto tables (:func:`extra_markdown`)
     and (``batch``) the batch-size tables."""
     folder = Path(folder)
@@ -214,6 +281,9 @@ def markdown(folder, extra=True, batch=True):
     stats_df = summary(df)
     stats = {(r.dataset, r.candidate, r.metric): r for r in stats_df.itertuples()}
     lines = []
+    primary = shipped_markdown(folder)
+    if primary:
+        lines += [primary, ""]
     for dataset in sorted(df.dataset.unique()):
         true = stats[(dataset, "bce", "mean_true_labels")].mean \
             if (dataset, "bce", "mean_true_labels") in stats else float("nan")
