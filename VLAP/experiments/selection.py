@@ -40,6 +40,8 @@ from typing import Any, Iterable, Mapping, Optional, Sequence
 
 import pandas as pd
 
+from VLAP.experiments.study_candidates import TUNED_BASELINES
+
 #: Score names of VLAP's evaluation (:func:`VLAP.evaluation.evaluate_predictions`'s
 #: rows; scikit-learn's names). A column with one of these names, or starting
 #: ``test_``, is a test score; the validation score is ``val_<name>``.
@@ -50,7 +52,7 @@ METRIC_NAMES = ("value", "mean", "std", "macro_f1", "map", "count_mae", "goal", 
 #: Candidates that are not chosen between: the baselines (they are the
 #: references) and the fixed settings (run as themselves, not selected): the
 #: default and the issue's fixed-weight leads (``lead_*``).
-NOT_RECOMMENDED = ("bce", "asl", "zlpr", "two_way", "sigmoid_f1", "default")
+NOT_RECOMMENDED = TUNED_BASELINES + ("sigmoid_f1", "default")
 
 
 def recommendable(candidate: str) -> bool:

@@ -71,6 +71,7 @@ from VLAP.experiments.study_candidates import (  # noqa: F401  (study.CANDIDATES
     CANDIDATES,
     DEFAULT_CANDIDATES,
     MODEL_OPTIONS,
+    TUNED_BASELINES,
     load,
     load_selection,
     loss_kwargs,
@@ -81,8 +82,7 @@ from VLAP.experiments.study_candidates import (  # noqa: F401  (study.CANDIDATES
 )
 
 #: Baselines: BCE and ASL have no setting; sigmoidF1's beta is chosen on macro-F1.
-BASELINES = ("bce", "asl", "zlpr", "two_way", "sigmoid_f1", "lead_bce_0.5", "lead_bce_0.1",
-             "default")
+BASELINES = TUNED_BASELINES + ("sigmoid_f1", "lead_bce_0.5", "lead_bce_0.1", "default")
 METRICS = ("f1_macro", "f1_micro", "average_precision_macro", "label_count_mae",
            "mean_predicted_labels", "mean_true_labels")
 RESULT_COLUMNS = ("dataset", "candidate", "setting", "seed", "threshold", "metric", "value")

@@ -61,8 +61,10 @@ CANDIDATES: "dict[str, tuple[str, dict, list[dict]]]" = {
     "default": ("weighted_sum", {"baseline": "binary_crossentropy",
                                  "surrogate_kwargs": {"beta": 1.0}, "weight": 0.1}, [{}]),
 }
-#: Baselines whose rows with per-label cuts tuned on validation are their own rows
-#: (``<name>_tuned``) in the study's tables.
+#: The baselines without a setting; their rows with per-label cuts tuned on validation
+#: are their own rows (``<name>_tuned``) in the study's tables. The one list the study's
+#: baseline tables derive from (study.BASELINES, study_report.BASELINES and ORDER,
+#: selection.NOT_RECOMMENDED).
 TUNED_BASELINES = ("bce", "asl", "zlpr", "two_way")
 #: Model options of a candidate (on top of the config's ``[model]`` table).
 MODEL_OPTIONS = {"dual_head": {"head": "dual"}}

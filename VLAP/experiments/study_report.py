@@ -25,6 +25,7 @@ import pandas as pd
 from VLAP.experiments import selection
 from VLAP.experiments.study_candidates import (  # noqa: F401  (study_report.load, ...: public)
     CANDIDATES,
+    TUNED_BASELINES,
     load,
     load_selection,
     load_shipped,
@@ -33,16 +34,15 @@ from VLAP.experiments.study_candidates import (  # noqa: F401  (study_report.loa
     pick_rows,
 )
 
+#: The baselines of the tables: each untuned baseline beside its tuned-cut rows, then sigmoidF1.
+BASELINES = tuple(name for base in TUNED_BASELINES for name in (base, f"{base}_tuned")) \
+    + ("sigmoid_f1",)
 #: Display order of the losses in the tables.
-ORDER = ("bce", "bce_tuned", "asl", "asl_tuned", "zlpr", "zlpr_tuned", "two_way", "two_way_tuned",
-         "sigmoid_f1", "default", "dual_head",
-         "f1_plus_bce", "f1_plus_asl", "bce_to_f1", "ema_f1", "f1_plus_count", "lead_bce_0.5",
-         "lead_bce_0.1")
+ORDER = BASELINES + ("default", "dual_head", "f1_plus_bce", "f1_plus_asl", "bce_to_f1", "ema_f1",
+                     "f1_plus_count", "lead_bce_0.5", "lead_bce_0.1")
 #: Columns of the summary table: metric -> heading.
 COLUMNS = {"f1_macro": "macro-F1", "f1_micro": "micro-F1", "average_precision_macro": "mAP",
            "label_count_mae": "count MAE", "mean_predicted_labels": "#pred"}
-BASELINES = ("bce", "bce_tuned", "asl", "asl_tuned", "zlpr", "zlpr_tuned", "two_way",
-             "two_way_tuned", "sigmoid_f1")
 
 
 def summary(df):
