@@ -11,15 +11,23 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("VLAP_DATA_DIR", ROOT.parent / "shared" / "data"))
 
 
+def _other_pass(why):
+    """The skip reason of a test that runs once, in the TensorFlow pass, when this process
+    runs another Keras backend; else None."""
+    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    if backend == "tensorflow":
+        return None
+    return f"{why}: runs once, in the TensorFlow pass (KERAS_BACKEND={backend})"
+
+
 def tensorflow_pass_only(why):
     """Skip this test module in CI's torch and jax passes (``KERAS_BACKEND`` torch or jax):
     its tests do not depend on the Keras backend (``why``), so running them again there
     would test nothing new. Call at module level; the TensorFlow pass (the default, and
     any process without ``KERAS_BACKEND``, e.g. CI's torch-only venv) runs them."""
-    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
-    if backend != "tensorflow":
-        pytest.skip(f"{why}: runs once, in the TensorFlow pass (KERAS_BACKEND={backend})",
-                    allow_module_level=True)
+    reason = _other_pass(why)
+    if reason is not None:
+        pytest.skip(reason, allow_module_level=True)
 
 
 def tensorflow_pass_only_test(why):
@@ -28,10 +36,8 @@ def tensorflow_pass_only_test(why):
 
     Example: ``@tensorflow_pass_only_test("an import hook on keras: the same on every
     backend")``."""
-    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
-    return pytest.mark.skipif(backend != "tensorflow",
-                              reason=f"{why}: runs once, in the TensorFlow pass "
-                                     f"(KERAS_BACKEND={backend})")
+    reason = _other_pass(why)
+    return pytest.mark.skipif(reason is not None, reason=reason or "")
 
 
 @pytest.fixture
@@ -96,11 +102,10 @@ def pytest_collection_modifyitems(config, items):
     """A test parametrized by ``backend`` starts that Keras backend itself, in a subprocess
     (:func:`run_on_backend`, :func:`backend_runs_for`): the same work whatever backend this
     process runs, so CI's torch and jax passes skip it and the TensorFlow pass runs it."""
-    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
-    if backend == "tensorflow":
+    reason = _other_pass("starts its backend in a subprocess")
+    if reason is None:
         return
-    skip = pytest.mark.skip(reason="starts its backend in a subprocess: runs once, in the "
-                                   f"TensorFlow pass (KERAS_BACKEND={backend})")
+    skip = pytest.mark.skip(reason=reason)
     for item in items:
         callspec = getattr(item, "callspec", None)
         if callspec is not None and "backend" in callspec.params:
