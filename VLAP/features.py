@@ -26,6 +26,7 @@ import numpy as np
 
 from VLAP import onnx_encoder
 from VLAP._quiet import progress
+from VLAP._sparse import to_dense
 from VLAP._validation import check_positive_int
 from VLAP.feature_cache import cached, text_digest
 
@@ -131,7 +132,7 @@ class TfidfFeaturizer(_Featurizer):
                 (the same numbers; densify it where a model needs an array).
         """
         x = self._fit(texts)
-        return x if sparse else x.toarray()
+        return x if sparse else to_dense(x)
 
     def transform(self, texts, sparse=False):
         """TF-IDF features of `texts`: dense float32, or a SciPy CSR matrix with
@@ -139,7 +140,7 @@ class TfidfFeaturizer(_Featurizer):
         if self._vectorizer is None:
             raise ValueError("TfidfFeaturizer is not fitted: call `fit(texts)` first.")
         x = self._vectorizer.transform(_texts(texts))
-        return x if sparse else x.toarray()
+        return x if sparse else to_dense(x)
 
     @property
     def num_features(self):
