@@ -2,7 +2,9 @@
 VLAP.experiments.selection, which refuses test columns, and changing any test number
 changes no choice (the study's settings, the recommendation, the leave-one-out picks)."""
 
+import ast
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -97,3 +99,47 @@ def test_recommendation_json_is_the_committed_choice():
     rec = json.loads((BEYOND / "recommendation.json").read_text())
     cand, setting, _ = selection.recommend(study_report.load_selection(BEYOND))
     assert (rec["candidate"], rec["setting"]) == (cand, setting)
+
+
+def _readme_loss_settings():
+    """Every ``loss="...", loss_kwargs={...}`` the README's "Which loss should I use?"
+    section writes, as (loss, kwargs) pairs."""
+    text = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Which loss should I use?", 1)[1].split("\n## ", 1)[0]
+    found = re.findall(r'loss="([a-z_]+)",\s*loss_kwargs=(\{[^`]*\})`', section)
+    return [(loss, ast.literal_eval(kwargs)) for loss, kwargs in found]
+
+
+def test_every_setting_the_readme_recommends_is_the_validation_choice():
+    """Issue 27 item 4: the README recommends no setting but the one the validation-only
+    selection chose (recommendation.json, itself checked against selection.csv above)."""
+    rec = json.loads((BEYOND / "recommendation.json").read_text())
+    settings = _readme_loss_settings()
+    assert settings, "the README's 'Which loss should I use?' names no loss setting"
+    for loss, kwargs in settings:
+        assert (loss, kwargs) == (rec["loss"], rec["loss_kwargs"]), (
+            f"README recommends {loss} {kwargs}, the validation choice is "
+            f"{rec['loss']} {rec['loss_kwargs']}")
+
+
+def test_shipped_rule_decides_the_comparison(tmp_path):
+    """Issue 27: the recommendation compares macro-F1 at the rule each model would ship:
+    a candidate that beats BCE at 0.5 but not BCE with its tuned cuts does not beat BCE."""
+    base = {"dataset": "a", "seed": 0, "val_average_precision_macro": .7,
+            "val_label_count_mae": .5}
+    rows = pd.DataFrame([
+        {**base, "candidate": "bce", "setting": "-", "val_f1_macro": .50,
+         "val_f1_macro_tuned_oof": .62, "rule": "tuned"},
+        {**base, "candidate": "sigmoid_f1", "setting": "beta=1", "val_f1_macro": .55,
+         "val_f1_macro_tuned_oof": .54, "rule": "0.5"},
+        {**base, "candidate": "x", "setting": "w=1", "val_f1_macro": .60,
+         "val_f1_macro_tuned_oof": .58, "rule": "0.5"}])
+    goals = selection.validation_goals(rows)
+    assert goals.beats_sigmoid_f1_f1.tolist() == [True]
+    assert goals.beats_bce_f1.tolist() == [False]          # .60 < BCE's tuned .62
+    assert goals.val_f1_gain_over_bce.round(6).tolist() == [-0.02]
+    # without the rule columns (a study written before the rule choice): the 0.5 cut
+    old = selection.validation_goals(rows.drop(columns=["rule", "val_f1_macro_tuned_oof"]))
+    assert old.beats_bce_f1.tolist() == [True]
+    with pytest.raises(ValueError, match="no out-of-fold"):
+        selection.shipped_val_f1(rows.assign(val_f1_macro_tuned_oof=[None, .54, .58]))
