@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 nbformat = pytest.importorskip("nbformat")
@@ -260,10 +261,33 @@ def test_05_which_loss_draws_the_study_files(tmp_path):
     assert "Synthetic test input" in markdown
     assert "Held out, the recommended loss beat BCE's macro-F1 on" in markdown
     assert "no `default` rows" in printed and "conflicts with macro-F1 on" in printed
+    assert "rules.csv not found in beyond/: this study predates the rule choice" in printed
     images = sum("image/png" in out.get("data", {}) for cell in nb.cells
                  if cell.cell_type == "code" for out in cell.outputs)
     assert images == 3  # macro-F1 vs mAP, vs label-count error, batch size
     assert seconds < LIMIT_S
+
+
+@pytest.mark.slow
+def test_05_which_loss_leads_with_each_loss_at_its_shipped_rule(tmp_path):
+    """With rules.csv (issue 27), section 1b shows each loss at the rule its models ship."""
+    folder = write_synthetic_beyond(tmp_path / "beyond")
+    results = pd.read_csv(folder / "results.csv", dtype={"setting": str, "threshold": str})
+    results["setting"] = results["setting"].fillna("-")  # as the study writes "no setting"
+    models = results[results.candidate != "bce_tuned"][
+        ["dataset", "candidate", "setting", "seed"]].drop_duplicates()
+    # BCE ships its tuned cuts (its rows are the synthetic bce_tuned ones), the rest ship 0.5
+    results.loc[results.candidate == "bce_tuned", "candidate"] = "bce"
+    results.to_csv(folder / "results.csv", index=False)
+    models.assign(rule=np.where(models.candidate == "bce", "tuned", "0.5"),
+                  val_f1_macro_fixed=0.5, val_f1_macro_tuned_oof=0.5, epoch_at_0_5=1,
+                  epoch_tuned=1).to_csv(folder / "rules.csv", index=False)
+    nb, _, printed = _run_small("05_which_loss.ipynb", tmp_path, RESULTS_DIR=str(folder))
+    assert "rules.csv not found" not in printed
+    markdown = "".join(out.get("data", {}).get("text/markdown", "") for cell in nb.cells
+                       if cell.cell_type == "code" for out in cell.outputs)
+    assert "Each loss with the rule it would ship" in markdown
+    assert "| bce | 3/3 |" in markdown and "| sigmoid_f1 | 0/3 |" in markdown
 
 
 @pytest.mark.slow
