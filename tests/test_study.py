@@ -127,6 +127,14 @@ def test_report_leads_with_each_loss_at_its_shipped_rule(study_dir, tmp_path):
     for cand in CANDIDATES:
         assert f"| {cand} | " in text.split("\n#### synthetic")[0]
     assert "sigmoidF1 as shipped: " in text
+    # the goal, Pareto and count tables compare the same shipped rows, BCE's included
+    view = study_report.decided_stats(merged)
+    shipped = load_shipped(merged)
+    means = view[view.metric == "f1_macro"].set_index("candidate")["mean"]
+    for cand, d in shipped[shipped.metric == "f1_macro"].groupby("candidate"):
+        assert means[cand] == pytest.approx(d["value"].mean(), abs=1e-12)
+    assert not any(c.endswith("_tuned") for c in view.candidate)
+    assert "Goal: macro-F1 at the rule each model would ship" in text
     # a study without rules.csv (the committed one) reports as before
     assert study_report.shipped_markdown(Path(__file__).parents[1] / "experiments"
                                          / "beyond") == ""
