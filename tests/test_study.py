@@ -123,7 +123,14 @@ def test_report_leads_with_each_loss_at_its_shipped_rule(study_dir, tmp_path):
         mine = [x for x in rules if x["candidate"] == r.candidate]
         assert (r.tuned, r.models) == (sum(x["rule"] == "tuned" for x in mine), len(mine))
     text = study_report.markdown(merged)
-    assert text.startswith("#### Each loss with the rule it would ship")
+    assert text.startswith("#### Headline: test macro-F1, each model decided by the rule")
+    assert "\n#### Each loss with the rule it would ship" in text
+    # the headline's cells are the shipped rows' means (BCE's tuned cuts where it ships them)
+    shipped = load_shipped(merged)
+    (row,) = [x for x in study_report.headline_markdown(merged).splitlines()
+              if x.startswith("| synthetic |")]
+    bce = shipped[(shipped.candidate == "bce") & (shipped.metric == "f1_macro")]["value"]
+    assert row.split(" | ")[1].strip("*").startswith(f"{bce.mean():.3f}")
     for cand in CANDIDATES:
         assert f"| {cand} | " in text.split("\n#### synthetic")[0]
     assert "sigmoidF1 as shipped: " in text
