@@ -19,6 +19,8 @@ tensorflow_pass_only("which setting, loss and pick is chosen is read from the st
                      "and validation scores: the same logic on every backend")
 
 BEYOND = Path(__file__).parents[1] / "experiments" / "beyond"
+#: The study before issue 27 (no rules.csv: every comparison at the 0.5 cut), kept as it was.
+ISSUE20 = Path(__file__).parents[1] / "experiments" / "beyond_issue20"
 
 
 def _choices(folder):
@@ -94,10 +96,12 @@ def test_study_choices_do_not_move_when_test_scores_do(tmp_path, monkeypatch):
     assert not np.allclose(ra.value, rb.value)  # the test numbers did change
 
 
-def test_recommendation_json_is_the_committed_choice():
-    """The committed recommendation.json is what selection makes of selection.csv."""
-    rec = json.loads((BEYOND / "recommendation.json").read_text())
-    cand, setting, _ = selection.recommend(study_report.load_selection(BEYOND))
+@pytest.mark.parametrize("folder", [BEYOND, ISSUE20], ids=["issue27", "issue20"])
+def test_recommendation_json_is_the_committed_choice(folder):
+    """Each committed recommendation.json is what selection makes of its selection.csv
+    (the archived one too: without rule columns it compares at the 0.5 cut, as it did)."""
+    rec = json.loads((folder / "recommendation.json").read_text())
+    cand, setting, _ = selection.recommend(study_report.load_selection(folder))
     assert (rec["candidate"], rec["setting"]) == (cand, setting)
 
 
@@ -143,3 +147,19 @@ def test_shipped_rule_decides_the_comparison(tmp_path):
     assert old.beats_bce_f1.tolist() == [True]
     with pytest.raises(ValueError, match="no out-of-fold"):
         selection.shipped_val_f1(rows.assign(val_f1_macro_tuned_oof=[None, .54, .58]))
+
+
+def test_collect_keeps_every_runs_provenance(tmp_path):
+    """Two extra runs of one dataset (leave-one-out picks, then the recommended one) each
+    keep their run.json entry in runs.json; one must not overwrite the other."""
+    metas = {"main": {"dataset": "d", "candidates": ["bce"]},
+             "lodo": {"dataset": "d", "picks": ["f1_plus_bce:beta=1,weight=1"]},
+             "rec": {"dataset": "d", "picks": ["f1_plus_bce:beta=1,weight=1"]}}
+    for name, meta in metas.items():
+        folder = tmp_path / name / "d"
+        folder.mkdir(parents=True)
+        (folder / "run.json").write_text(json.dumps(meta))
+    runs = json.loads((study.collect([tmp_path / n for n in metas], tmp_path / "out")
+                       / "runs.json").read_text())
+    assert sorted(runs) == ["d", "d:f1_plus_bce:beta=1,weight=1",
+                            "d:f1_plus_bce:beta=1,weight=1#2"]

@@ -111,7 +111,7 @@ def test_shipped_rows_are_each_models_rows_at_its_own_rule(study_dir):
                    and r["seed"] == str(row.seed) and r["threshold"] == rule
                    and r["metric"] == row.metric]
         assert row.value == same
-    assert load_shipped(Path(__file__).parents[1] / "experiments" / "beyond") is None
+    assert load_shipped(Path(__file__).parents[1] / "experiments" / "beyond_issue20") is None
 
 
 def test_report_leads_with_each_loss_at_its_shipped_rule(study_dir, tmp_path):
@@ -142,9 +142,9 @@ def test_report_leads_with_each_loss_at_its_shipped_rule(study_dir, tmp_path):
         assert means[cand] == pytest.approx(d["value"].mean(), abs=1e-12)
     assert not any(c.endswith("_tuned") for c in view.candidate)
     assert "Goal: macro-F1 at the rule each model would ship" in text
-    # a study without rules.csv (the committed one) reports as before
+    # a study without rules.csv (the archived issue-20 one) reports as before
     assert study_report.shipped_markdown(Path(__file__).parents[1] / "experiments"
-                                         / "beyond") == ""
+                                         / "beyond_issue20") == ""
 
 
 def test_collect_merges_runs_and_refuses_a_candidate_twice(study_dir, tmp_path):

@@ -613,8 +613,12 @@ def collect(study_dirs, dest):
             merged[name] += rows
         for run_key, meta in metas.items():
             dataset = meta.get("dataset", run_key.split(":")[0])
-            if run_key in runs:
-                run_key = f"{dataset}:{','.join(meta.get('candidates') or ['lodo'])}"
+            if run_key in runs:  # a second run of the dataset: key it by what it trained
+                run_key = (f"{dataset}:"
+                           f"{','.join(meta.get('candidates') or meta.get('picks') or ['lodo'])}")
+            base, n = run_key, 2
+            while run_key in runs:  # never overwrite another run's provenance
+                run_key, n = f"{base}#{n}", n + 1
             runs[run_key] = meta
     dest.mkdir(parents=True, exist_ok=True)
     for name, rows in merged.items():

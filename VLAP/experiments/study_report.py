@@ -23,6 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from VLAP.experiments import selection
+from VLAP.experiments.results import display_name
 from VLAP.experiments.study_candidates import (  # noqa: F401  (study_report.load, ...: public)
     CANDIDATES,
     TUNED_BASELINES,
@@ -318,8 +319,10 @@ def headline_markdown(folder):
     if not shipped:
         return ""
     best, setting, _ = recommend(folder)
+    loss, kw = loss_kwargs(best, parse_setting(setting), epochs=100)
     lines = ["| dataset | " + " | ".join(HEADLINE.values())
-             + f" | recommended: {best} ({setting}) | baselines that beat / tie sigmoidF1 |",
+             + f" | recommended: {display_name(loss, '', kw)} | baselines that beat / tie "
+             "sigmoidF1 |",
              "|---|" + "---|" * (len(HEADLINE) + 2)]
     for dataset in sorted(df.dataset.unique()):
         d = df[(df.dataset == dataset) & (df.metric == "f1_macro")]
