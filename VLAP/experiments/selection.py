@@ -180,16 +180,15 @@ def shipped_val_f1(selection: Any) -> pd.DataFrame:
     sel = pd.DataFrame(_rows(selection))
     shipped = sel["val_f1_macro"].astype(float)
     if "rule" in sel and "val_f1_macro_tuned_oof" in sel:
-        tuned = (sel["rule"].astype(str) == "tuned") & sel["val_f1_macro_tuned_oof"].notna()
-        bad = sel.index[(sel["rule"].astype(str) == "tuned")
-                        & sel["val_f1_macro_tuned_oof"].isna()]
+        tuned = sel["rule"].astype(str) == "tuned"
+        oof = pd.to_numeric(sel["val_f1_macro_tuned_oof"], errors="coerce")
+        bad = sel.index[tuned & oof.isna()]
         if len(bad):
             r = sel.loc[bad[0]]
             raise ValueError("A row ships tuned cuts but has no out-of-fold validation "
                              f"macro-F1 (`val_f1_macro_tuned_oof`): {r.get('dataset', '?')} "
                              f"{r.get('candidate', '?')} {r.get('setting', '?')}")
-        shipped = shipped.where(~tuned, pd.to_numeric(sel["val_f1_macro_tuned_oof"],
-                                                      errors="coerce"))
+        shipped = shipped.where(~tuned, oof)
     return sel.assign(**{SHIPPED: shipped.astype(float)})
 
 
@@ -309,4 +308,5 @@ def leave_one_out(selection: pd.DataFrame, datasets: Optional[Sequence[str]] = N
 
 
 __all__ = ["check_validation_only", "best_index", "best_grid", "choose_setting",
-           "shipped_val_f1", "SHIPPED", "validation_goals", "recommend", "leave_one_out", "NOT_RECOMMENDED", "recommendable"]
+           "shipped_val_f1", "SHIPPED", "validation_goals", "recommend", "leave_one_out",
+           "NOT_RECOMMENDED", "recommendable"]
