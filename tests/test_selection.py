@@ -96,6 +96,38 @@ def test_study_choices_do_not_move_when_test_scores_do(tmp_path, monkeypatch):
     assert not np.allclose(ra.value, rb.value)  # the test numbers did change
 
 
+def test_study_chooses_each_setting_at_the_rule_it_would_ship(tmp_path, monkeypatch):
+    """Issue 27: a setting whose model ships tuned cuts is chosen by its tuned (out-of-fold)
+    validation macro-F1, not by its 0.5 figure. Here beta=1 is best at 0.5 and beta=30
+    best as shipped: the study must choose beta=30 and report its rows."""
+    from VLAP.experiments import runner
+
+    cfg = load_config(DEMO_CONFIG, overrides={"seeds": [0]}, smoke=True)
+    real = runner.train_and_evaluate
+    at_half = {1.0: .9, 5.0: .5, 10.0: .5, 30.0: .3}       # validation macro-F1 at 0.5
+    tuned = {1.0: .6, 5.0: .5, 10.0: .5, 30.0: .95}        # out of fold, with tuned cuts
+
+    def rigged(*args, **kwargs):
+        res = real(*args, **kwargs)
+        beta = float(res.loss_kwargs.get("beta", 1.0))
+        res.val_summary.loc["f1_macro", "value"] = at_half[beta]
+        res.shipped = {**(res.shipped or {}), "val_f1_macro_fixed": at_half[beta],
+                       "val_f1_macro_tuned_oof": tuned[beta],
+                       "strategy": "tuned" if tuned[beta] > at_half[beta] else "fixed"}
+        return res
+
+    monkeypatch.setattr(runner, "train_and_evaluate", rigged)
+    folder = study.run_dataset(cfg, tmp_path, ["sigmoid_f1"], log=lambda *a: None)
+    sel = pd.read_csv(folder / "selection.csv")
+    assert sel.loc[sel.chosen, "setting"].tolist() == ["beta=30"]
+    assert set(pd.read_csv(folder / "results.csv").setting) == {"beta=30"}
+    rules = pd.read_csv(folder / "rules.csv")
+    assert rules[["setting", "rule"]].values.tolist() == [["beta=30", "tuned"]]
+    # the same rows read at 0.5 only (a study without rule columns) choose beta=1
+    rows = sel.drop(columns=["rule", "val_f1_macro_tuned_oof"]).to_dict("records")
+    assert rows[selection.choose_setting(rows, goal_aware=False)]["setting"] == "beta=1"
+
+
 @pytest.mark.parametrize("folder", [BEYOND, ISSUE20], ids=["issue27", "issue20"])
 def test_recommendation_json_is_the_committed_choice(folder):
     """Each committed recommendation.json is what selection makes of its selection.csv

@@ -47,8 +47,10 @@ def test_selection_is_made_on_validation_with_the_documented_rule(study_dir):
         mine = [r for r in sel if r["candidate"] == cand]
         assert len(mine) == len(study.CANDIDATES[cand][2])
         assert sum(r["chosen"] == "True" for r in mine) == 1
-    val = lambda r: {"val_" + k: float(r["val_" + k]) for k in  # noqa: E731
-                     ("f1_macro", "average_precision_macro", "label_count_mae")}
+    def val(r):  # what the study chose on: each setting at the rule its model ships
+        return {**{"val_" + k: float(r["val_" + k]) for k in
+                   ("f1_macro", "average_precision_macro", "label_count_mae")},
+                "rule": r["rule"], "val_f1_macro_tuned_oof": r["val_f1_macro_tuned_oof"]}
     bce = val(next(r for r in sel if r["candidate"] == "bce"))
     count = [r for r in sel if r["candidate"] == "f1_plus_count"]
     pick = study.choose([val(r) for r in count], bce, goal_aware=True)

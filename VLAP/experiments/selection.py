@@ -134,8 +134,11 @@ def choose_setting(rows: Any, reference: Optional[Mapping] = None,
 
     Goal-aware: among rows with ``val_average_precision_macro`` >= the
     reference's (BCE's) and ``val_label_count_mae`` <= the reference's, the best
-    ``val_f1_macro``; if none qualifies (or no reference), the best
-    ``val_f1_macro``. Ties: the earlier row.
+    validation macro-F1; if none qualifies (or no reference), the best
+    validation macro-F1. Ties: the earlier row. Macro-F1 is read at the rule each
+    row's model would ship (:func:`shipped_val_f1`: the out-of-fold tuned figure
+    where ``rule`` is ``"tuned"``), as the recommendation reads it; rows without a
+    ``rule`` are compared at 0.5.
 
     Example:
     >>> rows = [{"val_f1_macro": .6, "val_average_precision_macro": .7, "val_label_count_mae": .5},
@@ -143,8 +146,15 @@ def choose_setting(rows: Any, reference: Optional[Mapping] = None,
     >>> ref = {"val_average_precision_macro": .65, "val_label_count_mae": .6}
     >>> choose_setting(rows, ref), choose_setting(rows, ref, goal_aware=False)
     (0, 1)
+
+    A setting whose model ships tuned cuts is compared at them:
+
+    >>> rows[0].update(rule="tuned", val_f1_macro_tuned_oof=.75)
+    >>> choose_setting(rows, ref, goal_aware=False)
+    0
     """
     rows = _rows(rows)
+    f1 = shipped_val_f1(rows)[SHIPPED].tolist() if rows else []
     order = list(range(len(rows)))
     if goal_aware and reference is not None:
         (reference,) = _rows([reference])
@@ -154,7 +164,7 @@ def choose_setting(rows: Any, reference: Optional[Mapping] = None,
               and rows[i]["val_label_count_mae"] <= reference["val_label_count_mae"]]
         if ok:
             order = ok
-    return max(order, key=lambda i: (rows[i]["val_f1_macro"], -i))
+    return max(order, key=lambda i: (f1[i], -i))
 
 
 #: The validation macro-F1 of each row at the rule it would ship (:func:`shipped_val_f1`).
