@@ -18,6 +18,15 @@ some of them.
 
 Texts are sorted by token count and embedded in batches cut to their longest
 row, so padding costs little; the embeddings come back in the input order.
+
+The forward pass is built for inference once (:mod:`VLAP.models.text.forward`):
+the backbone is loaded without dropout, so Keras' attention takes its fused
+``keras.ops.dot_product_attention`` path; it is compiled with ``jax.jit`` on JAX
+(batches padded to a multiple of 32 tokens and to full batches, so few shapes
+compile) and with one ``tf.function`` on TensorFlow.
+The mean pooling runs there too, so one (rows, hidden_dim) array per batch comes
+back to NumPy. This changes the embeddings by float rounding only (a few 1e-6
+against the eager Keras call with einsum attention).
 """
 
 import re
@@ -28,6 +37,7 @@ import numpy as np
 from VLAP._quiet import progress
 from VLAP.models.text.checkpoints import load_backbone, read_json
 from VLAP.models.text.classifier import _set_feedforward_activation
+from VLAP.models.text.forward import pooled_forward
 from VLAP.models.text.preprocessor import text_preprocessor
 
 
@@ -70,7 +80,7 @@ class SentenceEncoder:
         tok_config = Path(self.folder) / "tokenizer_config.json"
         self.lowercase = bool(read_json(tok_config).get("do_lower_case", True)
                               ) if tok_config.is_file() else True
-        backbone, activation = load_backbone(self.folder)
+        backbone, activation = load_backbone(self.folder, dropout=0.0)  # inference only
         if activation is not None:  # exact GELU, as `text_classifier` sets it
             _set_feedforward_activation(backbone, activation)
         backbone.trainable = False
@@ -80,6 +90,7 @@ class SentenceEncoder:
         self._segment_ids = isinstance(inputs, dict) and "segment_ids" in inputs
         self._fast = _fast_tokenizer(self.folder, self.lowercase, self.sequence_length)
         self._keras_hub = None  # built on the first non-ASCII text
+        self._forward, self._bucket = pooled_forward(backbone)
 
     def _keras_hub_ids(self, texts):
         import keras
@@ -115,47 +126,34 @@ class SentenceEncoder:
 
     def embed_ids(self, ids, batch_size=32, desc="MiniLM features"):
         """Mean-pooled embeddings of token id lists, in batches of similar length."""
-        import keras
-
         lengths = np.array([len(row) for row in ids], dtype=np.int64)
         order = np.argsort(lengths, kind="stable")
         out = np.zeros((len(ids), self.hidden_dim), dtype="float32")
         bar = progress(None, total=len(ids), desc=desc, unit="text")  # texts/s, on a terminal
-        with _no_grad(), bar:
+        with bar:
             for start in range(0, len(ids), batch_size):
                 idx = order[start:start + batch_size]
                 width = max(1, int(lengths[idx].max()))
-                token_ids = np.zeros((len(idx), width), dtype="int32")
-                mask = np.zeros((len(idx), width), dtype=bool)
+                rows = len(idx)
+                if self._bucket:  # jit: few shapes, so few compilations
+                    width = min(-(-width // self._bucket) * self._bucket,
+                                max(width, self.sequence_length))
+                    rows = batch_size
+                token_ids = np.zeros((rows, width), dtype="int32")
+                mask = np.zeros((rows, width), dtype=bool)
+                mask[len(idx):, 0] = True  # filler rows (discarded): one unmasked token
                 for r, i in enumerate(idx):
                     token_ids[r, :lengths[i]] = ids[i]
                     mask[r, :lengths[i]] = True
                 feed = {"token_ids": token_ids, "padding_mask": mask}
                 if self._segment_ids:
                     feed["segment_ids"] = np.zeros_like(token_ids)
-                result = self.backbone(feed, training=False)
-                seq = result["sequence_output"] if isinstance(result, dict) else result
-                seq = keras.ops.convert_to_numpy(seq)
-                m = mask[..., None].astype("float32")
-                out[idx] = (seq * m).sum(1) / np.maximum(m.sum(1), 1.0)
+                out[idx] = self._forward(feed)[:len(idx)]
                 bar.update(len(idx))
         return out
 
     def __call__(self, texts, batch_size=32):
         return self.embed_ids(self.tokenize(texts), batch_size=batch_size)
-
-
-def _no_grad():
-    """torch.no_grad() on the torch backend (the frozen backbone records no graph)."""
-    import contextlib
-
-    import keras
-
-    if keras.backend.backend() == "torch":
-        import torch
-
-        return torch.no_grad()
-    return contextlib.nullcontext()
 
 
 __all__ = ["SentenceEncoder"]
