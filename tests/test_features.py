@@ -502,6 +502,89 @@ def test_minilm_embeddings_match_hugging_face_mean_pooling():
     assert _cosines(ours, expected).min() >= 0.999
 
 
+def _small_feed(rows=3, width=7, vocabulary=50, seed=0):
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(1, width + 1, size=rows)
+    lengths[0] = width  # one full row, one short
+    mask = np.arange(width)[None, :] < lengths[:, None]
+    ids = np.where(mask, rng.integers(1, vocabulary, size=(rows, width)), 0).astype("int32")
+    return {"token_ids": ids, "padding_mask": mask, "segment_ids": np.zeros_like(ids)}
+
+
+def _keras_call_pooled(backbone, feed):
+    """Mean pooling of the backbone's own (eager) Keras call, in NumPy."""
+    import keras
+
+    feed = {k: v for k, v in feed.items() if k in backbone.input}
+    out = backbone(feed, training=False)
+    seq = keras.ops.convert_to_numpy(out["sequence_output"] if isinstance(out, dict) else out)
+    m = feed["padding_mask"][..., None].astype("float32")
+    return (seq * m).sum(1) / np.maximum(m.sum(1), 1.0)
+
+
+@pytest.mark.parametrize("architecture", ["BertBackbone", "DistilBertBackbone"])
+def test_pooled_forward_equals_the_keras_call(architecture, monkeypatch):
+    """The backend's inference forward pass (compiled on JAX and TensorFlow; torch's fused
+    kernels on the weights of a BERT backbone) gives the Keras call's mean-pooled
+    embeddings, on a small random backbone with padded rows."""
+    import keras
+    keras_hub = pytest.importorskip("keras_hub")
+    from VLAP import _compat
+    from VLAP.models.text.forward import pooled_forward
+
+    keras.utils.set_random_seed(0)
+    backbone = getattr(keras_hub.models, architecture)(
+        vocabulary_size=50, num_layers=2, num_heads=2, hidden_dim=8, intermediate_dim=16,
+        max_sequence_length=16, dropout=0.0)
+    backbone.trainable = False
+    feed = _small_feed()
+    expected = _keras_call_pooled(backbone, feed)
+    forward, bucket = pooled_forward(backbone)
+    fast = "_torch_bert_forward" in forward.__qualname__
+    # on torch, a BERT backbone takes the fused path; anything else the Keras call
+    assert fast == (keras.backend.backend() == "torch" and architecture == "BertBackbone")
+    assert bucket == (32 if keras.backend.backend() == "jax" else 0)
+    got = forward({k: v for k, v in feed.items() if k in backbone.input})
+    assert got.shape == (3, 8) and got.dtype == np.float32
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5)
+    if fast:  # a keras-hub without the sub-layers VLAP reads: the Keras call, same numbers
+        monkeypatch.setattr(_compat, "encoder_sublayers", lambda encoder: None)
+        forward, _ = pooled_forward(backbone)
+        assert "_torch_bert_forward" not in forward.__qualname__
+        np.testing.assert_allclose(forward(feed), expected, rtol=0, atol=1e-5)
+
+
+def _arxiv_abstracts(shared_data, n):
+    return list(datasets.load_arxiv_csv(shared_data / "arxiv" / "arxiv_abstracts_sample.csv")
+                .texts[:n])
+
+
+@pytest.mark.slow
+def test_minilm_forward_matches_the_hugging_face_loop_on_real_and_edge_texts(shared_data):
+    """The Keras runtime's forward pass against the model's reference (transformers'
+    AutoModel on torch, mean pooling) on the same token ids: arXiv abstracts, emoji,
+    CJK, accented, empty, control-character and long texts. With its own tokeniser
+    the runtime gives the same embeddings on plain-ASCII texts (keras-hub's tokeniser
+    differs from Hugging Face's on the others: see VLAP.models.text.embedding)."""
+    folder = _minilm_folder_or_skip()
+    pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    texts = _arxiv_abstracts(shared_data, 40) + ONNX_EDGE_TEXTS
+    expected = _hf_loop(folder, texts, 128, batch_size=32)
+    ids = transformers.AutoTokenizer.from_pretrained(folder)(
+        texts, truncation=True, max_length=128)["input_ids"]
+    encoder = features._minilm_encoder(128)
+    ours = encoder.embed_ids(ids, batch_size=32)
+    assert ours.shape == (len(texts), 384) and np.isfinite(ours).all()
+    cos = _cosines(ours, expected)
+    assert cos.min() >= 0.999, [texts[i][:40] for i in np.flatnonzero(cos < 0.999)]
+    assert np.abs(ours - expected).max() < 1e-4  # float rounding, not another model
+    plain = [i for i, t in enumerate(texts) if t.isascii()]
+    assert len(plain) > 40
+    own = features.MiniLMFeaturizer(sequence_length=128).transform([texts[i] for i in plain])
+    assert _cosines(own, expected[plain]).min() >= 0.999
+
+
 def test_tfidf_fit_transform_is_one_pass_with_the_same_numbers(monkeypatch):
     train, new = _texts()
     expected = features.TfidfFeaturizer(max_features=50).fit(train)

@@ -23,7 +23,8 @@ The forward pass is built for inference once (:mod:`VLAP.models.text.forward`):
 the backbone is loaded without dropout, so Keras' attention takes its fused
 ``keras.ops.dot_product_attention`` path; it is compiled with ``jax.jit`` on JAX
 (batches padded to a multiple of 32 tokens and to full batches, so few shapes
-compile) and with one ``tf.function`` on TensorFlow.
+compile) and with one ``tf.function`` on TensorFlow; on torch the BERT layers run
+as torch's fused kernels on the backbone's weights under ``torch.inference_mode``.
 The mean pooling runs there too, so one (rows, hidden_dim) array per batch comes
 back to NumPy. This changes the embeddings by float rounding only (a few 1e-6
 against the eager Keras call with einsum attention).

@@ -9,7 +9,13 @@ mask), computed where the backend is fastest at it:
   returned bucket width and to full batches (few shapes).
 - **TensorFlow**: one ``tf.function`` of the call and the pooling, with unknown batch
   and length (one trace).
-- **torch**: the eager Keras call under ``torch.no_grad``.
+- **torch**: for a keras-hub BERT backbone (MiniLM), the same layers computed with
+  torch's fused kernels on the backbone's own weights, under ``torch.inference_mode``:
+  each projection one ``linear`` with its bias (Keras' ``Dense`` and ``EinsumDense``
+  multiply, then add the bias in a second pass), the query/key/value projections in
+  one matrix product, attention by ``scaled_dot_product_attention`` with the padding
+  mask, ``layer_norm`` and the layers' own activation; the embeddings are the
+  backbone's own layers. Any other backbone: its eager Keras call.
 
 The attention goes through Keras' fused ``ops.dot_product_attention`` (torch's
 ``scaled_dot_product_attention``, JAX's ``dot_product_attention``) when the backbone
@@ -18,6 +24,12 @@ it with (``load_backbone(..., dropout=0.0)``). All of this changes the embedding
 by float rounding only (max abs difference a few 1e-6 against the eager Keras
 call with einsum attention; ``tests/test_features.py``).
 """
+
+import math
+
+import numpy as np
+
+from VLAP import _compat
 
 
 def pooled_forward(backbone):
@@ -33,6 +45,10 @@ def pooled_forward(backbone):
         return _jax_forward(backbone), 32
     if backend == "tensorflow":
         return _tensorflow_forward(backbone), 0
+    if backend == "torch":
+        fast = _torch_bert_forward(backbone)
+        if fast is not None:
+            return fast, 0
     return _eager_forward(backbone), 0
 
 
@@ -101,6 +117,117 @@ def _tensorflow_forward(backbone):
         return _mean_pool(seq, feed["padding_mask"])
 
     return lambda feed: traced({k: feed[k] for k in spec}).numpy()
+
+
+def _torch_bert_forward(backbone):
+    """The torch forward of a keras-hub ``BertBackbone`` (post-norm encoders, float32,
+    no quantisation), or None for any other backbone (the caller then uses Keras')."""
+    import keras
+    import keras_hub
+    import torch
+    import torch.nn.functional as F
+
+    if not isinstance(backbone, keras_hub.models.BertBackbone) or (
+            backbone.compute_dtype != "float32" or backbone.dtype_policy.quantization_mode):
+        return None
+    blocks = []
+    for encoder in backbone.transformer_layers:
+        block = _torch_encoder_weights(encoder, int(backbone.hidden_dim))
+        if block is None:
+            return None
+        blocks.append(block)
+
+    def encoder_block(x, mask, w):
+        rows, width, hidden = x.shape
+        heads, dim = w["heads"], w["head_dim"]
+        qkv = F.linear(x, w["qkv"], w["qkv_bias"]).view(rows, width, 3, heads, dim)
+        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # (rows, heads, width, dim) each
+        a = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=w["scale"])
+        a = F.linear(a.transpose(1, 2).reshape(rows, width, heads * dim), w["out"],
+                     w["out_bias"])
+        x = F.layer_norm(x + a, (hidden,), *w["attention_norm"])
+        h = w["activation"](F.linear(x, w["intermediate"], w["intermediate_bias"]))
+        h = F.linear(h, w["output"], w["output_bias"])
+        return F.layer_norm(x + h, (hidden,), *w["feedforward_norm"])
+
+    device = blocks[0]["qkv"].device
+
+    def forward(feed):
+        with torch.inference_mode():
+            ids = torch.as_tensor(feed["token_ids"], device=device)
+            padding = torch.as_tensor(feed["padding_mask"], device=device)
+            segments = torch.as_tensor(feed.get("segment_ids", np.zeros_like(feed["token_ids"])),
+                                       device=device)
+            tokens = backbone.token_embedding(ids)
+            x = backbone.embeddings_add((tokens, backbone.position_embedding(tokens),
+                                         backbone.segment_embedding(segments)))
+            x = backbone.embeddings_layer_norm(x)
+            keys = padding[:, None, None, :]  # every query attends to the real tokens
+            for block in blocks:
+                x = encoder_block(x, keys, block)
+            m = padding[..., None].to(x.dtype)
+            pooled = (x * m).sum(1) / m.sum(1).clamp(min=1.0)
+            return keras.ops.convert_to_numpy(pooled)
+
+    return forward
+
+
+def _torch_encoder_weights(encoder, hidden):
+    """The weights of a post-norm keras-hub ``TransformerEncoder`` as ``F.linear`` takes
+    them (``(out, in)`` views of the Keras kernels; query/key/value concatenated), or
+    None when its layout is not the one this forward pass computes."""
+    import keras
+    import torch
+
+    parts = _compat.encoder_sublayers(encoder)
+    if parts is None or encoder.normalize_first:
+        return None
+    mha = parts["attention"]
+    heads, dim = int(mha.num_heads), int(mha.key_dim)
+    projections = (mha.query_dense, mha.key_dense, mha.value_dense)
+    if (type(mha) is not keras.layers.MultiHeadAttention
+            or mha.get_config().get("attention_axes") not in (None, 1, (1,), [1])
+            or int(mha.value_dim or dim) != dim or heads * dim != hidden
+            or any(type(p) is not keras.layers.EinsumDense or p.bias is None
+                   or tuple(p.kernel.shape) != (hidden, heads, dim)
+                   or tuple(p.bias.shape) != (heads, dim) for p in projections)
+            or type(mha.output_dense) is not keras.layers.EinsumDense
+            or tuple(mha.output_dense.kernel.shape) != (heads, dim, hidden)
+            or mha.output_dense.bias is None):
+        return None
+    norms = (parts["attention_norm"], parts["feedforward_norm"])
+    if any(type(n) is not keras.layers.LayerNormalization or not (n.center and n.scale)
+           or getattr(n, "rms_scaling", False) or n.axis not in (-1, [-1], 2, [2])
+           for n in norms):
+        return None
+    intermediate, output = parts["intermediate"], parts["output"]
+    if (any(type(d) is not keras.layers.Dense or d.bias is None for d in (intermediate, output))
+            or output.activation is not keras.activations.linear):
+        return None
+
+    def value(variable):
+        return variable.value.detach()
+
+    return {
+        "heads": heads, "head_dim": dim, "scale": 1.0 / math.sqrt(dim),
+        "qkv": torch.cat([value(p.kernel).reshape(hidden, hidden) for p in projections],
+                         dim=1).t().contiguous(),
+        "qkv_bias": torch.cat([value(p.bias).reshape(hidden) for p in projections]),
+        "out": value(mha.output_dense.kernel).reshape(hidden, hidden).t(),
+        "out_bias": value(mha.output_dense.bias),
+        "attention_norm": _norm_args(norms[0]),
+        "intermediate": value(intermediate.kernel).t(),
+        "intermediate_bias": value(intermediate.bias),
+        "activation": intermediate.activation,
+        "output": value(output.kernel).t(),
+        "output_bias": value(output.bias),
+        "feedforward_norm": _norm_args(norms[1]),
+    }
+
+
+def _norm_args(norm):
+    """``(weight, bias, eps)`` of a Keras ``LayerNormalization`` for ``F.layer_norm``."""
+    return norm.gamma.value.detach(), norm.beta.value.detach(), float(norm.epsilon)
 
 
 __all__ = ["pooled_forward"]
