@@ -202,6 +202,7 @@ def test_encoder_sublayers_compose_the_encoder(monkeypatch):
     # the roles are what VLAP's forward pass computes with them (post-norm encoder)
     assert not encoder.normalize_first
     attention_mask = mask[:, None, :]
+    x = keras.ops.convert_to_tensor(x)
     h = parts["attention_norm"](x + parts["attention"](x, x, attention_mask=attention_mask))
     out = parts["feedforward_norm"](h + parts["output"](parts["intermediate"](h)))
     np.testing.assert_allclose(keras.ops.convert_to_numpy(out), expected, rtol=0, atol=1e-6)
