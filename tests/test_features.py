@@ -477,6 +477,9 @@ def test_minilm_embeddings_same_as_before_on_real_and_edge_texts():
     # built once: a second call reuses the encoder, in the input order
     encoder = features._minilm_encoder(64)
     assert features._minilm_encoder(64) is encoder
+    # built for inference: no dropout, so Keras' attention is its fused dot_product_attention
+    assert encoder.backbone.dropout == 0.0
+    assert all(layer.dropout == 0.0 for layer in encoder.backbone.transformer_layers)
     assert encoder.tokenize(texts) == encoder.tokenize(texts, fast=False)
     # (other batches: the same numbers up to float rounding)
     np.testing.assert_allclose(f.transform(texts[::-1]), now[::-1], atol=1e-5)
