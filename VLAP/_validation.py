@@ -231,6 +231,11 @@ def check_scores(scores: Any, name: str = "scores", *, shape: Sequence[int] | No
             f"`{name}` must have the same shape as `{like}`. Received: "
             f"{name}.shape={scores.shape}, {like}.shape={tuple(shape)}"
         )
+    if probabilities and scores.size and scores.dtype.kind == "f":
+        # one pass each for min and max, no mask: NaN and infinities fail this range
+        # check too, and then the checks below name what is wrong
+        if 0.0 <= scores.min() and scores.max() <= 1.0:
+            return scores
     finite = np.isfinite(scores)
     if not finite.all():
         raise ValueError(

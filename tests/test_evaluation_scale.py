@@ -362,3 +362,190 @@ def test_one_counting_path_for_losses_metrics_and_report(monkeypatch):
     VLAP.metrics.MultilabelF1().update_state(y, logits)
     evaluate_predictions(y, 1.0 / (1.0 + np.exp(-logits)))
     assert calls == ["_KerasNamespace", "_KerasNamespace", "_NumpyNamespace"]
+
+
+# --- issue 29 item 3: the faster ranking paths stay exact ---------------------------
+
+
+def _edge_case(name, seed=0):
+    """(y, scores) with what the ranking paths treat specially, by name."""
+    r = np.random.default_rng(seed)
+    if name == "ties":  # two score levels: every positive is tied, groups of ~40
+        y = (r.random((90, 9)) < 0.3).astype(np.uint8)
+        return y, (r.integers(0, 2, y.shape) / 1.0).astype(np.float32)
+    if name == "long_ties":  # runs of equal scores far longer than TIE_WINDOW
+        y = (r.random((400, 5)) < 0.2).astype(np.uint8)
+        return y, r.integers(0, 3, y.shape) / 2.0
+    if name == "zero_and_one_rows":  # examples with no positive and with only positives
+        y = (r.random((60, 7)) < 0.4).astype(np.uint8)
+        y[::5], y[1::7] = 0, 1
+        return y, r.integers(0, 6, y.shape) / 5.0
+    if name == "all_zero":
+        return np.zeros((20, 4), np.uint8), r.random((20, 4)).astype(np.float32)
+    if name == "all_one":
+        return np.ones((20, 4), np.uint8), r.integers(0, 3, (20, 4)) / 2.0
+    if name == "single_label":
+        y = (r.random((50, 1)) < 0.5).astype(np.uint8)
+        return y, r.integers(0, 4, y.shape) / 3.0
+    if name == "k_over_labels":  # 3 labels, ks up to 7
+        y = (r.random((70, 3)) < 0.5).astype(np.uint8)
+        return y, r.integers(0, 3, y.shape) / 2.0
+    raise ValueError(name)
+
+
+EDGE_CASES = ["ties", "long_ties", "zero_and_one_rows", "all_zero", "all_one",
+              "single_label", "k_over_labels"]
+
+
+def _example_reference(y, s, ks):
+    """The per-example rows from scikit-learn (brute force for precision/recall@k).
+
+    scikit-learn refuses one label (a "binary" target): there, by hand, LRAP is 1
+    (the label ranks first, or the example has no positive), coverage counts the
+    positive examples' one label, and there is no pair to misorder."""
+    if y.shape[1] > 1:
+        ref = {"label_ranking_average_precision": label_ranking_average_precision_score(y, s),
+               "coverage_error": coverage_error(y, s),
+               "label_ranking_loss": label_ranking_loss(y, s)}
+    else:
+        ref = {"label_ranking_average_precision": 1.0, "coverage_error": float(y.mean()),
+               "label_ranking_loss": 0.0}
+    pos = y.sum(1)
+    for k in ks:
+        hits = np.array([_expected_hits_at_k(y[i], s[i], k) for i in range(len(y))])
+        ref[f"precision_at_{k}"] = np.mean(hits / k)
+        ref[f"recall_at_{k}"] = np.mean(np.divide(hits, pos, out=np.zeros(len(y)),
+                                                  where=pos > 0))
+        # scikit-learn refuses nDCG on one label: the one label ranks first, gain y / 1
+        ref[f"ndcg_at_{k}"] = (ndcg_score(y, s, k=k) if y.shape[1] > 1
+                               else float(np.mean(y[:, 0])))
+    return ref
+
+
+@pytest.mark.parametrize("chunk", [None, 37])
+@pytest.mark.parametrize("case", EDGE_CASES)
+def test_example_rows_on_edge_cases_equal_sklearn(case, chunk, monkeypatch):
+    """Every per-example row, on inputs with ties, all-zero and all-one rows, one
+    label, k > num_labels, in one chunk and in chunks of a few rows."""
+    if chunk:
+        monkeypatch.setattr(ranking, "CHUNK_ELEMENTS", chunk)
+    y, s = _edge_case(case)
+    ks = (1, 3, 7)
+    sums = ranking.ExampleRankingSums(y.shape[1], ks)
+    sums.update(y, s)
+    got = sums.metrics()
+    for name, want in _example_reference(y, s, ks).items():
+        assert abs(got[name] - want) <= TOL, (case, name, got[name], want)
+
+
+def _label_reference(y, s):
+    ap, auc = np.full(y.shape[1], np.nan), np.full(y.shape[1], np.nan)
+    for j in range(y.shape[1]):
+        if _defined(y[:, j]):
+            ap[j] = average_precision_score(y[:, j], s[:, j])
+            auc[j] = roc_auc_score(y[:, j], s[:, j])
+    return ap, auc
+
+
+@pytest.mark.parametrize("merge", [False, True])
+@pytest.mark.parametrize("case", EDGE_CASES)
+def test_label_and_micro_on_edge_cases_equal_sklearn(case, merge, monkeypatch):
+    """Per-label and micro AP/AUC of the report's path (per-label sorts, then the
+    micro average merged from them or sorted), with small pieces and chunks."""
+    monkeypatch.setattr(ranking, "CHUNK_ELEMENTS", 53)
+    monkeypatch.setattr(ranking, "MERGE_ELEMENTS", 64)
+    monkeypatch.setattr(ranking, "MERGE_MIN_ROW", 1 if merge else 1 << 40)
+    y, s = _edge_case(case)
+    keys = ranking.transposed_keys([(y, s)], y.shape[1])
+    ap, auc = ranking.sorted_label_scores(keys)
+    want_ap, want_auc = _label_reference(y, s)
+    np.testing.assert_allclose(ap, want_ap, rtol=0, atol=TOL)
+    np.testing.assert_allclose(auc, want_auc, rtol=0, atol=TOL)
+    micro = ranking.row_sorted_micro_scores(keys, int(y.sum()))
+    if _defined(y):
+        assert abs(micro[0] - average_precision_score(y.ravel(), s.ravel())) <= TOL
+        assert abs(micro[1] - roc_auc_score(y.ravel(), s.ravel())) <= TOL
+    else:
+        assert np.isnan(micro).all()
+
+
+@pytest.mark.parametrize("merge", [False, True])
+@pytest.mark.parametrize("case", ["ties", "long_ties", "zero_and_one_rows", "k_over_labels"])
+def test_report_rows_on_edge_cases_equal_sklearn(case, merge, monkeypatch):
+    """Every row of the report (thresholded, per-label, micro, per-example) against
+    scikit-learn, through either micro path and in small chunks."""
+    monkeypatch.setattr(ranking, "CHUNK_ELEMENTS", 41)
+    monkeypatch.setattr(counts_module, "CHUNK_ELEMENTS", 41)
+    monkeypatch.setattr(ranking, "MERGE_ELEMENTS", 64)
+    monkeypatch.setattr(ranking, "MERGE_MIN_ROW", 1 if merge else 1 << 40)
+    y, s = _edge_case(case)
+    ks = (1, 3, 7)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        df = evaluate_predictions(y, s, ks=ks)
+    want = _sklearn_thresholded(y, (s > 0.5).astype(np.uint8))
+    want.update(_example_reference(y, s, ks))
+    ap, auc = _label_reference(y, s)
+    want["average_precision_macro"] = np.nanmean(ap) if np.isfinite(ap).any() else np.nan
+    want["roc_auc_macro"] = np.nanmean(auc) if np.isfinite(auc).any() else np.nan
+    want["average_precision_micro"] = average_precision_score(y.ravel(), s.ravel())
+    want["roc_auc_micro"] = roc_auc_score(y.ravel(), s.ravel())
+    for name, value in want.items():
+        assert abs(df.loc[name, "value"] - value) <= TOL, (case, name, df.loc[name, "value"], value)
+
+
+def test_report_merges_the_micro_average_only_where_it_pays(monkeypatch):
+    """Long label rows, few labels: the merge; otherwise one sort (both exact)."""
+    used = []
+    monkeypatch.setattr(ranking, "merged_micro_scores",
+                        lambda *a, **k: used.append("merge") or (0.0, 0.0))
+    monkeypatch.setattr(ranking, "sorted_micro_scores",
+                        lambda *a, **k: used.append("sort") or (0.0, 0.0))
+    keys = np.zeros((3, 10), np.uint32)
+    ranking.row_sorted_micro_scores(keys)
+    monkeypatch.setattr(ranking, "MERGE_MIN_ROW", 10)
+    ranking.row_sorted_micro_scores(keys)
+    monkeypatch.setattr(ranking, "MERGE_MAX_ROWS", 2)
+    ranking.row_sorted_micro_scores(keys)
+    assert used == ["sort", "merge", "sort"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(1, 300), st.integers(1, 80), st.integers(0, 2**32 - 1))
+def test_first_at_least_is_a_left_search(n, levels, seed):
+    """The windowed bisection and the gallop beyond it find np.searchsorted's index,
+    for runs of equal keys shorter and longer than TIE_WINDOW, near index 0 too."""
+    r = np.random.default_rng(seed)
+    keys = np.sort(r.integers(0, levels, n)).astype(np.uint32)
+    i = r.integers(0, n, 50)
+    target = keys[i] - r.integers(0, 2, 50).astype(np.uint32) * (keys[i] > 0)
+    got = ranking._first_at_least(keys, i, target)
+    np.testing.assert_array_equal(got, np.searchsorted(keys, target, side="left"))
+
+
+@pytest.mark.parametrize("shape,axis", [((70_000, 2), 0), ((3, 70_000), 1), ((5, 4), 0),
+                                        ((5, 4), -1)])
+def test_numpy_namespace_counts_bool_exactly(shape, axis):
+    """0/1 counts summed in small integers equal NumPy's int64 sums, also past
+    65,535 ones along the axis (where a 16-bit count would wrap)."""
+    x = np.ones(shape, dtype=bool)
+    x[::3] = False
+    got = NUMPY_OPS.sum(x, axis)
+    assert got.dtype == np.int64
+    np.testing.assert_array_equal(got, np.sum(x, axis))
+    u = x.view(np.uint8)
+    np.testing.assert_array_equal(NUMPY_OPS.sum(u, axis), np.sum(u, axis))
+
+
+@pytest.mark.parametrize("bad,match", [(np.nan, "NaN or infinite"), (np.inf, "NaN or infinite"),
+                                       (-np.inf, "NaN or infinite"), (1.5, r"in \[0, 1\]"),
+                                       (-0.25, r"in \[0, 1\]")])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_scores_checked_by_their_range_first_still_name_the_problem(bad, match, dtype):
+    """The range check that runs first (min and max, no mask) lets no NaN or
+    infinity through, and the error still says which it is."""
+    y = np.array([[1, 0], [0, 1]])
+    s = np.array([[0.2, 0.4], [0.9, 0.1]], dtype=dtype)
+    s[1, 0] = bad
+    with pytest.raises(ValueError, match=match):
+        evaluate_predictions(y, s)

@@ -19,6 +19,8 @@ tensorflow_pass_only("which setting, loss and pick is chosen is read from the st
                      "and validation scores: the same logic on every backend")
 
 BEYOND = Path(__file__).parents[1] / "experiments" / "beyond"
+#: The study before issue 27 (no rules.csv: every comparison at the 0.5 cut), kept as it was.
+ISSUE20 = Path(__file__).parents[1] / "experiments" / "beyond_issue20"
 
 
 def _choices(folder):
@@ -94,10 +96,44 @@ def test_study_choices_do_not_move_when_test_scores_do(tmp_path, monkeypatch):
     assert not np.allclose(ra.value, rb.value)  # the test numbers did change
 
 
-def test_recommendation_json_is_the_committed_choice():
-    """The committed recommendation.json is what selection makes of selection.csv."""
-    rec = json.loads((BEYOND / "recommendation.json").read_text())
-    cand, setting, _ = selection.recommend(study_report.load_selection(BEYOND))
+def test_study_chooses_each_setting_at_the_rule_it_would_ship(tmp_path, monkeypatch):
+    """Issue 27: a setting whose model ships tuned cuts is chosen by its tuned (out-of-fold)
+    validation macro-F1, not by its 0.5 figure. Here beta=1 is best at 0.5 and beta=30
+    best as shipped: the study must choose beta=30 and report its rows."""
+    from VLAP.experiments import runner
+
+    cfg = load_config(DEMO_CONFIG, overrides={"seeds": [0]}, smoke=True)
+    real = runner.train_and_evaluate
+    at_half = {1.0: .9, 5.0: .5, 10.0: .5, 30.0: .3}       # validation macro-F1 at 0.5
+    tuned = {1.0: .6, 5.0: .5, 10.0: .5, 30.0: .95}        # out of fold, with tuned cuts
+
+    def rigged(*args, **kwargs):
+        res = real(*args, **kwargs)
+        beta = float(res.loss_kwargs.get("beta", 1.0))
+        res.val_summary.loc["f1_macro", "value"] = at_half[beta]
+        res.shipped = {**(res.shipped or {}), "val_f1_macro_fixed": at_half[beta],
+                       "val_f1_macro_tuned_oof": tuned[beta],
+                       "strategy": "tuned" if tuned[beta] > at_half[beta] else "fixed"}
+        return res
+
+    monkeypatch.setattr(runner, "train_and_evaluate", rigged)
+    folder = study.run_dataset(cfg, tmp_path, ["sigmoid_f1"], log=lambda *a: None)
+    sel = pd.read_csv(folder / "selection.csv")
+    assert sel.loc[sel.chosen, "setting"].tolist() == ["beta=30"]
+    assert set(pd.read_csv(folder / "results.csv").setting) == {"beta=30"}
+    rules = pd.read_csv(folder / "rules.csv")
+    assert rules[["setting", "rule"]].values.tolist() == [["beta=30", "tuned"]]
+    # the same rows read at 0.5 only (a study without rule columns) choose beta=1
+    rows = sel.drop(columns=["rule", "val_f1_macro_tuned_oof"]).to_dict("records")
+    assert rows[selection.choose_setting(rows, goal_aware=False)]["setting"] == "beta=1"
+
+
+@pytest.mark.parametrize("folder", [BEYOND, ISSUE20], ids=["issue27", "issue20"])
+def test_recommendation_json_is_the_committed_choice(folder):
+    """Each committed recommendation.json is what selection makes of its selection.csv
+    (the archived one too: without rule columns it compares at the 0.5 cut, as it did)."""
+    rec = json.loads((folder / "recommendation.json").read_text())
+    cand, setting, _ = selection.recommend(study_report.load_selection(folder))
     assert (rec["candidate"], rec["setting"]) == (cand, setting)
 
 
@@ -143,3 +179,19 @@ def test_shipped_rule_decides_the_comparison(tmp_path):
     assert old.beats_bce_f1.tolist() == [True]
     with pytest.raises(ValueError, match="no out-of-fold"):
         selection.shipped_val_f1(rows.assign(val_f1_macro_tuned_oof=[None, .54, .58]))
+
+
+def test_collect_keeps_every_runs_provenance(tmp_path):
+    """Two extra runs of one dataset (leave-one-out picks, then the recommended one) each
+    keep their run.json entry in runs.json; one must not overwrite the other."""
+    metas = {"main": {"dataset": "d", "candidates": ["bce"]},
+             "lodo": {"dataset": "d", "picks": ["f1_plus_bce:beta=1,weight=1"]},
+             "rec": {"dataset": "d", "picks": ["f1_plus_bce:beta=1,weight=1"]}}
+    for name, meta in metas.items():
+        folder = tmp_path / name / "d"
+        folder.mkdir(parents=True)
+        (folder / "run.json").write_text(json.dumps(meta))
+    runs = json.loads((study.collect([tmp_path / n for n in metas], tmp_path / "out")
+                       / "runs.json").read_text())
+    assert sorted(runs) == ["d", "d:f1_plus_bce:beta=1,weight=1",
+                            "d:f1_plus_bce:beta=1,weight=1#2"]

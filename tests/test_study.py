@@ -47,8 +47,10 @@ def test_selection_is_made_on_validation_with_the_documented_rule(study_dir):
         mine = [r for r in sel if r["candidate"] == cand]
         assert len(mine) == len(study.CANDIDATES[cand][2])
         assert sum(r["chosen"] == "True" for r in mine) == 1
-    val = lambda r: {"val_" + k: float(r["val_" + k]) for k in  # noqa: E731
-                     ("f1_macro", "average_precision_macro", "label_count_mae")}
+    def val(r):  # what the study chose on: each setting at the rule its model ships
+        return {**{"val_" + k: float(r["val_" + k]) for k in
+                   ("f1_macro", "average_precision_macro", "label_count_mae")},
+                "rule": r["rule"], "val_f1_macro_tuned_oof": r["val_f1_macro_tuned_oof"]}
     bce = val(next(r for r in sel if r["candidate"] == "bce"))
     count = [r for r in sel if r["candidate"] == "f1_plus_count"]
     pick = study.choose([val(r) for r in count], bce, goal_aware=True)
@@ -111,7 +113,7 @@ def test_shipped_rows_are_each_models_rows_at_its_own_rule(study_dir):
                    and r["seed"] == str(row.seed) and r["threshold"] == rule
                    and r["metric"] == row.metric]
         assert row.value == same
-    assert load_shipped(Path(__file__).parents[1] / "experiments" / "beyond") is None
+    assert load_shipped(Path(__file__).parents[1] / "experiments" / "beyond_issue20") is None
 
 
 def test_report_leads_with_each_loss_at_its_shipped_rule(study_dir, tmp_path):
@@ -123,13 +125,28 @@ def test_report_leads_with_each_loss_at_its_shipped_rule(study_dir, tmp_path):
         mine = [x for x in rules if x["candidate"] == r.candidate]
         assert (r.tuned, r.models) == (sum(x["rule"] == "tuned" for x in mine), len(mine))
     text = study_report.markdown(merged)
-    assert text.startswith("#### Each loss with the rule it would ship")
+    assert text.startswith("#### Headline: test macro-F1, each model decided by the rule")
+    assert "\n#### Each loss with the rule it would ship" in text
+    # the headline's cells are the shipped rows' means (BCE's tuned cuts where it ships them)
+    shipped = load_shipped(merged)
+    (row,) = [x for x in study_report.headline_markdown(merged).splitlines()
+              if x.startswith("| synthetic |")]
+    bce = shipped[(shipped.candidate == "bce") & (shipped.metric == "f1_macro")]["value"]
+    assert row.split(" | ")[1].strip("*").startswith(f"{bce.mean():.3f}")
     for cand in CANDIDATES:
         assert f"| {cand} | " in text.split("\n#### synthetic")[0]
     assert "sigmoidF1 as shipped: " in text
-    # a study without rules.csv (the committed one) reports as before
+    # the goal, Pareto and count tables compare the same shipped rows, BCE's included
+    view = study_report.decided_stats(merged)
+    shipped = load_shipped(merged)
+    means = view[view.metric == "f1_macro"].set_index("candidate")["mean"]
+    for cand, d in shipped[shipped.metric == "f1_macro"].groupby("candidate"):
+        assert means[cand] == pytest.approx(d["value"].mean(), abs=1e-12)
+    assert not any(c.endswith("_tuned") for c in view.candidate)
+    assert "Goal: macro-F1 at the rule each model would ship" in text
+    # a study without rules.csv (the archived issue-20 one) reports as before
     assert study_report.shipped_markdown(Path(__file__).parents[1] / "experiments"
-                                         / "beyond") == ""
+                                         / "beyond_issue20") == ""
 
 
 def test_collect_merges_runs_and_refuses_a_candidate_twice(study_dir, tmp_path):

@@ -17,11 +17,17 @@ positives whose neighbour has the same score.
   from one in-place sort of the keys (no flattened copy of the scores), each
   tied positive's group found by a search near it (:func:`sorted_micro_scores`).
   :func:`merged_micro_scores` gets the same from per-label sorted keys by a
-  merge (a sample sort in cache-sized pieces); it is not faster than the one
-  sort in NumPy (BENCHMARKS.md), so the report uses the sort.
+  merge (a sample sort in cache-sized pieces): faster than the one sort only
+  when the keys are many per label and the labels few (1,000 labels x 100,000
+  examples and more, BENCHMARKS.md), where the report uses it
+  (:func:`row_sorted_micro_scores`).
 * :class:`ExampleRankingSums`: per-example ranking metrics, streamable (row
   chunks): precision@k, recall@k, nDCG@k, label ranking average precision,
-  coverage error and ranking loss.
+  coverage error and ranking loss, from one sort of each example's keys.
+
+Every path finds the positives' groups of tied scores from their neighbours
+first, and searches (a short bisection near the positive, or in its row) only
+for the positives that are tied.
 
 The binned (fixed thresholds) AP and AUC are in :mod:`VLAP.evaluation.binned`.
 
@@ -56,6 +62,13 @@ CHUNK_ELEMENTS = 1 << 22
 MERGE_ELEMENTS = 1 << 22
 #: Up to this many label slices, a piece of the merge is gathered slice by slice.
 SLICE_ROWS = 4096
+#: The report merges the per-label sorted keys for the micro average (instead of one
+#: sort of all of them) from this many keys per label, up to MERGE_MAX_ROWS labels.
+MERGE_MIN_ROW = 1 << 16
+MERGE_MAX_ROWS = 1024
+#: How far below a tied positive its group's start is bisected for before galloping
+#: further down (a power of 2).
+TIE_WINDOW = 32
 DEFAULT_KS = (1, 3, 5)
 
 
@@ -77,7 +90,9 @@ def pack_keys(scores, y, out=None):
     bits = scores.view(kd) if scores.dtype.itemsize == kd().itemsize else \
         scores.astype(np.float64).view(np.uint64)
     out = np.left_shift(bits, kd(1), out=out)
-    return np.bitwise_or(out, y.astype(kd, copy=False), out=out)
+    if y.dtype not in (np.bool_, np.uint8):  # these two are cast as they are read
+        y = y.astype(kd, copy=False)
+    return np.bitwise_or(out, y, out=out)
 
 
 # --- exact sums over the positives of a sorted key array -------------------------
@@ -93,7 +108,7 @@ def _positive_sums(keys, lo, hi, positives_before, total_positives, offset=0, n_
     scores crosses: ``offset`` entries come before it, ``n_total`` in all
     (default: ``keys`` is the whole order).
     """
-    local = np.flatnonzero((keys[lo:hi] & 1).astype(np.uint8).view(bool))
+    local = _odd_positions(keys[lo:hi])
     if not len(local):
         return 0.0, 0, 0
     i = local + lo
@@ -127,11 +142,35 @@ def _positive_sums(keys, lo, hi, positives_before, total_positives, offset=0, n_
 def _first_at_least(keys, i, target):
     """The first index ``j <= i`` with ``keys[j] >= target`` (``keys[i] >= target``).
 
-    Galloping down from ``i`` (steps 1, 2, 4, ...), then bisection: about
-    ``2 log2`` of the distance, so short runs of equal scores cost a few steps
-    on keys near ``i`` where a binary search of the whole array would cost
+    ``keys`` is 1-D and sorted. Where the key :data:`TIE_WINDOW` places below
+    ``i`` is still below ``target`` (a group of equal scores is usually
+    shorter), a bisection of that window (``log2`` of it, reads near ``i``);
+    elsewhere galloping down from there (:func:`_gallop`). Either way a few
+    reads near ``i``, where a binary search of the whole array would cost
     ``log2(len(keys))`` scattered reads.
     """
+    i = i.astype(np.int64, copy=False)
+    lo = i - TIE_WINDOW
+    near = lo >= 0
+    near[near] = keys[lo[near]] < target[near]
+    hi = i.copy()
+    inside = np.flatnonzero(near)
+    if len(inside):
+        lo_, hi_, t = lo[inside], i[inside], target[inside]  # keys[lo_] < t <= keys[hi_]
+        for _ in range(TIE_WINDOW.bit_length() - 1):
+            mid = (lo_ + hi_) >> 1
+            ge = keys[mid] >= t
+            hi_ = np.where(ge, mid, hi_)
+            lo_ = np.where(ge, lo_, mid)
+        hi[inside] = hi_
+    far = np.flatnonzero(~near)
+    if len(far):
+        hi[far] = _gallop(keys, np.where(lo[far] >= 0, lo[far], i[far]), target[far])
+    return hi
+
+
+def _gallop(keys, i, target):
+    """:func:`_first_at_least` by galloping down from ``i``, then bisection."""
     hi = i.astype(np.int64, copy=True)  # keys[hi] >= target
     lo = np.full(len(hi), -1, dtype=np.int64)  # keys[lo] < target, or lo = -1
     active = np.arange(len(hi))
@@ -164,11 +203,11 @@ def _from_sums(precision_sum, auc2_sum, positives, n):
 def _sorted_rows_ap_auc(keys):
     """AP and ROC AUC of every row of a row-sorted key matrix (NaN if undefined)."""
     rows, n = keys.shape
-    r, c = _positions(keys)
+    f, r, c = _positions(keys)
     positives = np.bincount(r, minlength=rows).astype(np.int64)
     first_of_row = np.concatenate([[0], np.cumsum(positives)[:-1]])
     below = np.arange(len(r)) - first_of_row[r]
-    start, first_pos, _ = _tie_groups(keys, r, c)
+    start, first_pos, _ = _tie_groups(keys, f, r, c)
     pos_below = below - (c - first_pos)  # positives with a strictly lower score
     precision = (positives[r] - pos_below) / (n - start)
     auc2 = 2 * (start - pos_below) + (first_pos - start)
@@ -336,6 +375,22 @@ def merged_micro_scores(keys, total_positives=None, *, chunk_elements=MERGE_ELEM
     return _from_sums(p_sum, a_sum, total, n_total)
 
 
+def row_sorted_micro_scores(keys, total_positives=None):
+    """Micro AP and AUC of a key matrix whose every row is sorted (the report's path).
+
+    The merge (:func:`merged_micro_scores`) where it is faster than one sort of
+    all the keys: rows of at least :data:`MERGE_MIN_ROW` keys, at most
+    :data:`MERGE_MAX_ROWS` of them (1,000 labels x 100,000 examples and more:
+    the pooled sort then runs out of cache and the merge sorts cache-sized
+    pieces); elsewhere :func:`sorted_micro_scores`, which sorts ``keys`` in
+    place. Both are exact; see BENCHMARKS.md for the measurements.
+    """
+    rows, n = keys.shape
+    if n >= MERGE_MIN_ROW and rows <= MERGE_MAX_ROWS:
+        return merged_micro_scores(keys, total_positives, chunk_elements=MERGE_ELEMENTS)
+    return sorted_micro_scores(keys, total_positives)
+
+
 def _gather(keys, lo_at, hi_at):
     """``keys[j, lo_at[j]:hi_at[j]]`` of every row ``j``, one after another (a copy).
 
@@ -371,19 +426,34 @@ def _discount_cumsum(num_labels, k):
     return np.concatenate([[0.0], np.cumsum(disc)])
 
 
+def _odd_positions(flat, out=None):
+    """Indices of the odd (positive) keys of a 1-D key array, ascending.
+
+    ``out``: an optional uint8 buffer of ``len(flat)`` for the low bits.
+    """
+    low = np.bitwise_and(flat, 1, out=np.empty(len(flat), np.uint8) if out is None else out,
+                         casting="unsafe")
+    return np.flatnonzero(low.view(bool))
+
+
 def _positions(keys):
-    """Row and column of every positive key, row by row (a fast 2-D ``nonzero``)."""
-    flat = np.flatnonzero((keys & 1).astype(np.uint8).view(bool))
-    return np.divmod(flat, keys.shape[1])
+    """Flat index, row and column of every positive key, row by row (a fast 2-D ``nonzero``)."""
+    f = _odd_positions(keys.reshape(-1))
+    r, c = np.divmod(f, keys.shape[1])
+    return f, r, c
 
 
-def _row_search(keys, rows, targets, right):
-    """``np.searchsorted(keys[row], target)`` for many (row, target) pairs at once."""
+def _row_search(flat, num_labels, rows, targets, right):
+    """``np.searchsorted(keys[row], target)`` for many (row, target) pairs at once.
+
+    ``flat`` is the row-major ``(rows, num_labels)`` key matrix, flattened.
+    """
     lo = np.zeros(len(rows), dtype=np.int64)
-    hi = np.full(len(rows), keys.shape[1], dtype=np.int64)
-    for _ in range(int(keys.shape[1]).bit_length()):
+    hi = np.full(len(rows), num_labels, dtype=np.int64)
+    base = rows * num_labels
+    for _ in range(int(num_labels).bit_length()):
         mid = (lo + hi) // 2
-        value = keys[rows, np.minimum(mid, keys.shape[1] - 1)]
+        value = flat[base + np.minimum(mid, num_labels - 1)]
         go_right = (value <= targets) if right else (value < targets)
         go_right &= lo < hi
         lo = np.where(go_right, mid + 1, lo)
@@ -391,25 +461,25 @@ def _row_search(keys, rows, targets, right):
     return lo
 
 
-def _tie_groups(keys, r, c):
+def _tie_groups(keys, f, r, c):
     """Group ``start``, first positive and ``end`` (inclusive) of positives ``(r, c)``.
 
-    ``keys`` has one example per row, sorted. A positive whose neighbours hold
-    other scores is its own group; a tied one finds its group by binary search
-    in its row.
+    ``keys`` has one example per row, sorted; ``f`` are the positives' flat
+    indices. A positive whose neighbours hold other scores is its own group; a
+    tied one finds its group by binary search in its row.
     """
     num_labels = keys.shape[1]
-    k = keys[r, c]
-    tied = np.zeros(len(r), dtype=bool)
-    has_prev, has_next = c > 0, c < num_labels - 1
-    tied[has_prev] = (keys[r[has_prev], c[has_prev] - 1] >> 1) == (k[has_prev] >> 1)
-    tied[has_next] |= keys[r[has_next], c[has_next] + 1] == k[has_next]
+    flat = keys.reshape(-1)
+    k = flat[f]
+    tied = (flat[np.maximum(f - 1, 0)] >> 1) == (k >> 1)
+    tied &= c > 0
+    tied |= (flat[np.minimum(f + 1, len(flat) - 1)] == k) & (c < num_labels - 1)
     start, first_pos, end = c.copy(), c.copy(), c.copy()
     if tied.any():
         rt, kt = r[tied], k[tied]
-        start[tied] = _row_search(keys, rt, kt - 1, right=False)  # score << 1 | 0
-        first_pos[tied] = _row_search(keys, rt, kt, right=False)
-        end[tied] = _row_search(keys, rt, kt, right=True) - 1  # positives close a group
+        start[tied] = _row_search(flat, num_labels, rt, kt - 1, right=False)  # score << 1 | 0
+        first_pos[tied] = _row_search(flat, num_labels, rt, kt, right=False)
+        end[tied] = _row_search(flat, num_labels, rt, kt, right=True) - 1  # positives close a group
     return start, first_pos, end
 
 
@@ -452,12 +522,12 @@ class ExampleRankingSums:
         keys = pack_keys(scores, y_true)
         keys.sort(axis=1)
         n, num_labels = keys.shape
-        r, c = _positions(keys)  # the positives, row by row, lowest score first
+        f, r, c = _positions(keys)  # the positives, row by row, lowest score first
         positives = np.bincount(r, minlength=n).astype(np.int64)
         negatives = num_labels - positives
         first_of_row = np.concatenate([[0], np.cumsum(positives)[:-1]])
         below = np.arange(len(r)) - first_of_row[r]  # positives before, in the row
-        start, first_pos, end = _tie_groups(keys, r, c)
+        start, first_pos, end = _tie_groups(keys, f, r, c)
         pos_below = below - (c - first_pos)  # positives with a strictly lower score
         size = (end - start + 1).astype(np.float64)
         del keys
@@ -510,5 +580,6 @@ class ExampleRankingSums:
 
 __all__ = [
     "DEFAULT_KS", "ExampleRankingSums", "label_ranking_scores", "merged_micro_scores",
-    "micro_ranking_scores", "pack_keys", "sorted_label_scores", "sorted_micro_scores", "transposed_keys",
+    "micro_ranking_scores", "pack_keys", "row_sorted_micro_scores", "sorted_label_scores",
+    "sorted_micro_scores", "transposed_keys",
 ]

@@ -60,13 +60,14 @@ from VLAP.evaluation.ranking import (
     DEFAULT_KS,
     ExampleRankingSums,
     pack_keys,
+    row_sorted_micro_scores,
     sorted_label_scores,
     sorted_micro_scores,
     transposed_keys,
 )
 
 #: The rows of the per-label AP/AUROC (one sort per label) and of the micro ones
-#: (one sort of all keys).
+#: (all keys pooled: merged from the per-label sorts, or one sort).
 LABEL_RANKING_ROWS = ("average_precision_macro", "roc_auc_macro",
                       "average_precision_macro_present")
 MICRO_RANKING_ROWS = ("average_precision_micro", "roc_auc_micro")
@@ -267,8 +268,8 @@ class MultilabelEvaluator:
                 return nan, nan.copy(), sorted_micro_scores(keys, positives), {}
             keys = transposed_keys(self._blocks, self.num_labels)
             ap, auc = sorted_label_scores(keys)  # sorts every row of the keys
-            if self._micro_ranking:  # then all of them, in place
-                micro = sorted_micro_scores(keys, positives)
+            if self._micro_ranking:  # then all of them: merged, or sorted in place
+                micro = row_sorted_micro_scores(keys, positives)
             del keys
             return ap, auc, micro, {}
         ap, auc, ap_b, auc_b = binned_ranking_scores(self._pos_hist, self._all_hist)

@@ -134,8 +134,11 @@ def choose_setting(rows: Any, reference: Optional[Mapping] = None,
 
     Goal-aware: among rows with ``val_average_precision_macro`` >= the
     reference's (BCE's) and ``val_label_count_mae`` <= the reference's, the best
-    ``val_f1_macro``; if none qualifies (or no reference), the best
-    ``val_f1_macro``. Ties: the earlier row.
+    validation macro-F1; if none qualifies (or no reference), the best
+    validation macro-F1. Ties: the earlier row. Macro-F1 is read at the rule each
+    row's model would ship (:func:`shipped_val_f1`: the out-of-fold tuned figure
+    where ``rule`` is ``"tuned"``), as the recommendation reads it; rows without a
+    ``rule`` are compared at 0.5.
 
     Example:
     >>> rows = [{"val_f1_macro": .6, "val_average_precision_macro": .7, "val_label_count_mae": .5},
@@ -143,8 +146,15 @@ def choose_setting(rows: Any, reference: Optional[Mapping] = None,
     >>> ref = {"val_average_precision_macro": .65, "val_label_count_mae": .6}
     >>> choose_setting(rows, ref), choose_setting(rows, ref, goal_aware=False)
     (0, 1)
+
+    A setting whose model ships tuned cuts is compared at them:
+
+    >>> rows[0].update(rule="tuned", val_f1_macro_tuned_oof=.75)
+    >>> choose_setting(rows, ref, goal_aware=False)
+    0
     """
     rows = _rows(rows)
+    f1 = shipped_val_f1(rows)[SHIPPED].tolist() if rows else []
     order = list(range(len(rows)))
     if goal_aware and reference is not None:
         (reference,) = _rows([reference])
@@ -154,7 +164,7 @@ def choose_setting(rows: Any, reference: Optional[Mapping] = None,
               and rows[i]["val_label_count_mae"] <= reference["val_label_count_mae"]]
         if ok:
             order = ok
-    return max(order, key=lambda i: (rows[i]["val_f1_macro"], -i))
+    return max(order, key=lambda i: (f1[i], -i))
 
 
 #: The validation macro-F1 of each row at the rule it would ship (:func:`shipped_val_f1`).
@@ -180,16 +190,15 @@ def shipped_val_f1(selection: Any) -> pd.DataFrame:
     sel = pd.DataFrame(_rows(selection))
     shipped = sel["val_f1_macro"].astype(float)
     if "rule" in sel and "val_f1_macro_tuned_oof" in sel:
-        tuned = (sel["rule"].astype(str) == "tuned") & sel["val_f1_macro_tuned_oof"].notna()
-        bad = sel.index[(sel["rule"].astype(str) == "tuned")
-                        & sel["val_f1_macro_tuned_oof"].isna()]
+        tuned = sel["rule"].astype(str) == "tuned"
+        oof = pd.to_numeric(sel["val_f1_macro_tuned_oof"], errors="coerce")
+        bad = sel.index[tuned & oof.isna()]
         if len(bad):
             r = sel.loc[bad[0]]
             raise ValueError("A row ships tuned cuts but has no out-of-fold validation "
                              f"macro-F1 (`val_f1_macro_tuned_oof`): {r.get('dataset', '?')} "
                              f"{r.get('candidate', '?')} {r.get('setting', '?')}")
-        shipped = shipped.where(~tuned, pd.to_numeric(sel["val_f1_macro_tuned_oof"],
-                                                      errors="coerce"))
+        shipped = shipped.where(~tuned, oof)
     return sel.assign(**{SHIPPED: shipped.astype(float)})
 
 
@@ -309,4 +318,5 @@ def leave_one_out(selection: pd.DataFrame, datasets: Optional[Sequence[str]] = N
 
 
 __all__ = ["check_validation_only", "best_index", "best_grid", "choose_setting",
-           "shipped_val_f1", "SHIPPED", "validation_goals", "recommend", "leave_one_out", "NOT_RECOMMENDED", "recommendable"]
+           "shipped_val_f1", "SHIPPED", "validation_goals", "recommend", "leave_one_out",
+           "NOT_RECOMMENDED", "recommendable"]

@@ -21,6 +21,10 @@ label-count error <= BCE's): among the settings whose *validation* mAP and
 label-count MAE are no worse than BCE's on the same seed, the best validation
 macro-F1; if none is, the best validation macro-F1. The sigmoidF1 baseline
 takes the best validation macro-F1 (its strongest form on the headline metric).
+Macro-F1 is read at the rule each setting's model would ship (chosen on
+validation, ``rules.csv``): the out-of-fold figure with tuned cuts where it ships
+them, else 0.5 (:func:`VLAP.experiments.selection.choose_setting`), so a setting
+is chosen for the rule it is reported and shipped with.
 
 Files (one set per dataset, so datasets can run in separate processes and a
 failed run loses only its own dataset), in ``out/<dataset>/``:
@@ -363,22 +367,26 @@ def run_dataset(cfg, out, candidates=None, data_dir=None, log=print, *, resume=F
         tried = []
         for setting in settings:
             res = fit(cand, setting, seeds[0])
-            tried.append((setting, res, _val(res)))
+            rule = _rule_row(res, prep.name, cand, setting_label(setting))
+            # the setting is chosen at the rule its model would ship (selection.choose_setting)
+            tried.append((setting, res, {**_val(res), "rule": rule["rule"],
+                                         "val_f1_macro_tuned_oof": rule["val_f1_macro_tuned_oof"]}))
+            shipped = (f", tuned out of fold {rule['val_f1_macro_tuned_oof']:.3f} (shipped)"
+                       if rule["rule"] == "tuned" else "")
             log(f"  {prep.name} {cand} {setting_label(setting)} seed={seeds[0]}: "
                 f"{res.epochs_run} epochs, {res.train_seconds:.0f}s, val macro-F1 "
-                f"{tried[-1][2]['val_f1_macro']:.3f}, mAP "
+                f"{tried[-1][2]['val_f1_macro']:.3f} at 0.5{shipped}, mAP "
                 f"{tried[-1][2]['val_average_precision_macro']:.3f}, count MAE "
                 f"{tried[-1][2]['val_label_count_mae']:.3f}")
         pick = choose([t[2] for t in tried], reference, goal_aware=cand not in BASELINES)
         if cand == "bce":
             reference = tried[0][2]
         for i, (setting, res, val) in enumerate(tried):
-            rule = _rule_row(res, prep.name, cand, setting_label(setting))
             selection.append({"dataset": prep.name, "candidate": cand,
                               "setting": setting_label(setting), "seed": seeds[0],
-                              **{k: round(v, 6) for k, v in val.items()},
-                              "val_f1_macro_tuned_oof": rule["val_f1_macro_tuned_oof"],
-                              "rule": rule["rule"],
+                              **{k: round(v, 6) for k, v in _val(res).items()},
+                              "val_f1_macro_tuned_oof": val["val_f1_macro_tuned_oof"],
+                              "rule": val["rule"],
                               "epochs_run": res.epochs_run, "chosen": i == pick})
         setting, res, _ = tried[pick]
         label = setting_label(setting)
@@ -613,8 +621,12 @@ def collect(study_dirs, dest):
             merged[name] += rows
         for run_key, meta in metas.items():
             dataset = meta.get("dataset", run_key.split(":")[0])
-            if run_key in runs:
-                run_key = f"{dataset}:{','.join(meta.get('candidates') or ['lodo'])}"
+            if run_key in runs:  # a second run of the dataset: key it by what it trained
+                run_key = (f"{dataset}:"
+                           f"{','.join(meta.get('candidates') or meta.get('picks') or ['lodo'])}")
+            base, n = run_key, 2
+            while run_key in runs:  # never overwrite another run's provenance
+                run_key, n = f"{base}#{n}", n + 1
             runs[run_key] = meta
     dest.mkdir(parents=True, exist_ok=True)
     for name, rows in merged.items():

@@ -56,8 +56,9 @@ CANDIDATES: "dict[str, tuple[str, dict, list[dict]]]" = {
     # trains the score head that ranks (mAP); MLP configs only (`head = "dual"`)
     "dual_head": ("dual_head", {"baseline": "binary_crossentropy"},
                   _grid(beta=[1.0, 10.0], weight=[0.1, 0.3, 1.0])),
-    # the library's fixed default (README "Which loss should I use?"), run as itself on
-    # every dataset so that each claim about "the default" has its own rows: `--candidates default`
+    # the fixed default of issues 14 and 20 (retired by issue 27: the README recommends only the
+    # validation choice), kept so that its rows in experiments/beyond_issue20 can be made again:
+    # `--candidates default`
     "default": ("weighted_sum", {"baseline": "binary_crossentropy",
                                  "surrogate_kwargs": {"beta": 1.0}, "weight": 0.1}, [{}]),
 }
