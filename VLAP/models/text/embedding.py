@@ -4,17 +4,13 @@
 any number of text lists with them (:func:`VLAP.features.embed_texts` and
 :class:`VLAP.features.MiniLMFeaturizer` keep one per checkpoint).
 
-Tokenisation gives the token ids of keras-hub's WordPiece tokeniser (the one
-the featuriser has always used), faster: texts of printable ASCII (and tab,
-newline, carriage return) are tokenised by the Hugging Face fast tokeniser
-(``tokenizers``, Rust), which gives the same ids for them (both implement BERT's
-basic tokenisation: lowercasing, splitting on whitespace and punctuation, then
-WordPiece; ``tests/test_features.py`` checks the equality on random ASCII
-strings); other texts go through keras-hub's tokeniser. The two differ
-elsewhere: keras-hub case-folds with NFKC and keeps accents (``"café"`` ->
-``[UNK]``), the Hugging Face one strips them (``"cafe"``) and keeps an emoji run
-as one ``[UNK]``; Hugging Face deletes control characters, keras-hub splits on
-some of them.
+Every text is tokenised by the checkpoint's own Hugging Face fast tokeniser
+(:func:`VLAP.tokenizer.fast_tokenizer`, Rust), the ids the model was trained
+on, so the embeddings are those of a plain Hugging Face loop on accented, CJK,
+emoji and control-character texts too. (Until the v2 features, texts outside
+printable ASCII went through keras-hub's tokeniser, which keeps accents --
+``"café"`` -> ``[UNK]`` -- and there the cosine to Hugging Face's embedding fell
+as low as -0.008.)
 
 Texts are sorted by token count and embedded in batches cut to their longest
 row, so padding costs little; the embeddings come back in the input order.
@@ -30,36 +26,13 @@ back to NumPy. This changes the embeddings by float rounding only (a few 1e-6
 against the eager Keras call with einsum attention).
 """
 
-import re
-from pathlib import Path
-
 import numpy as np
 
 from VLAP._quiet import progress
-from VLAP.models.text.checkpoints import load_backbone, read_json
+from VLAP.models.text.checkpoints import load_backbone
 from VLAP.models.text.classifier import _set_feedforward_activation
 from VLAP.models.text.forward import pooled_forward
-from VLAP.models.text.preprocessor import text_preprocessor
-
-
-#: Texts the two tokenisers give the same ids for: printable ASCII, tab, newline, CR.
-_PLAIN = re.compile(r"[\x20-\x7e\t\n\r]*")
-
-
-def _fast_tokenizer(folder, lowercase, sequence_length):
-    """The Hugging Face fast WordPiece tokeniser of the folder's vocab.txt, or None
-    when the `tokenizers` package is absent."""
-    try:
-        from tokenizers import BertWordPieceTokenizer
-    except ImportError:
-        return None
-
-    tok = BertWordPieceTokenizer(str(Path(folder) / "vocab.txt"), lowercase=lowercase,
-                                 clean_text=True, handle_chinese_chars=True,
-                                 strip_accents=None)
-    tok.no_padding()
-    tok.enable_truncation(sequence_length)
-    return tok
+from VLAP.tokenizer import fast_tokenizer
 
 
 class SentenceEncoder:
@@ -78,9 +51,6 @@ class SentenceEncoder:
     def __init__(self, folder, sequence_length=256):
         self.folder = str(folder)
         self.sequence_length = int(sequence_length)
-        tok_config = Path(self.folder) / "tokenizer_config.json"
-        self.lowercase = bool(read_json(tok_config).get("do_lower_case", True)
-                              ) if tok_config.is_file() else True
         backbone, activation = load_backbone(self.folder, dropout=0.0)  # inference only
         if activation is not None:  # exact GELU, as `text_classifier` sets it
             _set_feedforward_activation(backbone, activation)
@@ -89,41 +59,12 @@ class SentenceEncoder:
         self.hidden_dim = int(backbone.hidden_dim)
         inputs = getattr(backbone, "input", None)
         self._segment_ids = isinstance(inputs, dict) and "segment_ids" in inputs
-        self._fast = _fast_tokenizer(self.folder, self.lowercase, self.sequence_length)
-        self._keras_hub = None  # built on the first non-ASCII text
+        self._tokenizer = fast_tokenizer(self.folder, self.sequence_length)
         self._forward, self._bucket = pooled_forward(backbone)
 
-    def _keras_hub_ids(self, texts):
-        import keras
-
-        if self._keras_hub is None:
-            self._keras_hub = text_preprocessor(checkpoint=self.folder,
-                                                sequence_length=self.sequence_length)
-        tokens = self._keras_hub(texts)
-        ids = keras.ops.convert_to_numpy(tokens["token_ids"])
-        mask = keras.ops.convert_to_numpy(tokens["padding_mask"]).astype(bool)
-        return [row[m].tolist() for row, m in zip(ids, mask)]
-
-    def tokenize(self, texts, fast=True):
-        """Token ids per text (``[CLS] ... [SEP]``, truncated, not padded).
-
-        Args:
-            texts: list of str.
-            fast: bool. Tokenise plain ASCII texts with the Hugging Face fast tokeniser
-                (False: all with keras-hub's; the ids are the same).
-        """
-        texts = [str(t) for t in texts]
-        out = [None] * len(texts)
-        ascii_rows = [i for i, t in enumerate(texts) if _PLAIN.fullmatch(t)] if (
-            fast and self._fast is not None) else []
-        if ascii_rows:
-            for i, enc in zip(ascii_rows, self._fast.encode_batch([texts[i] for i in ascii_rows])):
-                out[i] = enc.ids
-        rest = [i for i, row in enumerate(out) if row is None]
-        if rest:
-            for i, ids in zip(rest, self._keras_hub_ids([texts[i] for i in rest])):
-                out[i] = ids
-        return out
+    def tokenize(self, texts):
+        """Token ids per text (``[CLS] ... [SEP]``, truncated, not padded)."""
+        return [enc.ids for enc in self._tokenizer.encode_batch([str(t) for t in texts])]
 
     def embed_ids(self, ids, batch_size=32, desc="MiniLM features"):
         """Mean-pooled embeddings of token id lists, in batches of similar length."""
