@@ -16,14 +16,14 @@ Texts are sorted by token count and embedded in batches cut to their longest
 row, so padding costs little; the embeddings come back in the input order.
 
 The forward pass is built for inference once (:mod:`VLAP.models.text.forward`):
-the backbone is loaded without dropout, so Keras' attention takes its fused
-``keras.ops.dot_product_attention`` path; it is compiled with ``jax.jit`` on JAX
-(batches padded to a multiple of 32 tokens and to full batches, so few shapes
-compile) and with one ``tf.function`` on TensorFlow; on torch the BERT layers run
-as torch's fused kernels on the backbone's weights under ``torch.inference_mode``.
-The mean pooling runs there too, so one (rows, hidden_dim) array per batch comes
-back to NumPy. This changes the embeddings by float rounding only (a few 1e-6
-against the eager Keras call with einsum attention).
+on JAX and torch the backbone is loaded without dropout, so Keras' attention takes
+its fused ``keras.ops.dot_product_attention`` path; it is compiled with ``jax.jit``
+on JAX (batches padded to a multiple of 32 tokens and to full batches, so few
+shapes compile); on torch the BERT layers run as torch's fused kernels on the
+backbone's weights under ``torch.inference_mode``, the pooling in the same
+program. That changes those backends' embeddings by float rounding only (a few
+1e-6). On TensorFlow, the backend of the published figures, the forward pass is
+the eager Keras call pooled in NumPy, bit for bit the published embeddings.
 """
 
 import numpy as np
@@ -31,7 +31,7 @@ import numpy as np
 from VLAP._quiet import progress
 from VLAP.models.text.checkpoints import load_backbone
 from VLAP.models.text.classifier import _set_feedforward_activation
-from VLAP.models.text.forward import pooled_forward
+from VLAP.models.text.forward import inference_dropout, pooled_forward
 from VLAP.tokenizer import fast_tokenizer
 
 
@@ -51,7 +51,7 @@ class SentenceEncoder:
     def __init__(self, folder, sequence_length=256):
         self.folder = str(folder)
         self.sequence_length = int(sequence_length)
-        backbone, activation = load_backbone(self.folder, dropout=0.0)  # inference only
+        backbone, activation = load_backbone(self.folder, dropout=inference_dropout())
         if activation is not None:  # exact GELU, as `text_classifier` sets it
             _set_feedforward_activation(backbone, activation)
         backbone.trainable = False
