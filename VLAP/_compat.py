@@ -3,7 +3,8 @@
 VLAP needs a few things these libraries do not expose: which way a metric
 improves (for ``mode="auto"`` of Keras' callbacks), a model's layers and random
 generators (exact resume), building a compiled model without reading data, a
-keras-hub encoder's feed-forward layer, and TensorFlow's global seed. Each
+keras-hub encoder's sub-layers (its feed-forward layer; all of them for the MiniLM
+forward pass on torch), and TensorFlow's global seed. Each
 function below is the only place that touches one of them, and
 ``tests/test_keras_compat.py`` has a test per function that fails when the
 library changes what it relies on.
@@ -209,6 +210,30 @@ def encoder_feedforward_dense(encoder):
     encoder is built. Fallback outside the verified range: None when it is gone
     (the encoder's ``activation`` is then all VLAP sets)."""
     return getattr(encoder, "_feedforward_intermediate_dense", None)
+
+
+#: role -> the private attribute of a keras-hub ``TransformerEncoder`` that holds it.
+ENCODER_SUBLAYERS = {
+    "attention": "_self_attention_layer",
+    "attention_norm": "_self_attention_layer_norm",
+    "intermediate": "_feedforward_intermediate_dense",
+    "output": "_feedforward_output_dense",
+    "feedforward_norm": "_feedforward_layer_norm",
+}
+
+
+def encoder_sublayers(encoder):
+    """The sub-layers of a built keras-hub ``TransformerEncoder`` by role (a dict with
+    the keys of :data:`ENCODER_SUBLAYERS`: its ``MultiHeadAttention``, the two
+    ``LayerNormalization`` and the feed-forward ``Dense`` pair), for a forward pass
+    that reads their weights (:mod:`VLAP.models.text.forward`: on torch, one fused
+    linear per projection instead of Keras' matmul-then-add). keras-hub keeps them in
+    private attributes. Fallback (not built, or one of them gone in a newer
+    keras-hub): None, and the caller runs the encoder's own call."""
+    if not getattr(encoder, "built", False):
+        return None
+    parts = {role: getattr(encoder, name, None) for role, name in ENCODER_SUBLAYERS.items()}
+    return None if any(layer is None for layer in parts.values()) else parts
 
 
 # === TensorFlow ===

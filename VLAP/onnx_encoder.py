@@ -8,12 +8,11 @@ graph) and run with ``onnxruntime``; texts are tokenised by the folder's Hugging
 Face fast tokeniser (``tokenizer.json``, Rust), sorted by token count and
 embedded in batches cut to their longest row.
 
-Tokenisation is the Hugging Face one for every text, so the embeddings are
-those of a plain Hugging Face loop (``tests/test_features.py`` checks cosine >=
-0.999 on real sentences, emoji, CJK, accents, empty and very long texts). The
-Keras runtime tokenises non-ASCII texts with keras-hub's tokeniser, which keeps
-accents (``"café"`` -> ``[UNK]``), so on such texts the two runtimes differ; on
-plain-ASCII texts they agree to float rounding.
+Tokenisation is the Hugging Face one for every text (:func:`VLAP.tokenizer.fast_tokenizer`,
+shared with the Keras runtime), so the embeddings are those of a plain Hugging
+Face loop (``tests/test_features.py`` checks cosine >= 0.999 on real sentences,
+emoji, CJK, accents, empty and very long texts) and agree with the Keras
+runtime's to float rounding.
 
 The exported graph is kept in ``features_dir() / "onnx"`` (:mod:`VLAP.feature_cache`),
 named by a key hashing the folder's weights and config, the exporter's and ONNX
@@ -41,6 +40,7 @@ import numpy as np
 from VLAP._extras import MissingExtraError, missing_message
 from VLAP._quiet import progress
 from VLAP.feature_cache import features_dir
+from VLAP.tokenizer import fast_tokenizer
 
 #: Bump when the export changes the graph (old exported graphs then miss).
 EXPORT_VERSION = 1
@@ -165,19 +165,6 @@ def onnx_model(folder, cache_dir=None):
     return path
 
 
-def _hf_tokenizer(folder, sequence_length):
-    """The folder's Hugging Face fast tokeniser (``tokenizer.json``), truncating, not padding."""
-    tokenizers = _require("tokenizers")
-    path = Path(folder) / "tokenizer.json"
-    if path.is_file():
-        tok = tokenizers.Tokenizer.from_file(str(path))
-    else:  # a BERT vocab.txt alone: BertTokenizerFast's settings
-        tok = tokenizers.BertWordPieceTokenizer(str(Path(folder) / "vocab.txt"), lowercase=True)
-    tok.no_padding()
-    tok.enable_truncation(int(sequence_length))
-    return tok
-
-
 class OnnxSentenceEncoder:
     """A checkpoint folder's mean-pooled embeddings with ONNX Runtime (CPU), built once.
 
@@ -215,7 +202,8 @@ class OnnxSentenceEncoder:
                               if isinstance(self.session.get_outputs()[0].shape[-1], int)
                               else json.loads((Path(self.folder) / "config.json").read_text()
                                               )["hidden_size"])
-        self.tokenizer = _hf_tokenizer(self.folder, self.sequence_length)
+        self.tokenizer = fast_tokenizer(self.folder, self.sequence_length,
+                                        "The ONNX runtime of the MiniLM features")
 
     def tokenize(self, texts):
         """Token ids per text (``[CLS] ... [SEP]``, truncated, not padded)."""

@@ -27,8 +27,11 @@ torch, batches in input order, each padded to its longest text, mean pooling ove
 attention mask, under ``torch.inference_mode``). Both are built before the clock starts
 (the featuriser by one untimed warm-up call; it keeps its tokeniser and backbone), then
 timed in turns, one embedding of the same arXiv abstracts each per round. Prints the
-median seconds of each, the ratio (VLAP / Hugging Face: below 1 is faster) and the
-smallest cosine between the two embeddings. ``--runtime keras onnx`` times the ONNX
+median seconds of each, the ratio (VLAP / Hugging Face: below 1 is faster), the
+median CPU seconds of the process (all threads: less sensitive than wall time to
+other processes on a shared machine, but it counts threads that spin while waiting),
+the load average before and after, and the smallest cosine between the two
+embeddings. ``--runtime keras onnx`` times the ONNX
 Runtime featuriser (``MiniLMFeaturizer(runtime="onnx")``, the ``onnx`` extra) as well.
 
 Usage: KERAS_BACKEND=torch python benchmarks/bench_text_pipeline.py --featurizer
@@ -158,20 +161,35 @@ def bench_featurizer(args):
             cos = (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
             print(f"smallest cosine {name} vs Hugging Face {cos.min():.6f}")
     times: dict = {name: [] for name in contestants}
+    cpu: dict = {name: [] for name in contestants}
+    print(f"load average at the start: {_load()}")
     for _ in range(args.rounds):
         for name, fn in contestants.items():
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             fn(texts)
             times[name].append(time.perf_counter() - start)
+            cpu[name].append(time.process_time() - start_cpu)
+    print(f"load average at the end: {_load()}")
     med = {name: statistics.median(t) for name, t in times.items()}
+    med_cpu = {name: statistics.median(t) for name, t in cpu.items()}
     for name, t in times.items():
         print(f"{name}: median {med[name]:.2f} s over {len(t)} rounds "
-              f"({len(texts) / med[name]:.1f} texts/s; rounds {[round(x, 2) for x in t]})")
+              f"({len(texts) / med[name]:.1f} texts/s; rounds {[round(x, 2) for x in t]}); "
+              f"CPU time (all threads) median {med_cpu[name]:.2f} s")
     for name in contestants:
         if name != "Hugging Face loop":
             ratio = med[name] / med["Hugging Face loop"]
             print(f"ratio {name} / Hugging Face: {ratio:.2f}x (below 1: VLAP faster; "
-                  f"speed-up {1 / ratio:.2f}x)")
+                  f"speed-up {1 / ratio:.2f}x); CPU time "
+                  f"{med_cpu[name] / med_cpu['Hugging Face loop']:.2f}x")
+
+
+def _load():
+    """The 1, 5 and 15 minute load averages (a shared machine's timings depend on them)."""
+    try:
+        return ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:  # pragma: no cover (no load average on this platform)
+        return "unknown"
 
 
 def main():

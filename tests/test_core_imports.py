@@ -33,7 +33,7 @@ NEEDS_A_FRAMEWORK = {
     "VLAP.models.image", "VLAP.models.image.classifier", "VLAP.models.image.efficientnet_lite",
     "VLAP.models.image.features", "VLAP.models.image.preprocessing",
     "VLAP.models.text", "VLAP.models.text.checkpoints", "VLAP.models.text.classifier",
-    "VLAP.models.text.preprocessor", "VLAP.models.text.embedding",
+    "VLAP.models.text.preprocessor", "VLAP.models.text.embedding", "VLAP.models.text.forward",
     "VLAP.ops.soft",
     "VLAP.torch", "VLAP.torch.dist", "VLAP.torch.hf", "VLAP.torch._compat",
     "VLAP.torch.functional",

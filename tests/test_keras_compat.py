@@ -185,6 +185,32 @@ def test_encoder_feedforward_dense_takes_the_activation():
         dense.activation.__name__ == keras.activations.get(encoder.activation).__name__
 
 
+def test_encoder_sublayers_compose_the_encoder(monkeypatch):
+    keras_hub = pytest.importorskip("keras_hub")
+    encoder = keras_hub.layers.TransformerEncoder(intermediate_dim=8, num_heads=2)
+    assert _compat.encoder_sublayers(encoder) is None  # not built yet
+    x = np.random.default_rng(0).normal(size=(2, 5, 4)).astype("float32")
+    mask = np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], bool)
+    expected = keras.ops.convert_to_numpy(encoder(x, padding_mask=mask))
+    parts = _compat.encoder_sublayers(encoder)
+    assert set(parts) == set(_compat.ENCODER_SUBLAYERS)
+    assert isinstance(parts["attention"], keras.layers.MultiHeadAttention)
+    assert all(isinstance(parts[k], keras.layers.LayerNormalization)
+               for k in ("attention_norm", "feedforward_norm"))
+    assert all(isinstance(parts[k], keras.layers.Dense) for k in ("intermediate", "output"))
+    assert parts["intermediate"] is _compat.encoder_feedforward_dense(encoder)
+    # the roles are what VLAP's forward pass computes with them (post-norm encoder)
+    assert not encoder.normalize_first
+    attention_mask = mask[:, None, :]
+    x = keras.ops.convert_to_tensor(x)
+    h = parts["attention_norm"](x + parts["attention"](x, x, attention_mask=attention_mask))
+    out = parts["feedforward_norm"](h + parts["output"](parts["intermediate"](h)))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(out), expected, rtol=0, atol=1e-6)
+    # one of them gone (a keras-hub that renamed it): None, and the caller uses the call
+    monkeypatch.delattr(encoder, "_feedforward_output_dense")
+    assert _compat.encoder_sublayers(encoder) is None
+
+
 # === TensorFlow ===
 
 

@@ -157,7 +157,7 @@ def _safetensor_keys(folder):
         return list(f.keys())
 
 
-def _load_bare_distilbert(folder):
+def _load_bare_distilbert(folder, overrides=None):
     """Load a DistilBERT folder whose weight names lack the `distilbert.` prefix.
 
     `transformers.DistilBertModel.save_pretrained` (and `AutoModel`) writes
@@ -172,21 +172,29 @@ def _load_bare_distilbert(folder):
             return super().get_tensor(hf_weight_key.removeprefix("distilbert."))
 
     hf_config = read_json(Path(folder) / "config.json")
-    backbone = convert_distilbert.backbone_cls(**convert_distilbert.convert_backbone_config(hf_config))
+    config = {**convert_distilbert.convert_backbone_config(hf_config), **(overrides or {})}
+    backbone = convert_distilbert.backbone_cls(**config)
     with _StripPrefix(str(folder)) as loader:
         convert_distilbert.convert_weights(backbone, loader, hf_config)
     return backbone
 
 
-def load_backbone(checkpoint: str | os.PathLike[str]) -> tuple[Any, str | None]:
-    """Return (backbone, activation override or None)."""
+def load_backbone(checkpoint: str | os.PathLike[str], *,
+                  dropout: float | None = None) -> tuple[Any, str | None]:
+    """Return (backbone, activation override or None).
+
+    `dropout` (float or None): the backbone's dropout rate instead of the
+    checkpoint's (a keras-hub constructor argument). ``0.0`` for inference only:
+    Keras' attention then takes its fused ``ops.dot_product_attention`` path.
+    """
     kind, value = resolve_checkpoint(checkpoint)
     architecture = check_checkpoint_folder(value)[1] if kind == "folder" else None
+    overrides = {} if dropout is None else {"dropout": float(dropout)}
     if architecture == "distil_bert" and not any(
         k.startswith("distilbert.") for k in _safetensor_keys(value)
     ):
-        return _load_bare_distilbert(value), None
-    backbone = import_keras_hub().models.Backbone.from_preset(value)
+        return _load_bare_distilbert(value, overrides), None
+    backbone = import_keras_hub().models.Backbone.from_preset(value, **overrides)
     return backbone, _hf_bert_activation(value) if kind in ("folder", "handle") else None
 
 
