@@ -137,6 +137,19 @@ def test_recommendation_json_is_the_committed_choice(folder):
     assert (rec["candidate"], rec["setting"]) == (cand, setting)
 
 
+def test_recommendation_names_the_studys_own_candidates(tmp_path):
+    """recommendation.json's `candidates` is the pool the study chose among (its
+    selection.csv), not the library's candidate table at report time."""
+    folder = tmp_path / "beyond"
+    shutil.copytree(BEYOND, folder)
+    sel = pd.read_csv(folder / "selection.csv")
+    sel = sel[sel.candidate != "ema_f1"]  # a study run without one candidate
+    sel.to_csv(folder / "selection.csv", index=False)
+    rec = study_report.write_recommendation(folder)
+    assert rec["candidates"] == sorted(sel.candidate.unique())
+    assert "ema_f1" not in rec["candidates"] and "default" not in rec["candidates"]
+
+
 def _readme_loss_settings():
     """Every ``loss="...", loss_kwargs={...}`` the README's "Which loss should I use?"
     section writes, as (loss, kwargs) pairs."""

@@ -596,9 +596,11 @@ def write_recommendation(folder):
              and (rows := pick_rows(df, d, best, setting)) is not None]
     if table:
         text += f" On the test splits it {_tally(pd.DataFrame(table))}."
+    # the pool the choice was made among: the study's own candidates (selection.csv),
+    # not the library's current table (a later library has more, an older study fewer)
     out = {"candidate": best, "loss": loss, "loss_kwargs": kw, "setting": setting,
            "chosen_on": "validation (selection.csv)", "summary": text,
-           "candidates": sorted(CANDIDATES)}
+           "candidates": sorted(load_selection(folder).candidate.unique())}
     (folder / "recommendation.json").write_text(json.dumps(out, indent=2) + "\n")
     return out
 
