@@ -240,10 +240,11 @@ class MiniLMFeaturizer(_Featurizer):
     needs_fit = False
     input_kind = "texts"
     #: Bump when the embedding code changes the numbers (old cache entries then miss).
-    #: 2: the backbone without dropout (fused attention), a compiled forward pass
-    #: (jax.jit, tf.function; torch's fused kernels on torch) with the pooling in it:
-    #: the same embeddings up to float rounding (max abs difference about 1e-6 on
-    #: arXiv abstracts and edge texts), not bit-identical; and every text tokenised
+    #: 2: on JAX and torch the backbone without dropout (fused attention) and a compiled
+    #: forward pass (jax.jit; torch's fused kernels) with the pooling in it: the same
+    #: embeddings up to float rounding (max abs difference about 1e-6 on arXiv abstracts
+    #: and edge texts); TensorFlow keeps the published computation bit for bit
+    #: (VLAP.models.text.forward); and on every backend every text tokenised
     #: by the checkpoint's Hugging Face fast tokeniser (VLAP.tokenizer), so texts
     #: outside printable ASCII get the ids the model was trained on (before: keras-hub's).
     EMBEDDING_VERSION = 2

@@ -24,14 +24,7 @@ import importlib
 import json
 from pathlib import Path
 
-from VLAP._extras import MissingExtraError, missing_message
-
-
-def _tokenizers(what):
-    try:
-        return importlib.import_module("tokenizers")
-    except ModuleNotFoundError as err:
-        raise MissingExtraError(missing_message("tokenizers", what, extra="keras")) from err
+from VLAP._extras import require
 
 
 def fast_tokenizer(folder, sequence_length, what="The MiniLM features"):
@@ -55,7 +48,8 @@ def fast_tokenizer(folder, sequence_length, what="The MiniLM features"):
     ['[CLS]', 'cafe', '[UNK]', '[SEP]']
     """
     folder = Path(folder)
-    tokenizers = _tokenizers(what)
+    require("tokenizers", what=what, extra="keras")
+    tokenizers = importlib.import_module("tokenizers")
     if (folder / "tokenizer.json").is_file():
         tok = tokenizers.Tokenizer.from_file(str(folder / "tokenizer.json"))
     elif (folder / "vocab.txt").is_file():
